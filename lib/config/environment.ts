@@ -1,0 +1,211 @@
+import { ConfigError, ConfigProblem } from './config-error';
+
+/**
+ * How much an environment matters. It decides removal policies, deletion protection and defaults:
+ * `prod` and `staging` keep their data when a stack goes away, `ephemeral` leaves nothing behind.
+ */
+export type EnvironmentKind = 'prod' | 'staging' | 'ephemeral';
+
+/** A public DNS name the environment's API answers on, in a Route 53 zone the account owns. */
+export interface CustomDomain {
+  /** The zone's domain name, e.g. `example.com`. */
+  readonly name: string;
+  /** The Route 53 public hosted zone id for `name`, e.g. `Z0123456789ABC`. */
+  readonly hostedZoneId: string;
+}
+
+/** Request throttling of each region's HTTP API (API Gateway stage defaults). */
+export interface ApiThrottleSettings {
+  /** Steady-state requests per second per region. */
+  readonly ratePerSecond: number;
+  /** Burst bucket size per region. */
+  readonly burst: number;
+}
+
+/** Thresholds of the alarms every regional API carries. */
+export interface ApiAlarmSettings {
+  /** Alarm when 5xx responses exceed this share of requests, in percent, over 5 minutes. */
+  readonly serverErrorRatePercent: number;
+  /** Alarm when p99 latency exceeds this, in milliseconds, over 5 minutes. */
+  readonly p99LatencyMs: number;
+}
+
+/** The regional `/health` probe that Route 53 health checks call. */
+export interface HealthProbeSettings {
+  /** A heartbeat round trip to the regional table slower than this reports the region unhealthy. */
+  readonly tableBudgetMs: number;
+}
+
+/** One environment, fully resolved and validated: everything below `bin/` takes this as props. */
+export interface EnvironmentConfig {
+  /** `dev`, `staging`, `prod`, or any other name for an ephemeral environment (`pr-42`, `alice`). */
+  readonly name: string;
+  readonly kind: EnvironmentKind;
+  /** The 12-digit AWS account to deploy into; undefined leaves the stacks account-agnostic. */
+  readonly account?: string;
+  /** Region of the data stack's primary replicas; also serves traffic. */
+  readonly primaryRegion: string;
+  /** The second active region; holds replicas of every table and secret. */
+  readonly secondaryRegion: string;
+  /** When set, the API is served on custom domains with health-checked latency routing. */
+  readonly domain?: CustomDomain;
+  readonly apiThrottle: ApiThrottleSettings;
+  readonly apiAlarms: ApiAlarmSettings;
+  readonly healthProbe: HealthProbeSettings;
+  /** Retention of every log group the environment creates, in days (a CloudWatch Logs value). */
+  readonly logRetentionDays: number;
+}
+
+/** What a user may say about an environment; `resolveEnvironment` fills in the rest. */
+export interface EnvironmentInput {
+  readonly name: string;
+  readonly account?: string;
+  readonly primaryRegion?: string;
+  readonly secondaryRegion?: string;
+  readonly domainName?: string;
+  readonly hostedZoneId?: string;
+}
+
+export const DEFAULT_PRIMARY_REGION = 'us-east-1';
+export const DEFAULT_SECONDARY_REGION = 'us-west-2';
+
+type Defaults = Omit<EnvironmentConfig, 'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain'>;
+
+const EPHEMERAL_DEFAULTS: Defaults = {
+  kind: 'ephemeral',
+  apiThrottle: { ratePerSecond: 100, burst: 200 },
+  apiAlarms: { serverErrorRatePercent: 5, p99LatencyMs: 1500 },
+  healthProbe: { tableBudgetMs: 500 },
+  logRetentionDays: 7,
+};
+
+/** The environments named in code. Any other name is ephemeral and takes `EPHEMERAL_DEFAULTS`. */
+export const NAMED_ENVIRONMENTS: Readonly<Record<string, Defaults>> = {
+  dev: { ...EPHEMERAL_DEFAULTS, logRetentionDays: 14 },
+  staging: {
+    kind: 'staging',
+    apiThrottle: { ratePerSecond: 1000, burst: 2000 },
+    apiAlarms: { serverErrorRatePercent: 2, p99LatencyMs: 1000 },
+    healthProbe: { tableBudgetMs: 500 },
+    logRetentionDays: 90,
+  },
+  prod: {
+    kind: 'prod',
+    apiThrottle: { ratePerSecond: 10_000, burst: 20_000 },
+    apiAlarms: { serverErrorRatePercent: 1, p99LatencyMs: 800 },
+    healthProbe: { tableBudgetMs: 500 },
+    logRetentionDays: 365,
+  },
+};
+
+/** CloudWatch Logs accepts only these retention periods. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/**
+ * Lower-case letters, digits and single hyphens, starting with a letter, at most 16 characters:
+ * the name goes into stack, table, bucket and DNS names, which must stay unique and short.
+ */
+const ENVIRONMENT_NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,15}$/;
+const ACCOUNT_ID = /^\d{12}$/;
+const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const DOMAIN_NAME = /^(?=.{4,200}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const HOSTED_ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
+
+/** Resolves an environment from what the user said, or throws one `ConfigError` naming every problem. */
+export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
+  const problems: ConfigProblem[] = [];
+  const defaults = NAMED_ENVIRONMENTS[input.name] ?? EPHEMERAL_DEFAULTS;
+  const primaryRegion = input.primaryRegion ?? DEFAULT_PRIMARY_REGION;
+  const secondaryRegion = input.secondaryRegion ?? DEFAULT_SECONDARY_REGION;
+
+  if (!ENVIRONMENT_NAME.test(input.name)) {
+    problems.push({
+      field: 'env',
+      rule: `'${input.name}' must be 1-16 lower-case letters, digits or single hyphens, starting with a letter and not ending with a hyphen`,
+    });
+  }
+  if (input.account !== undefined && !ACCOUNT_ID.test(input.account)) {
+    problems.push({ field: 'account', rule: `'${input.account}' must be exactly 12 digits` });
+  }
+  for (const [field, region] of [['primaryRegion', primaryRegion], ['secondaryRegion', secondaryRegion]] as const) {
+    if (!REGION.test(region)) {
+      problems.push({ field, rule: `'${region}' is not an AWS region name (like us-east-1)` });
+    }
+  }
+  if (primaryRegion === secondaryRegion) {
+    problems.push({
+      field: 'secondaryRegion',
+      rule: `must differ from primaryRegion (both are '${primaryRegion}'): active-active needs two regions`,
+    });
+  }
+  problems.push(...domainProblems(input));
+  if (problems.length > 0) {
+    throw new ConfigError(input.name, problems);
+  }
+
+  const config: EnvironmentConfig = {
+    ...defaults,
+    name: input.name,
+    account: input.account,
+    primaryRegion,
+    secondaryRegion,
+    domain: input.domainName && input.hostedZoneId
+      ? { name: input.domainName, hostedZoneId: input.hostedZoneId }
+      : undefined,
+  };
+  validateSettings(config);
+  return config;
+}
+
+function domainProblems(input: EnvironmentInput): ConfigProblem[] {
+  const { domainName, hostedZoneId } = input;
+  const problems: ConfigProblem[] = [];
+  if (domainName !== undefined && !DOMAIN_NAME.test(domainName)) {
+    problems.push({ field: 'domain', rule: `'${domainName}' must be a lower-case DNS name like example.com` });
+  }
+  if (hostedZoneId !== undefined && !HOSTED_ZONE_ID.test(hostedZoneId)) {
+    problems.push({ field: 'hostedZoneId', rule: `'${hostedZoneId}' must be a Route 53 zone id like Z0123456789ABC` });
+  }
+  if (domainName !== undefined && hostedZoneId === undefined) {
+    problems.push({ field: 'hostedZoneId', rule: `is required when domain is set: give the Route 53 zone that holds '${domainName}'` });
+  }
+  if (hostedZoneId !== undefined && domainName === undefined) {
+    problems.push({ field: 'domain', rule: `is required when hostedZoneId is set: give the zone's domain name` });
+  }
+  return problems;
+}
+
+/**
+ * Checks the numeric knobs. They come from code today, but later issues let users tune them, and a
+ * wrong value must fail synth rather than deploy an alarm that never fires.
+ */
+export function validateSettings(config: EnvironmentConfig): void {
+  const problems: ConfigProblem[] = [];
+  const positiveInteger = (field: string, value: number) => {
+    if (!Number.isInteger(value) || value <= 0) {
+      problems.push({ field, rule: `must be a positive whole number (got ${value})` });
+    }
+  };
+  positiveInteger('apiThrottle.ratePerSecond', config.apiThrottle.ratePerSecond);
+  positiveInteger('apiThrottle.burst', config.apiThrottle.burst);
+  positiveInteger('apiAlarms.p99LatencyMs', config.apiAlarms.p99LatencyMs);
+  positiveInteger('healthProbe.tableBudgetMs', config.healthProbe.tableBudgetMs);
+  const errorRate = config.apiAlarms.serverErrorRatePercent;
+  if (!(errorRate > 0 && errorRate <= 100)) {
+    problems.push({ field: 'apiAlarms.serverErrorRatePercent', rule: `must be above 0 and at most 100 (got ${errorRate})` });
+  }
+  if (!LOG_RETENTION_DAYS.includes(config.logRetentionDays)) {
+    problems.push({
+      field: 'logRetentionDays',
+      rule: `must be one of CloudWatch Logs' periods (${LOG_RETENTION_DAYS.join(', ')}); got ${config.logRetentionDays}`,
+    });
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(config.name, problems);
+  }
+}
+
+/** Both regions, primary first: the order every multi-region loop uses. */
+export function regionsOf(config: EnvironmentConfig): readonly [string, string] {
+  return [config.primaryRegion, config.secondaryRegion];
+}

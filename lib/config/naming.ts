@@ -1,0 +1,56 @@
+import { EnvironmentConfig } from './environment';
+
+/**
+ * Every physical name an environment creates, derived from its name alone so that two environments
+ * (`pr-41`, `pr-42`) never collide in one account. Stacks in different regions compute the same
+ * names independently, which is what lets a secondary region find the primary's replicated table
+ * and secret without a cross-region reference.
+ */
+export class EnvironmentNaming {
+  /** `nearstream-<env>`: the prefix of every stack and physical name. */
+  readonly prefix: string;
+
+  constructor(private readonly config: EnvironmentConfig) {
+    this.prefix = `nearstream-${config.name}`;
+  }
+
+  /** `nearstream-<env>-<part>`, or `nearstream-<env>-<part>-<region>` for per-region stacks. */
+  stackName(part: string, region?: string): string {
+    return region ? `${this.prefix}-${part}-${region}` : `${this.prefix}-${part}`;
+  }
+
+  /** The control plane's global table (heartbeats now; catalog, sessions and fleet later). */
+  get controlTableName(): string {
+    return `${this.prefix}-control`;
+  }
+
+  /** The secret that keys segment-URL tokens, replicated to both regions. */
+  get urlSigningSecretName(): string {
+    return `nearstream/${this.config.name}/url-signing-key`;
+  }
+
+  /**
+   * The DNS zone the API's names live under. Production and staging are configured deliberately
+   * and own their domain; an ephemeral environment gets `<env>.<domain>` so that many of them can
+   * share one zone.
+   */
+  get apiZoneName(): string | undefined {
+    const domain = this.config.domain;
+    if (!domain) {
+      return undefined;
+    }
+    return this.config.kind === 'ephemeral' ? `${this.config.name}.${domain.name}` : domain.name;
+  }
+
+  /** `api.<zone>`: the name players and appliances use, routed to the nearest healthy region. */
+  get sharedApiHostname(): string | undefined {
+    const zone = this.apiZoneName;
+    return zone && `api.${zone}`;
+  }
+
+  /** `api-<region>.<zone>`: one region's API, which its Route 53 health check probes. */
+  regionalApiHostname(region: string): string | undefined {
+    const zone = this.apiZoneName;
+    return zone && `api-${region}.${zone}`;
+  }
+}

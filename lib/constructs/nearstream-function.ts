@@ -1,0 +1,137 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { IKey } from 'aws-cdk-lib/aws-kms';
+import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { EncryptedLogGroup } from './encrypted-log-group';
+
+/** The CloudWatch namespace every Nearstream function publishes its metrics to. */
+export const METRICS_NAMESPACE = 'Nearstream';
+
+export interface NearstreamFunctionProps {
+  /** Absolute path of the handler's TypeScript module. */
+  readonly entry: string;
+  /** What the function does, shown in the console. */
+  readonly description: string;
+  /** The Powertools service name: logs, metrics and traces are grouped by it. */
+  readonly serviceName: string;
+  /** Retention of the function's log group, in days. */
+  readonly logRetentionDays: number;
+  /** What happens to the log group when the stack goes away; follows the environment kind. */
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** The region's customer managed key for log groups. */
+  readonly logEncryptionKey: IKey;
+  /**
+   * Exported name of the handler inside `entry`.
+   * @default 'handler'
+   */
+  readonly handler?: string;
+  /**
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory, which also buys CPU.
+   * @default 512
+   */
+  readonly memorySizeMb?: number;
+  /**
+   * Extra environment variables. Tables and secrets are better bound with `bindTable` and
+   * `bindSecret`, which set the variable and the grant together.
+   * @default - only the house variables
+   */
+  readonly environment?: Record<string, string>;
+}
+
+/** What a function may do with a table it is bound to. */
+export interface TableBinding {
+  /** The environment variable that receives the table's name. */
+  readonly envVar: string;
+  /** The DynamoDB actions granted on the table (and its indexes), nothing more. */
+  readonly actions: readonly string[];
+}
+
+/**
+ * The one way Nearstream runs code in Lambda: a `NodejsFunction` with the house defaults (arm64,
+ * the current Node.js runtime, X-Ray tracing, source maps, its own log group with retention, and
+ * Powertools configured through the environment) and a role that starts with nothing but the right
+ * to write its own logs. Access to anything else is added with `bindTable` / `bindSecret`.
+ */
+export class NearstreamFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: EncryptedLogGroup;
+
+  constructor(scope: Construct, id: string, props: NearstreamFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new EncryptedLogGroup(this, 'Logs', {
+      retentionDays: props.logRetentionDays,
+      encryptionKey: props.logEncryptionKey,
+      removalPolicy: props.logRemovalPolicy,
+    });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs ${props.serviceName}: its logs, its traces and the resources bound to it`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: props.handler ?? 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySizeMb ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      tracing: Tracing.ACTIVE,
+      role: this.role,
+      logGroup: this.logGroup,
+      bundling: {
+        format: OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        target: 'node24',
+      },
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...props.environment,
+      },
+    });
+
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions; Resource * is the only form AWS accepts.',
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'cdk-validator-cfnguard::lambda_inside_vpc_check',
+      reason: 'Control-plane functions reach only regional AWS APIs (DynamoDB, Secrets Manager, CloudWatch); a VPC would add NAT or endpoint cost and cold-start latency and isolate nothing.',
+    });
+  }
+
+  /** The function as a Lambda `IFunction`, for integrations and event sources. */
+  get handler(): IFunction {
+    return this.function;
+  }
+
+  /** Sets `binding.envVar` to the table's name and grants exactly `binding.actions` on it. */
+  bindTable(table: ITableV2, binding: TableBinding): this {
+    this.function.addEnvironment(binding.envVar, table.tableName);
+    table.grant(this.role, ...binding.actions);
+    return this;
+  }
+
+  /** Sets `envVar` to the secret's name and grants reading its current value. */
+  bindSecret(secret: ISecret, envVar: string): this {
+    this.function.addEnvironment(envVar, secret.secretName);
+    secret.grantRead(this.role);
+    return this;
+  }
+}

@@ -1,0 +1,141 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import {
+  Alarm,
+  ComparisonOperator,
+  IMetric,
+  MathExpression,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { IKey } from 'aws-cdk-lib/aws-kms';
+import { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { ApiAlarmSettings, ApiThrottleSettings } from '../config/environment';
+import { EncryptedLogGroup } from './encrypted-log-group';
+import { NearstreamFunction } from './nearstream-function';
+
+export interface RegionalApiProps {
+  /** The API's name in the console, unique per environment and region. */
+  readonly apiName: string;
+  readonly throttle: ApiThrottleSettings;
+  readonly alarms: ApiAlarmSettings;
+  /** Where the API's alarms send their state changes. */
+  readonly alarmTopic: ITopic;
+  /** Retention of the access log group, in days. */
+  readonly logRetentionDays: number;
+  /** What happens to the access logs when the stack goes away; follows the environment kind. */
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** The region's customer managed key for log groups. */
+  readonly logEncryptionKey: IKey;
+}
+
+/**
+ * One region's HTTP API: a single auto-deployed `$default` stage with throttling and JSON access
+ * logs, and alarms on its 5xx rate and p99 latency. Routes are added with `addLambdaRoute`.
+ */
+export class RegionalApi extends Construct {
+  readonly httpApi: HttpApi;
+  readonly stage: HttpStage;
+  readonly accessLogs: EncryptedLogGroup;
+  readonly serverErrorRateAlarm: Alarm;
+  readonly p99LatencyAlarm: Alarm;
+  private readonly integrations = new Map<NearstreamFunction, HttpLambdaIntegration>();
+
+  constructor(scope: Construct, id: string, props: RegionalApiProps) {
+    super(scope, id);
+
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      apiName: props.apiName,
+      createDefaultStage: false,
+    });
+    this.accessLogs = new EncryptedLogGroup(this, 'AccessLogs', {
+      retentionDays: props.logRetentionDays,
+      encryptionKey: props.logEncryptionKey,
+      removalPolicy: props.logRemovalPolicy,
+    });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttle.ratePerSecond, burstLimit: props.throttle.burst },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+
+    this.serverErrorRateAlarm = new Alarm(this, 'ServerErrorRateAlarm', {
+      alarmDescription: `${props.apiName}: more than ${props.alarms.serverErrorRatePercent}% of requests answered 5xx`,
+      metric: this.metricServerErrorRatePercent(),
+      threshold: props.alarms.serverErrorRatePercent,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.p99LatencyAlarm = new Alarm(this, 'P99LatencyAlarm', {
+      alarmDescription: `${props.apiName}: p99 latency above ${props.alarms.p99LatencyMs} ms`,
+      metric: this.httpApi.metricLatency({ statistic: 'p99', period: Duration.minutes(5) }),
+      threshold: props.alarms.p99LatencyMs,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [this.serverErrorRateAlarm, this.p99LatencyAlarm]) {
+      alarm.addAlarmAction(new SnsAction(props.alarmTopic));
+      alarm.addOkAction(new SnsAction(props.alarmTopic));
+    }
+  }
+
+  /** Share of requests answered with a 5xx, in percent, over 5-minute periods. */
+  metricServerErrorRatePercent(): IMetric {
+    return new MathExpression({
+      expression: '100 * errors / MAX([requests, 1])',
+      usingMetrics: {
+        errors: this.httpApi.metricServerError({ statistic: 'Sum', period: Duration.minutes(5) }),
+        requests: this.httpApi.metricCount({ statistic: 'Sum', period: Duration.minutes(5) }),
+      },
+      label: '5xx rate (%)',
+      period: Duration.minutes(5),
+    });
+  }
+
+  /**
+   * Routes `method path` to a Nearstream function through a Lambda proxy integration. Routes to
+   * the same function share one integration (and one invoke permission).
+   */
+  addLambdaRoute(method: HttpMethod, path: string, fn: NearstreamFunction): void {
+    let integration = this.integrations.get(fn);
+    if (!integration) {
+      integration = new HttpLambdaIntegration(`${fn.node.id}Integration`, fn.handler);
+      this.integrations.set(fn, integration);
+    }
+    for (const route of this.httpApi.addRoutes({ path, methods: [method], integration })) {
+      Validations.of(route).acknowledge({
+        id: 'cdk-validator-cfnguard::lambda_function_public_access_prohibited_check',
+        reason: 'The invoke permission is scoped by SourceArn to this API\'s route; the rule cannot evaluate the Fn::Join that builds that ARN.',
+      });
+    }
+  }
+}
+
+/** One JSON object per request; HTTP APIs fill in the `$context` variables. */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTimeEpoch',
+  ip: '$context.identity.sourceIp',
+  method: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  protocol: '$context.protocol',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  latencyMs: '$context.responseLatency',
+  integrationLatencyMs: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  userAgent: '$context.identity.userAgent',
+};

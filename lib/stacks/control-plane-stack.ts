@@ -1,0 +1,100 @@
+import * as path from 'node:path';
+import { CfnOutput, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import { HostedZone } from 'aws-cdk-lib/aws-route53';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from '../config/environment';
+import { EnvironmentNaming } from '../config/naming';
+import { LogEncryptionKey } from '../constructs/log-encryption-key';
+import { LatencyRoutedApiDomain } from '../constructs/latency-routed-api-domain';
+import { NearstreamFunction } from '../constructs/nearstream-function';
+import { RegionalApi } from '../constructs/regional-api';
+
+export interface ControlPlaneStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  /** The region this stack serves; must equal `env.region`. */
+  readonly region: string;
+}
+
+const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
+
+/**
+ * One region's control plane. It finds the data stack's replicated table and secret by their
+ * derived names in its own region, so both regions are built the same way and neither depends on
+ * the other at run time.
+ */
+export class ControlPlaneStack extends Stack {
+  readonly api: RegionalApi;
+  readonly healthFunction: NearstreamFunction;
+  readonly routing?: LatencyRoutedApiDomain;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
+    super(scope, id, props);
+    const { config, region } = props;
+    const naming = new EnvironmentNaming(config);
+    const logRemovalPolicy = config.kind === 'ephemeral' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const controlTable = TableV2.fromTableName(this, 'ControlTable', naming.controlTableName);
+
+    const logKey = new LogEncryptionKey(this, 'LogKey', {
+      aliasName: `alias/${naming.prefix}/logs`,
+      removalPolicy: logRemovalPolicy,
+    }).key;
+    const alarmTopic = new Topic(this, 'AlarmTopic', {
+      displayName: `${naming.prefix} control plane alarms (${region})`,
+      enforceSSL: true,
+      masterKey: Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
+    });
+
+    this.api = new RegionalApi(this, 'Api', {
+      apiName: `${naming.prefix}-${region}`,
+      throttle: config.apiThrottle,
+      alarms: config.apiAlarms,
+      alarmTopic,
+      logRetentionDays: config.logRetentionDays,
+      logRemovalPolicy,
+      logEncryptionKey: logKey,
+    });
+
+    this.healthFunction = new NearstreamFunction(this, 'HealthFunction', {
+      entry: path.join(LAMBDA_ROOT, 'health', 'handler.ts'),
+      description: 'GET /health: heartbeat round trip to this region\'s control table replica',
+      serviceName: 'health',
+      logRetentionDays: config.logRetentionDays,
+      logRemovalPolicy,
+      logEncryptionKey: logKey,
+      environment: { HEALTH_TABLE_BUDGET_MS: String(config.healthProbe.tableBudgetMs) },
+    }).bindTable(controlTable, { envVar: 'CONTROL_TABLE_NAME', actions: ['dynamodb:PutItem', 'dynamodb:GetItem'] });
+    this.api.addLambdaRoute(HttpMethod.GET, '/health', this.healthFunction);
+    const publicHealthReason =
+      'GET /health is public on purpose: Route 53 health checkers cannot sign requests, and it reveals only up/down and the region.';
+    Validations.of(this.api.httpApi).acknowledge(
+      { id: 'AwsSolutions::AwsSolutions-APIG4', reason: publicHealthReason },
+      { id: 'cdk-validator-cfnguard::api_gw_v2_authorization_type_configured_check', reason: publicHealthReason },
+    );
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.stage.url, description: `execute-api URL of ${region}` });
+    new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn, description: 'Subscribe to receive alarm state changes' });
+
+    const sharedHostname = naming.sharedApiHostname;
+    const regionalHostname = naming.regionalApiHostname(region);
+    if (config.domain && sharedHostname && regionalHostname) {
+      this.routing = new LatencyRoutedApiDomain(this, 'Routing', {
+        httpApi: this.api.httpApi,
+        stage: this.api.stage,
+        zone: HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+          hostedZoneId: config.domain.hostedZoneId,
+          zoneName: config.domain.name,
+        }),
+        sharedHostname,
+        regionalHostname,
+        region,
+        removalPolicy: logRemovalPolicy,
+      });
+      new CfnOutput(this, 'RegionalApiUrl', { value: `https://${regionalHostname}/` });
+      new CfnOutput(this, 'SharedApiUrl', { value: `https://${sharedHostname}/` });
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { addComplianceChecks } from '../../lib/compliance';
+import { EnvironmentInput, resolveEnvironment } from '../../lib/config/environment';
+import { NearstreamStage } from '../../lib/nearstream-stage';
+
+export interface SynthOptions {
+  /** Run cdk-nag and cfn-guard as `bin/` does. Slower; only the compliance tests need it. */
+  readonly compliance?: boolean;
+}
+
+/** A violation as CDK's policy validation report lists it. */
+export interface ReportedViolation {
+  readonly ruleName: string;
+  readonly description: string;
+  readonly violatingConstructs: readonly { readonly constructPath: string }[];
+  readonly acknowledgedId?: string;
+  readonly reason?: string;
+}
+
+export interface PluginReport {
+  readonly pluginName: string;
+  readonly violations: readonly ReportedViolation[];
+  readonly suppressedViolations?: readonly ReportedViolation[];
+}
+
+export interface SynthesizedEnvironment {
+  readonly stage: NearstreamStage;
+  /** Plugin reports with anything to say; empty when compliance checks were off or all passed clean. */
+  readonly pluginReports: readonly PluginReport[];
+  /** The message synth failed with, if it did. */
+  readonly synthError?: string;
+  template(stack: Stack): Template;
+}
+
+/**
+ * Builds an environment the way `bin/nearstream.ts` does, without bundling Lambda code (the infra
+ * tests are about templates, not bundles), and synthesizes it into a scratch directory.
+ */
+export function synthEnvironment(input: EnvironmentInput, options: SynthOptions = {}): SynthesizedEnvironment {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-synth-'));
+  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  const config = resolveEnvironment(input);
+  const stage = new NearstreamStage(app, `Nearstream-${config.name}`, { config });
+  if (options.compliance) {
+    addComplianceChecks(app);
+  }
+  let synthError: string | undefined;
+  try {
+    app.synth();
+  } catch (error) {
+    synthError = (error as Error).message;
+  }
+  const reportFile = path.join(outdir, 'validation-report.json');
+  const pluginReports: PluginReport[] = fs.existsSync(reportFile)
+    ? JSON.parse(fs.readFileSync(reportFile, 'utf8')).pluginReports
+    : [];
+  const templates = new Map<Stack, Template>();
+  return {
+    stage,
+    pluginReports,
+    synthError,
+    template(stack: Stack): Template {
+      let template = templates.get(stack);
+      if (!template) {
+        template = Template.fromStack(stack, { skipCyclicalDependenciesCheck: true });
+        templates.set(stack, template);
+      }
+      return template;
+    },
+  };
+}
