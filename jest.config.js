@@ -7,4 +7,5 @@ module.exports = {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }],
   },
   testTimeout: 60_000,
+  setupFiles: ['<rootDir>/test/support/quiet-powertools.ts'],
 };

@@ -3,7 +3,7 @@ import { App } from 'aws-cdk-lib';
 import { addComplianceChecks } from '../lib/compliance';
 import { ConfigError } from '../lib/config/config-error';
 import { EnvironmentInput, resolveEnvironment } from '../lib/config/environment';
-import { NearstreamStage } from '../lib/nearstream-stage';
+import { NearstreamEnvironment } from '../lib/nearstream-environment';
 
 /** The only place that reads CDK context: everything below takes a resolved EnvironmentConfig. */
 function environmentInput(app: App): EnvironmentInput {
@@ -24,7 +24,7 @@ function environmentInput(app: App): EnvironmentInput {
 const app = new App();
 try {
   const config = resolveEnvironment(environmentInput(app));
-  new NearstreamStage(app, `Nearstream-${config.name}`, { config });
+  new NearstreamEnvironment(app, `Nearstream-${config.name}`, { config });
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);

@@ -1,48 +1,22 @@
 import { Stage, StageProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { EnvironmentConfig, regionsOf } from './config/environment';
-import { EnvironmentNaming } from './config/naming';
-import { ControlPlaneStack } from './stacks/control-plane-stack';
-import { DataStack } from './stacks/data-stack';
+import { EnvironmentConfig } from './config/environment';
+import { NearstreamEnvironment } from './nearstream-environment';
 
 export interface NearstreamStageProps extends StageProps {
   readonly config: EnvironmentConfig;
 }
 
 /**
- * One whole environment in both regions: the data stack in the primary region and a control
- * plane in each. `cdk deploy`, the pipeline and ephemeral environments all deploy this.
+ * A whole environment as a deployable unit of its own cloud assembly: what the pipeline adds for
+ * staging, prod and each ephemeral environment. It holds exactly the `NearstreamEnvironment` that
+ * `cdk deploy` deploys, so both paths produce the same stacks with the same names.
  */
 export class NearstreamStage extends Stage {
-  readonly config: EnvironmentConfig;
-  readonly data: DataStack;
-  readonly controlPlanes: readonly ControlPlaneStack[];
+  readonly environment: NearstreamEnvironment;
 
   constructor(scope: Construct, id: string, props: NearstreamStageProps) {
     super(scope, id, props);
-    const { config } = props;
-    const naming = new EnvironmentNaming(config);
-    this.config = config;
-
-    this.data = new DataStack(this, 'Data', {
-      config,
-      env: { account: config.account, region: config.primaryRegion },
-      stackName: naming.stackName('data'),
-      description: `Nearstream ${config.name}: global table and signing secret (${config.kind})`,
-      terminationProtection: config.kind === 'prod',
-    });
-
-    this.controlPlanes = regionsOf(config).map((region) => {
-      const stack = new ControlPlaneStack(this, `ControlPlane-${region}`, {
-        config,
-        region,
-        env: { account: config.account, region },
-        stackName: naming.stackName('control-plane', region),
-        description: `Nearstream ${config.name}: control plane in ${region}`,
-        terminationProtection: config.kind === 'prod',
-      });
-      stack.addStackDependency(this.data, 'reads the replicated table and secret by name');
-      return stack;
-    });
+    this.environment = new NearstreamEnvironment(this, 'Environment', { config: props.config });
   }
 }

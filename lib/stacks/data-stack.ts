@@ -2,6 +2,7 @@ import { CfnResource, RemovalPolicy, Stack, StackProps, Validations } from 'aws-
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
 
@@ -30,12 +31,12 @@ export class DataStack extends Stack {
 
     this.controlTable = new TableV2(this, 'ControlTable', {
       tableName: naming.controlTableName,
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
+      partitionKey: { name: CONTROL_TABLE_SCHEMA.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: CONTROL_TABLE_SCHEMA.sortKey, type: AttributeType.STRING },
       billing: Billing.onDemand(),
       encryption: TableEncryptionV2.awsManagedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: 'expiresAt',
+      timeToLiveAttribute: CONTROL_TABLE_SCHEMA.timeToLiveAttribute,
       deletionProtection: keep,
       removalPolicy,
       replicas: [{ region: config.secondaryRegion }],

@@ -5,11 +5,13 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { addComplianceChecks } from '../../lib/compliance';
 import { EnvironmentInput, resolveEnvironment } from '../../lib/config/environment';
-import { NearstreamStage } from '../../lib/nearstream-stage';
+import { NearstreamEnvironment } from '../../lib/nearstream-environment';
 
 export interface SynthOptions {
   /** Run cdk-nag and cfn-guard as `bin/` does. Slower; only the compliance tests need it. */
   readonly compliance?: boolean;
+  /** Adds to the stage before synth, e.g. a deliberately non-compliant resource. */
+  readonly extend?: (environment: NearstreamEnvironment) => void;
 }
 
 /** A violation as CDK's policy validation report lists it. */
@@ -28,7 +30,7 @@ export interface PluginReport {
 }
 
 export interface SynthesizedEnvironment {
-  readonly stage: NearstreamStage;
+  readonly environment: NearstreamEnvironment;
   /** Plugin reports with anything to say; empty when compliance checks were off or all passed clean. */
   readonly pluginReports: readonly PluginReport[];
   /** The message synth failed with, if it did. */
@@ -44,7 +46,8 @@ export function synthEnvironment(input: EnvironmentInput, options: SynthOptions 
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-synth-'));
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
   const config = resolveEnvironment(input);
-  const stage = new NearstreamStage(app, `Nearstream-${config.name}`, { config });
+  const environment = new NearstreamEnvironment(app, `Nearstream-${config.name}`, { config });
+  options.extend?.(environment);
   if (options.compliance) {
     addComplianceChecks(app);
   }
@@ -60,7 +63,7 @@ export function synthEnvironment(input: EnvironmentInput, options: SynthOptions 
     : [];
   const templates = new Map<Stack, Template>();
   return {
-    stage,
+    environment,
     pluginReports,
     synthError,
     template(stack: Stack): Template {

@@ -1,0 +1,48 @@
+import { Construct } from 'constructs';
+import { EnvironmentConfig, regionsOf } from './config/environment';
+import { EnvironmentNaming } from './config/naming';
+import { ControlPlaneStack } from './stacks/control-plane-stack';
+import { DataStack } from './stacks/data-stack';
+
+export interface NearstreamEnvironmentProps {
+  readonly config: EnvironmentConfig;
+}
+
+/**
+ * One whole environment in both regions: the data stack in the primary region and a control
+ * plane in each. `bin/` places it straight in the app, so `cdk deploy --all` finds its stacks;
+ * `NearstreamStage` wraps the same construct for the pipeline and ephemeral environments.
+ */
+export class NearstreamEnvironment extends Construct {
+  readonly config: EnvironmentConfig;
+  readonly data: DataStack;
+  readonly controlPlanes: readonly ControlPlaneStack[];
+
+  constructor(scope: Construct, id: string, props: NearstreamEnvironmentProps) {
+    super(scope, id);
+    const { config } = props;
+    const naming = new EnvironmentNaming(config);
+    this.config = config;
+
+    this.data = new DataStack(this, 'Data', {
+      config,
+      env: { account: config.account, region: config.primaryRegion },
+      stackName: naming.stackName('data'),
+      description: `Nearstream ${config.name}: global table and signing secret (${config.kind})`,
+      terminationProtection: config.kind === 'prod',
+    });
+
+    this.controlPlanes = regionsOf(config).map((region) => {
+      const stack = new ControlPlaneStack(this, `ControlPlane-${region}`, {
+        config,
+        region,
+        env: { account: config.account, region },
+        stackName: naming.stackName('control-plane', region),
+        description: `Nearstream ${config.name}: control plane in ${region}`,
+        terminationProtection: config.kind === 'prod',
+      });
+      stack.addStackDependency(this.data, 'reads the replicated table and secret by name');
+      return stack;
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.join(__dirname, '..');
+const CDK = path.join(ROOT, 'node_modules', '.bin', 'cdk');
+
+/** Runs the real CDK CLI over bin/nearstream.ts, as a user would, with no AWS credentials. */
+function cdkSynth(...context: string[]) {
+  const output = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-cli-'));
+  const args = ['synth', '--quiet', '--output', output, ...context.flatMap((entry) => ['-c', entry])];
+  const env = { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true', AWS_EC2_METADATA_DISABLED: 'true' };
+  delete env.AWS_PROFILE;
+  const result = spawnSync(CDK, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+  return { ...result, output };
+}
+
+interface ManifestArtifact {
+  type: string;
+  environment?: string;
+  properties?: { stackName?: string };
+}
+
+function stacksIn(output: string): { stackName: string; environment: string }[] {
+  const manifest = JSON.parse(fs.readFileSync(path.join(output, 'manifest.json'), 'utf8'));
+  return Object.values(manifest.artifacts as Record<string, ManifestArtifact>)
+    .filter((artifact) => artifact.type === 'aws:cloudformation:stack')
+    .map((artifact) => ({ stackName: artifact.properties!.stackName!, environment: artifact.environment! }));
+}
+
+describe('cdk synth through bin/nearstream.ts', () => {
+  it('synthesizes dev by default: three top-level stacks over both regions, with the health code bundled', () => {
+    const result = cdkSynth();
+
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    expect(stacksIn(result.output).sort((a, b) => a.stackName.localeCompare(b.stackName))).toEqual([
+      { stackName: 'nearstream-dev-control-plane-us-east-1', environment: 'aws://unknown-account/us-east-1' },
+      { stackName: 'nearstream-dev-control-plane-us-west-2', environment: 'aws://unknown-account/us-west-2' },
+      { stackName: 'nearstream-dev-data', environment: 'aws://unknown-account/us-east-1' },
+    ]);
+    const bundles = fs.readdirSync(result.output).filter((entry) => entry.startsWith('asset.'));
+    expect(bundles.length).toBeGreaterThan(0);
+    const code = fs.readFileSync(path.join(result.output, bundles[0], 'index.js'), 'utf8');
+    expect(code).toContain('heartbeat#');
+    expect(fs.existsSync(path.join(result.output, bundles[0], 'index.js.map'))).toBe(true);
+  });
+
+  it('synthesizes an ephemeral environment with a domain into stacks named after it', () => {
+    const result = cdkSynth('env=pr-42', 'domain=example.com', 'hostedZoneId=Z0123456789ABC', 'account=123456789012');
+
+    expect(result.status).toBe(0);
+    expect(stacksIn(result.output).map((stack) => stack.stackName).sort()).toEqual([
+      'nearstream-pr-42-control-plane-us-east-1',
+      'nearstream-pr-42-control-plane-us-west-2',
+      'nearstream-pr-42-data',
+    ]);
+    expect(stacksIn(result.output).map((stack) => stack.environment)).toContain('aws://123456789012/us-west-2');
+  });
+
+  it.each([
+    [['env=Bad_Name'], "env: 'Bad_Name' must be 1-16 lower-case letters"],
+    [['account=12345'], "account: '12345' must be exactly 12 digits"],
+    [['primaryRegion=us-west-2'], "secondaryRegion: must differ from primaryRegion (both are 'us-west-2')"],
+    [['domain=example.com'], 'hostedZoneId: is required when domain is set'],
+  ])('fails on bad config %p with one message naming the field', (context, message) => {
+    const result = cdkSynth(...context);
+
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('Invalid Nearstream config');
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toMatch(/\n\s+at .*\.ts:\d+/);
+  });
+});

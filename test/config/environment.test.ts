@@ -1,0 +1,127 @@
+import { ConfigError } from '../../lib/config/config-error';
+import { EnvironmentInput, resolveEnvironment, validateSettings } from '../../lib/config/environment';
+
+function problemsOf(input: EnvironmentInput): { field: string; rule: string }[] {
+  try {
+    resolveEnvironment(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+}
+
+describe('resolveEnvironment', () => {
+  it('defaults to us-east-1 as primary and us-west-2 as secondary', () => {
+    const config = resolveEnvironment({ name: 'dev' });
+    expect(config.primaryRegion).toBe('us-east-1');
+    expect(config.secondaryRegion).toBe('us-west-2');
+  });
+
+  it.each([
+    ['prod', 'prod'],
+    ['staging', 'staging'],
+    ['dev', 'ephemeral'],
+    ['pr-42', 'ephemeral'],
+    ['alice', 'ephemeral'],
+  ])('gives %s the %s kind', (name, kind) => {
+    expect(resolveEnvironment({ name }).kind).toBe(kind);
+  });
+
+  it('keeps production logs a year and ephemeral ones a week', () => {
+    expect(resolveEnvironment({ name: 'prod' }).logRetentionDays).toBe(365);
+    expect(resolveEnvironment({ name: 'pr-7' }).logRetentionDays).toBe(7);
+  });
+
+  it('takes a custom domain only together with its hosted zone', () => {
+    const config = resolveEnvironment({ name: 'prod', domainName: 'example.com', hostedZoneId: 'Z0123456789ABC' });
+    expect(config.domain).toEqual({ name: 'example.com', hostedZoneId: 'Z0123456789ABC' });
+    expect(resolveEnvironment({ name: 'prod' }).domain).toBeUndefined();
+  });
+
+  it('accepts a 12-digit account and custom regions', () => {
+    const config = resolveEnvironment({
+      name: 'staging',
+      account: '123456789012',
+      primaryRegion: 'eu-west-1',
+      secondaryRegion: 'eu-central-1',
+    });
+    expect(config).toMatchObject({ account: '123456789012', primaryRegion: 'eu-west-1', secondaryRegion: 'eu-central-1' });
+  });
+
+  it('rejects the same region twice, naming secondaryRegion and the rule', () => {
+    expect(problemsOf({ name: 'dev', primaryRegion: 'us-west-2', secondaryRegion: 'us-west-2' })).toEqual([
+      { field: 'secondaryRegion', rule: expect.stringContaining("must differ from primaryRegion (both are 'us-west-2')") },
+    ]);
+  });
+
+  it.each(['12345', '1234567890123', '12345678901a'])('rejects account %s as not 12 digits', (account) => {
+    expect(problemsOf({ name: 'dev', account })).toEqual([
+      { field: 'account', rule: `'${account}' must be exactly 12 digits` },
+    ]);
+  });
+
+  it.each(['Prod', '42', 'pr_42', 'pr--42', 'pr-', '-pr', 'a-very-long-environment-name', ''])(
+    'rejects environment name %p',
+    (name) => {
+      expect(problemsOf({ name })).toEqual([{ field: 'env', rule: expect.stringContaining('lower-case letters') }]);
+    },
+  );
+
+  it('rejects a region that is not a region name', () => {
+    expect(problemsOf({ name: 'dev', primaryRegion: 'virginia' })).toEqual([
+      { field: 'primaryRegion', rule: "'virginia' is not an AWS region name (like us-east-1)" },
+    ]);
+  });
+
+  it('rejects a domain without a hosted zone, naming hostedZoneId', () => {
+    expect(problemsOf({ name: 'prod', domainName: 'example.com' })).toEqual([
+      { field: 'hostedZoneId', rule: expect.stringContaining("is required when domain is set") },
+    ]);
+  });
+
+  it('rejects a hosted zone without a domain, naming domain', () => {
+    expect(problemsOf({ name: 'prod', hostedZoneId: 'Z0123456789ABC' })).toEqual([
+      { field: 'domain', rule: expect.stringContaining('is required when hostedZoneId is set') },
+    ]);
+  });
+
+  it('rejects a malformed domain and zone id', () => {
+    expect(problemsOf({ name: 'prod', domainName: 'Example..com', hostedZoneId: 'abc' })).toEqual([
+      { field: 'domain', rule: expect.stringContaining('must be a lower-case DNS name') },
+      { field: 'hostedZoneId', rule: expect.stringContaining('must be a Route 53 zone id') },
+    ]);
+  });
+
+  it('lists every problem in one message, one field per line', () => {
+    expect(() => resolveEnvironment({ name: 'dev', account: 'x', domainName: 'example.com' })).toThrow(
+      "Invalid Nearstream config for environment 'dev':\n" +
+        "  - account: 'x' must be exactly 12 digits\n" +
+        "  - hostedZoneId: is required when domain is set: give the Route 53 zone that holds 'example.com'",
+    );
+  });
+});
+
+describe('validateSettings', () => {
+  const valid = resolveEnvironment({ name: 'staging' });
+
+  it('accepts the named environments as defined', () => {
+    for (const name of ['dev', 'staging', 'prod']) {
+      expect(() => validateSettings(resolveEnvironment({ name }))).not.toThrow();
+    }
+  });
+
+  it('rejects a retention CloudWatch Logs does not offer', () => {
+    expect(() => validateSettings({ ...valid, logRetentionDays: 10 })).toThrow(/logRetentionDays: must be one of/);
+  });
+
+  it('rejects a non-positive throttle and an error rate above 100%', () => {
+    expect(() =>
+      validateSettings({
+        ...valid,
+        apiThrottle: { ratePerSecond: 0, burst: 10 },
+        apiAlarms: { serverErrorRatePercent: 150, p99LatencyMs: 100 },
+      }),
+    ).toThrow(/apiThrottle\.ratePerSecond: must be a positive whole number \(got 0\)[\s\S]*apiAlarms\.serverErrorRatePercent: must be above 0 and at most 100 \(got 150\)/);
+  });
+});

