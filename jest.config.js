@@ -8,4 +8,5 @@ module.exports = {
   },
   testTimeout: 60_000,
   setupFiles: ['<rootDir>/test/support/quiet-powertools.ts'],
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
