@@ -5,7 +5,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // Transpile only: `npm test` type-checks the whole tree once with tsc before jest starts.
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+    '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
   },
   testTimeout: 60_000,
   setupFiles: ['<rootDir>/test/support/quiet-powertools.ts'],

@@ -10,7 +10,7 @@ const CDK = path.join(ROOT, 'node_modules', '.bin', 'cdk');
 function cdkSynth(...context: string[]) {
   const output = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-cli-'));
   const args = ['synth', '--quiet', '--output', output, ...context.flatMap((entry) => ['-c', entry])];
-  const env = { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true', AWS_EC2_METADATA_DISABLED: 'true' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true', AWS_EC2_METADATA_DISABLED: 'true' };
   delete env.AWS_PROFILE;
   const result = spawnSync(CDK, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
   return { ...result, output };
