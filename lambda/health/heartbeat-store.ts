@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { itemKeys } from '../shared/control-table';
 
 /** Heartbeats expire from the table a day after they were written. */
 const HEARTBEAT_TTL_SECONDS = 24 * 60 * 60;
@@ -17,7 +18,7 @@ export class HeartbeatStore {
 
   /** Writes a fresh heartbeat and reads it back consistently; throws if either step fails. */
   async beat(region: string, nowMs: number, signal: AbortSignal): Promise<void> {
-    const key = { pk: `heartbeat#${region}`, sk: 'heartbeat' };
+    const key = itemKeys.heartbeat(region);
     const beatId = randomUUID();
     await this.client.send(
       new PutCommand({

@@ -40,6 +40,13 @@ export class DataStack extends Stack {
       deletionProtection: keep,
       removalPolicy,
       replicas: [{ region: config.secondaryRegion }],
+      globalSecondaryIndexes: [
+        {
+          indexName: CONTROL_TABLE_SCHEMA.index.name,
+          partitionKey: { name: CONTROL_TABLE_SCHEMA.index.partitionKey, type: AttributeType.STRING },
+          sortKey: { name: CONTROL_TABLE_SCHEMA.index.sortKey, type: AttributeType.STRING },
+        },
+      ],
     });
     pinLogicalId(this.controlTable, 'ControlTable');
 

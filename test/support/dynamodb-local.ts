@@ -56,6 +56,7 @@ export class DynamoDbLocal {
   /** Creates a table with the control table's schema, as the data stack deploys it. */
   async createControlTable(tableName: string): Promise<void> {
     const client = this.client();
+    const index = CONTROL_TABLE_SCHEMA.index;
     try {
       await client.send(
         new CreateTableCommand({
@@ -64,10 +65,22 @@ export class DynamoDbLocal {
           AttributeDefinitions: [
             { AttributeName: CONTROL_TABLE_SCHEMA.partitionKey, AttributeType: 'S' },
             { AttributeName: CONTROL_TABLE_SCHEMA.sortKey, AttributeType: 'S' },
+            { AttributeName: index.partitionKey, AttributeType: 'S' },
+            { AttributeName: index.sortKey, AttributeType: 'S' },
           ],
           KeySchema: [
             { AttributeName: CONTROL_TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
             { AttributeName: CONTROL_TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+          ],
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: index.name,
+              KeySchema: [
+                { AttributeName: index.partitionKey, KeyType: 'HASH' },
+                { AttributeName: index.sortKey, KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'ALL' },
+            },
           ],
         }),
       );

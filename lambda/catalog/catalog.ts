@@ -1,0 +1,62 @@
+/**
+ * The catalog entry of one title: the one shape the encoding workflow writes and playback reads.
+ * Paths are keys in the origin bucket, relative to its root, e.g. `titles/<titleId>/avc1/index.m3u8`.
+ */
+export const CODECS = ['avc1', 'hvc1', 'av01'] as const;
+export type Codec = (typeof CODECS)[number];
+
+export type TitleStatus = 'processing' | 'available' | 'failed';
+
+export interface Rendition {
+  readonly codec: Codec;
+  readonly width: number;
+  readonly height: number;
+  readonly bitrateKbps: number;
+  readonly bytes: number;
+}
+
+export interface CodecManifests {
+  readonly hls: string;
+  readonly dash: string;
+}
+
+export interface CatalogTitle {
+  readonly titleId: string;
+  readonly name: string;
+  readonly durationSeconds: number;
+  readonly status: TitleStatus;
+  /** Playable from this instant (ISO 8601) until `availableUntil`, if set. */
+  readonly availableFrom: string;
+  readonly availableUntil?: string;
+  readonly renditions: readonly Rendition[];
+  readonly manifests: Partial<Record<Codec, CodecManifests>>;
+}
+
+/** Whether viewers may play the title at `nowMs`: encoded, and inside its availability window. */
+export function isPlayable(title: CatalogTitle, nowMs: number): boolean {
+  return (
+    title.status === 'available' &&
+    Date.parse(title.availableFrom) <= nowMs &&
+    (title.availableUntil === undefined || nowMs < Date.parse(title.availableUntil))
+  );
+}
+
+/** What `GET /titles` shows of a title: renditions grouped by codec, no storage details. */
+export function publicView(title: CatalogTitle) {
+  const byCodec: Partial<Record<Codec, { width: number; height: number; bitrateKbps: number }[]>> = {};
+  for (const rendition of title.renditions) {
+    (byCodec[rendition.codec] ??= []).push({
+      width: rendition.width,
+      height: rendition.height,
+      bitrateKbps: rendition.bitrateKbps,
+    });
+  }
+  return {
+    titleId: title.titleId,
+    name: title.name,
+    durationSeconds: title.durationSeconds,
+    availableFrom: title.availableFrom,
+    availableUntil: title.availableUntil,
+    renditions: byCodec,
+  };
+}

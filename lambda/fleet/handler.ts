@@ -1,0 +1,81 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { sharedDocumentClient } from '../shared/dynamodb';
+import { requireEnv } from '../shared/env';
+import { callerPrincipalArn, HttpError, json, parseBody, parseParameters, routedHandler } from '../shared/http';
+import { applianceIdSchema, MAX_INVENTORY_TITLES, registrationSchema, reportSchema } from './fleet-protocol';
+import { FleetRefusal, FleetRefusedError, FleetStore } from './fleet-store';
+
+/** Reports carry inventories of up to MAX_INVENTORY_TITLES ids. */
+const MAX_REPORT_BYTES = 64 + MAX_INVENTORY_TITLES * 68 + 4096;
+
+const REFUSAL_STATUS: Record<FleetRefusal, number> = {
+  'not-registered': 404,
+  'owned-by-another-principal': 403,
+  'stale-report': 409,
+};
+
+export interface FleetDependencies {
+  readonly store: FleetStore;
+  readonly now: () => Date;
+}
+
+/** `/fleet/*`: appliances register, report health and inventory, and find their fill manifest. */
+export function createFleetHandler(deps: FleetDependencies) {
+  return routedHandler({
+    'POST /fleet/register': async (event) => {
+      const principal = callerPrincipalArn(event);
+      const registration = parseBody(event, registrationSchema);
+      const appliance = await refusalsAsHttp(deps.store.register(registration, principal, deps.now()));
+      return json(200, { applianceId: appliance.applianceId, clusterId: appliance.clusterId, registeredAt: appliance.registeredAt });
+    },
+    'POST /fleet/report': async (event) => {
+      const principal = callerPrincipalArn(event);
+      const report = parseBody(event, reportSchema, MAX_REPORT_BYTES);
+      const appliance = await refusalsAsHttp(deps.store.report(report, principal, deps.now().getTime()));
+      return json(200, {
+        applianceId: appliance.applianceId,
+        reportedAtMs: appliance.reportedAtMs,
+        titlesHeld: appliance.titles.length,
+        inventoryDigest: appliance.inventoryDigest,
+      });
+    },
+    'GET /fleet/manifest': async (event) => {
+      const principal = callerPrincipalArn(event);
+      const { applianceId } = parseParameters(event.queryStringParameters, z.object({ applianceId: applianceIdSchema }), 'query');
+      const appliance = await deps.store.get(applianceId);
+      if (!appliance) {
+        throw new HttpError(404, 'not-registered', `appliance '${applianceId}' is not registered`);
+      }
+      if (appliance.principalArn !== principal) {
+        throw new HttpError(403, 'owned-by-another-principal', `appliance '${applianceId}' is registered to another IAM principal`);
+      }
+      const pointer = await deps.store.getManifestPointer(appliance.clusterId);
+      if (!pointer) {
+        throw new HttpError(404, 'no-manifest', `cluster '${appliance.clusterId}' has no fill manifest yet`);
+      }
+      return json(200, pointer);
+    },
+  });
+}
+
+async function refusalsAsHttp<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (error) {
+    if (error instanceof FleetRefusedError) {
+      throw new HttpError(REFUSAL_STATUS[error.refusal], error.refusal, error.message);
+    }
+    throw error;
+  }
+}
+
+let fromEnvironment: ReturnType<typeof createFleetHandler> | undefined;
+
+export const handler = (event: APIGatewayProxyEventV2) => {
+  fromEnvironment ??= createFleetHandler({
+    store: new FleetStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME')),
+    now: () => new Date(),
+  });
+  return fromEnvironment(event);
+};

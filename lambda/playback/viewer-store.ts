@@ -1,0 +1,185 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { itemKeys } from '../shared/control-table';
+import { isPlanName, PlanName } from './entitlements';
+
+/** A play the control plane authorized. */
+export interface PlaybackSession {
+  readonly sessionId: string;
+  readonly accountId: string;
+  readonly titleId: string;
+  /** The stream slot the session holds while its lease lasts. */
+  readonly slot: number;
+  /** First-choice cluster, for per-cluster demand; absent when the origin tier served. */
+  readonly clusterId?: string;
+  readonly createdAt: string;
+  /** Epoch seconds after which the session's URLs stop working. */
+  readonly expiresAtEpochSeconds: number;
+}
+
+export interface WatchPosition {
+  readonly titleId: string;
+  readonly positionSeconds: number;
+  readonly updatedAt: string;
+}
+
+/** Slots and sessions linger a day past their end for support, then TTL removes them. */
+const RETENTION_SECONDS = 24 * 60 * 60;
+
+/**
+ * A viewer account's state in the control table: its plan, its stream slots, its sessions and
+ * where it stopped watching. The concurrent-stream limit is enforced with one conditional write
+ * per slot, so two plays racing for the last slot cannot both win it.
+ */
+export class ViewerStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getPlan(accountId: string): Promise<PlanName | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: itemKeys.plan(accountId) }));
+    return isPlanName(Item?.plan) ? Item.plan : undefined;
+  }
+
+  async putPlan(accountId: string, plan: PlanName): Promise<void> {
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: { ...itemKeys.plan(accountId), plan } }));
+  }
+
+  /**
+   * Claims the first free slot among `maxStreams` for `sessionId` until `leaseUntilMs`. A slot is
+   * free when it was never used or its lease ran out. Returns the slot, or undefined when all are
+   * held by live sessions.
+   */
+  async claimStreamSlot(accountId: string, maxStreams: number, sessionId: string, nowMs: number, leaseUntilMs: number): Promise<number | undefined> {
+    for (let slot = 0; slot < maxStreams; slot++) {
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              ...itemKeys.streamSlot(accountId, slot),
+              sessionId,
+              leaseUntilMs,
+              expiresAt: Math.floor(leaseUntilMs / 1000) + RETENTION_SECONDS,
+            },
+            ConditionExpression: 'attribute_not_exists(pk) OR leaseUntilMs <= :now',
+            ExpressionAttributeValues: { ':now': nowMs },
+          }),
+        );
+        return slot;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) {
+          throw error;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Extends a session's slot lease; false when the slot has since gone to another session. */
+  async extendLease(accountId: string, slot: number, sessionId: string, leaseUntilMs: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: itemKeys.streamSlot(accountId, slot),
+          UpdateExpression: 'SET leaseUntilMs = :until, expiresAt = :expires',
+          ConditionExpression: 'sessionId = :session',
+          ExpressionAttributeValues: {
+            ':until': leaseUntilMs,
+            ':expires': Math.floor(leaseUntilMs / 1000) + RETENTION_SECONDS,
+            ':session': sessionId,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /** Frees a session's slot at once, if the session still holds it. */
+  async releaseSlot(accountId: string, slot: number, sessionId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: itemKeys.streamSlot(accountId, slot),
+          ConditionExpression: 'sessionId = :session',
+          ExpressionAttributeValues: { ':session': sessionId },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) {
+        throw error;
+      }
+    }
+  }
+
+  async putSession(session: PlaybackSession): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...itemKeys.session(session.sessionId),
+          ...session,
+          expiresAt: session.expiresAtEpochSeconds + RETENTION_SECONDS,
+        },
+      }),
+    );
+  }
+
+  async getSession(sessionId: string): Promise<PlaybackSession | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: itemKeys.session(sessionId) }));
+    if (!Item) {
+      return undefined;
+    }
+    const { pk: _pk, sk: _sk, expiresAt: _expiresAt, ...session } = Item;
+    return session as PlaybackSession;
+  }
+
+  /** Remembers where the viewer is in a title, unless a newer position is already stored. */
+  async putWatchPosition(accountId: string, position: WatchPosition): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...itemKeys.watchPosition(accountId, position.titleId), ...position },
+          ConditionExpression: 'attribute_not_exists(updatedAt) OR updatedAt <= :at',
+          ExpressionAttributeValues: { ':at': position.updatedAt },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) {
+        throw error;
+      }
+    }
+  }
+
+  /** Titles the viewer started, most recently watched first. */
+  async continueWatching(accountId: string, limit: number): Promise<WatchPosition[]> {
+    const { pk } = itemKeys.watchPosition(accountId, '');
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :watch)',
+        ExpressionAttributeValues: { ':pk': pk, ':watch': 'watch#' },
+      }),
+    );
+    return (result.Items ?? [])
+      .map((item) => ({ titleId: item.titleId, positionSeconds: item.positionSeconds, updatedAt: item.updatedAt }))
+      .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
+      .slice(0, limit);
+  }
+}
