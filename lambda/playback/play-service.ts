@@ -1,0 +1,158 @@
+import { CatalogTitle, CODECS, isPlayable } from '../catalog/catalog';
+import { titleIdSchema } from '../fleet/fleet-protocol';
+import { Keyring, signToken, tokenizedPath, tokenScope } from '../shared/url-token';
+import { z } from 'zod';
+import { chooseRenditions, PLANS } from './entitlements';
+import { FleetCache } from './fleet-cache';
+import { OriginSigner, OriginSource } from './origin-signer';
+import { PlaybackSession, ViewerStore } from './viewer-store';
+
+export const playRequestSchema = z.strictObject({
+  titleId: titleIdSchema,
+  device: z.strictObject({
+    codecs: z.array(z.enum(CODECS)).min(1, 'must name at least one codec the device decodes').max(CODECS.length),
+    maxHeight: z.number().int().min(144).max(4320),
+  }),
+  /** For tests and the local platform: steer as if the player were at this address. */
+  clientIp: z.union([z.ipv4(), z.ipv6()]).optional(),
+});
+export type PlayRequest = z.infer<typeof playRequestSchema>;
+
+export type PlayRefusal = 'unknown-title' | 'no-plan' | 'no-playable-rendition' | 'stream-limit';
+
+export class PlayRefusedError extends Error {
+  constructor(
+    readonly refusal: PlayRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PlayRefusedError';
+  }
+}
+
+export interface ApplianceSource {
+  readonly tier: 'appliance';
+  readonly applianceId: string;
+  readonly clusterId: string;
+  readonly matchedBy: 'prefix' | 'region';
+  readonly hls: string;
+  readonly dash: string;
+}
+
+export interface PlaybackGrant {
+  readonly sessionId: string;
+  readonly titleId: string;
+  readonly expiresAt: string;
+  /** The player must send telemetry at least this often, or its stream slot is freed. */
+  readonly leaseSeconds: number;
+  readonly codec: string;
+  readonly renditions: { width: number; height: number; bitrateKbps: number }[];
+  readonly steering: { readonly degraded: boolean; readonly fleetAgeSeconds?: number };
+  /** Best first: appliances, then the origin tier. */
+  readonly sources: readonly (ApplianceSource | OriginSource)[];
+}
+
+export interface PlayDependencies {
+  readonly catalog: { get(titleId: string): Promise<CatalogTitle | undefined> };
+  readonly viewers: ViewerStore;
+  readonly fleet: FleetCache;
+  readonly keyring: () => Promise<Keyring>;
+  readonly origin: () => Promise<OriginSigner>;
+  /** The control-plane region answering, whose clusters are the steering fallback. */
+  readonly region: string;
+  readonly sessionTtlSeconds: number;
+  readonly leaseSeconds: number;
+  readonly nowMs: () => number;
+  readonly newSessionId: () => string;
+}
+
+/**
+ * Authorizes one play: the title must be playable, the account must have a plan with a free
+ * stream slot, and the device must decode a rendition the plan allows. The answer ranks the
+ * appliances steering chose, each URL carrying a token for that appliance, then the origin tier.
+ */
+export async function authorizePlay(deps: PlayDependencies, accountId: string, request: PlayRequest, sourceIp: string): Promise<PlaybackGrant> {
+  const nowMs = deps.nowMs();
+  const title = await deps.catalog.get(request.titleId);
+  if (!title || !isPlayable(title, nowMs)) {
+    throw new PlayRefusedError('unknown-title', `no playable title '${request.titleId}'`);
+  }
+  const planName = await deps.viewers.getPlan(accountId);
+  if (!planName) {
+    throw new PlayRefusedError('no-plan', 'the account has no active plan');
+  }
+  const plan = PLANS[planName];
+  const choice = chooseRenditions(title, request.device, plan);
+  if (!choice) {
+    throw new PlayRefusedError(
+      'no-playable-rendition',
+      `no rendition of '${title.titleId}' fits a device decoding ${request.device.codecs.join(', ')} up to ${request.device.maxHeight}p`,
+    );
+  }
+  const manifests = title.manifests[choice.codec]!;
+  const [keyring, origin, fleet] = await Promise.all([deps.keyring(), deps.origin(), deps.fleet.snapshot()]);
+
+  const sessionId = deps.newSessionId();
+  const expiresAtEpochSeconds = Math.floor(nowMs / 1000) + deps.sessionTtlSeconds;
+  const slot = await deps.viewers.claimStreamSlot(accountId, plan.maxStreams, sessionId, nowMs, nowMs + deps.leaseSeconds * 1000);
+  if (slot === undefined) {
+    throw new PlayRefusedError('stream-limit', `the ${plan.name} plan allows ${plan.maxStreams} concurrent stream(s), all in use`);
+  }
+  try {
+    const choices = fleet.index.steer(
+      { clientIp: request.clientIp ?? sourceIp, region: deps.region, titleId: title.titleId, sessionKey: sessionId },
+      nowMs,
+    );
+    const appliances: ApplianceSource[] = choices.map(({ appliance, matchedBy }) => {
+      const token = signToken(keyring, {
+        expiresAt: expiresAtEpochSeconds,
+        applianceId: appliance.applianceId,
+        titleId: title.titleId,
+        maxHeight: choice.maxHeight,
+      });
+      const url = (path: string) => `${appliance.baseUrl}${tokenizedPath(token, title.titleId, relativeToScope(title.titleId, path))}`;
+      return {
+        tier: 'appliance',
+        applianceId: appliance.applianceId,
+        clusterId: appliance.clusterId,
+        matchedBy,
+        hls: url(manifests.hls),
+        dash: url(manifests.dash),
+      };
+    });
+    const session: PlaybackSession = {
+      sessionId,
+      accountId,
+      titleId: title.titleId,
+      slot,
+      clusterId: appliances[0]?.clusterId,
+      createdAt: new Date(nowMs).toISOString(),
+      expiresAtEpochSeconds,
+    };
+    await deps.viewers.putSession(session);
+    return {
+      sessionId,
+      titleId: title.titleId,
+      expiresAt: new Date(expiresAtEpochSeconds * 1000).toISOString(),
+      leaseSeconds: deps.leaseSeconds,
+      codec: choice.codec,
+      renditions: choice.renditions.map(({ width, height, bitrateKbps }) => ({ width, height, bitrateKbps })),
+      steering: {
+        degraded: fleet.degraded,
+        fleetAgeSeconds: fleet.ageMs === undefined ? undefined : Math.round(fleet.ageMs / 1000),
+      },
+      sources: [...appliances, origin.sign(title.titleId, manifests, expiresAtEpochSeconds)],
+    };
+  } catch (error) {
+    await deps.viewers.releaseSlot(accountId, slot, sessionId);
+    throw error;
+  }
+}
+
+function relativeToScope(titleId: string, path: string): string {
+  const scope = tokenScope(titleId);
+  if (!path.startsWith(scope)) {
+    throw new Error(`catalog manifest '${path}' lies outside ${scope}`);
+  }
+  return path.slice(scope.length);
+}

@@ -1,0 +1,254 @@
+import { createVerify } from 'node:crypto';
+import { CatalogStore } from '../../lambda/catalog/catalog-store';
+import { FleetStore } from '../../lambda/fleet/fleet-store';
+import { FleetCache } from '../../lambda/playback/fleet-cache';
+import { createPlayHandler } from '../../lambda/playback/handler';
+import { cloudFrontSigner } from '../../lambda/playback/origin-signer';
+import { PlayDependencies } from '../../lambda/playback/play-service';
+import { DEFAULT_STEERING_POLICY } from '../../lambda/playback/steering';
+import { ViewerStore } from '../../lambda/playback/viewer-store';
+import { verifyToken } from '../../lambda/shared/url-token';
+import { DynamoDbLocal } from '../support/dynamodb-local';
+import { bodyOf, viewerEvent } from '../support/events';
+import { catalogTitle, cloudFrontKeyPair, healthReport, registration, TEST_KEYRING } from '../support/fixtures';
+
+const TABLE = 'nearstream-play-test';
+const ROLE = 'arn:aws:sts::123456789012:assumed-role/appliance/i-1';
+const ORIGIN_DOMAIN = 'd111111abcdef8.cloudfront.net';
+const NEAR_CLIENT = '198.51.100.20';
+
+interface Source {
+  tier: string;
+  applianceId?: string;
+  clusterId?: string;
+  hls: string;
+  dash: string;
+  cookies?: Record<string, string>;
+}
+
+describe('POST /play against DynamoDB Local', () => {
+  let dynamo: DynamoDbLocal;
+  let viewers: ViewerStore;
+  let fleetStore: FleetStore;
+  let clockMs = Date.parse('2026-11-21T20:00:00Z');
+  const keys = cloudFrontKeyPair();
+  let sessionCounter = 0;
+
+  function dependencies(overrides: Partial<PlayDependencies> = {}): PlayDependencies {
+    return {
+      catalog: new CatalogStore(dynamo.documentClient(), TABLE),
+      viewers,
+      fleet: new FleetCache(() => fleetStore.loadFleet(), { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY }, () => clockMs),
+      keyring: async () => TEST_KEYRING,
+      origin: async () => cloudFrontSigner({ domainName: ORIGIN_DOMAIN, keyPairId: 'K2JCJMDEHXQW5F', privateKeyPem: keys.privateKeyPem }),
+      region: 'us-east-1',
+      sessionTtlSeconds: 4 * 3600,
+      leaseSeconds: 300,
+      nowMs: () => clockMs,
+      newSessionId: () => `session-${++sessionCounter}`,
+      ...overrides,
+    };
+  }
+
+  const play = (handler: ReturnType<typeof createPlayHandler>, account: string | undefined, body: unknown) =>
+    handler(viewerEvent('POST /play', account, { body, sourceIp: '203.0.113.50' }));
+
+  beforeAll(async () => {
+    dynamo = await DynamoDbLocal.start();
+    await dynamo.createControlTable(TABLE);
+    viewers = new ViewerStore(dynamo.documentClient(), TABLE);
+    fleetStore = new FleetStore(dynamo.documentClient(), TABLE);
+    const catalog = new CatalogStore(dynamo.documentClient(), TABLE);
+    await catalog.put(catalogTitle('movie-1'));
+    await catalog.put(catalogTitle('rare-1'));
+    await catalog.put(catalogTitle('future-1', { availableFrom: '2030-01-01T00:00:00.000Z' }));
+    for (const [account, plan] of [['alice', 'premium'], ['bob', 'basic'], ['carol', 'standard'], ['dave', 'premium']] as const) {
+      await viewers.putPlan(account, plan);
+    }
+    const now = new Date(clockMs);
+    for (const [id, cluster, prefixes] of [
+      ['oca-near-1', 'isp-near', ['198.51.100.0/24']],
+      ['oca-near-2', 'isp-near', ['198.51.100.0/24']],
+      ['oca-wide-1', 'isp-wide', ['198.51.0.0/16']],
+    ] as const) {
+      await fleetStore.register(registration(id, cluster, [...prefixes]), ROLE, now);
+      await fleetStore.report(healthReport(id, ['movie-1']), ROLE, clockMs);
+    }
+  });
+
+  afterAll(async () => {
+    await dynamo?.stop();
+  });
+
+  it('ranks appliances nearest first, each URL carrying a token for that appliance, then the origin tier', async () => {
+    const response = await play(createPlayHandler(dependencies()), 'alice', {
+      titleId: 'movie-1',
+      device: { codecs: ['avc1'], maxHeight: 2160 },
+      clientIp: NEAR_CLIENT,
+    });
+
+    expect(response.statusCode).toBe(200);
+    const grant = bodyOf(response) as { sources: Source[]; sessionId: string; codec: string; steering: unknown };
+    const appliances = grant.sources.filter((s) => s.tier === 'appliance');
+    expect(appliances.map((s) => s.clusterId)).toEqual(['isp-near', 'isp-near', 'isp-wide']);
+    expect(new Set(appliances.map((s) => s.applianceId)).size).toBe(3);
+    expect(grant.sources.at(-1)!.tier).toBe('origin');
+    expect(grant.steering).toEqual({ degraded: false, fleetAgeSeconds: 0 });
+    for (const source of appliances) {
+      const url = new URL(source.hls);
+      expect(url.origin).toBe(`https://${source.applianceId}.${source.clusterId}.example`);
+      const [, t, token, ...rest] = url.pathname.split('/');
+      expect(t).toBe('t');
+      expect(rest.join('/')).toBe('titles/movie-1/avc1/index.m3u8');
+      const verdict = verifyToken(token, {
+        keyring: TEST_KEYRING,
+        applianceId: source.applianceId!,
+        requestedPath: 'titles/movie-1/avc1/720p/segment-1.m4s',
+        nowEpochSeconds: Math.floor(clockMs / 1000),
+      });
+      expect(verdict).toMatchObject({ valid: true, claims: { maxHeight: 2160, expiresAt: Math.floor(clockMs / 1000) + 4 * 3600 } });
+      expect(verifyToken(token, { ...verdictContext(source), applianceId: 'someone-else' })).toMatchObject({ valid: false });
+    }
+    expect(await viewers.getSession(grant.sessionId)).toMatchObject({ accountId: 'alice', titleId: 'movie-1', clusterId: 'isp-near' });
+  });
+
+  function verdictContext(source: Source) {
+    return {
+      keyring: TEST_KEYRING,
+      applianceId: source.applianceId!,
+      requestedPath: 'titles/movie-1/avc1/index.m3u8',
+      nowEpochSeconds: Math.floor(clockMs / 1000),
+    };
+  }
+
+  it('signs the origin tier for CloudFront with a policy over the title only, verifiable with the public key', async () => {
+    const response = await play(createPlayHandler(dependencies()), 'alice', {
+      titleId: 'rare-1',
+      device: { codecs: ['hvc1', 'avc1'], maxHeight: 1080 },
+      clientIp: NEAR_CLIENT,
+    });
+    const grant = bodyOf(response) as { sources: Source[]; codec: string };
+    expect(grant.codec).toBe('hvc1');
+    expect(grant.sources.map((s) => s.tier)).toEqual(['origin']);
+    const url = new URL(grant.sources[0].hls);
+    expect(`${url.origin}${url.pathname}`).toBe(`https://${ORIGIN_DOMAIN}/titles/rare-1/hvc1/index.m3u8`);
+    const fromCloudFrontBase64 = (text: string) =>
+      Buffer.from(text.replace(/-/g, '+').replace(/_/g, '=').replace(/~/g, '/'), 'base64');
+    const policy = fromCloudFrontBase64(url.searchParams.get('Policy')!);
+    const signature = fromCloudFrontBase64(url.searchParams.get('Signature')!);
+    expect(createVerify('RSA-SHA1').update(policy).verify(keys.publicKeyPem, signature)).toBe(true);
+    expect(JSON.parse(policy.toString()).Statement[0].Resource).toBe(`https://${ORIGIN_DOMAIN}/titles/rare-1/*`);
+    expect(grant.sources[0].cookies).toMatchObject({ 'CloudFront-Key-Pair-Id': 'K2JCJMDEHXQW5F' });
+  });
+
+  it('offers only the renditions the plan allows, and says so in the tokens', async () => {
+    const response = await play(createPlayHandler(dependencies()), 'carol', {
+      titleId: 'movie-1',
+      device: { codecs: ['avc1'], maxHeight: 2160 },
+      clientIp: NEAR_CLIENT,
+    });
+    const grant = bodyOf(response) as { renditions: { height: number }[]; sources: Source[] };
+    expect(Math.max(...grant.renditions.map((r) => r.height))).toBe(1080);
+    const token = new URL(grant.sources[0].hls).pathname.split('/')[2];
+    expect(token.split('.')[5]).toBe('1080');
+  });
+
+  it('lets exactly one of two simultaneous plays through on a one-stream plan', async () => {
+    const handler = createPlayHandler(dependencies());
+    const body = { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720 }, clientIp: NEAR_CLIENT };
+    const responses = await Promise.all([play(handler, 'bob', body), play(handler, 'bob', body)]);
+
+    expect(responses.map((r) => r.statusCode).sort()).toEqual([200, 403]);
+    const refused = responses.find((r) => r.statusCode === 403)!;
+    expect(bodyOf(refused)).toMatchObject({ error: 'stream-limit', message: expect.stringContaining('basic plan allows 1') });
+  });
+
+  it('frees the slot when the lease runs out without telemetry', async () => {
+    clockMs += 301_000;
+    const handler = createPlayHandler(dependencies());
+    const response = await play(handler, 'bob', { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720 } });
+    expect(response.statusCode).toBe(200);
+  });
+
+  it('admits exactly four of six simultaneous plays on a four-stream plan', async () => {
+    const handler = createPlayHandler(dependencies());
+    const body = { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 1080 } };
+    const responses = await Promise.all(Array.from({ length: 6 }, () => play(handler, 'dave', body)));
+    expect(responses.filter((r) => r.statusCode === 200)).toHaveLength(4);
+    expect(responses.filter((r) => r.statusCode === 403)).toHaveLength(2);
+  });
+
+  it('keeps steering with the last good fleet snapshot when the registry fails, and says it is degraded', async () => {
+    let registryUp = true;
+    const fleet = new FleetCache(
+      async () => {
+        if (!registryUp) throw new Error('registry down');
+        return fleetStore.loadFleet();
+      },
+      { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY },
+      () => clockMs,
+    );
+    const handler = createPlayHandler(dependencies({ fleet }));
+    const body = { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 1080 }, clientIp: NEAR_CLIENT };
+    await fleetStore.report(healthReport('oca-near-1', ['movie-1']), ROLE, clockMs);
+    await play(handler, 'alice', body);
+    registryUp = false;
+    clockMs += 20_000;
+
+    const response = await play(handler, 'alice', body);
+    const grant = bodyOf(response) as { steering: { degraded: boolean }; sources: Source[] };
+    expect(response.statusCode).toBe(200);
+    expect(grant.steering.degraded).toBe(true);
+    expect(grant.sources.filter((s) => s.tier === 'appliance').length).toBeGreaterThan(0);
+  });
+
+  it('goes to the origin tier, degraded, when the registry has never answered', async () => {
+    const fleet = new FleetCache(() => Promise.reject(new Error('down')), { maxAgeMs: 10_000, loadTimeoutMs: 100, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY });
+    const response = await play(createPlayHandler(dependencies({ fleet })), 'alice', {
+      titleId: 'movie-1',
+      device: { codecs: ['avc1'], maxHeight: 1080 },
+    });
+    const grant = bodyOf(response) as { steering: { degraded: boolean }; sources: Source[] };
+    expect(grant.steering.degraded).toBe(true);
+    expect(grant.sources.map((s) => s.tier)).toEqual(['origin']);
+  });
+
+  it.each([
+    ['an unknown title', 'alice', { titleId: 'nope', device: { codecs: ['avc1'], maxHeight: 720 } }, 404, 'unknown-title'],
+    ['a title outside its availability window', 'alice', { titleId: 'future-1', device: { codecs: ['avc1'], maxHeight: 720 } }, 404, 'unknown-title'],
+    ['an account without a plan', 'mallory', { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720 } }, 403, 'no-plan'],
+    ['a device no rendition fits', 'alice', { titleId: 'movie-1', device: { codecs: ['av01'], maxHeight: 720 } }, 422, 'no-playable-rendition'],
+  ])('refuses %s', async (_label, account, body, status, error) => {
+    const response = await play(createPlayHandler(dependencies()), account, body);
+    expect([response.statusCode, bodyOf(response).error]).toEqual([status, error]);
+  });
+
+  it.each([
+    [{ titleId: 'movie-1' }, 'body.device'],
+    [{ titleId: 'movie-1', device: { codecs: ['vp9'], maxHeight: 720 } }, 'body.device.codecs[0]'],
+    [{ titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 99_999 } }, 'body.device.maxHeight'],
+    [{ titleId: '../etc', device: { codecs: ['avc1'], maxHeight: 720 } }, 'body.titleId'],
+    [{ titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720 }, clientIp: 'not-an-ip' }, 'body.clientIp'],
+  ])('answers 400 naming the field for %j', async (body, field) => {
+    const response = await play(createPlayHandler(dependencies()), 'alice', body);
+    expect([response.statusCode, bodyOf(response).field]).toEqual([400, field]);
+  });
+
+  it('answers 401 without a viewer identity and 413 for an oversized body, consuming no slot', async () => {
+    const handler = createPlayHandler(dependencies());
+    expect((await play(handler, undefined, { titleId: 'movie-1' })).statusCode).toBe(401);
+    const huge = await handler(viewerEvent('POST /play', 'bob', { rawBody: JSON.stringify({ pad: 'x'.repeat(20_000) }) }));
+    expect(huge.statusCode).toBe(413);
+  });
+
+  it('answers 500 with a request id and no stack when a dependency breaks, and frees the slot it took', async () => {
+    const broken = createPlayHandler(dependencies({ origin: async () => ({ sign: () => { throw new Error('kms exploded at /var/task/index.js:1'); } }) }));
+    clockMs += 301_000;
+    const response = await play(broken, 'bob', { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720 } });
+    expect(response.statusCode).toBe(500);
+    expect(bodyOf(response)).toEqual({ error: 'internal', message: expect.any(String), requestId: 'request-1' });
+    expect(response.body).not.toContain('/var/task');
+    const retry = await play(createPlayHandler(dependencies()), 'bob', { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720 } });
+    expect(retry.statusCode).toBe(200);
+  });
+});
