@@ -1,0 +1,85 @@
+import { Metrics, MetricResolution, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { ViewerStore } from '../playback/viewer-store';
+import { sharedDocumentClient } from '../shared/dynamodb';
+import { positiveIntegerEnv, requireEnv } from '../shared/env';
+import { httpHandler, json, parseBody, viewerAccountId } from '../shared/http';
+import { metrics as sharedMetrics } from '../shared/powertools';
+import { DemandStore } from './demand-store';
+import { eventBatchSchema, SessionFacts, summarize, utcDay } from './telemetry';
+
+const MAX_BATCH_BYTES = 64 * 1024;
+
+export interface TelemetryDependencies {
+  readonly viewers: ViewerStore;
+  readonly demand: DemandStore;
+  readonly metrics: Metrics;
+  /** The control-plane region receiving the batch; metrics and demand are per region. */
+  readonly region: string;
+  readonly leaseSeconds: number;
+  readonly nowMs: () => number;
+}
+
+/**
+ * `POST /events`: a player's batched telemetry. Stream starts become the SPS metric (high
+ * resolution, per region) and demand counters; fatal errors become play failures; every event
+ * renews its session's stream lease, and a stop frees it.
+ */
+export function createTelemetryHandler(deps: TelemetryDependencies) {
+  deps.metrics.setDefaultDimensions({ region: deps.region });
+  return httpHandler(async (event) => {
+    const accountId = viewerAccountId(event);
+    const { events } = parseBody(event, eventBatchSchema, MAX_BATCH_BYTES);
+    const nowMs = deps.nowMs();
+
+    const sessionIds = [...new Set(events.map((e) => e.sessionId))];
+    const found = await Promise.all(sessionIds.map((id) => deps.viewers.getSession(id)));
+    const sessions = new Map<string, SessionFacts>();
+    found.forEach((session, i) => session && sessions.set(sessionIds[i], session));
+    const summary = summarize(events, sessions, accountId);
+
+    const leaseUntilMs = nowMs + deps.leaseSeconds * 1000;
+    const [, leaseResults] = await Promise.all([
+      deps.demand.addStarts(utcDay(nowMs), deps.region, summary.demand),
+      Promise.all(
+        summary.leases.map(async (lease) => {
+          if (lease.release) {
+            await deps.viewers.releaseSlot(accountId, lease.slot, lease.sessionId);
+            return true;
+          }
+          return deps.viewers.extendLease(accountId, lease.slot, lease.sessionId, leaseUntilMs);
+        }),
+      ),
+      Promise.all(summary.positions.map((position) => deps.viewers.putWatchPosition(accountId, position))),
+    ]);
+
+    deps.metrics.addMetric('StreamStarts', MetricUnit.Count, summary.starts, MetricResolution.High);
+    deps.metrics.addMetric('PlayFailures', MetricUnit.Count, summary.fatalErrors, MetricResolution.High);
+    deps.metrics.addMetric('Rebuffers', MetricUnit.Count, summary.rebuffers);
+    deps.metrics.publishStoredMetrics();
+
+    return json(202, {
+      accepted: summary.accepted,
+      rejected: summary.rejected,
+      leaseLost: summary.leases.filter((_, i) => !leaseResults[i]).map((lease) => lease.sessionId),
+    });
+  });
+}
+
+let fromEnvironment: ReturnType<typeof createTelemetryHandler> | undefined;
+
+export const handler = (event: APIGatewayProxyEventV2) => {
+  if (!fromEnvironment) {
+    const table = requireEnv('CONTROL_TABLE_NAME');
+    const client = sharedDocumentClient();
+    fromEnvironment = createTelemetryHandler({
+      viewers: new ViewerStore(client, table),
+      demand: new DemandStore(client, table),
+      metrics: sharedMetrics,
+      region: requireEnv('AWS_REGION'),
+      leaseSeconds: positiveIntegerEnv('STREAM_LEASE_SECONDS', 300),
+      nowMs: Date.now,
+    });
+  }
+  return fromEnvironment(event);
+};
