@@ -18,6 +18,8 @@ function environmentInput(app: App): EnvironmentInput {
     secondaryRegion: text('secondaryRegion'),
     domainName: text('domain'),
     hostedZoneId: text('hostedZoneId'),
+    jwtIssuer: text('jwtIssuer'),
+    jwtAudiences: text('jwtAudience')?.split(',').map((audience) => audience.trim()).filter(Boolean),
   };
 }
 

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { acknowledgeCdkProviders } from './cdk-provider-acknowledgements';
 import { EnvironmentConfig, regionsOf } from './config/environment';
 import { EnvironmentNaming } from './config/naming';
 import { ControlPlaneStack } from './stacks/control-plane-stack';
@@ -30,12 +31,15 @@ export class NearstreamEnvironment extends Construct {
       stackName: naming.stackName('data'),
       description: `Nearstream ${config.name}: global table and signing secret (${config.kind})`,
       terminationProtection: config.kind === 'prod',
+      crossRegionReferences: true,
     });
 
     this.controlPlanes = regionsOf(config).map((region) => {
       const stack = new ControlPlaneStack(this, `ControlPlane-${region}`, {
         config,
         region,
+        shared: this.data.shared,
+        crossRegionReferences: true,
         env: { account: config.account, region },
         stackName: naming.stackName('control-plane', region),
         description: `Nearstream ${config.name}: control plane in ${region}`,
@@ -44,5 +48,6 @@ export class NearstreamEnvironment extends Construct {
       stack.addStackDependency(this.data, 'reads the replicated table and secret by name');
       return stack;
     });
+    acknowledgeCdkProviders(this);
   }
 }

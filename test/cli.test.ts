@@ -30,7 +30,7 @@ function stacksIn(output: string): { stackName: string; environment: string }[] 
 }
 
 describe('cdk synth through bin/nearstream.ts', () => {
-  it('synthesizes dev by default: three top-level stacks over both regions, with the health code bundled', () => {
+  it('synthesizes dev by default: three top-level stacks over both regions, with every handler bundled', () => {
     const result = cdkSynth();
 
     expect(result.stderr).not.toMatch(/ERROR/);
@@ -40,11 +40,16 @@ describe('cdk synth through bin/nearstream.ts', () => {
       { stackName: 'nearstream-dev-control-plane-us-west-2', environment: 'aws://unknown-account/us-west-2' },
       { stackName: 'nearstream-dev-data', environment: 'aws://unknown-account/us-east-1' },
     ]);
-    const bundles = fs.readdirSync(result.output).filter((entry) => entry.startsWith('asset.'));
-    expect(bundles.length).toBeGreaterThan(0);
-    const code = fs.readFileSync(path.join(result.output, bundles[0], 'index.js'), 'utf8');
-    expect(code).toContain('heartbeat#');
-    expect(fs.existsSync(path.join(result.output, bundles[0], 'index.js.map'))).toBe(true);
+    const bundles = fs
+      .readdirSync(result.output)
+      .filter((entry) => entry.startsWith('asset.') && fs.existsSync(path.join(result.output, entry, 'index.js')));
+    const code = bundles.map((bundle) => fs.readFileSync(path.join(result.output, bundle, 'index.js'), 'utf8'));
+    for (const marker of ['heartbeat#', '/titles/{titleId}', 'stream-limit', 'StreamStarts', 'top-in-region', '/fleet/register', 'cloudfront-key-pair:']) {
+      expect({ marker, bundled: code.some((source) => source.includes(marker)) }).toEqual({ marker, bundled: true });
+    }
+    for (const bundle of bundles) {
+      expect(fs.existsSync(path.join(result.output, bundle, 'index.js.map'))).toBe(true);
+    }
   });
 
   it('synthesizes an ephemeral environment with a domain into stacks named after it', () => {

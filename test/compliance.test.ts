@@ -3,6 +3,11 @@ import { PluginReport, synthEnvironment } from './support/synth';
 
 const PLUGINS = ['AwsSolutions', 'cdk-validator-cfnguard'];
 
+/** The reports of the packs Nearstream adds (CDK's own built-in validator reports too). */
+function ours(reports: readonly PluginReport[]): PluginReport[] {
+  return reports.filter((report) => PLUGINS.includes(report.pluginName));
+}
+
 function unacknowledged(reports: readonly PluginReport[]): string[] {
   return reports.flatMap((report) =>
     report.violations.flatMap((violation) =>
@@ -24,9 +29,9 @@ describe.each([
   });
 
   it('ran both rule packs over every stack', () => {
-    expect(synthesized.pluginReports.map((report) => report.pluginName).sort()).toEqual(PLUGINS);
+    expect(synthesized.pluginReports.map((report) => report.pluginName)).toEqual(expect.arrayContaining(PLUGINS));
     const checkedStacks = new Set(
-      synthesized.pluginReports.flatMap((report) =>
+      ours(synthesized.pluginReports).flatMap((report) =>
         (report.suppressedViolations ?? []).flatMap((v) => v.violatingConstructs.map((c) => c.constructPath.split('/')[1])),
       ),
     );
@@ -34,7 +39,7 @@ describe.each([
   });
 
   it('gives every acknowledgement a specific reason', () => {
-    const acknowledged = synthesized.pluginReports.flatMap((report) => report.suppressedViolations ?? []);
+    const acknowledged = ours(synthesized.pluginReports).flatMap((report) => report.suppressedViolations ?? []);
     expect(acknowledged.length).toBeGreaterThan(0);
     for (const violation of acknowledged) {
       expect({ rule: violation.ruleName, reason: violation.reason }).toEqual({

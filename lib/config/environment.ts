@@ -36,6 +36,24 @@ export interface HealthProbeSettings {
   readonly tableBudgetMs: number;
 }
 
+/** An external OIDC issuer for viewer tokens, instead of the Cognito user pool the platform creates. */
+export interface ViewerAuthSettings {
+  /** The issuer URL, `https://...`; API Gateway fetches its JWKS from the discovery document. */
+  readonly issuerUrl: string;
+  /** Accepted `aud` (or `client_id`) values. */
+  readonly audiences: readonly string[];
+}
+
+/** Playback session knobs. */
+export interface PlaybackSettings {
+  /** How long a play's URLs stay valid. */
+  readonly sessionTtlSeconds: number;
+  /** A stream slot is freed when the player sends no telemetry for this long. */
+  readonly streamLeaseSeconds: number;
+  /** How long a function reuses its fleet snapshot before reading the registry again. */
+  readonly fleetCacheSeconds: number;
+}
+
 /** One environment, fully resolved and validated: everything below `bin/` takes this as props. */
 export interface EnvironmentConfig {
   /** `dev`, `staging`, `prod`, or any other name for an ephemeral environment (`pr-42`, `alice`). */
@@ -54,6 +72,9 @@ export interface EnvironmentConfig {
   readonly healthProbe: HealthProbeSettings;
   /** Retention of every log group the environment creates, in days (a CloudWatch Logs value). */
   readonly logRetentionDays: number;
+  /** @default - viewers sign in with the Cognito user pool the data stack creates */
+  readonly viewerAuth?: ViewerAuthSettings;
+  readonly playback: PlaybackSettings;
 }
 
 /** What a user may say about an environment; `resolveEnvironment` fills in the rest. */
@@ -64,12 +85,17 @@ export interface EnvironmentInput {
   readonly secondaryRegion?: string;
   readonly domainName?: string;
   readonly hostedZoneId?: string;
+  /** An OIDC issuer URL for viewer JWTs; needs `jwtAudiences`. */
+  readonly jwtIssuer?: string;
+  readonly jwtAudiences?: readonly string[];
 }
 
 export const DEFAULT_PRIMARY_REGION = 'us-east-1';
 export const DEFAULT_SECONDARY_REGION = 'us-west-2';
 
-type Defaults = Omit<EnvironmentConfig, 'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain'>;
+type Defaults = Omit<EnvironmentConfig, 'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain' | 'viewerAuth'>;
+
+const PLAYBACK_DEFAULTS: PlaybackSettings = { sessionTtlSeconds: 4 * 3600, streamLeaseSeconds: 300, fleetCacheSeconds: 10 };
 
 const EPHEMERAL_DEFAULTS: Defaults = {
   kind: 'ephemeral',
@@ -77,6 +103,7 @@ const EPHEMERAL_DEFAULTS: Defaults = {
   apiAlarms: { serverErrorRatePercent: 5, p99LatencyMs: 1500 },
   healthProbe: { tableBudgetMs: 500 },
   logRetentionDays: 7,
+  playback: PLAYBACK_DEFAULTS,
 };
 
 /** The environments named in code. Any other name is ephemeral and takes `EPHEMERAL_DEFAULTS`. */
@@ -88,6 +115,7 @@ export const NAMED_ENVIRONMENTS: Readonly<Record<string, Defaults>> = {
     apiAlarms: { serverErrorRatePercent: 2, p99LatencyMs: 1000 },
     healthProbe: { tableBudgetMs: 500 },
     logRetentionDays: 90,
+    playback: PLAYBACK_DEFAULTS,
   },
   prod: {
     kind: 'prod',
@@ -95,6 +123,7 @@ export const NAMED_ENVIRONMENTS: Readonly<Record<string, Defaults>> = {
     apiAlarms: { serverErrorRatePercent: 1, p99LatencyMs: 800 },
     healthProbe: { tableBudgetMs: 500 },
     logRetentionDays: 365,
+    playback: PLAYBACK_DEFAULTS,
   },
 };
 
@@ -138,7 +167,7 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
       rule: `must differ from primaryRegion (both are '${primaryRegion}'): active-active needs two regions`,
     });
   }
-  problems.push(...domainProblems(input));
+  problems.push(...domainProblems(input), ...viewerAuthProblems(input));
   if (problems.length > 0) {
     throw new ConfigError(input.name, problems);
   }
@@ -151,6 +180,9 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     secondaryRegion,
     domain: input.domainName && input.hostedZoneId
       ? { name: input.domainName, hostedZoneId: input.hostedZoneId }
+      : undefined,
+    viewerAuth: input.jwtIssuer && input.jwtAudiences
+      ? { issuerUrl: input.jwtIssuer, audiences: input.jwtAudiences }
       : undefined,
   };
   validateSettings(config);
@@ -175,6 +207,27 @@ function domainProblems(input: EnvironmentInput): ConfigProblem[] {
   return problems;
 }
 
+function viewerAuthProblems(input: EnvironmentInput): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (input.jwtIssuer !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(input.jwtIssuer);
+    } catch {
+      url = undefined;
+    }
+    if (url?.protocol !== 'https:') {
+      problems.push({ field: 'jwtIssuer', rule: `'${input.jwtIssuer}' must be an https URL of an OIDC issuer` });
+    }
+    if (!input.jwtAudiences || input.jwtAudiences.length === 0) {
+      problems.push({ field: 'jwtAudience', rule: 'is required when jwtIssuer is set: the client ids your tokens carry' });
+    }
+  } else if (input.jwtAudiences !== undefined) {
+    problems.push({ field: 'jwtIssuer', rule: 'is required when jwtAudience is set' });
+  }
+  return problems;
+}
+
 /**
  * Checks the numeric knobs. They come from code today, but later issues let users tune them, and a
  * wrong value must fail synth rather than deploy an alarm that never fires.
@@ -190,6 +243,9 @@ export function validateSettings(config: EnvironmentConfig): void {
   positiveInteger('apiThrottle.burst', config.apiThrottle.burst);
   positiveInteger('apiAlarms.p99LatencyMs', config.apiAlarms.p99LatencyMs);
   positiveInteger('healthProbe.tableBudgetMs', config.healthProbe.tableBudgetMs);
+  positiveInteger('playback.sessionTtlSeconds', config.playback.sessionTtlSeconds);
+  positiveInteger('playback.streamLeaseSeconds', config.playback.streamLeaseSeconds);
+  positiveInteger('playback.fleetCacheSeconds', config.playback.fleetCacheSeconds);
   const errorRate = config.apiAlarms.serverErrorRatePercent;
   if (!(errorRate > 0 && errorRate <= 100)) {
     problems.push({ field: 'apiAlarms.serverErrorRatePercent', rule: `must be above 0 and at most 100 (got ${errorRate})` });

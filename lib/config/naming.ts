@@ -29,6 +29,11 @@ export class EnvironmentNaming {
     return `nearstream/${this.config.name}/url-signing-key`;
   }
 
+  /** The CloudFront private key that signs origin-tier URLs and cookies, replicated to both regions. */
+  get originSigningSecretName(): string {
+    return `nearstream/${this.config.name}/origin-signing-key`;
+  }
+
   /**
    * The DNS zone the API's names live under. Production and staging are configured deliberately
    * and own their domain; an ephemeral environment gets `<env>.<domain>` so that many of them can

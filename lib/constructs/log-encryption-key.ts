@@ -1,7 +1,8 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { restrictGrantsToAwsServices } from './key-policies';
 
 export interface LogEncryptionKeyProps {
   /** `alias/<aliasName>` names the key in the console. */
@@ -45,17 +46,6 @@ export class LogEncryptionKey extends Construct {
         },
       }),
     );
-    this.key.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'DenyGrantsNotForAwsServices',
-        effect: Effect.DENY,
-        principals: [new AnyPrincipal()],
-        actions: ['kms:CreateGrant'],
-        resources: ['*'],
-        conditions: {
-          BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
-        },
-      }),
-    );
+    restrictGrantsToAwsServices(this.key);
   }
 }

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { IKey } from 'aws-cdk-lib/aws-kms';
@@ -50,8 +50,13 @@ export interface NearstreamFunctionProps {
 export interface TableBinding {
   /** The environment variable that receives the table's name. */
   readonly envVar: string;
-  /** The DynamoDB actions granted on the table (and its indexes), nothing more. */
+  /** The DynamoDB actions granted, nothing more. */
   readonly actions: readonly string[];
+  /**
+   * Indexes the same actions apply to, by name.
+   * @default - none: the table only
+   */
+  readonly indexes?: readonly string[];
 }
 
 /**
@@ -121,10 +126,14 @@ export class NearstreamFunction extends Construct {
     return this.function;
   }
 
-  /** Sets `binding.envVar` to the table's name and grants exactly `binding.actions` on it. */
+  /** Sets `binding.envVar` to the table's name and grants exactly `binding.actions` on it and the named indexes. */
   bindTable(table: ITableV2, binding: TableBinding): this {
     this.function.addEnvironment(binding.envVar, table.tableName);
-    table.grant(this.role, ...binding.actions);
+    Grant.addToPrincipal({
+      grantee: this.role,
+      actions: [...binding.actions],
+      resourceArns: [table.tableArn, ...(binding.indexes ?? []).map((index) => `${table.tableArn}/index/${index}`)],
+    });
     return this;
   }
 

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnStage, HttpApi, HttpMethod, HttpRoute, HttpStage, IHttpRouteAuthorizer, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import {
   Alarm,
@@ -43,6 +44,7 @@ export class RegionalApi extends Construct {
   readonly serverErrorRateAlarm: Alarm;
   readonly p99LatencyAlarm: Alarm;
   private readonly integrations = new Map<NearstreamFunction, HttpLambdaIntegration>();
+  private readonly routeThrottles: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
 
   constructor(scope: Construct, id: string, props: RegionalApiProps) {
     super(scope, id);
@@ -105,21 +107,37 @@ export class RegionalApi extends Construct {
   }
 
   /**
-   * Routes `method path` to a Nearstream function through a Lambda proxy integration. Routes to
-   * the same function share one integration (and one invoke permission).
+   * Routes `method path` to a Nearstream function through a Lambda proxy integration, behind
+   * `authorizer` (none: a public route, which the caller must justify to cdk-nag and cfn-guard on
+   * the returned route). Routes to the same function share one integration.
    */
-  addLambdaRoute(method: HttpMethod, path: string, fn: NearstreamFunction): void {
+  addLambdaRoute(method: HttpMethod, path: string, fn: NearstreamFunction, authorizer?: IHttpRouteAuthorizer): HttpRoute {
     let integration = this.integrations.get(fn);
     if (!integration) {
       integration = new HttpLambdaIntegration(`${fn.node.id}Integration`, fn.handler);
       this.integrations.set(fn, integration);
     }
-    for (const route of this.httpApi.addRoutes({ path, methods: [method], integration })) {
-      Validations.of(route).acknowledge({
-        id: 'cdk-validator-cfnguard::lambda_function_public_access_prohibited_check',
-        reason: 'The invoke permission is scoped by SourceArn to this API\'s route; the rule cannot evaluate the Fn::Join that builds that ARN.',
-      });
-    }
+    const [route] = this.httpApi.addRoutes({ path, methods: [method], integration, authorizer });
+    Validations.of(route).acknowledge({
+      id: 'cdk-validator-cfnguard::lambda_function_public_access_prohibited_check',
+      reason: 'The invoke permission is scoped by SourceArn to this API\'s route; the rule cannot evaluate the Fn::Join that builds that ARN.',
+    });
+    return route;
+  }
+
+  /** Throttles one route below the stage default, so it cannot take capacity from the others. */
+  throttleRoute(method: HttpMethod, path: string, ratePerSecond: number, burst: number): void {
+    this.routeThrottles[`${method} ${path}`] = { ThrottlingRateLimit: ratePerSecond, ThrottlingBurstLimit: burst };
+    (this.stage.node.defaultChild as CfnStage).routeSettings = this.routeThrottles;
+  }
+
+  /** Lets `grantee` call `method path` with SigV4, for routes behind the IAM authorizer. */
+  grantInvoke(grantee: IGrantable, method: HttpMethod, path: string): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [this.httpApi.arnForExecuteApi(method, path, this.stage.stageName)],
+    });
   }
 }
 

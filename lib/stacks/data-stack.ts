@@ -1,19 +1,31 @@
-import { CfnResource, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
-import { EnvironmentConfig } from '../config/environment';
+import { EnvironmentConfig, ViewerAuthSettings } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
+import { LogEncryptionKey } from '../constructs/log-encryption-key';
+import { OriginTier } from '../constructs/origin-tier';
+import { ViewerIdentity } from '../constructs/viewer-identity';
 
 export interface DataStackProps extends StackProps {
   readonly config: EnvironmentConfig;
 }
 
+/** What the control planes of both regions need from the data stack at deploy time. */
+export interface SharedDataOutputs {
+  /** Who signs viewers' JWTs: the platform's Cognito pool, or the configured OIDC issuer. */
+  readonly viewerAuth: ViewerAuthSettings;
+  /** The origin tier's CloudFront domain and the key pair id its signed URLs name. */
+  readonly origin: { readonly domainName: string; readonly keyPairId: string };
+}
+
 /**
  * Everything stateful, in the primary region, replicated to the secondary: the control plane's
- * global table and the URL-signing secret. Production and staging retain and protect them; an
- * ephemeral environment destroys them with the stack.
+ * global table, the URL-signing secret, the viewer user pool, and the origin bucket with its
+ * CloudFront tier and signing key. Production and staging retain and protect them; an ephemeral
+ * environment destroys them with the stack.
  *
  * Logical ids here are pinned (and a test holds them): renaming a construct must never make
  * CloudFormation replace a production table or secret.
@@ -21,6 +33,9 @@ export interface DataStackProps extends StackProps {
 export class DataStack extends Stack {
   readonly controlTable: TableV2;
   readonly urlSigningSecret: Secret;
+  readonly originTier: OriginTier;
+  readonly viewerIdentity?: ViewerIdentity;
+  readonly shared: SharedDataOutputs;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -54,8 +69,8 @@ export class DataStack extends Stack {
       secretName: naming.urlSigningSecretName,
       description: `Keys that sign segment-URL tokens for ${naming.prefix}; read by the control plane and appliances`,
       generateSecretString: {
-        secretStringTemplate: JSON.stringify({ keyId: 'k1' }),
-        generateStringKey: 'key',
+        secretStringTemplate: JSON.stringify({ activeKeyId: 'k1' }),
+        generateStringKey: 'k1',
         passwordLength: 64,
         excludePunctuation: true,
       },
@@ -67,6 +82,37 @@ export class DataStack extends Stack {
       id: 'AwsSolutions::AwsSolutions-SMG4',
       reason: 'Signing keys rotate through key ids in the token format (old and new key valid together), not through a Secrets Manager rotation Lambda that would invalidate live tokens.',
     });
+
+    const logKey = new LogEncryptionKey(this, 'LogKey', { aliasName: `alias/${naming.prefix}/data-logs`, removalPolicy }).key;
+    this.originTier = new OriginTier(this, 'OriginTier', {
+      namePrefix: naming.prefix,
+      signingSecretName: naming.originSigningSecretName,
+      secondaryRegion: config.secondaryRegion,
+      removalPolicy,
+      logRetentionDays: config.logRetentionDays,
+      logEncryptionKey: logKey,
+    });
+    pinLogicalId(this.originTier.bucket, 'OriginBucket');
+    pinLogicalId(this.originTier.signingSecret, 'OriginSigningSecret');
+
+    let viewerAuth = config.viewerAuth;
+    if (!viewerAuth) {
+      this.viewerIdentity = new ViewerIdentity(this, 'ViewerIdentity', {
+        userPoolName: `${naming.prefix}-viewers`,
+        removalPolicy,
+        deletionProtection: keep,
+      });
+      pinLogicalId(this.viewerIdentity.userPool, 'ViewerUserPool');
+      viewerAuth = { issuerUrl: this.viewerIdentity.issuerUrl, audiences: [this.viewerIdentity.playerClient.userPoolClientId] };
+      new CfnOutput(this, 'ViewerUserPoolId', { value: this.viewerIdentity.userPool.userPoolId });
+      new CfnOutput(this, 'PlayerClientId', { value: this.viewerIdentity.playerClient.userPoolClientId });
+    }
+    this.shared = {
+      viewerAuth,
+      origin: { domainName: this.originTier.distribution.distributionDomainName, keyPairId: this.originTier.publicKey.publicKeyId },
+    };
+    new CfnOutput(this, 'OriginBucketName', { value: this.originTier.bucket.bucketName });
+    new CfnOutput(this, 'OriginDomainName', { value: this.originTier.distribution.distributionDomainName });
   }
 }
 

@@ -42,7 +42,7 @@ describe('ControlPlaneStack', () => {
       },
     });
     const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-    expect(logGroups.length).toBe(2);
+    expect(logGroups.length).toBe(7);
     for (const logGroup of logGroups) {
       expect(logGroup.Properties).toMatchObject({
         RetentionInDays: 14,
@@ -90,18 +90,45 @@ describe('ControlPlaneStack', () => {
   });
 
   it.each([
-    [0, 'us-east-1'],
-    [1, 'us-west-2'],
-  ])('grants the health function only PutItem and GetItem on its own region\'s replica (#%i)', (index, region) => {
-    const template = dev.template(dev.environment.controlPlanes[index]);
-    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
-    const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement);
-    const dynamo = statements.filter((statement) => JSON.stringify(statement.Action).includes('dynamodb:'));
-    expect(dynamo).toHaveLength(1);
-    expect([dynamo[0].Action].flat().sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
-    expect(JSON.stringify(dynamo[0].Resource)).toContain(`:dynamodb:${region}:`);
-    expect(JSON.stringify(dynamo[0].Resource)).toContain('table/nearstream-dev-control');
-    template.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
+    ['HealthFunction', ['GetItem', 'PutItem'], false],
+    ['CatalogFunction', ['GetItem', 'Query'], true],
+    ['PlayFunction', ['DeleteItem', 'GetItem', 'PutItem', 'Query'], true],
+    ['TelemetryFunction', ['DeleteItem', 'GetItem', 'PutItem', 'UpdateItem'], false],
+    ['HomeFunction', ['GetItem', 'Query'], false],
+    ['FleetFunction', ['GetItem', 'UpdateItem'], false],
+  ])('grants %s exactly %j on its own region\'s table (index gsi1: %s), and no managed policy', (fn, actions, withIndex) => {
+    for (const stack of dev.environment.controlPlanes) {
+      const template = dev.template(stack);
+      const statements = Object.entries(template.findResources('AWS::IAM::Policy'))
+        .filter(([logicalId]) => logicalId.startsWith(`${fn}Role`))
+        .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
+      const dynamo = statements.filter((statement) => JSON.stringify(statement.Action).includes('dynamodb:'));
+      expect(dynamo).toHaveLength(1);
+      expect([dynamo[0].Action].flat().sort()).toEqual(actions.map((action) => `dynamodb:${action}`));
+      const resources = JSON.stringify(dynamo[0].Resource);
+      expect(resources).toContain(`:dynamodb:${stack.region}:`);
+      expect(resources).toContain('table/nearstream-dev-control');
+      expect(resources.includes('/index/gsi1')).toBe(withIndex);
+      expect(resources).not.toContain('index/*');
+      const roles = Object.entries(template.findResources('AWS::IAM::Role')).filter(([logicalId]) => logicalId.startsWith(`${fn}Role`));
+      expect(roles).toHaveLength(1);
+      expect(roles[0][1].Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  it('lets only the play function read the signing secrets', () => {
+    const template = dev.template(primary);
+    const readers = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([, policy]) => JSON.stringify(policy.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'))
+      .map(([logicalId]) => logicalId.replace(/Role.*/, ''));
+    expect(readers).toEqual(['PlayFunction']);
+    const secretResources = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+      .filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager:GetSecretValue'))
+      .map((statement) => JSON.stringify(statement.Resource));
+    expect(secretResources).toHaveLength(2);
+    expect(secretResources.join()).toContain(':secret:nearstream/dev/url-signing-key-??????');
+    expect(secretResources.join()).toContain(':secret:nearstream/dev/origin-signing-key-??????');
   });
 
   it('encrypts logs with a rotating regional key that only CloudWatch Logs of this region may use', () => {

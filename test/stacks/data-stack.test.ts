@@ -49,14 +49,16 @@ describe('DataStack', () => {
       Properties: {
         Name: 'nearstream/prod/url-signing-key',
         ReplicaRegions: [{ Region: 'eu-central-1' }],
-        GenerateSecretString: Match.objectLike({ GenerateStringKey: 'key' }),
+        GenerateSecretString: Match.objectLike({ GenerateStringKey: 'k1', SecretStringTemplate: '{"activeKeyId":"k1"}' }),
       },
     });
   });
 
   it('pins the logical ids of stateful resources so a refactor cannot replace them', () => {
     expect(Object.keys(prodData.findResources('AWS::DynamoDB::GlobalTable'))).toEqual(['ControlTable']);
-    expect(Object.keys(prodData.findResources('AWS::SecretsManager::Secret'))).toEqual(['UrlSigningSecret']);
+    expect(Object.keys(prodData.findResources('AWS::SecretsManager::Secret')).sort()).toEqual(['OriginSigningSecret', 'UrlSigningSecret']);
+    expect(Object.keys(prodData.findResources('AWS::S3::Bucket'))).toContain('OriginBucket');
+    expect(Object.keys(prodData.findResources('AWS::Cognito::UserPool'))).toEqual(['ViewerUserPool']);
   });
 
   it('leaves nothing behind in an ephemeral environment: no Retain anywhere, no deletion protection', () => {
