@@ -100,7 +100,7 @@ describe('ControlPlaneStack', () => {
     for (const stack of dev.environment.controlPlanes) {
       const template = dev.template(stack);
       const statements = Object.entries(template.findResources('AWS::IAM::Policy'))
-        .filter(([logicalId]) => logicalId.startsWith(`${fn}Role`))
+        .filter(([logicalId]) => logicalId.includes(`${fn}Role`))
         .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
       const dynamo = statements.filter((statement) => JSON.stringify(statement.Action).includes('dynamodb:'));
       expect(dynamo).toHaveLength(1);
@@ -110,7 +110,7 @@ describe('ControlPlaneStack', () => {
       expect(resources).toContain('table/nearstream-dev-control');
       expect(resources.includes('/index/gsi1')).toBe(withIndex);
       expect(resources).not.toContain('index/*');
-      const roles = Object.entries(template.findResources('AWS::IAM::Role')).filter(([logicalId]) => logicalId.startsWith(`${fn}Role`));
+      const roles = Object.entries(template.findResources("AWS::IAM::Role")).filter(([logicalId]) => logicalId.includes(`${fn}Role`));
       expect(roles).toHaveLength(1);
       expect(roles[0][1].Properties.ManagedPolicyArns).toBeUndefined();
     }
@@ -120,7 +120,7 @@ describe('ControlPlaneStack', () => {
     const template = dev.template(primary);
     const readers = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(([, policy]) => JSON.stringify(policy.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'))
-      .map(([logicalId]) => logicalId.replace(/Role.*/, ''));
+      .map(([logicalId]) => logicalId.replace(/Role.*/, '').replace(/^Playback/, ''));
     expect(readers).toEqual(['PlayFunction']);
     const secretResources = Object.values(template.findResources('AWS::IAM::Policy'))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement)

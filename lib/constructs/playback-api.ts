@@ -1,0 +1,142 @@
+import * as path from 'node:path';
+import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
+import { ApiThrottleSettings, PlaybackSettings, ViewerAuthSettings } from '../config/environment';
+import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
+import { RegionalApi } from './regional-api';
+
+/** The appliance-facing routes, all behind IAM (SigV4) authorization. */
+export const FLEET_ROUTES: readonly [HttpMethod, string][] = [
+  [HttpMethod.POST, '/fleet/register'],
+  [HttpMethod.POST, '/fleet/report'],
+  [HttpMethod.GET, '/fleet/manifest'],
+];
+
+const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
+
+export interface PlaybackApiProps {
+  /** The region's API the routes are added to. */
+  readonly api: RegionalApi;
+  /** This region's replica of the control table. */
+  readonly controlTable: ITableV2;
+  readonly urlSigningSecret: ISecret;
+  readonly originSigningSecret: ISecret;
+  /** Who signs viewers' JWTs. */
+  readonly viewerAuth: ViewerAuthSettings;
+  /** The origin tier's CloudFront domain and key pair id. */
+  readonly origin: { readonly domainName: string; readonly keyPairId: string };
+  readonly playback: PlaybackSettings;
+  /** `/home` gets its own, lower throttle, so it cannot take capacity from `/play`. */
+  readonly homeThrottle: ApiThrottleSettings;
+  /** Log settings every function shares. */
+  readonly functionDefaults: Pick<NearstreamFunctionProps, 'logRetentionDays' | 'logRemovalPolicy' | 'logEncryptionKey'>;
+}
+
+/**
+ * The playback control plane of one region: viewer routes behind the JWT authorizer (catalog,
+ * play, telemetry, home) and appliance routes behind IAM (the fleet registry), each a thin
+ * function granted exactly the table actions and secrets it uses.
+ */
+export class PlaybackApi extends Construct {
+  readonly functions: Readonly<Record<'catalog' | 'play' | 'telemetry' | 'home' | 'fleet', NearstreamFunction>>;
+  private readonly api: RegionalApi;
+
+  constructor(scope: Construct, id: string, props: PlaybackApiProps) {
+    super(scope, id);
+    this.api = props.api;
+    const { controlTable, functionDefaults } = props;
+    const lambda = (area: string) => path.join(LAMBDA_ROOT, area, 'handler.ts');
+    const table = (fn: NearstreamFunction, actions: string[], indexes: string[] = []) =>
+      fn.bindTable(controlTable, { envVar: 'CONTROL_TABLE_NAME', actions: actions.map((action) => `dynamodb:${action}`), indexes });
+    const gsi1 = [CONTROL_TABLE_SCHEMA.index.name];
+
+    const playback = {
+      SESSION_TTL_SECONDS: String(props.playback.sessionTtlSeconds),
+      STREAM_LEASE_SECONDS: String(props.playback.streamLeaseSeconds),
+      FLEET_CACHE_SECONDS: String(props.playback.fleetCacheSeconds),
+    };
+    const catalog = table(
+      new NearstreamFunction(this, 'CatalogFunction', {
+        ...functionDefaults,
+        entry: lambda('catalog'),
+        description: 'GET /titles and /titles/{titleId}: the playable catalog',
+        serviceName: 'catalog',
+      }),
+      ['GetItem', 'Query'],
+      gsi1,
+    );
+    const play = table(
+      new NearstreamFunction(this, 'PlayFunction', {
+        ...functionDefaults,
+        entry: lambda('playback'),
+        description: 'POST /play: entitlements, stream slots, steering and signed sources',
+        serviceName: 'play',
+        memorySizeMb: 1024,
+        environment: {
+          ...playback,
+          ORIGIN_DOMAIN_NAME: props.origin.domainName,
+          ORIGIN_KEY_PAIR_ID: props.origin.keyPairId,
+        },
+      }),
+      ['GetItem', 'Query', 'PutItem', 'DeleteItem'],
+      gsi1,
+    )
+      .bindSecret(props.urlSigningSecret, 'URL_SIGNING_SECRET_NAME')
+      .bindSecret(props.originSigningSecret, 'ORIGIN_SIGNING_SECRET_NAME');
+    const telemetry = table(
+      new NearstreamFunction(this, 'TelemetryFunction', {
+        ...functionDefaults,
+        entry: lambda('telemetry'),
+        description: 'POST /events: SPS and failure metrics, demand counters, stream leases',
+        serviceName: 'telemetry',
+        environment: playback,
+      }),
+      ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    );
+    const home = table(
+      new NearstreamFunction(this, 'HomeFunction', {
+        ...functionDefaults,
+        entry: lambda('home'),
+        description: 'GET /home: continue watching and the region\'s top titles, apart from the play path',
+        serviceName: 'home',
+      }),
+      ['GetItem', 'Query'],
+    );
+    const fleet = table(
+      new NearstreamFunction(this, 'FleetFunction', {
+        ...functionDefaults,
+        entry: lambda('fleet'),
+        description: 'POST /fleet/register, /fleet/report, GET /fleet/manifest: the appliance registry',
+        serviceName: 'fleet',
+      }),
+      ['GetItem', 'UpdateItem'],
+    );
+    this.functions = { catalog, play, telemetry, home, fleet };
+
+    const viewers = new HttpJwtAuthorizer('ViewerJwt', props.viewerAuth.issuerUrl, {
+      jwtAudience: [...props.viewerAuth.audiences],
+    });
+    this.api.addLambdaRoute(HttpMethod.GET, '/titles', catalog, viewers);
+    this.api.addLambdaRoute(HttpMethod.GET, '/titles/{titleId}', catalog, viewers);
+    this.api.addLambdaRoute(HttpMethod.POST, '/play', play, viewers);
+    this.api.addLambdaRoute(HttpMethod.POST, '/events', telemetry, viewers);
+    this.api.addLambdaRoute(HttpMethod.GET, '/home', home, viewers);
+    this.api.throttleRoute(HttpMethod.GET, '/home', props.homeThrottle.ratePerSecond, props.homeThrottle.burst);
+    const appliances = new HttpIamAuthorizer();
+    for (const [method, route] of FLEET_ROUTES) {
+      this.api.addLambdaRoute(method, route, fleet, appliances);
+    }
+  }
+
+  /** Lets an appliance role (EC2 instance profile or IAM Roles Anywhere) call the fleet routes. */
+  grantApplianceAccess(grantee: IGrantable): void {
+    for (const [method, route] of FLEET_ROUTES) {
+      this.api.grantInvoke(grantee, method, route);
+    }
+  }
+}
