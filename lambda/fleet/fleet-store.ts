@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { CONTROL_TABLE_SCHEMA, INDEX_PARTITIONS, itemKeys } from '../shared/control-table';
+import { queryAll } from '../shared/dynamodb';
 import { buildUpdate } from '../shared/update-expression';
 import { ApplianceView } from '../playback/steering';
 import { HealthReport, Registration } from './fleet-protocol';
@@ -145,23 +146,14 @@ export class FleetStore {
   /** Every registered appliance with its latest report: the snapshot steering indexes. */
   async loadFleet(): Promise<RegisteredAppliance[]> {
     const index = CONTROL_TABLE_SCHEMA.index;
-    const appliances: RegisteredAppliance[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#pk = :fleet',
-          ExpressionAttributeNames: { '#pk': index.partitionKey },
-          ExpressionAttributeValues: { ':fleet': INDEX_PARTITIONS.fleet },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      appliances.push(...(page.Items ?? []).map(toAppliance));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return appliances;
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      IndexName: index.name,
+      KeyConditionExpression: '#pk = :fleet',
+      ExpressionAttributeNames: { '#pk': index.partitionKey },
+      ExpressionAttributeValues: { ':fleet': INDEX_PARTITIONS.fleet },
+    });
+    return items.map(toAppliance);
   }
 
   async getManifestPointer(clusterId: string): Promise<ManifestPointer | undefined> {

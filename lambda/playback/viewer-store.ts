@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
@@ -8,6 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { itemKeys } from '../shared/control-table';
+import { conditionally } from '../shared/dynamodb';
 import { isPlanName, PlanName } from './entitlements';
 
 /** A play the control plane authorized. */
@@ -60,8 +60,8 @@ export class ViewerStore {
    */
   async claimStreamSlot(accountId: string, maxStreams: number, sessionId: string, nowMs: number, leaseUntilMs: number): Promise<number | undefined> {
     for (let slot = 0; slot < maxStreams; slot++) {
-      try {
-        await this.client.send(
+      const claimed = await conditionally(
+        this.client.send(
           new PutCommand({
             TableName: this.tableName,
             Item: {
@@ -73,12 +73,10 @@ export class ViewerStore {
             ConditionExpression: 'attribute_not_exists(pk) OR leaseUntilMs <= :now',
             ExpressionAttributeValues: { ':now': nowMs },
           }),
-        );
+        ),
+      );
+      if (claimed) {
         return slot;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) {
-          throw error;
-        }
       }
     }
     return undefined;
@@ -86,8 +84,8 @@ export class ViewerStore {
 
   /** Extends a session's slot lease; false when the slot has since gone to another session. */
   async extendLease(accountId: string, slot: number, sessionId: string, leaseUntilMs: number): Promise<boolean> {
-    try {
-      await this.client.send(
+    return conditionally(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: itemKeys.streamSlot(accountId, slot),
@@ -99,32 +97,22 @@ export class ViewerStore {
             ':session': sessionId,
           },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        return false;
-      }
-      throw error;
-    }
+      ),
+    );
   }
 
   /** Frees a session's slot at once, if the session still holds it. */
   async releaseSlot(accountId: string, slot: number, sessionId: string): Promise<void> {
-    try {
-      await this.client.send(
+    await conditionally(
+      this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: itemKeys.streamSlot(accountId, slot),
           ConditionExpression: 'sessionId = :session',
           ExpressionAttributeValues: { ':session': sessionId },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) {
-        throw error;
-      }
-    }
+      ),
+    );
   }
 
   async putSession(session: PlaybackSession): Promise<void> {
@@ -151,20 +139,16 @@ export class ViewerStore {
 
   /** Remembers where the viewer is in a title, unless a newer position is already stored. */
   async putWatchPosition(accountId: string, position: WatchPosition): Promise<void> {
-    try {
-      await this.client.send(
+    await conditionally(
+      this.client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...itemKeys.watchPosition(accountId, position.titleId), ...position },
           ConditionExpression: 'attribute_not_exists(updatedAt) OR updatedAt <= :at',
           ExpressionAttributeValues: { ':at': position.updatedAt },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) {
-        throw error;
-      }
-    }
+      ),
+    );
   }
 
   /** Titles the viewer started, most recently watched first. */

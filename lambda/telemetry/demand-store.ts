@@ -1,5 +1,6 @@
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { itemKeys } from '../shared/control-table';
+import { queryAll } from '../shared/dynamodb';
 import { DemandIncrement } from './telemetry';
 
 /** Demand counters live 400 days: a year of history for fill planning, plus slack. */
@@ -54,20 +55,12 @@ export class DemandStore {
   }
 
   private async top(pk: string, limit: number): Promise<TitleDemand[]> {
-    const counts: TitleDemand[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': pk },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      counts.push(...(page.Items ?? []).map((item) => ({ titleId: item.titleId as string, starts: item.starts as number })));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+    });
+    const counts = items.map((item) => ({ titleId: item.titleId as string, starts: item.starts as number }));
     return counts.sort((a, b) => b.starts - a.starts || a.titleId.localeCompare(b.titleId)).slice(0, limit);
   }
 }
