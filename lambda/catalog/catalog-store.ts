@@ -1,5 +1,6 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { CONTROL_TABLE_SCHEMA, INDEX_PARTITIONS, itemKeys } from '../shared/control-table';
+import { conditionally } from '../shared/dynamodb';
 import { CatalogTitle } from './catalog';
 
 export interface CatalogPage {
@@ -40,21 +41,67 @@ export class CatalogStore {
   }
 
   async put(title: CatalogTitle): Promise<void> {
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          ...itemKeys.title(title.titleId),
-          [CONTROL_TABLE_SCHEMA.index.partitionKey]: INDEX_PARTITIONS.catalog,
-          [CONTROL_TABLE_SCHEMA.index.sortKey]: `${title.name.toLowerCase()}#${title.titleId}`,
-          ...title,
-        },
-      }),
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: toItem(title, 0) }));
+  }
+
+  /** Creates the title unless one with its id exists; false when it did. */
+  async putIfAbsent(title: CatalogTitle): Promise<boolean> {
+    return conditionally(
+      this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: toItem(title, 0), ConditionExpression: 'attribute_not_exists(pk)' }),
+      ),
     );
+  }
+
+  /**
+   * Changes a title by read-modify-write with optimistic locking on its revision, retrying when
+   * another writer got there first (two MediaConvert jobs of a title may complete at once).
+   * `change` returns the new title, or undefined to leave it as it is.
+   */
+  async modify(titleId: string, change: (title: CatalogTitle) => CatalogTitle | undefined): Promise<CatalogTitle | undefined> {
+    for (let attempt = 0; attempt < MAX_MODIFY_ATTEMPTS; attempt++) {
+      const { Item } = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: itemKeys.title(titleId), ConsistentRead: true }),
+      );
+      if (!Item) {
+        return undefined;
+      }
+      const revision = (Item.revision as number | undefined) ?? 0;
+      const changed = change(toTitle(Item));
+      if (!changed) {
+        return toTitle(Item);
+      }
+      const written = await conditionally(
+        this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: toItem(changed, revision + 1),
+            ConditionExpression: 'attribute_not_exists(revision) OR revision = :revision',
+            ExpressionAttributeValues: { ':revision': revision },
+          }),
+        ),
+      );
+      if (written) {
+        return changed;
+      }
+    }
+    throw new Error(`title ${titleId} kept changing under ${MAX_MODIFY_ATTEMPTS} attempts to modify it`);
   }
 }
 
+const MAX_MODIFY_ATTEMPTS = 8;
+
+function toItem(title: CatalogTitle, revision: number): Record<string, unknown> {
+  return {
+    ...itemKeys.title(title.titleId),
+    [CONTROL_TABLE_SCHEMA.index.partitionKey]: INDEX_PARTITIONS.catalog,
+    [CONTROL_TABLE_SCHEMA.index.sortKey]: `${title.name.toLowerCase()}#${title.titleId}`,
+    ...title,
+    revision,
+  };
+}
+
 function toTitle(item: Record<string, unknown>): CatalogTitle {
-  const { pk: _pk, sk: _sk, gsi1pk: _gpk, gsi1sk: _gsk, ...title } = item;
+  const { pk: _pk, sk: _sk, gsi1pk: _gpk, gsi1sk: _gsk, revision: _revision, ...title } = item;
   return title as unknown as CatalogTitle;
 }

@@ -20,6 +20,26 @@ export interface CodecManifests {
   readonly dash: string;
 }
 
+/** How a title was encoded, and what it cost: written by the encoding workflow. */
+export interface EncodingRecord {
+  /** `fixed`: the reference ladder; `automated`: MediaConvert Automated ABR for AVC and HEVC. */
+  readonly ladder: 'fixed' | 'automated';
+  readonly source: { readonly bucket: string; readonly key: string; readonly versionId?: string; readonly bytes: number };
+  /** From probing the upload; the fixed ladder never exceeds it. */
+  readonly sourceHeight?: number;
+  /** MediaConvert jobs by kind. The title is available once all are COMPLETE. */
+  readonly jobs: Readonly<Record<string, { readonly jobId?: string; readonly status: 'SUBMITTED' | 'COMPLETE' | 'ERROR' }>>;
+  /** Bytes the reference fixed ladder would take for the same codecs, heights and duration. */
+  readonly referenceBytes?: number;
+  readonly producedBytes?: number;
+  /** 1 - produced / reference, in percent: what per-title encoding saved. */
+  readonly savingsPercent?: number;
+  /** Minutes x renditions x the configured per-minute rates. */
+  readonly estimatedCostUsd?: number;
+  /** Why the title failed, for operators. */
+  readonly failureReason?: string;
+}
+
 export interface CatalogTitle {
   readonly titleId: string;
   readonly name: string;
@@ -30,6 +50,7 @@ export interface CatalogTitle {
   readonly availableUntil?: string;
   readonly renditions: readonly Rendition[];
   readonly manifests: Partial<Record<Codec, CodecManifests>>;
+  readonly encoding?: EncodingRecord;
 }
 
 /** Whether viewers may play the title at `nowMs`: encoded, and inside its availability window. */

@@ -54,6 +54,16 @@ export interface PlaybackSettings {
   readonly fleetCacheSeconds: number;
 }
 
+/** The encoding workflow's knobs. */
+export interface EncodingSettings {
+  /** Uploads larger than this are refused before encoding. */
+  readonly maxUploadBytes: number;
+  /** The ladder a title gets unless its upload's `nearstream-ladder` metadata says otherwise. */
+  readonly defaultLadder: 'fixed' | 'automated';
+  /** MediaConvert's per-minute price of one output, by codec and resolution class, in USD. */
+  readonly ratesUsdPerMinute: Readonly<Record<'avc1' | 'hvc1' | 'av01', Readonly<Record<'sd' | 'hd' | 'uhd', number>>>>;
+}
+
 /** One environment, fully resolved and validated: everything below `bin/` takes this as props. */
 export interface EnvironmentConfig {
   /** `dev`, `staging`, `prod`, or any other name for an ephemeral environment (`pr-42`, `alice`). */
@@ -75,6 +85,7 @@ export interface EnvironmentConfig {
   /** @default - viewers sign in with the Cognito user pool the data stack creates */
   readonly viewerAuth?: ViewerAuthSettings;
   readonly playback: PlaybackSettings;
+  readonly encoding: EncodingSettings;
 }
 
 /** What a user may say about an environment; `resolveEnvironment` fills in the rest. */
@@ -97,6 +108,17 @@ type Defaults = Omit<EnvironmentConfig, 'name' | 'account' | 'primaryRegion' | '
 
 const PLAYBACK_DEFAULTS: PlaybackSettings = { sessionTtlSeconds: 4 * 3600, streamLeaseSeconds: 300, fleetCacheSeconds: 10 };
 
+/** On-demand professional-tier list prices per output minute (single pass); adjust to your contract. */
+const ENCODING_DEFAULTS: EncodingSettings = {
+  maxUploadBytes: 200 * 1024 ** 3,
+  defaultLadder: 'fixed',
+  ratesUsdPerMinute: {
+    avc1: { sd: 0.0075, hd: 0.015, uhd: 0.03 },
+    hvc1: { sd: 0.015, hd: 0.03, uhd: 0.06 },
+    av01: { sd: 0.03, hd: 0.06, uhd: 0.12 },
+  },
+};
+
 const EPHEMERAL_DEFAULTS: Defaults = {
   kind: 'ephemeral',
   apiThrottle: { ratePerSecond: 100, burst: 200 },
@@ -104,6 +126,7 @@ const EPHEMERAL_DEFAULTS: Defaults = {
   healthProbe: { tableBudgetMs: 500 },
   logRetentionDays: 7,
   playback: PLAYBACK_DEFAULTS,
+  encoding: ENCODING_DEFAULTS,
 };
 
 /** The environments named in code. Any other name is ephemeral and takes `EPHEMERAL_DEFAULTS`. */
@@ -116,6 +139,7 @@ export const NAMED_ENVIRONMENTS: Readonly<Record<string, Defaults>> = {
     healthProbe: { tableBudgetMs: 500 },
     logRetentionDays: 90,
     playback: PLAYBACK_DEFAULTS,
+    encoding: ENCODING_DEFAULTS,
   },
   prod: {
     kind: 'prod',
@@ -124,6 +148,7 @@ export const NAMED_ENVIRONMENTS: Readonly<Record<string, Defaults>> = {
     healthProbe: { tableBudgetMs: 500 },
     logRetentionDays: 365,
     playback: PLAYBACK_DEFAULTS,
+    encoding: ENCODING_DEFAULTS,
   },
 };
 
@@ -246,6 +271,14 @@ export function validateSettings(config: EnvironmentConfig): void {
   positiveInteger('playback.sessionTtlSeconds', config.playback.sessionTtlSeconds);
   positiveInteger('playback.streamLeaseSeconds', config.playback.streamLeaseSeconds);
   positiveInteger('playback.fleetCacheSeconds', config.playback.fleetCacheSeconds);
+  positiveInteger('encoding.maxUploadBytes', config.encoding.maxUploadBytes);
+  for (const [codec, classes] of Object.entries(config.encoding.ratesUsdPerMinute)) {
+    for (const [resolution, rate] of Object.entries(classes)) {
+      if (!(rate >= 0)) {
+        problems.push({ field: `encoding.ratesUsdPerMinute.${codec}.${resolution}`, rule: `must be a price of zero or more (got ${rate})` });
+      }
+    }
+  }
   const errorRate = config.apiAlarms.serverErrorRatePercent;
   if (!(errorRate > 0 && errorRate <= 100)) {
     problems.push({ field: 'apiAlarms.serverErrorRatePercent', rule: `must be above 0 and at most 100 (got ${errorRate})` });

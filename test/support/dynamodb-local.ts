@@ -49,8 +49,9 @@ export class DynamoDbLocal {
     });
   }
 
+  /** A document client marshalling like the Lambdas' own (`createDocumentClient`). */
   documentClient(): DynamoDBDocumentClient {
-    return DynamoDBDocumentClient.from(this.client());
+    return DynamoDBDocumentClient.from(this.client(), { marshallOptions: { removeUndefinedValues: true } });
   }
 
   /** Creates a table with the control table's schema, as the data stack deploys it. */

@@ -1,0 +1,109 @@
+import { CatalogTitle, Codec, CodecManifests, EncodingRecord, Rendition } from '../catalog/catalog';
+import { JobKind, JOBS_BY_MODE, LadderMode, rungsFor } from './ladder';
+
+/** MediaConvert's per-minute price of one output, by codec and resolution class, in USD. */
+export type RateTable = Readonly<Record<Codec, Readonly<Record<ResolutionClass, number>>>>;
+export type ResolutionClass = 'sd' | 'hd' | 'uhd';
+
+export function resolutionClass(height: number): ResolutionClass {
+  return height < 720 ? 'sd' : height <= 1080 ? 'hd' : 'uhd';
+}
+
+/** What one job produced for one codec: its manifests and the renditions behind them. */
+export interface CodecOutputs {
+  readonly codec: Codec;
+  readonly manifests: CodecManifests;
+  readonly renditions: readonly Rendition[];
+  readonly durationSeconds: number;
+}
+
+/** Minutes x renditions x rate: the estimate the catalog shows for a title's encoding. */
+export function estimateCostUsd(renditions: readonly Pick<Rendition, 'codec' | 'height'>[], durationSeconds: number, rates: RateTable): number {
+  const minutes = durationSeconds / 60;
+  const cost = renditions.reduce((sum, rendition) => sum + minutes * rates[rendition.codec][resolutionClass(rendition.height)], 0);
+  return Math.round(cost * 10_000) / 10_000;
+}
+
+/** Bytes the reference fixed ladder would take for these codecs at this duration and source height. */
+export function referenceBytes(codecs: readonly Codec[], durationSeconds: number, sourceHeight?: number): number {
+  return Math.round(
+    codecs.reduce(
+      (sum, codec) => sum + rungsFor(codec, sourceHeight).reduce((bits, rung) => bits + (rung.maxBitrate * durationSeconds) / 8, 0),
+      0,
+    ),
+  );
+}
+
+/** The title as ingest creates it: processing, with the jobs its ladder mode needs still to run. */
+export function processingTitle(titleId: string, source: EncodingRecord['source'], ladder: LadderMode, nowIso: string): CatalogTitle {
+  const base = source.key.split('/').pop() ?? source.key;
+  return {
+    titleId,
+    name: base.replace(/\.[^.]+$/, '') || titleId,
+    durationSeconds: 0,
+    status: 'processing',
+    availableFrom: nowIso,
+    renditions: [],
+    manifests: {},
+    encoding: { ladder, source, jobs: {} },
+  };
+}
+
+/** Records a job as submitted; unchanged if it already was. */
+export function withJobSubmitted(title: CatalogTitle, kind: JobKind, jobId: string): CatalogTitle | undefined {
+  const encoding = title.encoding!;
+  if (encoding.jobs[kind]) {
+    return undefined;
+  }
+  return { ...title, encoding: { ...encoding, jobs: { ...encoding.jobs, [kind]: { jobId, status: 'SUBMITTED' } } } };
+}
+
+/**
+ * Folds one completed job into the title. Once every job of its ladder mode is complete, the title
+ * becomes available (eligible for fill) with its savings against the reference ladder and its
+ * estimated cost. A title that already failed stays failed.
+ */
+export function withJobCompleted(
+  title: CatalogTitle,
+  kind: JobKind,
+  jobId: string,
+  outputs: readonly CodecOutputs[],
+  rates: RateTable,
+  nowIso: string,
+): CatalogTitle {
+  const encoding = title.encoding!;
+  const codecs = new Set(outputs.map((output) => output.codec));
+  const renditions = [
+    ...title.renditions.filter((rendition) => !codecs.has(rendition.codec)),
+    ...outputs.flatMap((output) => output.renditions),
+  ].sort((a, b) => a.codec.localeCompare(b.codec) || a.bitrateKbps - b.bitrateKbps);
+  const manifests = { ...title.manifests, ...Object.fromEntries(outputs.map((output) => [output.codec, output.manifests])) };
+  const durationSeconds = Math.max(title.durationSeconds, ...outputs.map((output) => output.durationSeconds));
+  const jobs = { ...encoding.jobs, [kind]: { jobId, status: 'COMPLETE' as const } };
+  const done = JOBS_BY_MODE[encoding.ladder].every((job) => jobs[job]?.status === 'COMPLETE');
+  const updated: CatalogTitle = { ...title, renditions, manifests, durationSeconds, encoding: { ...encoding, jobs } };
+  if (!done || title.status === 'failed') {
+    return updated;
+  }
+  const reference = referenceBytes([...new Set(renditions.map((r) => r.codec))], durationSeconds, encoding.sourceHeight);
+  const produced = renditions.reduce((sum, rendition) => sum + rendition.bytes, 0);
+  return {
+    ...updated,
+    status: 'available',
+    availableFrom: nowIso,
+    encoding: {
+      ...updated.encoding!,
+      referenceBytes: reference,
+      producedBytes: produced,
+      savingsPercent: reference > 0 ? Math.round((1 - produced / reference) * 1000) / 10 : 0,
+      estimatedCostUsd: estimateCostUsd(renditions, durationSeconds, rates),
+    },
+  };
+}
+
+/** Marks the title failed with the reason; the other jobs' results no longer make it available. */
+export function withFailure(title: CatalogTitle, reason: string, kind?: JobKind, jobId?: string): CatalogTitle {
+  const encoding = title.encoding!;
+  const jobs = kind ? { ...encoding.jobs, [kind]: { jobId, status: 'ERROR' as const } } : encoding.jobs;
+  return { ...title, status: 'failed', encoding: { ...encoding, jobs, failureReason: reason } };
+}

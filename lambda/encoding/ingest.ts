@@ -1,0 +1,155 @@
+import { CreateJobCommand, MediaConvertClient, ProbeCommand } from '@aws-sdk/client-mediaconvert';
+import { HeadObjectCommand, HeadObjectCommandOutput, NotFound, S3Client } from '@aws-sdk/client-s3';
+import { CatalogStore } from '../catalog/catalog-store';
+import { sharedDocumentClient } from '../shared/dynamodb';
+import { positiveIntegerEnv, requireEnv } from '../shared/env';
+import { processingTitle, withJobSubmitted } from './catalog-entry';
+import { codecPrefix, JobKind, jobInput, JOBS_BY_MODE, jobSettings, LadderMode, MANIFEST_BASENAME } from './ladder';
+import { titleIdFor } from './title-id';
+
+/** The part of EventBridge's S3 "Object Created" event ingest reads. */
+export interface UploadEvent {
+  readonly detail: {
+    readonly bucket: { readonly name: string };
+    readonly object: { readonly key: string; readonly size: number; readonly 'version-id'?: string };
+  };
+}
+
+export type IngestResult =
+  | { readonly outcome: 'submitted'; readonly titleId: string; readonly jobs: readonly JobKind[] }
+  | { readonly outcome: 'duplicate'; readonly titleId: string }
+  | { readonly outcome: 'rejected'; readonly titleId: string; readonly reason: string; readonly source: string };
+
+export interface IngestSettings {
+  readonly environment: string;
+  readonly originBucket: string;
+  readonly mediaConvertRoleArn: string;
+  /** Job template name per job kind. */
+  readonly templates: Readonly<Record<JobKind, string>>;
+  readonly maxUploadBytes: number;
+  readonly defaultLadder: LadderMode;
+}
+
+export interface IngestDependencies {
+  readonly catalog: CatalogStore;
+  readonly mediaConvert: MediaConvertClient;
+  readonly s3: S3Client;
+  readonly settings: IngestSettings;
+  readonly nowIso: () => string;
+}
+
+/** Uploads may choose their ladder with this object metadata: `fixed` or `automated`. */
+export const LADDER_METADATA = 'nearstream-ladder';
+
+/**
+ * The first step of the encoding workflow for one upload: refuse it if it is too large or not a
+ * video, create its title, and submit the MediaConvert jobs its ladder needs. Safe to run again
+ * for the same event: the title id comes from the object version, each job is recorded on the
+ * title, and MediaConvert deduplicates a repeated submit by its client request token.
+ */
+export function createIngestHandler(deps: IngestDependencies) {
+  const { settings } = deps;
+
+  return async (event: UploadEvent): Promise<IngestResult> => {
+    const bucket = event.detail.bucket.name;
+    const versionId = event.detail.object['version-id'];
+    const head = await headUpload(deps.s3, bucket, event.detail.object.key, versionId);
+    const key = head.key;
+    const titleId = titleIdFor(bucket, key, versionId);
+    const sourceUri = `s3://${bucket}/${key}`;
+    const size = event.detail.object.size;
+    const reject = (reason: string): IngestResult => ({ outcome: 'rejected', titleId, reason, source: sourceUri });
+
+    const requestedLadder = head.output.Metadata?.[LADDER_METADATA];
+    const validLadder = requestedLadder === undefined || requestedLadder === 'fixed' || requestedLadder === 'automated';
+    const ladder: LadderMode = validLadder && requestedLadder ? requestedLadder : settings.defaultLadder;
+    const created = await deps.catalog.putIfAbsent(
+      processingTitle(titleId, { bucket, key, versionId, bytes: size }, ladder, deps.nowIso()),
+    );
+    const title = created ? undefined : await deps.catalog.get(titleId);
+    if (title && (title.status !== 'processing' || Object.keys(title.encoding?.jobs ?? {}).length === JOBS_BY_MODE[title.encoding!.ladder].length)) {
+      return { outcome: 'duplicate', titleId };
+    }
+    if (!validLadder) {
+      return reject(`object metadata ${LADDER_METADATA} must be 'fixed' or 'automated' (got '${requestedLadder}')`);
+    }
+    if (size > settings.maxUploadBytes) {
+      return reject(`upload is ${size} bytes; the limit is ${settings.maxUploadBytes}`);
+    }
+
+    let sourceHeight: number | undefined;
+    try {
+      const probe = await deps.mediaConvert.send(new ProbeCommand({ InputFiles: [{ FileUrl: sourceUri }] }));
+      const tracks = probe.ProbeResults?.[0]?.Container?.Tracks ?? [];
+      const video = tracks.find((track) => track.TrackType === 'video');
+      if (!video) {
+        return reject(`${key} has no video track (found: ${tracks.map((t) => t.TrackType).join(', ') || 'nothing readable'})`);
+      }
+      sourceHeight = video.VideoProperties?.Height;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'BadRequestException') {
+        return reject(`${key} could not be read as media: ${(error as Error).message}`);
+      }
+      throw error;
+    }
+
+    const mode = title?.encoding?.ladder ?? ladder;
+    const submitted = new Set(Object.keys(title?.encoding?.jobs ?? {}));
+    const kinds = JOBS_BY_MODE[mode].filter((kind) => !submitted.has(kind));
+    for (const kind of kinds) {
+      const { Job } = await deps.mediaConvert.send(
+        new CreateJobCommand({
+          Role: settings.mediaConvertRoleArn,
+          JobTemplate: settings.templates[kind],
+          ClientRequestToken: `${titleId}-${kind}`,
+          StatusUpdateInterval: 'SECONDS_60',
+          UserMetadata: { nearstreamEnvironment: settings.environment, nearstreamTitleId: titleId, nearstreamJob: kind },
+          Settings: {
+            Inputs: [jobInput(sourceUri)],
+            ...jobSettings(kind, (codec) => `s3://${settings.originBucket}/${codecPrefix(titleId, codec)}${MANIFEST_BASENAME}`, sourceHeight),
+          },
+        }),
+      );
+      await deps.catalog.modify(titleId, (current) =>
+        withJobSubmitted({ ...current, encoding: { ...current.encoding!, sourceHeight } }, kind, Job?.Id ?? 'unknown'),
+      );
+    }
+    return { outcome: 'submitted', titleId, jobs: kinds };
+  };
+}
+
+/**
+ * Reads the upload's metadata. EventBridge may hand over the key URL-encoded, as S3's own
+ * notifications do; if the key as given is not found, the decoded key is tried.
+ */
+async function headUpload(s3: S3Client, bucket: string, key: string, versionId?: string): Promise<{ key: string; output: HeadObjectCommandOutput }> {
+  try {
+    return { key, output: await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId })) };
+  } catch (error) {
+    const decoded = decodeURIComponent(key.replace(/\+/g, ' '));
+    if (!(error instanceof NotFound) || decoded === key) {
+      throw error;
+    }
+    return { key: decoded, output: await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: decoded, VersionId: versionId })) };
+  }
+}
+
+let fromEnvironment: ReturnType<typeof createIngestHandler> | undefined;
+
+export const handler = (event: UploadEvent) => {
+  fromEnvironment ??= createIngestHandler({
+    catalog: new CatalogStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME')),
+    mediaConvert: new MediaConvertClient({}),
+    s3: new S3Client({}),
+    settings: {
+      environment: requireEnv('NEARSTREAM_ENVIRONMENT'),
+      originBucket: requireEnv('ORIGIN_BUCKET'),
+      mediaConvertRoleArn: requireEnv('MEDIACONVERT_ROLE_ARN'),
+      templates: JSON.parse(requireEnv('JOB_TEMPLATES_JSON')),
+      maxUploadBytes: positiveIntegerEnv('MAX_UPLOAD_BYTES', 200 * 1024 ** 3),
+      defaultLadder: requireEnv('DEFAULT_LADDER') === 'automated' ? 'automated' : 'fixed',
+    },
+    nowIso: () => new Date().toISOString(),
+  });
+  return fromEnvironment(event);
+};

@@ -1,0 +1,314 @@
+import { CreateJobCommand, MediaConvertClient, ProbeCommand } from '@aws-sdk/client-mediaconvert';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { CatalogStore } from '../../../lambda/catalog/catalog-store';
+import { createCompleteHandler, JobStateChangeEvent } from '../../../lambda/encoding/complete';
+import { createIngestHandler, IngestSettings, UploadEvent } from '../../../lambda/encoding/ingest';
+import { createRejectHandler } from '../../../lambda/encoding/reject';
+import { titleIdFor } from '../../../lambda/encoding/title-id';
+import { resolveEnvironment } from '../../../lib/config/environment';
+import { DynamoDbLocal } from '../../support/dynamodb-local';
+import { S3Server } from '../../support/s3-server';
+
+// MediaConvert and SNS cannot run here; S3 (s3rver) and DynamoDB (DynamoDB Local) are real.
+const mediaConvertMock = mockClient(MediaConvertClient);
+const snsMock = mockClient(SNSClient);
+
+const TABLE = 'nearstream-encoding-test';
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:encoding-failures';
+const RATES = resolveEnvironment({ name: 'dev' }).encoding.ratesUsdPerMinute;
+const settings: IngestSettings = {
+  environment: 'dev',
+  originBucket: 'origin',
+  mediaConvertRoleArn: 'arn:aws:iam::123456789012:role/mediaconvert',
+  templates: { fixed: 'nearstream-dev-fixed', automated: 'nearstream-dev-automated', av1: 'nearstream-dev-av1' },
+  maxUploadBytes: 1_000_000,
+  defaultLadder: 'fixed',
+};
+
+const upload = (key: string, size = 1000): UploadEvent => ({ detail: { bucket: { name: 'source' }, object: { key, size } } });
+
+function probeFinds(height: number | undefined) {
+  mediaConvertMock.on(ProbeCommand).resolves({
+    ProbeResults: [
+      {
+        Container: {
+          Tracks: [
+            ...(height ? [{ TrackType: 'video' as const, VideoProperties: { Height: height, Width: Math.round((height * 16) / 9) } }] : []),
+            { TrackType: 'audio' as const },
+          ],
+        },
+      },
+    ],
+  });
+}
+
+function jobsSubmitted() {
+  return mediaConvertMock.commandCalls(CreateJobCommand).map((call) => call.args[0].input);
+}
+
+describe('encoding workflow', () => {
+  let dynamo: DynamoDbLocal;
+  let s3: S3Server;
+  let catalog: CatalogStore;
+  let jobCounter = 0;
+
+  const ingest = () =>
+    createIngestHandler({
+      catalog,
+      mediaConvert: new MediaConvertClient({ region: 'us-east-1' }),
+      s3: s3.client(),
+      settings,
+      nowIso: () => '2026-11-21T20:00:00.000Z',
+    });
+  const complete = () =>
+    createCompleteHandler({
+      catalog,
+      s3: s3.client(),
+      sns: new SNSClient({ region: 'us-east-1' }),
+      topicArn: TOPIC,
+      rates: RATES,
+      nowIso: () => '2026-11-21T21:00:00.000Z',
+    });
+  const reject = () => createRejectHandler({ catalog, sns: new SNSClient({ region: 'us-east-1' }), topicArn: TOPIC });
+
+  beforeAll(async () => {
+    dynamo = await DynamoDbLocal.start();
+    await dynamo.createControlTable(TABLE);
+    s3 = await S3Server.start(['source', 'origin']);
+    catalog = new CatalogStore(dynamo.documentClient(), TABLE);
+  });
+
+  afterAll(async () => {
+    await s3?.stop();
+    await dynamo?.stop();
+  });
+
+  beforeEach(() => {
+    mediaConvertMock.reset();
+    snsMock.reset();
+    snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    mediaConvertMock.on(CreateJobCommand).callsFake((input) => ({ Job: { Id: `job-${++jobCounter}`, Settings: input.Settings } }));
+  });
+
+  it('submits the fixed ladder and a separate AV1 job, trimmed to the probed source height', async () => {
+    await s3.put('source', 'uploads/Big Buck Bunny.mov', 'not really a movie');
+    probeFinds(720);
+
+    const result = await ingest()(upload('uploads/Big Buck Bunny.mov'));
+
+    const titleId = titleIdFor('source', 'uploads/Big Buck Bunny.mov', undefined);
+    expect(result).toEqual({ outcome: 'submitted', titleId, jobs: ['fixed', 'av1'] });
+    const [fixed, av1] = jobsSubmitted();
+    expect(fixed).toMatchObject({
+      Role: settings.mediaConvertRoleArn,
+      JobTemplate: 'nearstream-dev-fixed',
+      ClientRequestToken: `${titleId}-fixed`,
+      UserMetadata: { nearstreamEnvironment: 'dev', nearstreamTitleId: titleId, nearstreamJob: 'fixed' },
+      Settings: { Inputs: [{ FileInput: 's3://source/uploads/Big Buck Bunny.mov' }] },
+    });
+    expect(fixed!.Settings!.OutputGroups!.map((g) => g.OutputGroupSettings!.CmafGroupSettings!.Destination)).toEqual([
+      `s3://origin/titles/${titleId}/avc1/index`,
+      `s3://origin/titles/${titleId}/hvc1/index`,
+    ]);
+    const heights = fixed!.Settings!.OutputGroups!.flatMap((g) => g.Outputs!.map((o) => o.VideoDescription?.Height).filter(Boolean));
+    expect(Math.max(...(heights as number[]))).toBe(720);
+    expect(av1).toMatchObject({ JobTemplate: 'nearstream-dev-av1', ClientRequestToken: `${titleId}-av1` });
+    expect(await catalog.get(titleId)).toMatchObject({
+      name: 'Big Buck Bunny',
+      status: 'processing',
+      encoding: { ladder: 'fixed', sourceHeight: 720, jobs: { fixed: { status: 'SUBMITTED' }, av1: { status: 'SUBMITTED' } } },
+    });
+  });
+
+  it('creates no second title or job when the same upload event arrives again', async () => {
+    probeFinds(720);
+    const result = await ingest()(upload('uploads/Big Buck Bunny.mov'));
+    expect(result.outcome).toBe('duplicate');
+    expect(jobsSubmitted()).toHaveLength(0);
+  });
+
+  it('submits only the job still missing when a run is retried after a failure halfway', async () => {
+    await s3.put('source', 'uploads/retry.mp4', 'x');
+    probeFinds(1080);
+    mediaConvertMock
+      .on(CreateJobCommand)
+      .resolvesOnce({ Job: { Id: 'job-retry-1' } as never })
+      .rejectsOnce(Object.assign(new Error('Too many requests'), { name: 'TooManyRequestsException' }));
+    await expect(ingest()(upload('uploads/retry.mp4'))).rejects.toThrow('Too many requests');
+
+    mediaConvertMock.on(CreateJobCommand).resolves({ Job: { Id: 'job-retry-2' } as never });
+    const retried = await ingest()(upload('uploads/retry.mp4'));
+
+    expect(retried).toMatchObject({ outcome: 'submitted', jobs: ['av1'] });
+    expect(jobsSubmitted().map((job) => job.ClientRequestToken)).toEqual([
+      `${titleIdFor('source', 'uploads/retry.mp4', undefined)}-fixed`,
+      `${titleIdFor('source', 'uploads/retry.mp4', undefined)}-av1`,
+      `${titleIdFor('source', 'uploads/retry.mp4', undefined)}-av1`,
+    ]);
+  });
+
+  it('uses Automated ABR when the upload asks for it, with AV1 in its own job', async () => {
+    await s3.put('source', 'uploads/abr.mp4', 'x', { 'nearstream-ladder': 'automated' });
+    probeFinds(2160);
+    const result = await ingest()(upload('uploads/abr.mp4'));
+    expect(result).toMatchObject({ outcome: 'submitted', jobs: ['automated', 'av1'] });
+    const [automated] = jobsSubmitted();
+    expect(automated.Settings!.OutputGroups!.every((group) => group.AutomatedEncodingSettings?.AbrSettings)).toBe(true);
+  });
+
+  it('finds an upload whose key EventBridge handed over URL-encoded', async () => {
+    await s3.put('source', 'uploads/with space+plus.mp4', 'x');
+    probeFinds(480);
+    const result = await ingest()(upload('uploads/with+space%2Bplus.mp4'));
+    expect(result).toMatchObject({ outcome: 'submitted', titleId: titleIdFor('source', 'uploads/with space+plus.mp4', undefined) });
+  });
+
+  it('refuses an upload over the size limit before probing or encoding, failing the title and notifying', async () => {
+    await s3.put('source', 'uploads/huge.mxf', 'x');
+    const result = await ingest()(upload('uploads/huge.mxf', 5_000_000));
+    expect(result).toMatchObject({ outcome: 'rejected', reason: 'upload is 5000000 bytes; the limit is 1000000' });
+    expect(mediaConvertMock.calls()).toHaveLength(0);
+
+    await reject()(result as Extract<typeof result, { outcome: 'rejected' }>);
+    expect(await catalog.get(result.titleId)).toMatchObject({ status: 'failed', encoding: { failureReason: 'upload is 5000000 bytes; the limit is 1000000' } });
+    const [published] = snsMock.commandCalls(PublishCommand);
+    expect(published.args[0].input).toMatchObject({ TopicArn: TOPIC });
+    expect(JSON.parse(published.args[0].input.Message!)).toMatchObject({ titleId: result.titleId, status: 'failed' });
+  });
+
+  it.each([
+    ['has no video track', () => probeFinds(undefined), /has no video track \(found: audio\)/],
+    [
+      'cannot be read as media',
+      () => mediaConvertMock.on(ProbeCommand).rejects(Object.assign(new Error('Unsupported file format'), { name: 'BadRequestException' })),
+      /could not be read as media: Unsupported file format/,
+    ],
+  ])('rejects an upload that %s, without submitting a job', async (label, arrange, reason) => {
+    const key = `uploads/${label.replace(/ /g, '-')}.mp4`;
+    await s3.put('source', key, 'garbage');
+    arrange();
+    const result = await ingest()(upload(key));
+    expect(result).toMatchObject({ outcome: 'rejected', reason: expect.stringMatching(reason) });
+    expect(jobsSubmitted()).toHaveLength(0);
+  });
+
+  it('rejects an invalid ladder choice naming the metadata', async () => {
+    await s3.put('source', 'uploads/bad-ladder.mp4', 'x', { 'nearstream-ladder': 'fancy' });
+    const result = await ingest()(upload('uploads/bad-ladder.mp4'));
+    expect(result).toMatchObject({ outcome: 'rejected', reason: "object metadata nearstream-ladder must be 'fixed' or 'automated' (got 'fancy')" });
+  });
+
+  it('fails the title from a workflow error caught by the state machine', async () => {
+    await s3.put('source', 'uploads/crashed.mp4', 'x');
+    probeFinds(720);
+    mediaConvertMock.on(CreateJobCommand).rejects(new Error('boom'));
+    await expect(ingest()(upload('uploads/crashed.mp4'))).rejects.toThrow('boom');
+    await reject()({ ...upload('uploads/crashed.mp4'), error: { Error: 'Error', Cause: 'boom' } });
+    expect(await catalog.get(titleIdFor('source', 'uploads/crashed.mp4', undefined))).toMatchObject({
+      status: 'failed',
+      encoding: { failureReason: 'encoding workflow failed: Error: boom' },
+    });
+  });
+
+  describe('on MediaConvert job state changes', () => {
+    const titleId = titleIdFor('source', 'uploads/Big Buck Bunny.mov', undefined);
+
+    async function writeRendition(codec: string, name: string, bytes: number) {
+      const prefix = `titles/${titleId}/${codec}/index_${name}`;
+      await s3.put('origin', `${prefix}.m3u8`, '#EXTM3U\n');
+      await s3.put('origin', `${prefix}_00001.cmfv`, Buffer.alloc(bytes - 8, 1));
+    }
+
+    function completed(kind: string, jobId: string, groups: { codec: string; renditions: [string, number, number][] }[]): JobStateChangeEvent {
+      return {
+        detail: {
+          status: 'COMPLETE',
+          jobId,
+          userMetadata: { nearstreamEnvironment: 'dev', nearstreamTitleId: titleId, nearstreamJob: kind },
+          outputGroupDetails: groups.map((group) => ({
+            playlistFilePaths: [
+              `s3://origin/titles/${titleId}/${group.codec}/index.m3u8`,
+              `s3://origin/titles/${titleId}/${group.codec}/index.mpd`,
+            ],
+            outputDetails: [
+              ...group.renditions.map(([name, width, height]) => ({
+                outputFilePaths: [`s3://origin/titles/${titleId}/${group.codec}/index_${name}.m3u8`],
+                durationInMs: 60_000,
+                videoDetails: { widthInPx: width, heightInPx: height },
+              })),
+              { outputFilePaths: [`s3://origin/titles/${titleId}/${group.codec}/index_audio.m3u8`], durationInMs: 60_000 },
+            ],
+          })),
+        },
+      };
+    }
+
+    it('keeps the title processing until every job completed, then makes it available with sizes, savings and cost', async () => {
+      await writeRendition('avc1', 'avc1_234p', 1_000_000);
+      await writeRendition('avc1', 'avc1_720p', 9_000_000);
+      await writeRendition('hvc1', 'hvc1_720p', 6_000_000);
+      await writeRendition('av01', 'av01_720p', 4_000_000);
+      const fixed = completed('fixed', 'job-fixed', [
+        { codec: 'avc1', renditions: [['avc1_234p', 416, 234], ['avc1_720p', 1280, 720]] },
+        { codec: 'hvc1', renditions: [['hvc1_720p', 1280, 720]] },
+      ]);
+      const av1 = completed('av1', 'job-av1', [{ codec: 'av01', renditions: [['av01_720p', 1280, 720]] }]);
+
+      expect(await complete()(fixed)).toEqual({ titleId, status: 'processing' });
+      expect(await complete()(av1)).toEqual({ titleId, status: 'available' });
+
+      const title = (await catalog.get(titleId))!;
+      expect(title.renditions.map((r) => [r.codec, r.height, r.bytes, r.bitrateKbps])).toEqual([
+        ['av01', 720, 4_000_000, 533],
+        ['avc1', 234, 1_000_000, 133],
+        ['avc1', 720, 9_000_000, 1200],
+        ['hvc1', 720, 6_000_000, 800],
+      ]);
+      expect(title.manifests.avc1).toEqual({ hls: `titles/${titleId}/avc1/index.m3u8`, dash: `titles/${titleId}/avc1/index.mpd` });
+      expect(title.durationSeconds).toBe(60);
+      expect(title.availableFrom).toBe('2026-11-21T21:00:00.000Z');
+      expect(title.encoding).toMatchObject({ producedBytes: 20_000_000, jobs: { fixed: { status: 'COMPLETE' }, av1: { status: 'COMPLETE' } } });
+      expect(title.encoding!.referenceBytes).toBeGreaterThan(20_000_000);
+      expect(title.encoding!.savingsPercent).toBeGreaterThan(0);
+      expect(title.encoding!.estimatedCostUsd).toBeCloseTo(0.0075 + 0.015 + 0.03 + 0.06, 6);
+    });
+
+    it('records both jobs when they complete at the same moment', async () => {
+      await s3.put('source', 'uploads/race.mp4', 'x');
+      probeFinds(360);
+      const raced = (await ingest()(upload('uploads/race.mp4'))).titleId;
+      const event = (kind: string, codec: string): JobStateChangeEvent => ({
+        detail: {
+          status: 'COMPLETE',
+          jobId: `job-${kind}`,
+          userMetadata: { nearstreamTitleId: raced, nearstreamJob: kind },
+          outputGroupDetails: [{ playlistFilePaths: [`s3://origin/titles/${raced}/${codec}/index.m3u8`], outputDetails: [] }],
+        },
+      });
+      await Promise.all([complete()(event('fixed', 'avc1')), complete()(event('av1', 'av01'))]);
+      expect((await catalog.get(raced))!.status).toBe('available');
+    });
+
+    it('fails the title and notifies on ERROR, and a later COMPLETE of its other job does not revive it', async () => {
+      await s3.put('source', 'uploads/corrupt.mp4', 'x');
+      probeFinds(720);
+      const corrupt = (await ingest()(upload('uploads/corrupt.mp4'))).titleId;
+      const error: JobStateChangeEvent = {
+        detail: { status: 'ERROR', jobId: 'job-bad', errorCode: 1010, errorMessage: 'Unable to open input file', userMetadata: { nearstreamTitleId: corrupt, nearstreamJob: 'fixed' } },
+      };
+      expect(await complete()(error)).toEqual({ titleId: corrupt, status: 'failed' });
+      await complete()({ detail: { status: 'COMPLETE', jobId: 'job-av1', userMetadata: { nearstreamTitleId: corrupt, nearstreamJob: 'av1' }, outputGroupDetails: [] } });
+
+      expect(await catalog.get(corrupt)).toMatchObject({
+        status: 'failed',
+        encoding: { failureReason: 'MediaConvert job job-bad (fixed) failed: 1010 Unable to open input file', jobs: { fixed: { status: 'ERROR' } } },
+      });
+      expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
+    });
+
+    it('refuses an event without the title it belongs to, so the rule\'s retries and dead-letter queue catch it', async () => {
+      await expect(complete()({ detail: { status: 'COMPLETE', jobId: 'stray' } })).rejects.toThrow('carries no nearstreamTitleId');
+    });
+  });
+});
