@@ -4,6 +4,8 @@ import { EnvironmentConfig, regionsOf } from './config/environment';
 import { EnvironmentNaming } from './config/naming';
 import { ControlPlaneStack } from './stacks/control-plane-stack';
 import { DataStack } from './stacks/data-stack';
+import { EncodingStack } from './stacks/encoding-stack';
+import { OriginReplicaStack } from './stacks/origin-replica-stack';
 
 export interface NearstreamEnvironmentProps {
   readonly config: EnvironmentConfig;
@@ -16,7 +18,9 @@ export interface NearstreamEnvironmentProps {
  */
 export class NearstreamEnvironment extends Construct {
   readonly config: EnvironmentConfig;
+  readonly originReplica: OriginReplicaStack;
   readonly data: DataStack;
+  readonly encoding: EncodingStack;
   readonly controlPlanes: readonly ControlPlaneStack[];
 
   constructor(scope: Construct, id: string, props: NearstreamEnvironmentProps) {
@@ -25,13 +29,33 @@ export class NearstreamEnvironment extends Construct {
     const naming = new EnvironmentNaming(config);
     this.config = config;
 
+    this.originReplica = new OriginReplicaStack(this, 'OriginReplica', {
+      config,
+      env: { account: config.account, region: config.secondaryRegion },
+      stackName: naming.stackName('origin-replica', config.secondaryRegion),
+      description: `Nearstream ${config.name}: origin replica in ${config.secondaryRegion} (${config.kind})`,
+      terminationProtection: config.kind === 'prod',
+      crossRegionReferences: true,
+    });
+
     this.data = new DataStack(this, 'Data', {
       config,
+      originReplicaKeyArn: this.originReplica.key.keyArn,
       env: { account: config.account, region: config.primaryRegion },
       stackName: naming.stackName('data'),
       description: `Nearstream ${config.name}: global table and signing secret (${config.kind})`,
       terminationProtection: config.kind === 'prod',
       crossRegionReferences: true,
+    });
+
+    this.encoding = new EncodingStack(this, 'Encoding', {
+      config,
+      sourceKey: this.data.sourceBucket.key,
+      originKey: this.data.originTier.encryptionKey,
+      env: { account: config.account, region: config.primaryRegion },
+      stackName: naming.stackName('encoding'),
+      description: `Nearstream ${config.name}: MediaConvert ladder and the upload-to-catalog workflow`,
+      terminationProtection: config.kind === 'prod',
     });
 
     this.controlPlanes = regionsOf(config).map((region) => {

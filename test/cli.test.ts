@@ -30,7 +30,7 @@ function stacksIn(output: string): { stackName: string; environment: string }[] 
 }
 
 describe('cdk synth through bin/nearstream.ts', () => {
-  it('synthesizes dev by default: three top-level stacks over both regions, with every handler bundled', () => {
+  it('synthesizes dev by default: five top-level stacks over both regions, with every handler bundled', () => {
     const result = cdkSynth();
 
     expect(result.stderr).not.toMatch(/ERROR/);
@@ -39,12 +39,14 @@ describe('cdk synth through bin/nearstream.ts', () => {
       { stackName: 'nearstream-dev-control-plane-us-east-1', environment: 'aws://unknown-account/us-east-1' },
       { stackName: 'nearstream-dev-control-plane-us-west-2', environment: 'aws://unknown-account/us-west-2' },
       { stackName: 'nearstream-dev-data', environment: 'aws://unknown-account/us-east-1' },
+      { stackName: 'nearstream-dev-encoding', environment: 'aws://unknown-account/us-east-1' },
+      { stackName: 'nearstream-dev-origin-replica-us-west-2', environment: 'aws://unknown-account/us-west-2' },
     ]);
     const bundles = fs
       .readdirSync(result.output)
       .filter((entry) => entry.startsWith('asset.') && fs.existsSync(path.join(result.output, entry, 'index.js')));
     const code = bundles.map((bundle) => ({ bundle, source: fs.readFileSync(path.join(result.output, bundle, 'index.js'), 'utf8') }));
-    for (const marker of ['heartbeat#', '/titles/{titleId}', 'stream-limit', 'StreamStarts', 'top-in-region', '/fleet/register', 'cloudfront-key-pair:']) {
+    for (const marker of ['heartbeat#', '/titles/{titleId}', 'stream-limit', 'StreamStarts', 'top-in-region', '/fleet/register', 'cloudfront-key-pair:', 'nearstreamTitleId', 'encoding workflow failed']) {
       const holder = code.find(({ source }) => source.includes(marker));
       expect({ marker, bundled: holder !== undefined }).toEqual({ marker, bundled: true });
       expect({ marker, sourceMap: fs.existsSync(path.join(result.output, holder!.bundle, 'index.js.map')) }).toEqual({ marker, sourceMap: true });
@@ -59,6 +61,8 @@ describe('cdk synth through bin/nearstream.ts', () => {
       'nearstream-pr-42-control-plane-us-east-1',
       'nearstream-pr-42-control-plane-us-west-2',
       'nearstream-pr-42-data',
+      'nearstream-pr-42-encoding',
+      'nearstream-pr-42-origin-replica-us-west-2',
     ]);
     expect(stacksIn(result.output).map((stack) => stack.environment)).toContain('aws://123456789012/us-west-2');
   });

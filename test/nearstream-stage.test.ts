@@ -13,6 +13,8 @@ describe('NearstreamStage', () => {
       ['nearstream-staging-control-plane-us-east-1', 'us-east-1', '123456789012'],
       ['nearstream-staging-control-plane-us-west-2', 'us-west-2', '123456789012'],
       ['nearstream-staging-data', 'us-east-1', '123456789012'],
+      ['nearstream-staging-encoding', 'us-east-1', '123456789012'],
+      ['nearstream-staging-origin-replica-us-west-2', 'us-west-2', '123456789012'],
     ]);
     expect(stage.environment.controlPlanes.every((stack) => stack.dependencies.includes(stage.environment.data as Stack))).toBe(true);
   });

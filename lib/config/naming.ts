@@ -29,6 +29,15 @@ export class EnvironmentNaming {
     return `nearstream/${this.config.name}/url-signing-key`;
   }
 
+  /**
+   * A media bucket's name: `nearstream-<env>-<account>-<region>-<purpose>`. Bucket names are
+   * global, so account and region are part of it (at most 63 characters for a 16-character
+   * environment name). Derived, not generated, so policies elsewhere can name the bucket.
+   */
+  mediaBucketName(account: string, region: string, purpose: 'origin' | 'source'): string {
+    return `${this.prefix}-${account}-${region}-${purpose}`;
+  }
+
   /** The CloudFront private key that signs origin-tier URLs and cookies, replicated to both regions. */
   get originSigningSecretName(): string {
     return `nearstream/${this.config.name}/origin-signing-key`;

@@ -12,12 +12,13 @@ import {
   ViewerProtocolPolicy,
 } from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
-import { IKey, Key } from 'aws-cdk-lib/aws-kms';
-import { BlockPublicAccess, Bucket, BucketEncryption, CfnBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { IKey } from 'aws-cdk-lib/aws-kms';
+import { Bucket, ReplicationRule } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { restrictGrantsToAwsServices } from './key-policies';
+import { AccessLogBucket } from './access-log-bucket';
 import { NearstreamFunction } from './nearstream-function';
+import { SecureBucket } from './secure-bucket';
 
 export interface OriginTierProps {
   /** Prefix of the tier's physical names, `nearstream-<env>`. */
@@ -30,6 +31,13 @@ export interface OriginTierProps {
   readonly removalPolicy: RemovalPolicy;
   readonly logRetentionDays: number;
   readonly logEncryptionKey: IKey;
+  /** The origin bucket's name, derived from the environment so other stacks can name it. */
+  readonly bucketName: string;
+  /**
+   * Where the origin bucket replicates to, so the secondary region's appliances fill locally.
+   * @default - no replication
+   */
+  readonly replicateTo?: ReplicationRule;
   /**
    * Bump to rotate the signing key pair. Signed URLs already handed out stop working when the
    * old public key leaves the key group.
@@ -47,71 +55,28 @@ export interface OriginTierProps {
 export class OriginTier extends Construct {
   readonly bucket: Bucket;
   /** The customer managed key of the origin bucket; readers need kms:Decrypt on it. */
-  readonly encryptionKey: Key;
-  readonly logBucket: Bucket;
+  readonly encryptionKey: IKey;
+  readonly logBucket: AccessLogBucket;
   readonly distribution: Distribution;
   readonly signingSecret: Secret;
   readonly publicKey: PublicKey;
 
   constructor(scope: Construct, id: string, props: OriginTierProps) {
     super(scope, id);
-    const autoDeleteObjects = props.removalPolicy === RemovalPolicy.DESTROY;
 
-    this.logBucket = new Bucket(this, 'LogBucket', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      versioned: true,
-      lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(7) }],
+    this.logBucket = new AccessLogBucket(this, 'LogBucket', { removalPolicy: props.removalPolicy });
+    const origin = new SecureBucket(this, 'Origin', {
+      bucketName: props.bucketName,
+      purpose: `${props.namePrefix}'s origin bucket: encoded titles and fill manifests`,
+      accessLogs: this.logBucket,
+      accessLogsPrefix: 'origin-bucket/',
       removalPolicy: props.removalPolicy,
-      autoDeleteObjects,
+      objectLockExemption:
+        'Encoded titles are rewritten on re-encode and deleted when a licence ends; Object Lock would forbid both. Versioning keeps overwritten objects for 30 days.',
+      replicationRules: props.replicateTo ? [props.replicateTo] : undefined,
     });
-    const thisIsTheLogBucket = 'This is the access-log bucket itself; logging it into itself would loop.';
-    Validations.of(this.logBucket).acknowledge(
-      { id: 'AwsSolutions::AwsSolutions-S1', reason: thisIsTheLogBucket },
-      { id: 'cdk-validator-cfnguard::s3_bucket_logging_enabled_check', reason: thisIsTheLogBucket },
-      {
-        id: 'cdk-validator-cfnguard::s3_bucket_acl_prohibited_check',
-        reason: 'CloudFront standard logging delivers through the bucket ACL; ObjectOwnership is BucketOwnerPreferred so the account owns every log object.',
-      },
-      {
-        id: 'cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check',
-        reason: 'S3 server access logging delivers only to target buckets encrypted with SSE-S3, so this bucket cannot default to SSE-KMS.',
-      },
-      {
-        id: 'cdk-validator-cfnguard::s3_bucket_object_lock_enabled_check',
-        reason: 'Access logs expire after 90 days by lifecycle; Object Lock would block that expiry and adds nothing to their integrity here.',
-      },
-    );
-    enableEventBridge(this.logBucket);
-
-    this.encryptionKey = new Key(this, 'OriginKey', {
-      description: `Encrypts ${props.namePrefix}'s origin bucket: encoded titles and fill manifests`,
-      enableKeyRotation: true,
-      pendingWindow: Duration.days(7),
-      removalPolicy: props.removalPolicy,
-    });
-    restrictGrantsToAwsServices(this.encryptionKey);
-    this.bucket = new Bucket(this, 'OriginBucket', {
-      encryption: BucketEncryption.KMS,
-      encryptionKey: this.encryptionKey,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      serverAccessLogsBucket: this.logBucket,
-      serverAccessLogsPrefix: 'origin-bucket/',
-      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) }],
-      removalPolicy: props.removalPolicy,
-      autoDeleteObjects,
-    });
-    enableEventBridge(this.bucket);
-    Validations.of(this.bucket).acknowledge({
-      id: 'cdk-validator-cfnguard::s3_bucket_object_lock_enabled_check',
-      reason: 'Encoded titles are rewritten on re-encode and deleted when a licence ends; Object Lock would forbid both. Versioning keeps overwritten objects for 30 days.',
-    });
+    this.bucket = origin.bucket;
+    this.encryptionKey = origin.key;
 
     this.signingSecret = new Secret(this, 'SigningSecret', {
       secretName: props.signingSecretName,
@@ -191,10 +156,3 @@ export class OriginTier extends Construct {
   }
 }
 
-/**
- * Sends the bucket's events to EventBridge through the bucket's own notification configuration,
- * not CDK's notifications custom resource: no extra Lambda, no managed policy.
- */
-function enableEventBridge(bucket: Bucket): void {
-  (bucket.node.defaultChild as CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
-}

@@ -1,5 +1,7 @@
-import { CfnOutput, CfnResource, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CfnResource, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
@@ -7,10 +9,16 @@ import { EnvironmentConfig, ViewerAuthSettings } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
 import { OriginTier } from '../constructs/origin-tier';
+import { SecureBucket } from '../constructs/secure-bucket';
 import { ViewerIdentity } from '../constructs/viewer-identity';
 
 export interface DataStackProps extends StackProps {
   readonly config: EnvironmentConfig;
+  /**
+   * The secondary region's origin replica, which the origin bucket replicates to: its key's ARN
+   * (the bucket's name derives from the environment).
+   */
+  readonly originReplicaKeyArn: string;
 }
 
 /** What the control planes of both regions need from the data stack at deploy time. */
@@ -34,6 +42,8 @@ export class DataStack extends Stack {
   readonly controlTable: TableV2;
   readonly urlSigningSecret: Secret;
   readonly originTier: OriginTier;
+  /** Where titles are uploaded for encoding. */
+  readonly sourceBucket: SecureBucket;
   readonly viewerIdentity?: ViewerIdentity;
   readonly shared: SharedDataOutputs;
 
@@ -91,8 +101,41 @@ export class DataStack extends Stack {
       removalPolicy,
       logRetentionDays: config.logRetentionDays,
       logEncryptionKey: logKey,
+      bucketName: naming.mediaBucketName(Aws.ACCOUNT_ID, config.primaryRegion, 'origin'),
+      replicateTo: {
+        destination: Bucket.fromBucketAttributes(this, 'OriginReplicaBucket', {
+          bucketName: naming.mediaBucketName(Aws.ACCOUNT_ID, config.secondaryRegion, 'origin'),
+          region: config.secondaryRegion,
+        }),
+        kmsKey: Key.fromKeyArn(this, 'OriginReplicaKey', props.originReplicaKeyArn),
+        sseKmsEncryptedObjects: true,
+        priority: 1,
+        deleteMarkerReplication: true,
+      },
     });
     pinLogicalId(this.originTier.bucket, 'OriginBucket');
+    const replicationRole = this.originTier.bucket.node.findChild('ReplicationRole');
+    const replicationReason =
+      'S3 replication copies every object version of the origin to its replica; object-level actions on bucket/* and the S3-defined KMS data-key actions are what replication requires.';
+    Validations.of(replicationRole).acknowledge(
+      ...[
+        'Action::kms:GenerateDataKey*',
+        'Action::kms:ReEncrypt*',
+        'Resource::<OriginBucket.Arn>/*',
+        `Resource::${nagBucketArn(naming.mediaBucketName('<AWS::AccountId>', config.secondaryRegion, 'origin'))}/*`,
+      ].map((finding) => ({ id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`, reason: replicationReason })),
+    );
+
+    this.sourceBucket = new SecureBucket(this, 'Source', {
+      bucketName: naming.mediaBucketName(Aws.ACCOUNT_ID, config.primaryRegion, 'source'),
+      purpose: `${naming.prefix}'s uploads awaiting encoding`,
+      accessLogs: this.originTier.logBucket,
+      accessLogsPrefix: 'source-bucket/',
+      removalPolicy,
+      noncurrentVersionDays: 7,
+      objectLockExemption: 'Uploads are masters awaiting encoding; they are replaced and deleted as titles are re-delivered. Versioning keeps replaced uploads for 7 days.',
+    });
+    pinLogicalId(this.sourceBucket.bucket, 'SourceBucket');
     pinLogicalId(this.originTier.signingSecret, 'OriginSigningSecret');
 
     let viewerAuth = config.viewerAuth;
@@ -112,8 +155,14 @@ export class DataStack extends Stack {
       origin: { domainName: this.originTier.distribution.distributionDomainName, keyPairId: this.originTier.publicKey.publicKeyId },
     };
     new CfnOutput(this, 'OriginBucketName', { value: this.originTier.bucket.bucketName });
+    new CfnOutput(this, 'SourceBucketName', { value: this.sourceBucket.bucket.bucketName, description: 'Upload titles here to encode them' });
     new CfnOutput(this, 'OriginDomainName', { value: this.originTier.distribution.distributionDomainName });
   }
+}
+
+/** How cdk-nag renders an S3 bucket ARN built from a name with pseudo parameters. */
+export function nagBucketArn(bucketName: string): string {
+  return `arn:<AWS::Partition>:s3:::${bucketName}`;
 }
 
 function pinLogicalId(construct: Construct, logicalId: string): void {

@@ -1,0 +1,190 @@
+import * as path from 'node:path';
+import { CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Match, Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
+import { Choice, Condition, DefinitionBody, Fail, LogLevel, StateMachine, Succeed } from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { EncodingSettings } from '../config/environment';
+import { EncryptedLogGroup } from './encrypted-log-group';
+import { EncodingLadder, MediaBucketRef } from './encoding-ladder';
+import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
+
+/** Upload suffixes that start an encode, matched in any case. */
+export const VIDEO_SUFFIXES = ['.mp4', '.mov', '.m4v', '.mxf', '.mkv', '.webm', '.avi', '.ts', '.mpg', '.mpeg'];
+
+export interface EncodingWorkflowProps {
+  /** The environment's name: MediaConvert events are matched by it. */
+  readonly environmentName: string;
+  readonly ladder: EncodingLadder;
+  readonly source: MediaBucketRef;
+  readonly origin: MediaBucketRef;
+  readonly controlTable: ITableV2;
+  readonly settings: EncodingSettings;
+  readonly functionDefaults: Pick<NearstreamFunctionProps, 'logRetentionDays' | 'logRemovalPolicy' | 'logEncryptionKey'>;
+}
+
+const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda', 'encoding');
+
+/**
+ * From upload to catalog. An S3 "Object Created" event for a video starts a state machine that
+ * ingests the upload (refusing what is too large or not a video, submitting MediaConvert jobs,
+ * with retries) and fails the title with a notification when it cannot; MediaConvert's job state
+ * changes then complete or fail the title. Events that cannot be delivered land in a dead-letter
+ * queue, which alarms.
+ */
+export class EncodingWorkflow extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly failureTopic: Topic;
+  readonly deadLetters: Queue;
+
+  constructor(scope: Construct, id: string, props: EncodingWorkflowProps) {
+    super(scope, id);
+    const { functionDefaults } = props;
+
+    this.failureTopic = new Topic(this, 'FailureTopic', {
+      displayName: 'Nearstream titles that failed to encode',
+      enforceSSL: true,
+      masterKey: Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
+    });
+    this.deadLetters = new Queue(this, 'DeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      redriveAllowPolicy: { redrivePermission: RedrivePermission.ALLOW_ALL },
+    });
+    Validations.of(this.deadLetters).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the encoding event rules; it alarms when anything lands in it.',
+    });
+    new Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription: 'Encoding events could not be delivered; inspect the dead-letter queue',
+      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(new SnsAction(this.failureTopic));
+
+    const tableAccess = { envVar: 'CONTROL_TABLE_NAME', actions: ['dynamodb:GetItem', 'dynamodb:PutItem'] };
+    const ingest = new NearstreamFunction(this, 'IngestFunction', {
+      ...functionDefaults,
+      entry: path.join(LAMBDA_ROOT, 'ingest.ts'),
+      description: 'Encoding: refuse oversized or non-video uploads, create the title, submit MediaConvert jobs',
+      serviceName: 'encoding-ingest',
+      timeout: Duration.minutes(1),
+      environment: {
+        NEARSTREAM_ENVIRONMENT: props.environmentName,
+        ORIGIN_BUCKET: props.origin.bucket.bucketName,
+        MEDIACONVERT_ROLE_ARN: props.ladder.serviceRole.roleArn,
+        JOB_TEMPLATES_JSON: JSON.stringify(props.ladder.templateNames),
+        MAX_UPLOAD_BYTES: String(props.settings.maxUploadBytes),
+        DEFAULT_LADDER: props.settings.defaultLadder,
+      },
+    }).bindTable(props.controlTable, tableAccess);
+    props.ladder.grantSubmitJob(ingest.role);
+    ingest.role.addToPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [props.source.bucket.arnForObjects('*')] }));
+    props.source.key.grantDecrypt(ingest.role);
+    Validations.of(ingest.role).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::${props.source.nagArn}/*]`,
+      reason: 'Ingest reads the metadata of whichever upload arrived; every object of the source bucket is an upload.',
+    });
+
+    const reject = new NearstreamFunction(this, 'RejectFunction', {
+      ...functionDefaults,
+      entry: path.join(LAMBDA_ROOT, 'reject.ts'),
+      description: 'Encoding: fail a title that cannot be encoded and notify operators',
+      serviceName: 'encoding-reject',
+      environment: { FAILURE_TOPIC_ARN: this.failureTopic.topicArn },
+    }).bindTable(props.controlTable, tableAccess);
+    this.failureTopic.grantPublish(reject.role);
+
+    const complete = new NearstreamFunction(this, 'CompleteFunction', {
+      ...functionDefaults,
+      entry: path.join(LAMBDA_ROOT, 'complete.ts'),
+      description: 'Encoding: fold finished MediaConvert jobs into the catalog, or fail the title',
+      serviceName: 'encoding-complete',
+      timeout: Duration.minutes(2),
+      environment: {
+        FAILURE_TOPIC_ARN: this.failureTopic.topicArn,
+        ENCODING_RATES_JSON: JSON.stringify(props.settings.ratesUsdPerMinute),
+      },
+    }).bindTable(props.controlTable, tableAccess);
+    this.failureTopic.grantPublish(complete.role);
+    complete.role.addToPolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [props.origin.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': ['titles/*'] } },
+      }),
+    );
+
+    const rejectUpload = new LambdaInvoke(this, 'RejectUpload', { lambdaFunction: reject.handler, payloadResponseOnly: true }).next(
+      new Fail(this, 'UploadRejected', { comment: 'The title failed; the reason is in the catalog and on the failure topic' }),
+    );
+    const ingestUpload = new LambdaInvoke(this, 'IngestUpload', { lambdaFunction: ingest.handler, payloadResponseOnly: true, retryOnServiceExceptions: true })
+      .addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(10), backoffRate: 3 })
+      .addCatch(rejectUpload, { errors: ['States.ALL'], resultPath: '$.error' });
+    const logs = new EncryptedLogGroup(this, 'StateMachineLogs', {
+      retentionDays: functionDefaults.logRetentionDays,
+      encryptionKey: functionDefaults.logEncryptionKey,
+      removalPolicy: functionDefaults.logRemovalPolicy,
+    });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      comment: 'Nearstream: one upload to submitted MediaConvert jobs, or to a failed title',
+      definitionBody: DefinitionBody.fromChainable(
+        ingestUpload.next(
+          new Choice(this, 'Rejected?')
+            .when(Condition.stringEquals('$.outcome', 'rejected'), rejectUpload)
+            .otherwise(new Succeed(this, 'JobsSubmitted')),
+        ),
+      ),
+      timeout: Duration.minutes(30),
+      tracingEnabled: true,
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+    });
+    const stack = Stack.of(this);
+    const logicalId = (fn: NearstreamFunction) => stack.resolve((fn.function.node.defaultChild as CfnResource).logicalId);
+    Validations.of(this.stateMachine.role).acknowledge(
+      ...[ingest, reject].map((fn) => ({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${logicalId(fn)}.Arn>:*]`,
+        reason: 'Step Functions\' Lambda task grants invoke on the function and its versions (the :* ARN); it invokes nothing else.',
+      })),
+      {
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray trace writes and CloudWatch Logs delivery setup for the state machine have no resource-level permissions.',
+      },
+    );
+
+    new Rule(this, 'UploadRule', {
+      description: 'A video landed in the source bucket: encode it',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [props.source.bucket.bucketName] },
+          object: { key: VIDEO_SUFFIXES.flatMap((suffix) => Match.suffixEqualsIgnoreCase(suffix)) },
+        },
+      },
+      targets: [
+        new SfnStateMachine(this.stateMachine, { deadLetterQueue: this.deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(24) }),
+      ],
+    });
+    new Rule(this, 'JobStateRule', {
+      description: 'A MediaConvert job of this environment finished: update its title',
+      eventPattern: {
+        source: ['aws.mediaconvert'],
+        detailType: ['MediaConvert Job State Change'],
+        detail: { status: ['COMPLETE', 'ERROR'], userMetadata: { nearstreamEnvironment: [props.environmentName] } },
+      },
+      targets: [new LambdaFunction(complete.handler, { deadLetterQueue: this.deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+    });
+  }
+}

@@ -1,0 +1,52 @@
+import { Aws, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { IKey } from 'aws-cdk-lib/aws-kms';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from '../config/environment';
+import { EnvironmentNaming } from '../config/naming';
+import { EncodingLadder, MediaBucketRef } from '../constructs/encoding-ladder';
+import { EncodingWorkflow } from '../constructs/encoding-workflow';
+import { LogEncryptionKey } from '../constructs/log-encryption-key';
+import { nagBucketArn } from './data-stack';
+
+export interface EncodingStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  /** The key of the data stack's upload bucket (the bucket is found by its derived name). */
+  readonly sourceKey: IKey;
+  /** The key of the data stack's origin bucket. */
+  readonly originKey: IKey;
+}
+
+/** The cold path, in the primary region: MediaConvert templates and the upload-to-catalog workflow. */
+export class EncodingStack extends Stack {
+  readonly ladder: EncodingLadder;
+  readonly workflow: EncodingWorkflow;
+
+  constructor(scope: Construct, id: string, props: EncodingStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const naming = new EnvironmentNaming(config);
+    const logRemovalPolicy = config.kind === 'ephemeral' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const logKey = new LogEncryptionKey(this, 'LogKey', { aliasName: `alias/${naming.prefix}/encoding-logs`, removalPolicy: logRemovalPolicy }).key;
+
+    const mediaBucket = (purpose: 'origin' | 'source', key: IKey): MediaBucketRef => ({
+      bucket: Bucket.fromBucketName(this, `${purpose}Bucket`, naming.mediaBucketName(Aws.ACCOUNT_ID, this.region, purpose)),
+      key,
+      nagArn: nagBucketArn(naming.mediaBucketName('<AWS::AccountId>', this.region, purpose)),
+    });
+    const source = mediaBucket('source', props.sourceKey);
+    const origin = mediaBucket('origin', props.originKey);
+
+    this.ladder = new EncodingLadder(this, 'Ladder', { namePrefix: naming.prefix, source, origin });
+    this.workflow = new EncodingWorkflow(this, 'Workflow', {
+      environmentName: config.name,
+      ladder: this.ladder,
+      source,
+      origin,
+      controlTable: TableV2.fromTableName(this, 'ControlTable', naming.controlTableName),
+      settings: config.encoding,
+      functionDefaults: { logRetentionDays: config.logRetentionDays, logRemovalPolicy, logEncryptionKey: logKey },
+    });
+  }
+}
