@@ -1,0 +1,199 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CatalogTitle, Codec, Rendition } from '../../lambda/catalog/catalog';
+import { CatalogStore } from '../../lambda/catalog/catalog-store';
+import { CodecOutputs, processingTitle, RateTable, withFailure, withJobCompleted, withJobSubmitted } from '../../lambda/encoding/catalog-entry';
+import { CODECS_BY_JOB, codecPrefix, GOP_SECONDS, JOBS_BY_MODE, MANIFEST_BASENAME, rungsFor, SEGMENT_SECONDS } from '../../lambda/encoding/ladder';
+import { titleIdFor } from '../../lambda/encoding/title-id';
+
+/**
+ * LOCAL STAND-IN for AWS Elemental MediaConvert, for the local platform only. It encodes a local
+ * file with ffmpeg into the layout the MediaConvert ladder writes (CMAF fMP4 segments with an HLS
+ * `index.m3u8` and a DASH `index.mpd` under `titles/<titleId>/<codec>/`, the same rungs from the
+ * same ladder module), uploads it to the origin through the S3 API, and writes the catalog entry
+ * with the same catalog-entry code the MediaConvert completion step uses. Nothing downstream can
+ * tell the difference; the encodes themselves are not MediaConvert's.
+ */
+
+const run = promisify(execFile);
+
+const ENCODERS: Readonly<Record<Codec, { readonly encoder: string; readonly extra: readonly string[] }>> = {
+  avc1: { encoder: 'libx264', extra: ['-preset', 'veryfast', '-profile:v', 'high', '-crf', '23'] },
+  hvc1: { encoder: 'libx265', extra: ['-preset', 'fast', '-crf', '26', '-tag:v', 'hvc1', '-x265-params', 'log-level=error'] },
+  av01: { encoder: 'libsvtav1', extra: ['-preset', '10', '-crf', '35'] },
+};
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.mpd': 'application/dash+xml',
+  '.m4s': 'video/iso.segment',
+  '.mp4': 'video/mp4',
+};
+
+export interface SourceProbe {
+  readonly width: number;
+  readonly height: number;
+  readonly durationSeconds: number;
+  readonly hasAudio: boolean;
+}
+
+export class NotAVideoError extends Error {}
+
+/** Reads the source's picture size, duration and whether it has sound; refuses what has no video. */
+export async function probeSource(file: string): Promise<SourceProbe> {
+  let output: string;
+  try {
+    ({ stdout: output } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width,height:format=duration', '-of', 'json', file]));
+  } catch (error) {
+    throw new NotAVideoError(`${path.basename(file)} could not be read as media: ${((error as { stderr?: string }).stderr ?? String(error)).trim()}`);
+  }
+  const probe = JSON.parse(output) as { streams?: { codec_type: string; width?: number; height?: number }[]; format?: { duration?: string } };
+  const video = probe.streams?.find((stream) => stream.codec_type === 'video');
+  if (!video?.height || !video.width) {
+    throw new NotAVideoError(`${path.basename(file)} has no video track`);
+  }
+  return {
+    width: video.width,
+    height: video.height,
+    durationSeconds: Number(probe.format?.duration ?? 0),
+    hasAudio: probe.streams?.some((stream) => stream.codec_type === 'audio') ?? false,
+  };
+}
+
+/**
+ * Encodes one codec's ladder into `outputDir` as CMAF with HLS and DASH manifests, and reads back
+ * what was written: each representation's size from its files, its picture from the MPD.
+ */
+export async function encodeCodec(file: string, source: SourceProbe, codec: Codec, outputDir: string, titleId: string): Promise<CodecOutputs> {
+  const rungs = rungsFor(codec, source.height);
+  const { encoder, extra } = ENCODERS[codec];
+  const split = `[0:v]split=${rungs.length}${rungs.map((_, i) => `[s${i}]`).join('')}`;
+  const scales = rungs.map((rung, i) => `[s${i}]scale=-2:${rung.height}[v${i}]`);
+  const args = ['-v', 'error', '-y', '-i', file, '-filter_complex', [split, ...scales].join(';')];
+  rungs.forEach((rung, i) => {
+    args.push('-map', `[v${i}]`, `-c:v:${i}`, encoder, `-maxrate:v:${i}`, String(rung.maxBitrate), `-bufsize:v:${i}`, String(rung.maxBitrate * 2));
+  });
+  args.push(...extra, '-pix_fmt', 'yuv420p', '-force_key_frames', `expr:gte(t,n_forced*${GOP_SECONDS})`, '-sc_threshold', '0');
+  if (source.hasAudio) {
+    args.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000');
+  }
+  args.push(
+    '-f', 'dash',
+    '-seg_duration', String(SEGMENT_SECONDS),
+    '-use_template', '1',
+    '-use_timeline', '0',
+    '-hls_playlist', '1',
+    '-hls_master_name', `${MANIFEST_BASENAME}.m3u8`,
+    '-init_seg_name', `${MANIFEST_BASENAME}_$RepresentationID$_init.$ext$`,
+    '-media_seg_name', `${MANIFEST_BASENAME}_$RepresentationID$_$Number%05d$.$ext$`,
+    '-adaptation_sets', source.hasAudio ? 'id=0,streams=v id=1,streams=a' : 'id=0,streams=v',
+    path.join(outputDir, `${MANIFEST_BASENAME}.mpd`),
+  );
+  await run('ffmpeg', args, { maxBuffer: 16 * 1024 * 1024 });
+
+  const mpd = fs.readFileSync(path.join(outputDir, `${MANIFEST_BASENAME}.mpd`), 'utf8');
+  const files = fs.readdirSync(outputDir);
+  const renditions: Rendition[] = [];
+  for (const match of mpd.matchAll(/<Representation\b[^>]*\bid="(\d+)"[^>]*>/g)) {
+    const attribute = (name: string) => new RegExp(`\\b${name}="(\\d+)"`).exec(match[0])?.[1];
+    const width = attribute('width');
+    const height = attribute('height');
+    if (!width || !height) {
+      continue;
+    }
+    const bytes = files
+      .filter((name) => name.startsWith(`${MANIFEST_BASENAME}_${match[1]}_`))
+      .reduce((sum, name) => sum + fs.statSync(path.join(outputDir, name)).size, 0);
+    renditions.push({
+      codec,
+      width: Number(width),
+      height: Number(height),
+      bitrateKbps: Math.round(source.durationSeconds > 0 ? (bytes * 8) / source.durationSeconds / 1000 : 0),
+      bytes,
+    });
+  }
+  const prefix = codecPrefix(titleId, codec);
+  return {
+    codec,
+    manifests: { hls: `${prefix}${MANIFEST_BASENAME}.m3u8`, dash: `${prefix}${MANIFEST_BASENAME}.mpd` },
+    renditions,
+    durationSeconds: source.durationSeconds,
+  };
+}
+
+export interface LocalEncodeDependencies {
+  readonly s3: S3Client;
+  readonly originBucket: string;
+  readonly catalog: CatalogStore;
+  readonly rates: RateTable;
+  readonly nowIso: () => string;
+}
+
+export interface LocalEncodeRequest {
+  /** The video file to encode. */
+  readonly file: string;
+  /** Where it would have been uploaded, for the title id: `s3://<bucket>/<key>`. */
+  readonly source: { readonly bucket: string; readonly key: string };
+  /**
+   * @default ['avc1'] - H.264 only: encoding HEVC and AV1 in software is slow on a laptop
+   */
+  readonly codecs?: readonly Codec[];
+}
+
+async function uploadDirectory(deps: LocalEncodeDependencies, directory: string, keyPrefix: string): Promise<void> {
+  for (const name of fs.readdirSync(directory)) {
+    await deps.s3.send(
+      new PutObjectCommand({
+        Bucket: deps.originBucket,
+        Key: `${keyPrefix}${name}`,
+        Body: fs.readFileSync(path.join(directory, name)),
+        ContentType: CONTENT_TYPES[path.extname(name)] ?? 'application/octet-stream',
+      }),
+    );
+  }
+}
+
+/**
+ * Encodes a local file, publishes it to the origin and lands it in the catalog, available: the
+ * whole cold path of one title, locally. A file that is not a video ends as a failed title.
+ */
+export async function encodeTitleLocally(deps: LocalEncodeDependencies, request: LocalEncodeRequest): Promise<CatalogTitle> {
+  const titleId = titleIdFor(request.source.bucket, request.source.key, undefined);
+  const bytes = fs.statSync(request.file).size;
+  await deps.catalog.putIfAbsent(processingTitle(titleId, { ...request.source, bytes }, 'fixed', deps.nowIso()));
+  let source: SourceProbe;
+  try {
+    source = await probeSource(request.file);
+  } catch (error) {
+    if (error instanceof NotAVideoError) {
+      return (await deps.catalog.modify(titleId, (title) => withFailure(title, error.message)))!;
+    }
+    throw error;
+  }
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-encode-'));
+  const codecs = request.codecs ?? ['avc1'];
+  try {
+    let title: CatalogTitle | undefined;
+    for (const kind of JOBS_BY_MODE.fixed) {
+      const outputs: CodecOutputs[] = [];
+      for (const codec of CODECS_BY_JOB[kind].filter((c) => codecs.includes(c))) {
+        const codecDir = path.join(workDir, codec);
+        fs.mkdirSync(codecDir);
+        outputs.push(await encodeCodec(request.file, source, codec, codecDir, titleId));
+        await uploadDirectory(deps, codecDir, codecPrefix(titleId, codec));
+      }
+      const jobId = `local-ffmpeg-${kind}`;
+      title = await deps.catalog.modify(titleId, (current) => {
+        const probed = { ...current, encoding: { ...current.encoding!, sourceHeight: source.height } };
+        return withJobCompleted(withJobSubmitted(probed, kind, jobId) ?? probed, kind, jobId, outputs, deps.rates, deps.nowIso());
+      });
+    }
+    return title!;
+  } finally {
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
