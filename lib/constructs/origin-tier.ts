@@ -77,6 +77,10 @@ export class OriginTier extends Construct {
     });
     this.bucket = origin.bucket;
     this.encryptionKey = origin.key;
+    Validations.of(origin).acknowledge({
+      id: 'Annotation::@aws-cdk/aws-cloudfront-origins:wildcardKeyPolicyForOac',
+      reason: 'The origin key lets CloudFront decrypt for distributions of this account only; naming the one distribution would make key, bucket and distribution a CloudFormation cycle.',
+    });
 
     this.signingSecret = new Secret(this, 'SigningSecret', {
       secretName: props.signingSecretName,

@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, CfnResource, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CfnResource, RemovalPolicy, Stack, StackProps, Token, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -122,7 +122,7 @@ export class DataStack extends Stack {
         'Action::kms:GenerateDataKey*',
         'Action::kms:ReEncrypt*',
         'Resource::<OriginBucket.Arn>/*',
-        `Resource::${nagBucketArn(naming.mediaBucketName('<AWS::AccountId>', config.secondaryRegion, 'origin'))}/*`,
+        `Resource::${nagBucketArn(this, naming.mediaBucketName('<AWS::AccountId>', config.secondaryRegion, 'origin'))}/*`,
       ].map((finding) => ({ id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`, reason: replicationReason })),
     );
 
@@ -160,9 +160,13 @@ export class DataStack extends Stack {
   }
 }
 
-/** How cdk-nag renders an S3 bucket ARN built from a name with pseudo parameters. */
-export function nagBucketArn(bucketName: string): string {
-  return `arn:<AWS::Partition>:s3:::${bucketName}`;
+/**
+ * How cdk-nag renders the ARN of a bucket named with pseudo parameters, in `scope`'s stack: the
+ * partition is a literal when CDK knows it (feature flag enablePartitionLiterals), else a Ref.
+ */
+export function nagBucketArn(scope: Construct, bucketName: string): string {
+  const partition = Stack.of(scope).partition;
+  return `arn:${Token.isUnresolved(partition) ? '<AWS::Partition>' : partition}:s3:::${bucketName}`;
 }
 
 function pinLogicalId(construct: Construct, logicalId: string): void {

@@ -33,7 +33,7 @@ export class EncodingStack extends Stack {
     const mediaBucket = (purpose: 'origin' | 'source', key: IKey): MediaBucketRef => ({
       bucket: Bucket.fromBucketName(this, `${purpose}Bucket`, naming.mediaBucketName(Aws.ACCOUNT_ID, this.region, purpose)),
       key,
-      nagArn: nagBucketArn(naming.mediaBucketName('<AWS::AccountId>', this.region, purpose)),
+      nagArn: nagBucketArn(this, naming.mediaBucketName('<AWS::AccountId>', this.region, purpose)),
     });
     const source = mediaBucket('source', props.sourceKey);
     const origin = mediaBucket('origin', props.originKey);

@@ -125,7 +125,7 @@ describe('ControlPlaneStack', () => {
     const secretResources = Object.values(template.findResources('AWS::IAM::Policy'))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
       .filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager:GetSecretValue'))
-      .map((statement) => JSON.stringify(statement.Resource));
+      .flatMap((statement) => [statement.Resource].flat().map((resource: unknown) => JSON.stringify(resource)));
     expect(secretResources).toHaveLength(2);
     expect(secretResources.join()).toContain(':secret:nearstream/dev/url-signing-key-??????');
     expect(secretResources.join()).toContain(':secret:nearstream/dev/origin-signing-key-??????');

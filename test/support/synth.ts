@@ -14,6 +14,9 @@ export interface SynthOptions {
   readonly extend?: (environment: NearstreamEnvironment) => void;
 }
 
+/** The feature flags and context `cdk.json` gives the real app: tests synthesize what users deploy. */
+const CDK_JSON_CONTEXT = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')).context as Record<string, unknown>;
+
 /** A violation as CDK's policy validation report lists it. */
 export interface ReportedViolation {
   readonly ruleName: string;
@@ -44,7 +47,7 @@ export interface SynthesizedEnvironment {
  */
 export function synthEnvironment(input: EnvironmentInput, options: SynthOptions = {}): SynthesizedEnvironment {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-synth-'));
-  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
   const config = resolveEnvironment(input);
   const environment = new NearstreamEnvironment(app, `Nearstream-${config.name}`, { config });
   options.extend?.(environment);
