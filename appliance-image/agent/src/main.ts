@@ -1,0 +1,57 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { parseKeyring } from '../../../lambda/shared/url-token';
+import { AgentConfig, loadConfig } from './config';
+import { ControlPlane } from './control-plane';
+import { fill, status } from './fill';
+import { log } from './log';
+import { Origin } from './origin';
+import { writeFileAtomically } from './state';
+
+const USAGE = `usage: nearstream-agent <fill|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]`;
+
+/** Fetches the control plane's signing key ring into the file nginx checks tokens with. */
+async function refreshKey(config: AgentConfig): Promise<void> {
+  if (!config.keyringSecretId) {
+    throw new Error('keyringSecretId is not set in the agent config');
+  }
+  const client = new SecretsManagerClient({ region: config.region });
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: config.keyringSecretId }));
+  const keyring = parseKeyring(SecretString ?? '');
+  writeFileAtomically(config.keyringFile, SecretString!, 0o640);
+  log('info', 'key ring refreshed', { activeKeyId: keyring.activeKeyId, keys: [...keyring.keys.keys()] });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const configAt = rest.indexOf('--config');
+  const configFile = configAt >= 0 ? rest[configAt + 1] : '/etc/nearstream/agent.json';
+  if (!command || !['fill', 'status', 'refresh-key'].includes(command) || !configFile) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const config = loadConfig(configFile);
+  switch (command) {
+    case 'status':
+      process.stdout.write(`${JSON.stringify(status(config), null, 2)}\n`);
+      return 0;
+    case 'refresh-key':
+      await refreshKey(config);
+      return 0;
+    default: {
+      const outcome = await fill(
+        config,
+        { origin: new Origin(config.region, config.s3Endpoint), controlPlane: new ControlPlane(config.controlPlaneUrl, config.region), nowMs: Date.now },
+        { ignoreWindow: rest.includes('--ignore-window') },
+      );
+      return outcome.result === 'failed' || outcome.result === 'rejected' ? 1 : 0;
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    log('error', error.message);
+    process.exit(1);
+  },
+);

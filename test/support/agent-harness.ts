@@ -1,0 +1,170 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { buildSync } from 'esbuild';
+import { createFleetHandler } from '../../lambda/fleet/handler';
+import { FleetStore } from '../../lambda/fleet/fleet-store';
+import { itemKeys } from '../../lambda/shared/control-table';
+import { ManifestObject, signManifest } from '../../lambda/shared/fill-manifest';
+import { LocalGateway } from '../../local/api/local-gateway';
+import { DynamoDbLocal } from './dynamodb-local';
+import { TEST_KEYRING } from './fixtures';
+import { S3Server } from './s3-server';
+
+export const AGENT_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+export const AGENT_PRINCIPAL = 'arn:aws:iam::000000000000:user/S3RVER';
+
+/** Bundles the agent exactly as the image build does: one file for the node's Node.js. */
+export function bundleAgent(outDir: string): string {
+  const outfile = path.join(outDir, 'nearstream-agent.js');
+  buildSync({
+    entryPoints: [path.join(__dirname, '..', '..', 'appliance-image', 'agent', 'src', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    outfile,
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
+/** A made-up title: `count` objects of random bytes under `titles/<titleId>/avc1/`. */
+export function makeTitle(titleId: string, count: number, bytes: number): { object: ManifestObject; body: Buffer }[] {
+  return Array.from({ length: count }, (_, i) => {
+    const body = randomBytes(bytes + i);
+    return {
+      body,
+      object: { key: `titles/${titleId}/avc1/seg-${i}.m4s`, size: body.length, sha256: createHash('sha256').update(body).digest('hex'), titleId },
+    };
+  });
+}
+
+/**
+ * The world an appliance lives in, on loopback: the origin (s3rver), the control plane's real
+ * fleet handlers on DynamoDB Local behind the local gateway, and one appliance's directories.
+ */
+export class ApplianceWorld {
+  readonly root = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-appliance-'));
+  readonly cacheDir = path.join(this.root, 'cache');
+  readonly stateDir = path.join(this.root, 'state');
+  readonly keyringFile = path.join(this.root, 'keyring.json');
+  readonly configFile = path.join(this.root, 'agent.json');
+  agentBundle = '';
+  dynamo!: DynamoDbLocal;
+  s3!: S3Server;
+  gateway!: LocalGateway;
+  fleet!: FleetStore;
+
+  async start(): Promise<void> {
+    this.agentBundle = bundleAgent(this.root);
+    [this.dynamo, this.s3] = await Promise.all([DynamoDbLocal.start(), S3Server.start(['origin'])]);
+    await this.dynamo.createControlTable('fleet');
+    this.fleet = new FleetStore(this.dynamo.documentClient(), 'fleet');
+    const handler = createFleetHandler({ store: this.fleet, now: () => new Date() });
+    this.gateway = await LocalGateway.start(
+      ['POST /fleet/register', 'POST /fleet/report', 'GET /fleet/manifest'].map((routeKey) => {
+        const [method, route] = routeKey.split(' ');
+        return { method, path: route, auth: 'appliance' as const, handler };
+      }),
+    );
+    fs.mkdirSync(this.cacheDir, { recursive: true });
+    fs.writeFileSync(this.keyringFile, JSON.stringify({ activeKeyId: 'k1', k1: TEST_KEYRING.keys.get('k1')!.toString('utf8') }));
+    this.writeConfig({});
+  }
+
+  writeConfig(overrides: Record<string, unknown>): void {
+    fs.writeFileSync(
+      this.configFile,
+      JSON.stringify({
+        applianceId: 'oca-1',
+        clusterId: 'isp-a',
+        region: 'us-east-1',
+        controlPlaneUrl: this.gateway.url,
+        baseUrl: 'https://oca-1.isp-a.example',
+        prefixes: ['198.51.100.0/24'],
+        capacity: { egressGbps: 10, diskBytes: 100_000_000 },
+        originBucket: 'origin',
+        s3Endpoint: this.s3.endpoint,
+        cacheDir: this.cacheDir,
+        stateDir: this.stateDir,
+        keyringFile: this.keyringFile,
+        diskCeilingBytes: 50_000_000,
+        bandwidthCapBytesPerSecond: 500_000_000,
+        parallelism: 4,
+        fillWindow: { startHourUtc: 2, endHourUtc: 6 },
+        ...overrides,
+      }),
+    );
+  }
+
+  /** Uploads objects to the origin and announces a signed manifest of them as the cluster's current one. */
+  async publish(generation: number, items: readonly { object: ManifestObject; body: Buffer }[], changes: { manifestText?: string } = {}): Promise<void> {
+    for (const { object, body } of items) {
+      await this.s3.put('origin', object.key, body);
+    }
+    const manifest = signManifest(
+      {
+        clusterId: 'isp-a',
+        generation,
+        createdAt: new Date().toISOString(),
+        validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+        objects: items.map((item) => item.object),
+      },
+      TEST_KEYRING,
+    );
+    const key = `manifests/isp-a/${generation}-${Date.now()}.json`;
+    await this.s3.put('origin', key, changes.manifestText ?? JSON.stringify(manifest));
+    // Written directly, not through FleetStore.putManifestPointer, so that a test can announce
+    // even an older generation and see the appliance refuse it.
+    await this.dynamo.documentClient().send(
+      new PutCommand({
+        TableName: 'fleet',
+        Item: { ...itemKeys.clusterManifest('isp-a'), clusterId: 'isp-a', generation, bucket: 'origin', key, createdAt: new Date().toISOString() },
+      }),
+    );
+  }
+
+  /**
+   * Runs the bundled agent to completion. Asynchronous on purpose: the control plane it talks to
+   * runs in this process, which must keep answering while the agent waits.
+   */
+  async runAgent(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, [this.agentBundle, ...args, '--config', this.configFile], {
+      env: { ...process.env, ...AGENT_CREDENTIALS, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    return { status, stdout, stderr };
+  }
+
+  startAgent(...args: string[]): ChildProcess {
+    return spawn(process.execPath, [this.agentBundle, ...args, '--config', this.configFile], { env: { ...process.env, ...AGENT_CREDENTIALS }, stdio: 'ignore' });
+  }
+
+  /** Every file nginx could serve, with its SHA-256. */
+  servedFiles(): Record<string, string> {
+    const files: Record<string, string> = {};
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else files[path.relative(this.cacheDir, full)] = createHash('sha256').update(fs.readFileSync(full)).digest('hex');
+      }
+    };
+    walk(this.cacheDir);
+    return files;
+  }
+
+  async stop(): Promise<void> {
+    await this.gateway?.stop();
+    await this.s3?.stop();
+    await this.dynamo?.stop();
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
