@@ -132,24 +132,34 @@ describe('the fill agent', () => {
     expect([after.appliedGeneration, after.objectsHeld, after.titlesHeld]).toEqual([stateBefore.appliedGeneration, stateBefore.objectsHeld, stateBefore.titlesHeld]);
   });
 
-  it('never fills past the disk ceiling', async () => {
+  it('never fills past the disk ceiling, even while the old content still waits for eviction', async () => {
     const cacheBytes = () => Object.keys(world.servedFiles()).reduce((sum, key) => sum + fs.statSync(path.join(world.cacheDir, key)).size, 0);
-    const ceiling = cacheBytes() + 2_500_000;
+    const old = makeTitle('old', 2, 400_000);
+    await world.publish(100, old);
+    expect((await world.runAgent('fill', '--ignore-window')).status).toBe(0);
+    const held = cacheBytes();
     const large = makeTitle('large', 4, 1_000_000);
-    await world.publish(6, large);
+    const ceiling = Math.max(4_000_010, held + 2_500_000);
+    await world.publish(101, large);
     world.writeConfig({ diskCeilingBytes: ceiling });
     const run = await world.runAgent('fill', '--ignore-window');
     world.writeConfig({});
 
     expect(run.status).toBe(0);
     expect(cacheBytes()).toBeLessThanOrEqual(ceiling);
-    expect((await status()).lastFill.downloadedObjects).toBe(2);
-    expect((await status()).lastFill).toMatchObject({ result: 'ceiling-reached', failures: expect.arrayContaining([expect.objectContaining({ reason: expect.stringContaining('disk ceiling') })]) });
+    expectServed(old);
+    const downloaded = (await status()).lastFill.downloadedObjects;
+    expect(downloaded).toBeGreaterThan(0);
+    expect(downloaded).toBeLessThan(large.length);
+    expect((await status()).lastFill).toMatchObject({
+      result: 'ceiling-reached',
+      failures: expect.arrayContaining([expect.objectContaining({ reason: expect.stringContaining('disk ceiling') })]),
+    });
   });
 
   it('stops cleanly at the end of the fill window, keeping what it verified', async () => {
     const slow = makeTitle('slow', 5, 400_000);
-    await world.publish(7, slow);
+    await world.publish(200, slow);
     world.writeConfig({ bandwidthCapBytesPerSecond: 400_000, diskCeilingBytes: 50_000_000 });
     Object.assign(process.env, AGENT_CREDENTIALS);
     const config = loadConfig(world.configFile);
