@@ -1,0 +1,41 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AgentConfig } from './config';
+
+export interface EdgeOptions {
+  /** `address:port` nginx listens on, e.g. `0.0.0.0:443` or `127.0.0.1:8080`. */
+  readonly listen: string;
+  /** Where `token.js` is installed. */
+  readonly njsDir: string;
+  readonly accessLog: string;
+}
+
+/** Renders the nginx server block for this node from the template shipped in the image. */
+export function renderEdgeConfig(template: string, config: Pick<AgentConfig, 'applianceId' | 'cacheDir' | 'keyringFile'>, options: EdgeOptions): string {
+  const values: Record<string, string> = {
+    listen: options.listen,
+    njsDir: options.njsDir,
+    accessLog: options.accessLog,
+    applianceId: config.applianceId,
+    cacheDir: config.cacheDir.replace(/\/$/, ''),
+    keyringFile: config.keyringFile,
+  };
+  for (const [name, value] of Object.entries(values)) {
+    if (/["\s;{}]/.test(value)) {
+      throw new Error(`edge config: ${name} '${value}' may not contain quotes, spaces, ';' or braces`);
+    }
+  }
+  return template.replace(/\{\{(\w+)\}\}/g, (placeholder, name: string) => {
+    if (!(name in values)) {
+      throw new Error(`edge config template: unknown placeholder ${placeholder}`);
+    }
+    return values[name];
+  });
+}
+
+/** The template and njs module as shipped next to the agent in the image. */
+export const EDGE_TEMPLATE = path.join(__dirname, '..', '..', 'nginx', 'nearstream-edge.conf.template');
+
+export function readEdgeTemplate(file = EDGE_TEMPLATE): string {
+  return fs.readFileSync(file, 'utf8');
+}
