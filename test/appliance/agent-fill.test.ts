@@ -193,6 +193,19 @@ describe('the fill agent', () => {
     expect((await status()).lastFill).toMatchObject({ result: 'window-ended', message: expect.stringContaining('outside the fill window') });
   });
 
+  it('keeps reporting its health while serving, and stops cleanly on SIGTERM', async () => {
+    const before = (await world.fleet.get('oca-1'))!.reportedAtMs ?? 0;
+    const agent = world.startAgent('serve');
+    const deadline = Date.now() + 10_000;
+    while (((await world.fleet.get('oca-1'))!.reportedAtMs ?? 0) <= before && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect((await world.fleet.get('oca-1'))!.reportedAtMs).toBeGreaterThan(before);
+    agent.kill('SIGTERM');
+    const code = await new Promise((resolve) => agent.once('exit', resolve));
+    expect(code).toBe(0);
+  });
+
   it('names the field when its config is wrong', async () => {
     world.writeConfig({ parallelism: 0 });
     const run = await world.runAgent('status');

@@ -176,7 +176,7 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
 }
 
 /** Tells the control plane what the node holds complete, and how it is. Never fails the fill. */
-async function report(config: AgentConfig, deps: FillDependencies, state: AgentState, manifest: SignedFillManifest | undefined, outcome: FillOutcome): Promise<void> {
+export async function report(config: AgentConfig, deps: FillDependencies, state: AgentState, manifest: SignedFillManifest | undefined, outcome: FillOutcome): Promise<void> {
   const titles = titlesHeld(manifest, state.objects);
   const attempts = outcome.downloadedObjects + outcome.failures.length;
   try {

@@ -2,12 +2,40 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { parseKeyring } from '../../../lambda/shared/url-token';
 import { AgentConfig, loadConfig } from './config';
 import { ControlPlane } from './control-plane';
-import { fill, status } from './fill';
+import { fill, readAcceptedManifest, report, status } from './fill';
 import { log } from './log';
 import { Origin } from './origin';
-import { writeFileAtomically } from './state';
+import { readState, writeFileAtomically } from './state';
 
-const USAGE = `usage: nearstream-agent <fill|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]`;
+const USAGE = `usage: nearstream-agent <fill|serve|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]`;
+
+const REPORT_INTERVAL_MS = 30_000;
+const KEY_REFRESH_INTERVAL_MS = 3_600_000;
+
+/**
+ * The long-running agent: reports what the node holds every 30 s (steering treats a report older
+ * than 90 s as unhealthy) and refreshes the key ring every hour, until stopped.
+ */
+async function serve(config: AgentConfig): Promise<void> {
+  const deps = { origin: new Origin(config.region, config.s3Endpoint), controlPlane: new ControlPlane(config.controlPlaneUrl, config.region), nowMs: Date.now };
+  let stopping = false;
+  const stop = () => (stopping = true);
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  let nextKeyRefresh = 0;
+  while (!stopping) {
+    if (config.keyringSecretId && Date.now() >= nextKeyRefresh) {
+      await refreshKey(config).catch((error: Error) => log('error', 'key ring refresh failed', { reason: error.message }));
+      nextKeyRefresh = Date.now() + KEY_REFRESH_INTERVAL_MS;
+    }
+    const state = readState(config.stateDir);
+    const idle = { startedAt: '', finishedAt: '', result: 'complete' as const, downloadedBytes: 0, downloadedObjects: 0, evictedObjects: 0, failures: [] };
+    await report(config, deps, state, readAcceptedManifest(config.stateDir), state.lastFill ?? idle);
+    for (let waited = 0; waited < REPORT_INTERVAL_MS && !stopping; waited += 500) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
 
 /** Fetches the control plane's signing key ring into the file nginx checks tokens with. */
 async function refreshKey(config: AgentConfig): Promise<void> {
@@ -25,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const configAt = rest.indexOf('--config');
   const configFile = configAt >= 0 ? rest[configAt + 1] : '/etc/nearstream/agent.json';
-  if (!command || !['fill', 'status', 'refresh-key'].includes(command) || !configFile) {
+  if (!command || !['fill', 'serve', 'status', 'refresh-key'].includes(command) || !configFile) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
@@ -36,6 +64,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'refresh-key':
       await refreshKey(config);
+      return 0;
+    case 'serve':
+      await serve(config);
       return 0;
     default: {
       const outcome = await fill(
