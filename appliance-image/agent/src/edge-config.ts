@@ -7,6 +7,7 @@ export interface EdgeOptions {
   readonly listen: string;
   /** Where `token.js` is installed. */
   readonly njsDir: string;
+  /** The JSON access log's file, or `off`. */
   readonly accessLog: string;
 }
 
@@ -25,11 +26,15 @@ export function renderEdgeConfig(template: string, config: Pick<AgentConfig, 'ap
       throw new Error(`edge config: ${name} '${value}' may not contain quotes, spaces, ';' or braces`);
     }
   }
+  const rendered: Record<string, string> = {
+    ...values,
+    accessLog: options.accessLog === 'off' ? 'off' : `${options.accessLog} nearstream_json`,
+  };
   return template.replace(/\{\{(\w+)\}\}/g, (placeholder, name: string) => {
-    if (!(name in values)) {
+    if (!(name in rendered)) {
       throw new Error(`edge config template: unknown placeholder ${placeholder}`);
     }
-    return values[name];
+    return rendered[name];
   });
 }
 

@@ -25,6 +25,7 @@ export interface FillOptions {
 
 const ATTEMPTS_PER_OBJECT = 3;
 const PROGRESS_INTERVAL_MS = 2000;
+const STATE_FLUSH_MS = 500;
 
 /** The last manifest the agent accepted, kept so `status` and reports know which titles are complete. */
 export function acceptedManifestFile(stateDir: string): string {
@@ -113,6 +114,15 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
     });
   }, PROGRESS_INTERVAL_MS);
 
+  // State is persisted at most every STATE_FLUSH_MS, and at the end: an object verified but not yet
+  // recorded is merely fetched again next time, while nothing is recorded before its bytes are synced.
+  let lastFlush = 0;
+  const persist = (force = false) => {
+    if (force || performance.now() - lastFlush >= STATE_FLUSH_MS) {
+      writeState(config.stateDir, state);
+      lastFlush = performance.now();
+    }
+  };
   const heldBytes = () => Object.values(state.objects).reduce((sum, held) => sum + held.size, 0);
   const queue = [...plan.downloads];
   const worker = async () => {
@@ -137,7 +147,7 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
         await downloadVerified(deps.origin, config.originBucket, object, config, limiter, (bytes) => (downloadedBytes += bytes), controller.signal);
         const held: HeldObject = { size: object.size, sha256: object.sha256, titleId: object.titleId };
         state = { ...state, objects: { ...state.objects, [object.key]: held } };
-        writeState(config.stateDir, state);
+        persist();
         downloadedObjects++;
         return;
       } catch (error) {
@@ -157,6 +167,7 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
   } finally {
     clearTimeout(windowTimer);
     clearInterval(progress);
+    persist(true);
   }
 
   let evictedObjects = 0;
