@@ -7,6 +7,9 @@ import { RateLimiter } from './rate-limiter';
 
 export class CorruptObjectError extends Error {}
 
+/** Chunks from the network are written in batches of this size: fewer, larger writes. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
 /** Where an object's bytes collect until verified: outside the served tree, named by its digest. */
 export function partialPath(stateDir: string, object: ManifestObject): string {
   return path.join(stateDir, 'partial', object.sha256);
@@ -57,10 +60,19 @@ export async function downloadVerified(
     hash = createHash('sha256');
     written = 0;
   }
-  if (written < object.size) {
-    const output = fs.createWriteStream(partial, { flags: 'a' });
-    try {
+  const file = await fs.promises.open(partial, 'a');
+  try {
+    if (written < object.size) {
       const body = await origin.read(bucket, object.key, written, signal);
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (pendingBytes > 0) {
+          await file.write(pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes));
+          pending = [];
+          pendingBytes = 0;
+        }
+      };
       for await (const chunk of body) {
         const buffer = chunk as Buffer;
         await limiter.take(buffer.length, signal);
@@ -69,28 +81,27 @@ export async function downloadVerified(
         if (written > object.size) {
           break;
         }
-        if (!output.write(buffer)) {
-          await new Promise<void>((resolve) => output.once('drain', () => resolve()));
+        pending.push(buffer);
+        pendingBytes += buffer.length;
+        if (pendingBytes >= WRITE_BATCH_BYTES) {
+          await flush();
         }
         onBytes(buffer.length);
       }
-    } finally {
-      await new Promise<void>((resolve, reject) => output.end((error?: Error | null) => (error ? reject(error) : resolve())));
+      await flush();
     }
-  }
-  const digest = hash.digest('hex');
-  if (written !== object.size || digest !== object.sha256) {
-    fs.rmSync(partial, { force: true });
-    throw new CorruptObjectError(`${object.key}: got ${written} bytes with sha256 ${digest}; the manifest says ${object.size} bytes, ${object.sha256}`);
-  }
-  const handle = fs.openSync(partial, 'r');
-  try {
-    fs.fsyncSync(handle);
+    const digest = hash.digest('hex');
+    if (written !== object.size || digest !== object.sha256) {
+      await file.close();
+      fs.rmSync(partial, { force: true });
+      throw new CorruptObjectError(`${object.key}: got ${written} bytes with sha256 ${digest}; the manifest says ${object.size} bytes, ${object.sha256}`);
+    }
+    await file.sync();
   } finally {
-    fs.closeSync(handle);
+    await file.close().catch(() => undefined);
   }
   const target = cachePath(dirs.cacheDir, object.key);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.chmodSync(partial, 0o644);
-  fs.renameSync(partial, target);
+  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+  await fs.promises.chmod(partial, 0o644);
+  await fs.promises.rename(partial, target);
 }
