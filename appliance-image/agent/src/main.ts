@@ -1,11 +1,11 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseKeyring } from '../../../lambda/shared/url-token';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AgentConfig, loadConfig } from './config';
 import { ControlPlane } from './control-plane';
 import { fill, readAcceptedManifest, report, status } from './fill';
 import { log } from './log';
 import { Origin } from './origin';
-import { readState, writeFileAtomically } from './state';
+import { refreshKey } from './keyring';
+import { readState } from './state';
 
 const USAGE = `usage: nearstream-agent <fill|serve|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]`;
 
@@ -25,7 +25,7 @@ async function serve(config: AgentConfig): Promise<void> {
   let nextKeyRefresh = 0;
   while (!stopping) {
     if (config.keyringSecretId && Date.now() >= nextKeyRefresh) {
-      await refreshKey(config).catch((error: Error) => log('error', 'key ring refresh failed', { reason: error.message }));
+      await refreshKey(config, new SecretsManagerClient({ region: config.region })).catch((error: Error) => log('error', 'key ring refresh failed', { reason: error.message }));
       nextKeyRefresh = Date.now() + KEY_REFRESH_INTERVAL_MS;
     }
     const state = readState(config.stateDir);
@@ -35,18 +35,6 @@ async function serve(config: AgentConfig): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
-}
-
-/** Fetches the control plane's signing key ring into the file nginx checks tokens with. */
-async function refreshKey(config: AgentConfig): Promise<void> {
-  if (!config.keyringSecretId) {
-    throw new Error('keyringSecretId is not set in the agent config');
-  }
-  const client = new SecretsManagerClient({ region: config.region });
-  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: config.keyringSecretId }));
-  const keyring = parseKeyring(SecretString ?? '');
-  writeFileAtomically(config.keyringFile, SecretString!, 0o640);
-  log('info', 'key ring refreshed', { activeKeyId: keyring.activeKeyId, keys: [...keyring.keys.keys()] });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -63,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(status(config), null, 2)}\n`);
       return 0;
     case 'refresh-key':
-      await refreshKey(config);
+      await refreshKey(config, new SecretsManagerClient({ region: config.region }));
       return 0;
     case 'serve':
       await serve(config);
