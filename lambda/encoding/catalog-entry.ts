@@ -49,6 +49,18 @@ export function processingTitle(titleId: string, source: EncodingRecord['source'
   };
 }
 
+/**
+ * Whether ingest has nothing left to do for a title: it already finished (available or failed), or
+ * every job its ladder needs was submitted. A replayed upload event for such a title is a duplicate.
+ */
+export function needsNoMoreJobs(title: CatalogTitle): boolean {
+  if (title.status !== 'processing') {
+    return true;
+  }
+  const encoding = title.encoding!;
+  return JOBS_BY_MODE[encoding.ladder].every((kind) => encoding.jobs[kind] !== undefined);
+}
+
 /** Records a job as submitted; unchanged if it already was. */
 export function withJobSubmitted(title: CatalogTitle, kind: JobKind, jobId: string): CatalogTitle | undefined {
   const encoding = title.encoding!;

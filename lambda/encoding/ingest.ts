@@ -3,7 +3,7 @@ import { HeadObjectCommand, HeadObjectCommandOutput, NotFound, S3Client } from '
 import { CatalogStore } from '../catalog/catalog-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
-import { processingTitle, withJobSubmitted } from './catalog-entry';
+import { needsNoMoreJobs, processingTitle, withJobSubmitted } from './catalog-entry';
 import { codecPrefix, JobKind, jobInput, JOBS_BY_MODE, jobSettings, LadderMode, MANIFEST_BASENAME } from './ladder';
 import { titleIdFor } from './title-id';
 
@@ -67,7 +67,7 @@ export function createIngestHandler(deps: IngestDependencies) {
       processingTitle(titleId, { bucket, key, versionId, bytes: size }, ladder, deps.nowIso()),
     );
     const title = created ? undefined : await deps.catalog.get(titleId);
-    if (title && (title.status !== 'processing' || Object.keys(title.encoding?.jobs ?? {}).length === JOBS_BY_MODE[title.encoding!.ladder].length)) {
+    if (title && needsNoMoreJobs(title)) {
       return { outcome: 'duplicate', titleId };
     }
     if (!validLadder) {

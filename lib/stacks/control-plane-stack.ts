@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CfnOutput, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -10,6 +10,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
+import { retentionOf } from '../config/retention';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
 import { LatencyRoutedApiDomain } from '../constructs/latency-routed-api-domain';
 import { NearstreamFunction } from '../constructs/nearstream-function';
@@ -42,7 +43,7 @@ export class ControlPlaneStack extends Stack {
     super(scope, id, props);
     const { config, region } = props;
     const naming = new EnvironmentNaming(config);
-    const logRemovalPolicy = config.kind === 'ephemeral' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const logRemovalPolicy = retentionOf(config).removalPolicy;
     const controlTable = TableV2.fromTableName(this, 'ControlTable', naming.controlTableName);
 
     const logKey = new LogEncryptionKey(this, 'LogKey', {

@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, CfnResource, RemovalPolicy, Stack, StackProps, Token, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CfnResource, Stack, StackProps, Token, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
 import { EnvironmentConfig, ViewerAuthSettings } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
+import { retentionOf } from '../config/retention';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
 import { OriginTier } from '../constructs/origin-tier';
 import { SecureBucket } from '../constructs/secure-bucket';
@@ -51,8 +52,7 @@ export class DataStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     const naming = new EnvironmentNaming(config);
-    const keep = config.kind !== 'ephemeral';
-    const removalPolicy = keep ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const { removalPolicy, protect: keep } = retentionOf(config);
 
     this.controlTable = new TableV2(this, 'ControlTable', {
       tableName: naming.controlTableName,

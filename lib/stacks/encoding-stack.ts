@@ -1,10 +1,11 @@
-import { Aws, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Aws, Stack, StackProps } from 'aws-cdk-lib';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IKey } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
+import { retentionOf } from '../config/retention';
 import { EncodingLadder, MediaBucketRef } from '../constructs/encoding-ladder';
 import { EncodingWorkflow } from '../constructs/encoding-workflow';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
@@ -27,7 +28,7 @@ export class EncodingStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     const naming = new EnvironmentNaming(config);
-    const logRemovalPolicy = config.kind === 'ephemeral' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const logRemovalPolicy = retentionOf(config).removalPolicy;
     const logKey = new LogEncryptionKey(this, 'LogKey', { aliasName: `alias/${naming.prefix}/encoding-logs`, removalPolicy: logRemovalPolicy }).key;
 
     const mediaBucket = (purpose: 'origin' | 'source', key: IKey): MediaBucketRef => ({

@@ -1,9 +1,10 @@
-import { Aws, CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import { IKey } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
+import { retentionOf } from '../config/retention';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { SecureBucket } from '../constructs/secure-bucket';
 
@@ -24,7 +25,7 @@ export class OriginReplicaStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     const naming = new EnvironmentNaming(config);
-    const removalPolicy = config.kind === 'ephemeral' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const { removalPolicy } = retentionOf(config);
     const logs = new AccessLogBucket(this, 'LogBucket', { removalPolicy });
     const replica = new SecureBucket(this, 'OriginReplica', {
       purpose: `${naming.prefix}'s origin replica in ${this.region}`,
