@@ -93,6 +93,12 @@ describe('the nginx edge server', () => {
     },
   );
 
+  it('shows its connection counts on /nginx_status to loopback, for the agent\'s health reports', async () => {
+    const response = await get('/nginx_status');
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(/^Active connections: \d+/);
+  });
+
   it('answers 404 without a token', async () => {
     expect((await get('/titles/t1/avc1/seg-1.m4s')).status).toBe(404);
   });

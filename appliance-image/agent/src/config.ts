@@ -31,6 +31,17 @@ export const agentConfigSchema = z.strictObject({
   bandwidthCapBytesPerSecond: z.number().int().positive(),
   /** Downloads running at once. */
   parallelism: z.number().int().min(1).max(64).default(4),
+  /** Where the agent reads the edge server's load for its health reports. */
+  edge: z
+    .strictObject({
+      /** nginx's JSON access log. */
+      accessLog: z.string().startsWith('/'),
+      /** nginx's stub_status page, on loopback. */
+      statusUrl: z.url().optional(),
+      /** Connections the node is sized for; with egress, it makes the load figure. */
+      maxConnections: z.number().int().positive().default(20_000),
+    })
+    .optional(),
   /** The nightly fill window, in whole UTC hours; it may wrap past midnight (22 to 6). */
   fillWindow: z.strictObject({ startHourUtc: z.number().int().min(0).max(23), endHourUtc: z.number().int().min(0).max(23) }),
 });

@@ -6,6 +6,7 @@ import { parseKeyring } from '../../../lambda/shared/url-token';
 import { AgentConfig } from './config';
 import { ControlPlane } from './control-plane';
 import { cachePath, CorruptObjectError, downloadVerified } from './download';
+import { HealthFigures } from './edge-metrics';
 import { log } from './log';
 import { Origin } from './origin';
 import { fillWindowEnd, planFill, titlesHeld } from './plan';
@@ -51,7 +52,7 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
     const done: FillOutcome = { startedAt, finishedAt: new Date(deps.nowMs()).toISOString(), ...outcome };
     state = { ...state, lastFill: done };
     writeState(config.stateDir, state);
-    await report(config, deps, state, manifest ?? readAcceptedManifest(config.stateDir), done);
+    await report(config, deps, state, manifest ?? readAcceptedManifest(config.stateDir));
     log(done.result === 'complete' ? 'info' : 'warn', 'fill finished', { ...done, failures: done.failures.length });
     return done;
   };
@@ -186,18 +187,24 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
   return finish({ result, generation: manifest.generation, downloadedBytes, downloadedObjects, evictedObjects, failures }, manifest);
 }
 
-/** Tells the control plane what the node holds complete, and how it is. Never fails the fill. */
-export async function report(config: AgentConfig, deps: FillDependencies, state: AgentState, manifest: SignedFillManifest | undefined, outcome: FillOutcome): Promise<void> {
+/**
+ * Tells the control plane what the node holds complete, and how it is: the edge's figures when the
+ * caller measured them (`serve`), else none but disk use. Never fails the fill.
+ */
+export async function report(
+  config: AgentConfig,
+  deps: Pick<FillDependencies, 'controlPlane'>,
+  state: AgentState,
+  manifest: SignedFillManifest | undefined,
+  edge: HealthFigures = { load: 0, egressGbps: 0, errorRate: 0 },
+): Promise<void> {
   const titles = titlesHeld(manifest, state.objects);
-  const attempts = outcome.downloadedObjects + outcome.failures.length;
   try {
     await deps.controlPlane.report({
       applianceId: config.applianceId,
       health: {
-        load: 0,
-        egressGbps: 0,
+        ...edge,
         diskUsedBytes: Object.values(state.objects).reduce((sum, held) => sum + held.size, 0),
-        errorRate: attempts > 0 ? outcome.failures.length / attempts : 0,
       },
       inventory: { titles, digest: inventoryDigest(titles) },
     });

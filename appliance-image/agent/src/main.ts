@@ -2,6 +2,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AgentConfig, loadConfig } from './config';
 import { ControlPlane } from './control-plane';
 import { fill, readAcceptedManifest, report, status } from './fill';
+import { AccessLogReader, activeConnections, healthFigures } from './edge-metrics';
 import { log } from './log';
 import { Origin } from './origin';
 import { refreshKey } from './keyring';
@@ -17,20 +18,26 @@ const KEY_REFRESH_INTERVAL_MS = 3_600_000;
  * than 90 s as unhealthy) and refreshes the key ring every hour, until stopped.
  */
 async function serve(config: AgentConfig): Promise<void> {
-  const deps = { origin: new Origin(config.region, config.s3Endpoint), controlPlane: new ControlPlane(config.controlPlaneUrl, config.region), nowMs: Date.now };
+  const deps = { controlPlane: new ControlPlane(config.controlPlaneUrl, config.region) };
   let stopping = false;
   const stop = () => (stopping = true);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   let nextKeyRefresh = 0;
+  const accessLog = config.edge ? new AccessLogReader(config.edge.accessLog) : undefined;
   while (!stopping) {
     if (config.keyringSecretId && Date.now() >= nextKeyRefresh) {
       await refreshKey(config, new SecretsManagerClient({ region: config.region })).catch((error: Error) => log('error', 'key ring refresh failed', { reason: error.message }));
       nextKeyRefresh = Date.now() + KEY_REFRESH_INTERVAL_MS;
     }
-    const state = readState(config.stateDir);
-    const idle = { startedAt: '', finishedAt: '', result: 'complete' as const, downloadedBytes: 0, downloadedObjects: 0, evictedObjects: 0, failures: [] };
-    await report(config, deps, state, readAcceptedManifest(config.stateDir), state.lastFill ?? idle);
+    const edge =
+      accessLog && config.edge
+        ? healthFigures(accessLog.read(), config.edge.statusUrl ? await activeConnections(config.edge.statusUrl) : undefined, {
+            egressGbps: config.capacity.egressGbps,
+            maxConnections: config.edge.maxConnections,
+          })
+        : undefined;
+    await report(config, deps, readState(config.stateDir), readAcceptedManifest(config.stateDir), edge);
     for (let waited = 0; waited < REPORT_INTERVAL_MS && !stopping; waited += 500) {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
