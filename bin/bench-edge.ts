@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const edge = await EdgeServer.start(path.join(root, 'nginx'), (listen) =>
     [
       renderEdgeConfig(
-        readEdgeTemplate(),
+        readEdgeTemplate(path.join(__dirname, '..', 'appliance-image', 'nginx', 'nearstream-edge.conf.template')),
         { applianceId: 'oca-1', cacheDir, keyringFile },
         { listen, njsDir: path.join(__dirname, '..', 'appliance-image', 'nginx'), accessLog: 'off' },
       ),

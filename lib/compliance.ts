@@ -1,4 +1,5 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { AwsSolutionsChecks } from 'cdk-nag';
 
@@ -9,4 +10,13 @@ import { AwsSolutionsChecks } from 'cdk-nag';
  */
 export function addComplianceChecks(app: App): void {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new CfnGuardValidator());
+}
+
+/**
+ * How cdk-nag renders the ARN of a bucket named with pseudo parameters, in `scope`'s stack: the
+ * partition is a literal when CDK knows it (feature flag enablePartitionLiterals), else a Ref.
+ */
+export function nagBucketArn(scope: Construct, bucketName: string): string {
+  const partition = Stack.of(scope).partition;
+  return `arn:${Token.isUnresolved(partition) ? '<AWS::Partition>' : partition}:s3:::${bucketName}`;
 }

@@ -1,10 +1,11 @@
-import { Aws, CfnOutput, CfnResource, Stack, StackProps, Token, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CfnResource, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
+import { nagBucketArn } from '../compliance';
 import { EnvironmentConfig, ViewerAuthSettings } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
 import { retentionOf } from '../config/retention';
@@ -158,15 +159,6 @@ export class DataStack extends Stack {
     new CfnOutput(this, 'SourceBucketName', { value: this.sourceBucket.bucket.bucketName, description: 'Upload titles here to encode them' });
     new CfnOutput(this, 'OriginDomainName', { value: this.originTier.distribution.distributionDomainName });
   }
-}
-
-/**
- * How cdk-nag renders the ARN of a bucket named with pseudo parameters, in `scope`'s stack: the
- * partition is a literal when CDK knows it (feature flag enablePartitionLiterals), else a Ref.
- */
-export function nagBucketArn(scope: Construct, bucketName: string): string {
-  const partition = Stack.of(scope).partition;
-  return `arn:${Token.isUnresolved(partition) ? '<AWS::Partition>' : partition}:s3:::${bucketName}`;
 }
 
 function pinLogicalId(construct: Construct, logicalId: string): void {

@@ -9,7 +9,7 @@ import { retentionOf } from '../config/retention';
 import { EncodingLadder, MediaBucketRef } from '../constructs/encoding-ladder';
 import { EncodingWorkflow } from '../constructs/encoding-workflow';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
-import { nagBucketArn } from './data-stack';
+import { nagBucketArn } from '../compliance';
 
 export interface EncodingStackProps extends StackProps {
   readonly config: EnvironmentConfig;

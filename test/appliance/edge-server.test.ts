@@ -35,7 +35,7 @@ describe('the nginx edge server', () => {
     fs.writeFileSync(keyringFile, JSON.stringify({ activeKeyId: 'k1', k1: TEST_KEYRING.keys.get('k1')!.toString('utf8') }), { mode: 0o644 });
     const njsDir = path.join(__dirname, '..', '..', 'appliance-image', 'nginx');
     edge = await EdgeServer.start(path.join(root, 'nginx'), (listen) =>
-      renderEdgeConfig(readEdgeTemplate(), { applianceId: 'oca-1', cacheDir, keyringFile }, { listen, njsDir, accessLog: path.join(root, 'nginx', 'logs', 'access.json') }),
+      renderEdgeConfig(readEdgeTemplate(path.join(__dirname, '..', '..', 'appliance-image', 'nginx', 'nearstream-edge.conf.template')), { applianceId: 'oca-1', cacheDir, keyringFile }, { listen, njsDir, accessLog: path.join(root, 'nginx', 'logs', 'access.json') }),
     );
   });
 

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { AgentConfig } from './config';
 
 export interface EdgeOptions {
@@ -38,9 +37,10 @@ export function renderEdgeConfig(template: string, config: Pick<AgentConfig, 'ap
   });
 }
 
-/** The template and njs module as shipped next to the agent in the image. */
-export const EDGE_TEMPLATE = path.join(__dirname, '..', '..', 'nginx', 'nearstream-edge.conf.template');
-
-export function readEdgeTemplate(file = EDGE_TEMPLATE): string {
+/**
+ * Reads the server-block template. The caller names it: the source tree, the bundled agent and an
+ * installed node keep it in different places.
+ */
+export function readEdgeTemplate(file: string): string {
   return fs.readFileSync(file, 'utf8');
 }

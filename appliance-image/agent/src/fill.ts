@@ -117,19 +117,23 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
 
   // State is persisted at most every STATE_FLUSH_MS, and at the end: an object verified but not yet
   // recorded is merely fetched again next time, while nothing is recorded before its bytes are synced.
+  // The working set is mutated in place and the held total kept as a running sum: a node holds
+  // hundreds of thousands of segments, so nothing here may copy or scan them per object.
+  const objects: Record<string, HeldObject> = { ...state.objects };
+  let heldBytes = Object.values(objects).reduce((sum, held) => sum + held.size, 0);
   let lastFlush = 0;
   const persist = (force = false) => {
     if (force || performance.now() - lastFlush >= STATE_FLUSH_MS) {
+      state = { ...state, objects };
       writeState(config.stateDir, state);
       lastFlush = performance.now();
     }
   };
-  const heldBytes = () => Object.values(state.objects).reduce((sum, held) => sum + held.size, 0);
   const queue = [...plan.downloads];
   const worker = async () => {
     for (let object = queue.shift(); object && !controller.signal.aborted; object = queue.shift()) {
-      const replaced = state.objects[object.key]?.size ?? 0;
-      if (heldBytes() - replaced + reservedBytes + object.size > config.diskCeilingBytes) {
+      const replaced = objects[object.key]?.size ?? 0;
+      if (heldBytes - replaced + reservedBytes + object.size > config.diskCeilingBytes) {
         ceilingReached = true;
         failures.push({ key: object.key, reason: `would exceed the disk ceiling of ${config.diskCeilingBytes} bytes` });
         continue;
@@ -146,8 +150,8 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
     for (let attempt = 1; attempt <= ATTEMPTS_PER_OBJECT; attempt++) {
       try {
         await downloadVerified(deps.origin, config.originBucket, object, config, limiter, (bytes) => (downloadedBytes += bytes), controller.signal);
-        const held: HeldObject = { size: object.size, sha256: object.sha256, titleId: object.titleId };
-        state = { ...state, objects: { ...state.objects, [object.key]: held } };
+        heldBytes += object.size - (objects[object.key]?.size ?? 0);
+        objects[object.key] = { size: object.size, sha256: object.sha256, titleId: object.titleId };
         persist();
         downloadedObjects++;
         return;
@@ -174,7 +178,6 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
   let evictedObjects = 0;
   const complete = !controller.signal.aborted && failures.length === 0;
   if (complete) {
-    const objects: Record<string, HeldObject> = { ...state.objects };
     for (const key of plan.evictions) {
       fs.rmSync(cachePath(config.cacheDir, key), { force: true });
       delete objects[key];
