@@ -51,6 +51,18 @@ describe('the fill agent', () => {
     expect((await status()).lastFill).toMatchObject({ result: 'complete', downloadedObjects: 0 });
   });
 
+  it('removes partial downloads of objects the manifest no longer lists', async () => {
+    const stale = path.join(world.stateDir, 'partial', 'f'.repeat(64));
+    fs.mkdirSync(path.dirname(stale), { recursive: true });
+    fs.writeFileSync(stale, Buffer.alloc(300_000, 1));
+
+    const run = await world.runAgent('fill', '--ignore-window');
+
+    expect(run.status).toBe(0);
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(run.stdout).toMatch(/"message":"fill starting".*"discardedPartials":1/);
+  });
+
   it('rejects a corrupted origin object, keeps it from the cache, and reports the title as not held', async () => {
     const corrupted = makeTitle('doc', 3, 50_000).map((item, i) => (i === 1 ? { ...item, body: Buffer.from(item.body).fill(7, 0, 10) } : item));
     await world.publish(2, [...movie, ...show, ...corrupted]);

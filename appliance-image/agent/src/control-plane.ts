@@ -1,35 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') {
-    return Buffer.from(data, 'utf8');
-  }
-  return ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(new Uint8Array(data));
-}
-
-/** SHA-256 (and HMAC-SHA256) for SigV4, from Node's own crypto. */
-class Sha256 {
-  private hash;
-  constructor(private readonly secret?: SourceData) {
-    this.hash = this.fresh();
-  }
-  private fresh() {
-    return this.secret ? createHmac('sha256', toBuffer(this.secret)) : createHash('sha256');
-  }
-  update(data: SourceData): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {
-    this.hash = this.fresh();
-  }
-}
+import { nodeSigner } from './sigv4';
 
 export interface ManifestPointer {
   readonly clusterId: string;
@@ -59,7 +29,7 @@ export class ControlPlane {
     private readonly baseUrl: string,
     region: string,
   ) {
-    this.signer = new SignatureV4({ service: 'execute-api', region, credentials: defaultProvider(), sha256: Sha256 });
+    this.signer = nodeSigner('execute-api', region);
   }
 
   register(body: unknown): Promise<unknown> {

@@ -5,7 +5,7 @@ import { ManifestObject, ManifestRejectedError, SignedFillManifest, verifyManife
 import { parseKeyring } from '../../../lambda/shared/url-token';
 import { AgentConfig } from './config';
 import { ControlPlane } from './control-plane';
-import { cachePath, CorruptObjectError, downloadVerified } from './download';
+import { cachePath, Committer, CorruptObjectError, DirectoryCache, downloadVerified } from './download';
 import { HealthFigures } from './edge-metrics';
 import { log } from './log';
 import { Origin } from './origin';
@@ -39,6 +39,23 @@ export function readAcceptedManifest(stateDir: string): SignedFillManifest | und
 }
 
 /**
+ * Partial downloads of objects the new manifest no longer lists would never be finished: they are
+ * removed before the fill, so an interrupted night cannot leak disk. Returns how many went.
+ */
+function discardUnlistedPartials(stateDir: string, downloads: readonly ManifestObject[]): number {
+  const dir = path.join(stateDir, 'partial');
+  if (!fs.existsSync(dir)) {
+    return 0;
+  }
+  const wanted = new Set(downloads.map((object) => object.sha256));
+  const unlisted = fs.readdirSync(dir).filter((name) => !wanted.has(name));
+  for (const name of unlisted) {
+    fs.rmSync(path.join(dir, name), { force: true });
+  }
+  return unlisted.length;
+}
+
+/**
  * One night's fill: register, fetch and verify the cluster's manifest, download what is missing
  * (bounded parallelism, bandwidth cap, disk ceiling, verified while streaming), stop cleanly at the
  * window's end keeping what is verified, evict what is no longer listed once everything new is
@@ -62,15 +79,21 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
   }
 
   const keyring = parseKeyring(fs.readFileSync(config.keyringFile, 'utf8'));
-  await deps.controlPlane.register({
+  const registration = {
     applianceId: config.applianceId,
     clusterId: config.clusterId,
     region: config.region,
     baseUrl: config.baseUrl,
     capacity: config.capacity,
     prefixes: config.prefixes,
-  });
-  const pointer = await deps.controlPlane.manifestPointer(config.applianceId);
+  };
+  // Registration is idempotent: a node whose registration is unchanged since the control plane
+  // last accepted it asks for its manifest at the same time instead of one round trip later.
+  const registering = deps.controlPlane.register(registration);
+  if (JSON.stringify(registration) !== state.registration) {
+    await registering;
+  }
+  const [pointer] = await Promise.all([deps.controlPlane.manifestPointer(config.applianceId), registering]);
   const text = await deps.origin.readText(pointer.bucket, pointer.key);
   let manifest: SignedFillManifest;
   try {
@@ -89,13 +112,15 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
   }
   writeFileAtomically(acceptedManifestFile(config.stateDir), text);
   const plan = planFill(manifest, state.objects);
-  state = { ...state, targetGeneration: manifest.generation };
+  state = { ...state, targetGeneration: manifest.generation, registration: JSON.stringify(registration) };
   writeState(config.stateDir, state);
-  log('info', 'fill starting', { generation: manifest.generation, downloads: plan.downloads.length, bytes: plan.downloadBytes, evictions: plan.evictions.length });
+  const discardedPartials = discardUnlistedPartials(config.stateDir, plan.downloads);
+  log('info', 'fill starting', { generation: manifest.generation, downloads: plan.downloads.length, bytes: plan.downloadBytes, evictions: plan.evictions.length, discardedPartials });
 
   const controller = new AbortController();
   const windowTimer = setTimeout(() => controller.abort(new Error('fill window ended')), Math.max(0, windowEnd - deps.nowMs()));
   const limiter = new RateLimiter(config.bandwidthCapBytesPerSecond);
+  const dirs = { cacheDir: config.cacheDir, stateDir: config.stateDir, made: new DirectoryCache(), committer: new Committer(config.parallelism * 2) };
   const failures: { key: string; reason: string }[] = [];
   let downloadedBytes = 0;
   let downloadedObjects = 0;
@@ -130,6 +155,7 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
     }
   };
   const queue = [...plan.downloads];
+  const committing = new Set<Promise<void>>();
   const worker = async () => {
     for (let object = queue.shift(); object && !controller.signal.aborted; object = queue.shift()) {
       const replaced = objects[object.key]?.size ?? 0;
@@ -138,26 +164,41 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
         failures.push({ key: object.key, reason: `would exceed the disk ceiling of ${config.diskCeilingBytes} bytes` });
         continue;
       }
+      // The object's bytes stay reserved against the ceiling until they are committed or dropped.
       reservedBytes += object.size;
-      try {
-        await fetchWithRetries(object);
-      } finally {
+      const verified = await fetchWithRetries(object);
+      if (!verified) {
         reservedBytes -= object.size;
+        continue;
       }
+      const recorded = verified.committed
+        .then(
+          () => {
+            heldBytes += object.size - (objects[object.key]?.size ?? 0);
+            objects[object.key] = { size: object.size, sha256: object.sha256, titleId: object.titleId };
+            downloadedObjects++;
+            persist();
+          },
+          (error: Error) => {
+            log('error', 'verified object could not be stored', { key: object.key, reason: error.message });
+            failures.push({ key: object.key, reason: `verified but could not be stored: ${error.message}` });
+          },
+        )
+        .finally(() => {
+          reservedBytes -= object.size;
+          committing.delete(recorded);
+        });
+      committing.add(recorded);
     }
   };
-  const fetchWithRetries = async (object: ManifestObject) => {
+  /** Downloads and verifies the object; resolves with its commit (sync and rename) under way, or undefined if it failed. */
+  const fetchWithRetries = async (object: ManifestObject): Promise<{ committed: Promise<void> } | undefined> => {
     for (let attempt = 1; attempt <= ATTEMPTS_PER_OBJECT; attempt++) {
       try {
-        await downloadVerified(deps.origin, config.originBucket, object, config, limiter, (bytes) => (downloadedBytes += bytes), controller.signal);
-        heldBytes += object.size - (objects[object.key]?.size ?? 0);
-        objects[object.key] = { size: object.size, sha256: object.sha256, titleId: object.titleId };
-        persist();
-        downloadedObjects++;
-        return;
+        return await downloadVerified(deps.origin, config.originBucket, object, dirs, limiter, (bytes) => (downloadedBytes += bytes), controller.signal);
       } catch (error) {
         if (controller.signal.aborted) {
-          return;
+          return undefined;
         }
         const reason = (error as Error).message;
         log('warn', error instanceof CorruptObjectError ? 'corrupt object discarded' : 'download failed', { key: object.key, attempt, reason });
@@ -166,10 +207,15 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
         }
       }
     }
+    return undefined;
   };
   try {
     await Promise.all(Array.from({ length: config.parallelism }, worker));
   } finally {
+    // Verified objects are committed even when the window has ended: they are kept.
+    while (committing.size > 0) {
+      await Promise.all([...committing]);
+    }
     clearTimeout(windowTimer);
     clearInterval(progress);
     persist(true);

@@ -1,11 +1,10 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AgentConfig, loadConfig } from './config';
 import { ControlPlane } from './control-plane';
 import { fill, readAcceptedManifest, report, status } from './fill';
 import { AccessLogReader, activeConnections, healthFigures } from './edge-metrics';
 import { log } from './log';
 import { Origin } from './origin';
-import { refreshKey } from './keyring';
+import { refreshKey, secretsClient } from './keyring';
 import { readState } from './state';
 
 const USAGE = `usage: nearstream-agent <fill|serve|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]`;
@@ -27,7 +26,7 @@ async function serve(config: AgentConfig): Promise<void> {
   const accessLog = config.edge ? new AccessLogReader(config.edge.accessLog) : undefined;
   while (!stopping) {
     if (config.keyringSecretId && Date.now() >= nextKeyRefresh) {
-      await refreshKey(config, new SecretsManagerClient({ region: config.region })).catch((error: Error) => log('error', 'key ring refresh failed', { reason: error.message }));
+      await refreshKey(config, await secretsClient(config.region)).catch((error: Error) => log('error', 'key ring refresh failed', { reason: error.message }));
       nextKeyRefresh = Date.now() + KEY_REFRESH_INTERVAL_MS;
     }
     const edge =
@@ -58,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(status(config), null, 2)}\n`);
       return 0;
     case 'refresh-key':
-      await refreshKey(config, new SecretsManagerClient({ region: config.region }));
+      await refreshKey(config, await secretsClient(config.region));
       return 0;
     case 'serve':
       await serve(config);

@@ -7,7 +7,7 @@ export class RateLimiter {
   private last: number;
 
   constructor(
-    private readonly bytesPerSecond: number,
+    readonly bytesPerSecond: number,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.tokens = bytesPerSecond;

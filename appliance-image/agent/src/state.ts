@@ -28,6 +28,8 @@ export interface AgentState {
   readonly targetGeneration?: number;
   readonly objects: Readonly<Record<string, HeldObject>>;
   readonly lastFill?: FillOutcome;
+  /** The registration the control plane last accepted, as sent. */
+  readonly registration?: string;
 }
 
 export function stateFile(stateDir: string): string {
