@@ -4,32 +4,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { buildSync } from 'esbuild';
 import { createFleetHandler } from '../../lambda/fleet/handler';
 import { FleetStore } from '../../lambda/fleet/fleet-store';
 import { itemKeys } from '../../lambda/shared/control-table';
 import { ManifestObject, signManifest } from '../../lambda/shared/fill-manifest';
 import { LocalGateway } from '../../local/api/local-gateway';
+import { bundleAgent } from '../../appliance-image/build';
 import { DynamoDbLocal } from './dynamodb-local';
 import { TEST_KEYRING } from './fixtures';
 import { S3Server } from './s3-server';
 
 export const AGENT_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 export const AGENT_PRINCIPAL = 'arn:aws:iam::000000000000:user/S3RVER';
-
-/** Bundles the agent exactly as the image build does: one file for the node's Node.js. */
-export function bundleAgent(outDir: string): string {
-  const outfile = path.join(outDir, 'nearstream-agent.js');
-  buildSync({
-    entryPoints: [path.join(__dirname, '..', '..', 'appliance-image', 'agent', 'src', 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    outfile,
-    logLevel: 'error',
-  });
-  return outfile;
-}
 
 /** A made-up title: `count` objects of random bytes under `titles/<titleId>/avc1/`. */
 export function makeTitle(titleId: string, count: number, bytes: number): { object: ManifestObject; body: Buffer }[] {
@@ -59,7 +45,7 @@ export class ApplianceWorld {
   fleet!: FleetStore;
 
   async start(): Promise<void> {
-    this.agentBundle = bundleAgent(this.root);
+    this.agentBundle = bundleAgent(path.join(this.root, 'nearstream-agent.js'));
     [this.dynamo, this.s3] = await Promise.all([DynamoDbLocal.start(), S3Server.start(['origin'])]);
     await this.dynamo.createControlTable('fleet');
     this.fleet = new FleetStore(this.dynamo.documentClient(), 'fleet');

@@ -1,4 +1,9 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseKeyring, signToken, tokenizedPath } from '../../../lambda/shared/url-token';
 import { AgentConfig, loadConfig } from './config';
+import { readEdgeTemplate } from './edge-config';
+import { applyNodeFiles, loadNodeSettings, NODE_LAYOUT, renderNodeFiles } from './node-settings';
 import { ControlPlane } from './control-plane';
 import { fill, readAcceptedManifest, report, status } from './fill';
 import { AccessLogReader, activeConnections, healthFigures } from './edge-metrics';
@@ -7,7 +12,16 @@ import { Origin } from './origin';
 import { refreshKey, secretsClient } from './keyring';
 import { readState } from './state';
 
-const USAGE = `usage: nearstream-agent <fill|serve|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]`;
+const USAGE = [
+  'usage: nearstream-agent <fill|serve|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]',
+  '       nearstream-agent configure [--settings /etc/nearstream/node.json] [--node /usr/bin/node] [--root /]',
+  '       nearstream-agent sign-url <titles/<titleId>/...> [--ttl-seconds 300] [--config /etc/nearstream/agent.json]',
+].join('\n');
+
+function option(args: readonly string[], name: string, fallback: string): string {
+  const at = args.indexOf(name);
+  return at >= 0 && args[at + 1] ? args[at + 1] : fallback;
+}
 
 const REPORT_INTERVAL_MS = 30_000;
 const KEY_REFRESH_INTERVAL_MS = 3_600_000;
@@ -43,11 +57,35 @@ async function serve(config: AgentConfig): Promise<void> {
   }
 }
 
+/**
+ * A URL for one object on this node, signed with its key ring as the control plane would sign it:
+ * for operators and the image's test phase to check the edge end to end.
+ */
+function signedUrl(config: AgentConfig, objectPath: string, ttlSeconds: number): string {
+  const match = /^titles\/([A-Za-z0-9_-]{1,64})\/(.+)$/.exec(objectPath);
+  if (!match) {
+    throw new Error(`sign-url: '${objectPath}' is not an object path like titles/<titleId>/<rendition>/<file>`);
+  }
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
+    throw new Error('sign-url: --ttl-seconds must be a positive whole number');
+  }
+  const keyring = parseKeyring(fs.readFileSync(config.keyringFile, 'utf8'));
+  const token = signToken(keyring, { applianceId: config.applianceId, titleId: match[1], expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds, maxHeight: 4320 });
+  return `${config.baseUrl.replace(/\/$/, '')}${tokenizedPath(token, match[1], match[2])}`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const configAt = rest.indexOf('--config');
-  const configFile = configAt >= 0 ? rest[configAt + 1] : '/etc/nearstream/agent.json';
-  if (!command || !['fill', 'serve', 'status', 'refresh-key'].includes(command) || !configFile) {
+  if (command === 'configure') {
+    const settings = loadNodeSettings(option(rest, '--settings', NODE_LAYOUT.settingsFile));
+    const root = option(rest, '--root', '/');
+    const template = readEdgeTemplate(path.join(root, NODE_LAYOUT.edgeTemplate));
+    const changed = applyNodeFiles(renderNodeFiles(settings, template, option(rest, '--node', process.execPath)), root);
+    process.stdout.write(changed.map((file) => `${file}\n`).join(''));
+    return 0;
+  }
+  const configFile = option(rest, '--config', NODE_LAYOUT.configFile);
+  if (!command || !['fill', 'serve', 'status', 'refresh-key', 'sign-url'].includes(command)) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
@@ -59,6 +97,10 @@ async function main(argv: string[]): Promise<number> {
     case 'refresh-key':
       await refreshKey(config, await secretsClient(config.region));
       return 0;
+    case 'sign-url': {
+      process.stdout.write(`${signedUrl(config, rest[0] ?? '', Number(option(rest, '--ttl-seconds', '300')))}\n`);
+      return 0;
+    }
     case 'serve':
       await serve(config);
       return 0;

@@ -20,7 +20,12 @@ export function windowHours(startHourUtc: number, endHourUtc: number): number {
  * refresh), and the nightly fill started by a timer at the window's opening plus a random delay of
  * up to half the window, so a cluster's appliances do not all hit the origin at once.
  */
-export function renderUnits(config: Pick<AgentConfig, 'fillWindow' | 'cacheDir' | 'stateDir' | 'keyringFile'>, paths: UnitPaths): Record<string, string> {
+export function renderUnits(
+  config: Pick<AgentConfig, 'fillWindow' | 'cacheDir' | 'stateDir' | 'keyringFile'>,
+  paths: UnitPaths,
+  /** Extra `Environment=` lines for the agent's services, e.g. the Roles Anywhere AWS config. */
+  environment: readonly string[] = [],
+): Record<string, string> {
   const hours = windowHours(config.fillWindow.startHourUtc, config.fillWindow.endHourUtc);
   if (hours === 0) {
     throw new Error('fillWindow: startHourUtc and endHourUtc must differ');
@@ -40,6 +45,7 @@ export function renderUnits(config: Pick<AgentConfig, 'fillWindow' | 'cacheDir' 
     'RestrictSUIDSGID=yes',
     'LockPersonality=yes',
     `ReadWritePaths=${config.cacheDir} ${config.stateDir} ${keyringDir}`,
+    ...environment,
   ];
   const exec = (command: string) => `ExecStart=${paths.node} ${paths.agent} ${command} --config ${paths.configFile}`;
   return {
