@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { acknowledgeCdkProviders } from './cdk-provider-acknowledgements';
 import { EnvironmentConfig, regionsOf } from './config/environment';
 import { EnvironmentNaming } from './config/naming';
+import { ApplianceImageStack } from './stacks/appliance-image-stack';
 import { ControlPlaneStack } from './stacks/control-plane-stack';
 import { DataStack } from './stacks/data-stack';
 import { EncodingStack } from './stacks/encoding-stack';
@@ -22,6 +23,7 @@ export class NearstreamEnvironment extends Construct {
   readonly data: DataStack;
   readonly encoding: EncodingStack;
   readonly controlPlanes: readonly ControlPlaneStack[];
+  readonly applianceImage: ApplianceImageStack;
 
   constructor(scope: Construct, id: string, props: NearstreamEnvironmentProps) {
     super(scope, id);
@@ -71,6 +73,13 @@ export class NearstreamEnvironment extends Construct {
       });
       stack.addStackDependency(this.data, 'reads the replicated table and secret by name');
       return stack;
+    });
+    this.applianceImage = new ApplianceImageStack(this, 'ApplianceImage', {
+      config,
+      env: { account: config.account, region: config.primaryRegion },
+      stackName: naming.stackName('appliance-image'),
+      description: `Nearstream ${config.name}: the appliance AMI, built by Image Builder and copied to both regions`,
+      terminationProtection: config.kind === 'prod',
     });
     acknowledgeCdkProviders(this);
   }

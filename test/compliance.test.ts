@@ -35,7 +35,7 @@ describe.each([
         (report.suppressedViolations ?? []).flatMap((v) => v.violatingConstructs.map((c) => c.constructPath.split('/')[1])),
       ),
     );
-    expect([...checkedStacks].sort()).toEqual(['ControlPlane-us-east-1', 'ControlPlane-us-west-2', 'Data', 'Encoding', 'OriginReplica']);
+    expect([...checkedStacks].sort()).toEqual(['ApplianceImage', 'ControlPlane-us-east-1', 'ControlPlane-us-west-2', 'Data', 'Encoding', 'OriginReplica']);
   });
 
   it('gives every acknowledgement a specific reason', () => {

@@ -38,6 +38,11 @@ export class EnvironmentNaming {
     return `${this.prefix}-${account}-${region}-${purpose}`;
   }
 
+  /** The SSM parameter, in each region, holding the newest appliance AMI id. */
+  get applianceAmiParameterName(): string {
+    return `/nearstream/${this.config.name}/appliance/ami-id`;
+  }
+
   /** The CloudFront private key that signs origin-tier URLs and cookies, replicated to both regions. */
   get originSigningSecretName(): string {
     return `nearstream/${this.config.name}/origin-signing-key`;

@@ -1,0 +1,24 @@
+import { Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { EnvironmentConfig, regionsOf } from '../config/environment';
+import { EnvironmentNaming } from '../config/naming';
+import { ApplianceImagePipeline } from '../constructs/appliance-image-pipeline';
+
+export interface ApplianceImageStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+}
+
+/** The appliance AMI's build, in the primary region, distributed to both regions. */
+export class ApplianceImageStack extends Stack {
+  readonly image: ApplianceImagePipeline;
+
+  constructor(scope: Construct, id: string, props: ApplianceImageStackProps) {
+    super(scope, id, props);
+    const naming = new EnvironmentNaming(props.config);
+    this.image = new ApplianceImagePipeline(this, 'ApplianceImage', {
+      namePrefix: naming.prefix,
+      regions: regionsOf(props.config),
+      amiParameterName: naming.applianceAmiParameterName,
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { synthEnvironment } from '../support/synth';
+
+describe('ApplianceImageStack', () => {
+  const dev = synthEnvironment({ name: 'dev' });
+  const image = dev.template(dev.environment.applianceImage);
+
+  function componentDocument(): { phases: { name: string; steps: { name: string; action: string; inputs: unknown }[] }[] } {
+    const [component] = Object.values(image.findResources('AWS::ImageBuilder::Component'));
+    // The document names the asset bucket and key, which are tokens: read it with placeholders.
+    const data = component.Properties.Data as string | { 'Fn::Join': [string, unknown[]] };
+    const text = typeof data === 'string' ? data : data['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'TOKEN')).join('');
+    return JSON.parse(text);
+  }
+
+  it('runs the bundle install in build, nginx and unit checks in validate, a signed fetch in test', () => {
+    const phases = componentDocument().phases;
+    expect(phases.map((phase) => phase.name)).toEqual(['build', 'validate', 'test']);
+    const commands = (phase: string) => JSON.stringify(phases.find((p) => p.name === phase)!.steps);
+    expect(commands('build')).toContain('S3Download');
+    expect(commands('build')).toContain('/tmp/nearstream-appliance/install.sh --node-tarball');
+    expect(commands('build')).toContain('SHASUMS256.txt');
+    expect(commands('validate')).toContain('nginx -t');
+    expect(commands('validate')).toContain('systemctl is-enabled nearstream-configure.service nginx.service');
+    expect(commands('validate')).toContain('nearstream-install: no change');
+    expect(commands('test')).toContain('nearstream-agent sign-url');
+    expect(commands('test')).toMatch(/= 200.*= 403/);
+  });
+
+  it('names component and recipe by the bundle content, so an update never reuses an immutable version', () => {
+    const [component] = Object.values(image.findResources('AWS::ImageBuilder::Component'));
+    const [recipe] = Object.values(image.findResources('AWS::ImageBuilder::ImageRecipe'));
+    const hash = dev.environment.applianceImage.image.bundle.assetHash.slice(0, 12);
+    expect(component.Properties.Name).toBe(`nearstream-dev-appliance-${hash}`);
+    expect(recipe.Properties.Name).toBe(`nearstream-dev-appliance-${hash}`);
+    // The same sources make the same bundle, byte for byte: a synth without changes makes no new version.
+    const again = synthEnvironment({ name: 'dev' });
+    expect(again.environment.applianceImage.image.bundle.assetHash).toBe(dev.environment.applianceImage.image.bundle.assetHash);
+  });
+
+  it('builds on Debian 12 with an encrypted root volume, IMDSv2 only, and terminates failed builds', () => {
+    image.hasResourceProperties('AWS::ImageBuilder::ImageRecipe', {
+      ParentImage: 'ssm:/aws/service/debian/release/bookworm/latest/amd64',
+      BlockDeviceMappings: [Match.objectLike({ Ebs: Match.objectLike({ Encrypted: true }) })],
+    });
+    image.hasResourceProperties('AWS::ImageBuilder::InfrastructureConfiguration', {
+      TerminateInstanceOnFailure: true,
+      InstanceMetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
+    });
+  });
+
+  it('copies the AMI to both regions and publishes its id to an SSM parameter in each', () => {
+    image.hasResourceProperties('AWS::ImageBuilder::DistributionConfiguration', {
+      Distributions: ['us-east-1', 'us-west-2'].map((region) => ({
+        Region: region,
+        AmiDistributionConfiguration: Match.objectLike({ AmiTags: { 'nearstream:image': 'nearstream-dev-appliance' } }),
+        SsmParameterConfigurations: [{ ParameterName: '/nearstream/dev/appliance/ami-id', DataType: 'aws:ec2:image' }],
+      })),
+    });
+  });
+
+  it('rebuilds on a schedule with tests on, and retires all but the newest images', () => {
+    image.hasResourceProperties('AWS::ImageBuilder::ImagePipeline', {
+      Schedule: { ScheduleExpression: 'cron(0 3 ? * SUN *)', PipelineExecutionStartCondition: 'EXPRESSION_MATCH_ONLY' },
+      ImageTestsConfiguration: { ImageTestsEnabled: true, TimeoutMinutes: 60 },
+      Status: 'ENABLED',
+    });
+    image.hasResourceProperties('AWS::ImageBuilder::LifecyclePolicy', {
+      ResourceType: 'AMI_IMAGE',
+      PolicyDetails: [{ Action: { Type: 'DELETE', IncludeResources: { Amis: true, Snapshots: true } }, Filter: { Type: 'COUNT', Value: 5 } }],
+      ResourceSelection: { TagMap: { 'nearstream:image': 'nearstream-dev-appliance' } },
+    });
+  });
+
+  it('lets build instances read only the bundle from the asset bucket, beside the Image Builder minimum', () => {
+    const policies = Object.values(image.findResources('AWS::IAM::Policy'));
+    const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(statements.every((statement: { Action: string | string[] }) => [statement.Action].flat().every((action) => action.startsWith('s3:')))).toBe(true);
+    expect(JSON.stringify(statements)).not.toContain('s3:Put');
+  });
+});
