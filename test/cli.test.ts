@@ -30,12 +30,13 @@ function stacksIn(output: string): { stackName: string; environment: string }[] 
 }
 
 describe('cdk synth through bin/nearstream.ts', () => {
-  it('synthesizes dev by default: five top-level stacks over both regions, with every handler bundled', () => {
+  it('synthesizes dev by default: six top-level stacks over both regions, with every handler bundled', () => {
     const result = cdkSynth();
 
     expect(result.stderr).not.toMatch(/ERROR/);
     expect(result.status).toBe(0);
     expect(stacksIn(result.output).sort((a, b) => a.stackName.localeCompare(b.stackName))).toEqual([
+      { stackName: 'nearstream-dev-appliance-image', environment: 'aws://unknown-account/us-east-1' },
       { stackName: 'nearstream-dev-control-plane-us-east-1', environment: 'aws://unknown-account/us-east-1' },
       { stackName: 'nearstream-dev-control-plane-us-west-2', environment: 'aws://unknown-account/us-west-2' },
       { stackName: 'nearstream-dev-data', environment: 'aws://unknown-account/us-east-1' },
@@ -58,6 +59,7 @@ describe('cdk synth through bin/nearstream.ts', () => {
 
     expect(result.status).toBe(0);
     expect(stacksIn(result.output).map((stack) => stack.stackName).sort()).toEqual([
+      'nearstream-pr-42-appliance-image',
       'nearstream-pr-42-control-plane-us-east-1',
       'nearstream-pr-42-control-plane-us-west-2',
       'nearstream-pr-42-data',

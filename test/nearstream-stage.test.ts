@@ -10,6 +10,7 @@ describe('NearstreamStage', () => {
     const assembly = stage.synth();
 
     expect(assembly.stacks.map((stack) => [stack.stackName, stack.environment.region, stack.environment.account]).sort()).toEqual([
+      ['nearstream-staging-appliance-image', 'us-east-1', '123456789012'],
       ['nearstream-staging-control-plane-us-east-1', 'us-east-1', '123456789012'],
       ['nearstream-staging-control-plane-us-west-2', 'us-west-2', '123456789012'],
       ['nearstream-staging-data', 'us-east-1', '123456789012'],

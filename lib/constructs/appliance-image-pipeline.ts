@@ -119,6 +119,9 @@ export class ApplianceImagePipeline extends Construct {
     const tarball = packApplianceBundle(buildApplianceBundle(path.join(scratch, 'nearstream-appliance')), path.join(scratch, 'nearstream-appliance.tar.gz'));
     this.bundle = new Asset(this, 'Bundle', { path: tarball });
     const version = this.bundle.assetHash.slice(0, 12);
+    // How cdk-nag prints the asset bucket: literal partition and account where they are known.
+    const known = (value: string, placeholder: string) => (Token.isUnresolved(value) ? placeholder : value);
+    const assetObjects = `arn:${known(stack.partition, '<AWS::Partition>')}:s3:::cdk-hnb659fds-assets-${known(stack.account, '<AWS::AccountId>')}-${stack.region}/*`;
     const imageTag = { 'nearstream:image': `${props.namePrefix}-appliance` };
 
     const component = new CfnComponent(this, 'Component', {
@@ -152,7 +155,7 @@ export class ApplianceImagePipeline extends Construct {
       { id: 'AwsSolutions::AwsSolutions-IAM5[Action::s3:GetBucket*]', reason: 'Asset.grantRead: read-only actions on the CDK asset bucket, needed to download the appliance bundle.' },
       { id: 'AwsSolutions::AwsSolutions-IAM5[Action::s3:GetObject*]', reason: 'Asset.grantRead: read-only object actions, scoped to the CDK asset bucket, to download the appliance bundle.' },
       { id: 'AwsSolutions::AwsSolutions-IAM5[Action::s3:List*]', reason: 'Asset.grantRead: list actions on the CDK asset bucket only, needed by the S3Download action of the component.' },
-      { id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:${stack.partition}:s3:::cdk-hnb659fds-assets-${Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account}-${stack.region}/*]`, reason: 'Asset.grantRead: objects of the CDK asset bucket, where the appliance bundle is published by cdk deploy.' },
+      { id: `AwsSolutions::AwsSolutions-IAM5[Resource::${assetObjects}]`, reason: 'Asset.grantRead: objects of the CDK asset bucket, where the appliance bundle is published by cdk deploy.' },
     );
     const profile = new CfnInstanceProfile(this, 'BuildProfile', { roles: [buildRole.roleName] });
 

@@ -47,18 +47,23 @@ export const agentConfigSchema = z.strictObject({
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
-/** Reads and validates the config file, or throws one error naming the file and the bad field. */
-export function loadConfig(file: string): AgentConfig {
+/** Reads a JSON file and validates it, or throws one error naming the file and the bad field. */
+export function readValidatedJson<T>(file: string, schema: z.ZodType<T>, what: string): T {
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new Error(`${file}: cannot read the agent config: ${(error as Error).message}`);
+    throw new Error(`${file}: cannot read the ${what}: ${(error as Error).message}`);
   }
-  const result = agentConfigSchema.safeParse(raw);
+  const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new Error(`${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return result.data;
+}
+
+/** Reads and validates the agent config file. */
+export function loadConfig(file: string): AgentConfig {
+  return readValidatedJson(file, agentConfigSchema, 'agent config');
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { AgentConfig, agentConfigSchema } from './config';
+import { AgentConfig, agentConfigSchema, readValidatedJson } from './config';
 import { renderEdgeConfig } from './edge-config';
 import { renderUnits } from './units';
 
@@ -47,18 +47,7 @@ export const nodeSettingsSchema = agentConfigSchema
 export type NodeSettings = z.infer<typeof nodeSettingsSchema>;
 
 export function loadNodeSettings(file: string): NodeSettings {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`${file}: cannot read the node settings: ${(error as Error).message}`);
-  }
-  const result = nodeSettingsSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new Error(`${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return result.data;
+  return readValidatedJson(file, nodeSettingsSchema, 'node settings');
 }
 
 /** Every file the node's configuration consists of, by absolute path, rendered from its settings. */
