@@ -6,10 +6,10 @@
  * the same run. Goal: at least 1.0x rclone. Both use 4 parallel transfers (rclone's default); each
  * is warmed up once, then the rounds alternate which runs first and the medians are compared.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApplianceWorld, makeTitle } from '../test/support/agent-harness';
+import { mustRun } from '../test/support/run-process';
 
 function argument(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
@@ -18,16 +18,6 @@ function argument(name: string, fallback: number): number {
     throw new Error(`${name} must be a positive whole number`);
   }
   return value;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(0) : reject(new Error(`${command} exited ${code}: ${stderr.slice(0, 500)}`))));
-  });
 }
 
 function median(values: number[]): number {
@@ -50,7 +40,7 @@ async function main(): Promise<void> {
 
     // Each run starts with nothing dirty in the page cache: otherwise one tool's unwritten bytes
     // are flushed to disk during, and at the cost of, the next tool's run.
-    const settleDisk = () => run('sync', [], process.env);
+    const settleDisk = () => mustRun('sync', []);
     const agentRun = async () => {
       fs.rmSync(world.cacheDir, { recursive: true, force: true });
       fs.rmSync(world.stateDir, { recursive: true, force: true });
@@ -88,11 +78,11 @@ async function main(): Promise<void> {
       const started = performance.now();
       // --fast-list: one recursive listing. s3rver answers delimiter listings of nested prefixes
       // with nothing, which would make rclone copy nothing; on AWS --fast-list is the usual choice.
-      await run('rclone', ['sync', '--checksum', '--fast-list', '--transfers', '4', 'origin:origin/titles', rcloneDir], env);
+      await mustRun('rclone', ['sync', '--checksum', '--fast-list', '--transfers', '4', 'origin:origin/titles', rcloneDir], env);
       const seconds = (performance.now() - started) / 1000;
       // rclone exits with its bytes still in the page cache; the agent syncs each object before
       // it counts it. This is the time until rclone's bytes are as durable.
-      await run('sync', ['-f', rcloneDir], process.env);
+      await mustRun('sync', ['-f', rcloneDir]);
       const durableSeconds = (performance.now() - started) / 1000;
       const copiedDir = path.join(rcloneDir, 'bench', 'avc1');
       const copied = fs.existsSync(copiedDir) ? fs.readdirSync(copiedDir).length : 0;

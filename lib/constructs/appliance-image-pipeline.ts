@@ -118,11 +118,16 @@ export class ApplianceImagePipeline extends Construct {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-appliance-bundle-'));
     const tarball = packApplianceBundle(buildApplianceBundle(path.join(scratch, 'nearstream-appliance')), path.join(scratch, 'nearstream-appliance.tar.gz'));
     this.bundle = new Asset(this, 'Bundle', { path: tarball });
+    // Staging copied the tarball into the cloud assembly; unless staging is off, the scratch copy can go.
+    if (this.bundle.assetPath !== tarball) {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
     const version = this.bundle.assetHash.slice(0, 12);
     // How cdk-nag prints the asset bucket: literal partition and account where they are known.
     const known = (value: string, placeholder: string) => (Token.isUnresolved(value) ? placeholder : value);
     const assetObjects = `arn:${known(stack.partition, '<AWS::Partition>')}:s3:::cdk-hnb659fds-assets-${known(stack.account, '<AWS::AccountId>')}-${stack.region}/*`;
     const imageTag = { 'nearstream:image': `${props.namePrefix}-appliance` };
+    const imagesKept = props.imagesKept ?? 5;
 
     const component = new CfnComponent(this, 'Component', {
       name: `${props.namePrefix}-appliance-${version}`,
@@ -202,10 +207,10 @@ export class ApplianceImagePipeline extends Construct {
     });
     new CfnLifecyclePolicy(this, 'Lifecycle', {
       name: `${props.namePrefix}-appliance`,
-      description: `Keeps the newest ${props.imagesKept ?? 5} appliance AMIs`,
+      description: `Keeps the newest ${imagesKept} appliance AMIs`,
       executionRole: lifecycleRole.roleArn,
       resourceType: 'AMI_IMAGE',
-      policyDetails: [{ action: { type: 'DELETE', includeResources: { amis: true, snapshots: true } }, filter: { type: 'COUNT', value: props.imagesKept ?? 5 } }],
+      policyDetails: [{ action: { type: 'DELETE', includeResources: { amis: true, snapshots: true } }, filter: { type: 'COUNT', value: imagesKept } }],
       resourceSelection: { tagMap: imageTag },
       status: 'ENABLED',
     });

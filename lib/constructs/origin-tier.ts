@@ -154,7 +154,7 @@ export class OriginTier extends Construct {
       },
       {
         id: 'cdk-validator-cfnguard::cloudfront_origin_failover_enabled_check',
-        reason: 'Failover to the secondary-region replica of the origin bucket comes with origin replication in the encoding stack; until then a single origin serves.',
+        reason: 'The origin bucket is replicated to the secondary region, but failing over to that replica needs a second OAC-signed origin whose key policy admits this distribution; until that is built a single origin serves.',
       },
     );
   }

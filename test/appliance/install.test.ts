@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildApplianceBundle } from '../../appliance-image/build';
-import { DebianRoot, run } from '../support/debian-root';
+import { DebianRoot } from '../support/debian-root';
 import { freePort } from '../support/ports';
+import { mustRun, ProcessResult, runProcess } from '../support/run-process';
 import { TEST_KEYRING } from '../support/fixtures';
 
 const SETTINGS = {
@@ -27,7 +28,7 @@ const SETTINGS = {
  */
 describe('the appliance install on Debian 12', () => {
   let root: DebianRoot;
-  let first: { status: number | null; output: string };
+  let first: ProcessResult;
   const nodeTarball = `node-v${process.versions.node}-linux-x64.tar.gz`;
   let nodeSha256 = '';
   let port = 0;
@@ -42,7 +43,7 @@ describe('the appliance install on Debian 12', () => {
     const release = root.path('tmp', 'node-release', `node-v${process.versions.node}-linux-x64`);
     fs.mkdirSync(path.join(release, 'bin'), { recursive: true });
     fs.copyFileSync(process.execPath, path.join(release, 'bin', 'node'));
-    await run('tar', ['-czf', root.path('tmp', nodeTarball), '-C', path.dirname(release), path.basename(release)]);
+    await mustRun('tar', ['-czf', root.path('tmp', nodeTarball), '-C', path.dirname(release), path.basename(release)]);
     nodeSha256 = createHash('sha256').update(fs.readFileSync(root.path('tmp', nodeTarball))).digest('hex');
     port = await freePort();
     fs.writeFileSync(root.path('tmp', 'node.json'), JSON.stringify({ ...SETTINGS, listen: `127.0.0.1:${port}` }));
@@ -72,7 +73,7 @@ describe('the appliance install on Debian 12', () => {
 
   it('puts the units and the timer in place and enables them', async () => {
     for (const unit of ['nearstream-agent.service', 'nearstream-fill.timer', 'nearstream-configure.service', 'nginx.service']) {
-      const enabled = await run('systemctl', ['--root', root.dir, 'is-enabled', unit]);
+      const enabled = await runProcess('systemctl', ['--root', root.dir, 'is-enabled', unit]);
       expect(`${unit}: ${enabled.output.trim()}`).toBe(`${unit}: enabled`);
     }
     const timer = fs.readFileSync(root.path('etc', 'systemd', 'system', 'nearstream-fill.timer'), 'utf8');
@@ -120,6 +121,17 @@ describe('the appliance install on Debian 12', () => {
     const second = await install('--settings', '/tmp/node.json');
     expect(second.status).toBe(0);
     expect(second.output.trim().split('\n')).toEqual(['nearstream-install: no change']);
+  });
+
+  it('changes nothing when first boot reruns the installed copy with the kept settings', async () => {
+    const unit = fs.readFileSync(root.path('etc', 'systemd', 'system', 'nearstream-configure.service'), 'utf8');
+    const command = /^ExecStart=(.+)$/m.exec(unit)![1].split(' ');
+
+    const firstBoot = await root.exec(command);
+
+    expect(command).toEqual(['/opt/nearstream/install.sh', '--settings', '/etc/nearstream/node.json']);
+    expect(firstBoot.status).toBe(0);
+    expect(firstBoot.output.trim().split('\n')).toEqual(['nearstream-install: no change']);
   });
 
   it('refuses bad settings naming the field, leaving the configuration as it was', async () => {

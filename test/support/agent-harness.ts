@@ -12,6 +12,7 @@ import { LocalGateway } from '../../local/api/local-gateway';
 import { bundleAgent } from '../../appliance-image/build';
 import { DynamoDbLocal } from './dynamodb-local';
 import { TEST_KEYRING } from './fixtures';
+import { ProcessResult, runProcess } from './run-process';
 import { S3Server } from './s3-server';
 
 export const AGENT_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
@@ -113,20 +114,9 @@ export class ApplianceWorld {
     );
   }
 
-  /**
-   * Runs the bundled agent to completion. Asynchronous on purpose: the control plane it talks to
-   * runs in this process, which must keep answering while the agent waits.
-   */
-  async runAgent(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [this.agentBundle, ...args, '--config', this.configFile], {
-      env: { ...process.env, ...AGENT_CREDENTIALS, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    return { status, stdout, stderr };
+  /** Runs the bundled agent to completion. */
+  runAgent(...args: string[]): Promise<ProcessResult> {
+    return runProcess(process.execPath, [this.agentBundle, ...args, '--config', this.configFile], { ...process.env, ...AGENT_CREDENTIALS, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' });
   }
 
   startAgent(...args: string[]): ChildProcess {

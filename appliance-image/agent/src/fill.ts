@@ -11,7 +11,7 @@ import { log } from './log';
 import { Origin } from './origin';
 import { fillWindowEnd, planFill, titlesHeld } from './plan';
 import { RateLimiter } from './rate-limiter';
-import { AgentState, FillOutcome, HeldObject, readState, writeFileAtomically, writeState } from './state';
+import { AgentState, FillOutcome, HeldObject, heldBytesOf, readState, writeFileAtomically, writeState } from './state';
 
 export interface FillDependencies {
   readonly origin: Origin;
@@ -145,7 +145,7 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
   // The working set is mutated in place and the held total kept as a running sum: a node holds
   // hundreds of thousands of segments, so nothing here may copy or scan them per object.
   const objects: Record<string, HeldObject> = { ...state.objects };
-  let heldBytes = Object.values(objects).reduce((sum, held) => sum + held.size, 0);
+  let heldBytes = heldBytesOf(objects);
   let lastFlush = 0;
   const persist = (force = false) => {
     if (force || performance.now() - lastFlush >= STATE_FLUSH_MS) {
@@ -253,7 +253,7 @@ export async function report(
       applianceId: config.applianceId,
       health: {
         ...edge,
-        diskUsedBytes: Object.values(state.objects).reduce((sum, held) => sum + held.size, 0),
+        diskUsedBytes: heldBytesOf(state.objects),
       },
       inventory: { titles, digest: inventoryDigest(titles) },
     });
@@ -272,7 +272,7 @@ export function status(config: AgentConfig) {
     appliedGeneration: state.appliedGeneration ?? null,
     targetGeneration: state.targetGeneration ?? null,
     objectsHeld: Object.keys(state.objects).length,
-    bytesHeld: Object.values(state.objects).reduce((sum, held) => sum + held.size, 0),
+    bytesHeld: heldBytesOf(state.objects),
     titlesHeld: titlesHeld(manifest, state.objects),
     lastFill: state.lastFill ?? null,
   };

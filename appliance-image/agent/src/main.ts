@@ -57,6 +57,9 @@ async function serve(config: AgentConfig): Promise<void> {
   }
 }
 
+/** An operator's check may fetch any rendition: 8K is above every rung of the ladder. */
+const MAX_HEIGHT_ANY = 4320;
+
 /**
  * A URL for one object on this node, signed with its key ring as the control plane would sign it:
  * for operators and the image's test phase to check the edge end to end.
@@ -70,7 +73,7 @@ function signedUrl(config: AgentConfig, objectPath: string, ttlSeconds: number):
     throw new Error('sign-url: --ttl-seconds must be a positive whole number');
   }
   const keyring = parseKeyring(fs.readFileSync(config.keyringFile, 'utf8'));
-  const token = signToken(keyring, { applianceId: config.applianceId, titleId: match[1], expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds, maxHeight: 4320 });
+  const token = signToken(keyring, { applianceId: config.applianceId, titleId: match[1], expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds, maxHeight: MAX_HEIGHT_ANY });
   return `${config.baseUrl.replace(/\/$/, '')}${tokenizedPath(token, match[1], match[2])}`;
 }
 

@@ -32,6 +32,15 @@ export interface AgentState {
   readonly registration?: string;
 }
 
+/** Bytes of every object the cache holds verified. */
+export function heldBytesOf(objects: Readonly<Record<string, HeldObject>>): number {
+  let total = 0;
+  for (const key in objects) {
+    total += objects[key].size;
+  }
+  return total;
+}
+
 export function stateFile(stateDir: string): string {
   return path.join(stateDir, 'state.json');
 }
