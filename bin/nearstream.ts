@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import * as fs from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { addComplianceChecks } from '../lib/compliance';
 import { ConfigError } from '../lib/config/config-error';
@@ -20,7 +21,38 @@ function environmentInput(app: App): EnvironmentInput {
     hostedZoneId: text('hostedZoneId'),
     jwtIssuer: text('jwtIssuer'),
     jwtAudiences: text('jwtAudience')?.split(',').map((audience) => audience.trim()).filter(Boolean),
+    applianceAmis: regionMap(text('applianceAmi')),
+    appliancesPerRegion: text('appliancesPerRegion') === undefined ? undefined : Number(text('appliancesPerRegion')),
+    applianceInstanceType: text('applianceInstanceType'),
+    rolesAnywhereCaBundle: caBundle(text('rolesAnywhereCaFile')),
+    rolesAnywherePcaArn: text('rolesAnywherePcaArn'),
   };
+}
+
+/** `us-east-1=ami-0123...,us-west-2=ami-0456...` as a map; the config names what is wrong with it. */
+function regionMap(value: string | undefined): Record<string, string> | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  return Object.fromEntries(
+    value.split(',').map((pair) => {
+      const [region, ami] = pair.split('=').map((part) => part.trim());
+      return [region, ami ?? ''];
+    }),
+  );
+}
+
+/** The CA bundle file's text; an unreadable file stops synth with its path. */
+function caBundle(file: string | undefined): string | undefined {
+  if (file === undefined) {
+    return undefined;
+  }
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    console.error(`rolesAnywhereCaFile: cannot read ${file}: ${(error as Error).message}`);
+    process.exit(1);
+  }
 }
 
 const app = new App();

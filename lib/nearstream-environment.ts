@@ -3,6 +3,7 @@ import { acknowledgeCdkProviders } from './cdk-provider-acknowledgements';
 import { EnvironmentConfig, regionsOf } from './config/environment';
 import { EnvironmentNaming } from './config/naming';
 import { ApplianceImageStack } from './stacks/appliance-image-stack';
+import { AppliancesStack } from './stacks/appliances-stack';
 import { ControlPlaneStack } from './stacks/control-plane-stack';
 import { DataStack } from './stacks/data-stack';
 import { EncodingStack } from './stacks/encoding-stack';
@@ -24,6 +25,8 @@ export class NearstreamEnvironment extends Construct {
   readonly encoding: EncodingStack;
   readonly controlPlanes: readonly ControlPlaneStack[];
   readonly applianceImage: ApplianceImageStack;
+  /** Per region, when the environment has an EC2 fleet or bare-metal trust; else empty. */
+  readonly appliances: readonly AppliancesStack[];
 
   constructor(scope: Construct, id: string, props: NearstreamEnvironmentProps) {
     super(scope, id);
@@ -81,6 +84,22 @@ export class NearstreamEnvironment extends Construct {
       description: `Nearstream ${config.name}: the appliance AMI, built by Image Builder and copied to both regions`,
       terminationProtection: config.kind === 'prod',
     });
+    const originKeys = [this.data.originTier.encryptionKey, this.originReplica.key];
+    this.appliances = config.applianceFleet || config.rolesAnywhere
+      ? regionsOf(config).map(
+          (region, index) =>
+            new AppliancesStack(this, `Appliances-${region}`, {
+              config,
+              region,
+              controlPlane: this.controlPlanes[index],
+              originKey: originKeys[index],
+              env: { account: config.account, region },
+              stackName: naming.stackName('appliances', region),
+              description: `Nearstream ${config.name}: appliance identities${config.applianceFleet ? ' and the EC2 fleet' : ''} in ${region}`,
+              terminationProtection: config.kind === 'prod',
+            }),
+        )
+      : [];
     acknowledgeCdkProviders(this);
   }
 }

@@ -54,12 +54,24 @@ describe('cdk synth through bin/nearstream.ts', () => {
     }
   });
 
-  it('synthesizes an ephemeral environment with a domain into stacks named after it', () => {
-    const result = cdkSynth('env=pr-42', 'domain=example.com', 'hostedZoneId=Z0123456789ABC', 'account=123456789012');
+  it('synthesizes an ephemeral environment with a domain, a fleet and Roles Anywhere into stacks named after it', () => {
+    const caFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-ca-')), 'ca.pem');
+    fs.writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n');
+    const result = cdkSynth(
+      'env=pr-42',
+      'domain=example.com',
+      'hostedZoneId=Z0123456789ABC',
+      'account=123456789012',
+      'applianceAmi=us-east-1=ami-0123456789abcdef0,us-west-2=ami-0fedcba9876543210',
+      'appliancesPerRegion=3',
+      `rolesAnywhereCaFile=${caFile}`,
+    );
 
     expect(result.status).toBe(0);
     expect(stacksIn(result.output).map((stack) => stack.stackName).sort()).toEqual([
       'nearstream-pr-42-appliance-image',
+      'nearstream-pr-42-appliances-us-east-1',
+      'nearstream-pr-42-appliances-us-west-2',
       'nearstream-pr-42-control-plane-us-east-1',
       'nearstream-pr-42-control-plane-us-west-2',
       'nearstream-pr-42-data',
@@ -67,6 +79,16 @@ describe('cdk synth through bin/nearstream.ts', () => {
       'nearstream-pr-42-origin-replica-us-west-2',
     ]);
     expect(stacksIn(result.output).map((stack) => stack.environment)).toContain('aws://123456789012/us-west-2');
+    const manifest = JSON.parse(fs.readFileSync(path.join(result.output, 'manifest.json'), 'utf8'));
+    const westArtifact = Object.values(manifest.artifacts as Record<string, { properties?: { stackName?: string; templateFile?: string } }>).find(
+      (artifact) => artifact.properties?.stackName === 'nearstream-pr-42-appliances-us-west-2',
+    )!;
+    const west = JSON.parse(fs.readFileSync(path.join(result.output, westArtifact.properties!.templateFile!), 'utf8'));
+    const groups = Object.values(west.Resources as Record<string, { Type: string; Properties: { MinSize?: string } }>).filter(
+      (resource) => resource.Type === 'AWS::AutoScaling::AutoScalingGroup',
+    );
+    expect(groups.map((group) => group.Properties.MinSize)).toEqual(['3']);
+    expect(JSON.stringify(west.Resources)).toContain('MIIBtest');
   });
 
   it.each([
@@ -74,6 +96,7 @@ describe('cdk synth through bin/nearstream.ts', () => {
     [['account=12345'], "account: '12345' must be exactly 12 digits"],
     [['primaryRegion=us-west-2'], "secondaryRegion: must differ from primaryRegion (both are 'us-west-2')"],
     [['domain=example.com'], 'hostedZoneId: is required when domain is set'],
+    [['applianceAmi=us-east-1=ami-0123456789abcdef0'], 'applianceAmi: has no AMI for us-west-2'],
   ])('fails on bad config %p with one message naming the field', (context, message) => {
     const result = cdkSynth(...context);
 

@@ -18,7 +18,17 @@ function unacknowledged(reports: readonly PluginReport[]): string[] {
 
 describe.each([
   ['dev', { name: 'dev' }],
-  ['prod with a custom domain', { name: 'prod', account: '123456789012', domainName: 'example.com', hostedZoneId: 'Z0123456789ABC' }],
+  [
+    'prod with a custom domain, an EC2 fleet and Roles Anywhere on a Private CA',
+    {
+      name: 'prod',
+      account: '123456789012',
+      domainName: 'example.com',
+      hostedZoneId: 'Z0123456789ABC',
+      applianceAmis: { 'us-east-1': 'ami-0123456789abcdef0', 'us-west-2': 'ami-0fedcba9876543210' },
+      rolesAnywherePcaArn: 'arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/12345678-1234-1234-1234-123456789012',
+    },
+  ],
   ['an ephemeral environment with a custom domain', { name: 'pr-42', domainName: 'example.com', hostedZoneId: 'Z0123456789ABC' }],
 ])('cdk-nag AwsSolutions and cfn-guard over %s', (_label, input) => {
   const synthesized = synthEnvironment(input, { compliance: true });
@@ -35,7 +45,10 @@ describe.each([
         (report.suppressedViolations ?? []).flatMap((v) => v.violatingConstructs.map((c) => c.constructPath.split('/')[1])),
       ),
     );
-    expect([...checkedStacks].sort()).toEqual(['ApplianceImage', 'ControlPlane-us-east-1', 'ControlPlane-us-west-2', 'Data', 'Encoding', 'OriginReplica']);
+    const appliances = 'applianceAmis' in input ? ['Appliances-us-east-1', 'Appliances-us-west-2'] : [];
+    expect([...checkedStacks].sort()).toEqual(
+      ['ApplianceImage', ...appliances, 'ControlPlane-us-east-1', 'ControlPlane-us-west-2', 'Data', 'Encoding', 'OriginReplica'].sort(),
+    );
   });
 
   it('gives every acknowledgement a specific reason', () => {

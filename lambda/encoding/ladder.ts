@@ -70,9 +70,12 @@ export const CODECS_BY_JOB: Readonly<Record<JobKind, readonly Codec[]>> = {
   av1: ['av01'],
 };
 
+/** Every encoded object lives under this prefix of the origin bucket, and nothing else does. */
+export const TITLE_KEY_PREFIX = 'titles/';
+
 /** `titles/<titleId>/<codec>/`: where a codec's manifests and segments land. */
 export function codecPrefix(titleId: string, codec: Codec): string {
-  return `titles/${titleId}/${codec}/`;
+  return `${TITLE_KEY_PREFIX}${titleId}/${codec}/`;
 }
 
 /** The manifest base name MediaConvert and the stand-in both write: `index.m3u8`, `index.mpd`. */

@@ -21,6 +21,14 @@ import { Keyring } from './url-token';
  */
 export const MANIFEST_FORMAT = 'nearstream-fill-manifest/v1';
 
+/**
+ * Where a cluster's manifests live in its region's origin bucket. The prefix is what an appliance's
+ * IAM policy is scoped to, so a node can read its own cluster's plans and no other's.
+ */
+export function manifestPrefix(clusterId: string): string {
+  return `manifests/${clusterId}/`;
+}
+
 export interface ManifestObject {
   /** Key in the origin bucket, and path below the appliance's cache directory. */
   readonly key: string;

@@ -1,3 +1,12 @@
+import {
+  ApplianceFleetSettings,
+  ApplianceInput,
+  FLEET_DEFAULTS,
+  fleetProblems,
+  fleetSettingProblems,
+  rolesAnywhereProblems,
+  RolesAnywhereSettings,
+} from './appliance-settings';
 import { ConfigError, ConfigProblem } from './config-error';
 
 /**
@@ -86,10 +95,14 @@ export interface EnvironmentConfig {
   readonly viewerAuth?: ViewerAuthSettings;
   readonly playback: PlaybackSettings;
   readonly encoding: EncodingSettings;
+  /** @default - no EC2 appliances; bare-metal appliances only */
+  readonly applianceFleet?: ApplianceFleetSettings;
+  /** @default - no Roles Anywhere trust anchor; bare-metal appliances cannot get AWS credentials */
+  readonly rolesAnywhere?: RolesAnywhereSettings;
 }
 
 /** What a user may say about an environment; `resolveEnvironment` fills in the rest. */
-export interface EnvironmentInput {
+export interface EnvironmentInput extends ApplianceInput {
   readonly name: string;
   readonly account?: string;
   readonly primaryRegion?: string;
@@ -104,7 +117,10 @@ export interface EnvironmentInput {
 export const DEFAULT_PRIMARY_REGION = 'us-east-1';
 export const DEFAULT_SECONDARY_REGION = 'us-west-2';
 
-type Defaults = Omit<EnvironmentConfig, 'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain' | 'viewerAuth'>;
+type Defaults = Omit<
+  EnvironmentConfig,
+  'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain' | 'viewerAuth' | 'applianceFleet' | 'rolesAnywhere'
+>;
 
 const PLAYBACK_DEFAULTS: PlaybackSettings = { sessionTtlSeconds: 4 * 3600, streamLeaseSeconds: 300, fleetCacheSeconds: 10 };
 
@@ -192,7 +208,12 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
       rule: `must differ from primaryRegion (both are '${primaryRegion}'): active-active needs two regions`,
     });
   }
-  problems.push(...domainProblems(input), ...viewerAuthProblems(input));
+  problems.push(
+    ...domainProblems(input),
+    ...viewerAuthProblems(input),
+    ...fleetProblems(input, [primaryRegion, secondaryRegion]),
+    ...rolesAnywhereProblems(input),
+  );
   if (problems.length > 0) {
     throw new ConfigError(input.name, problems);
   }
@@ -208,6 +229,17 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
       : undefined,
     viewerAuth: input.jwtIssuer && input.jwtAudiences
       ? { issuerUrl: input.jwtIssuer, audiences: input.jwtAudiences }
+      : undefined,
+    applianceFleet: input.applianceAmis
+      ? {
+          ...FLEET_DEFAULTS,
+          amiIds: input.applianceAmis,
+          appliancesPerRegion: input.appliancesPerRegion ?? FLEET_DEFAULTS.appliancesPerRegion,
+          instanceType: input.applianceInstanceType ?? FLEET_DEFAULTS.instanceType,
+        }
+      : undefined,
+    rolesAnywhere: input.rolesAnywhereCaBundle || input.rolesAnywherePcaArn
+      ? { certificateBundlePem: input.rolesAnywhereCaBundle, acmPcaArn: input.rolesAnywherePcaArn }
       : undefined,
   };
   validateSettings(config);
@@ -278,6 +310,9 @@ export function validateSettings(config: EnvironmentConfig): void {
         problems.push({ field: `encoding.ratesUsdPerMinute.${codec}.${resolution}`, rule: `must be a price of zero or more (got ${rate})` });
       }
     }
+  }
+  if (config.applianceFleet) {
+    problems.push(...fleetSettingProblems(config.applianceFleet));
   }
   const errorRate = config.apiAlarms.serverErrorRatePercent;
   if (!(errorRate > 0 && errorRate <= 100)) {

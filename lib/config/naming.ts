@@ -43,6 +43,11 @@ export class EnvironmentNaming {
     return `/nearstream/${this.config.name}/appliance/ami-id`;
   }
 
+  /** The cluster id of a region's EC2 appliances in the fleet registry and in manifest keys. */
+  ec2ClusterId(region: string): string {
+    return `ec2-${region}`;
+  }
+
   /** The CloudFront private key that signs origin-tier URLs and cookies, replicated to both regions. */
   get originSigningSecretName(): string {
     return `nearstream/${this.config.name}/origin-signing-key`;

@@ -38,6 +38,8 @@ export class ControlPlaneStack extends Stack {
   readonly healthFunction: NearstreamFunction;
   readonly playback: PlaybackApi;
   readonly routing?: LatencyRoutedApiDomain;
+  /** This region's API: its custom hostname when the environment has a domain, else execute-api. */
+  readonly regionalApiUrl: string;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -102,6 +104,7 @@ export class ControlPlaneStack extends Stack {
 
     const sharedHostname = naming.sharedApiHostname;
     const regionalHostname = naming.regionalApiHostname(region);
+    this.regionalApiUrl = regionalHostname ? `https://${regionalHostname}/` : this.api.stage.url;
     if (config.domain && sharedHostname && regionalHostname) {
       this.routing = new LatencyRoutedApiDomain(this, 'Routing', {
         httpApi: this.api.httpApi,
@@ -115,7 +118,7 @@ export class ControlPlaneStack extends Stack {
         region,
         removalPolicy: logRemovalPolicy,
       });
-      new CfnOutput(this, 'RegionalApiUrl', { value: `https://${regionalHostname}/` });
+      new CfnOutput(this, 'RegionalApiUrl', { value: this.regionalApiUrl });
       new CfnOutput(this, 'SharedApiUrl', { value: `https://${sharedHostname}/` });
     }
   }

@@ -125,3 +125,57 @@ describe('validateSettings', () => {
     ).toThrow(/apiThrottle\.ratePerSecond: must be a positive whole number \(got 0\)[\s\S]*apiAlarms\.serverErrorRatePercent: must be above 0 and at most 100 \(got 150\)/);
   });
 });
+
+describe('appliance settings', () => {
+  const amis = { 'us-east-1': 'ami-0123456789abcdef0', 'us-west-2': 'ami-0fedcba9876543210' };
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+
+  it('has no fleet and no Roles Anywhere unless asked', () => {
+    const config = resolveEnvironment({ name: 'dev' });
+    expect(config.applianceFleet).toBeUndefined();
+    expect(config.rolesAnywhere).toBeUndefined();
+  });
+
+  it('turns the fleet on with an AMI per region and fills in the rest', () => {
+    const config = resolveEnvironment({ name: 'dev', applianceAmis: amis, appliancesPerRegion: 4, applianceInstanceType: 'm6in.2xlarge' });
+    expect(config.applianceFleet).toMatchObject({ amiIds: amis, appliancesPerRegion: 4, instanceType: 'm6in.2xlarge', availabilityZoneCount: 3, servingPort: 80 });
+  });
+
+  it('names the region that has no AMI, and an AMI for a region the environment does not use', () => {
+    expect(problemsOf({ name: 'dev', applianceAmis: { 'us-east-1': amis['us-east-1'], 'eu-west-1': 'ami-0123456789abcdef0' } })).toEqual([
+      { field: 'applianceAmi', rule: 'has no AMI for us-west-2: give one per region (region=ami-id), as the image pipeline published it' },
+      { field: 'applianceAmi', rule: "names eu-west-1, which is not one of this environment's regions (us-east-1, us-west-2)" },
+    ]);
+  });
+
+  it('rejects a malformed AMI id and instance type, and fleet knobs without AMIs', () => {
+    expect(problemsOf({ name: 'dev', applianceAmis: { ...amis, 'us-west-2': 'ami-XYZ' }, applianceInstanceType: 'large' }).map((p) => p.field)).toEqual([
+      'applianceAmi',
+      'applianceInstanceType',
+    ]);
+    expect(problemsOf({ name: 'dev', appliancesPerRegion: 3 })).toEqual([
+      { field: 'applianceAmi', rule: 'is required for an EC2 fleet: give the appliance AMI of each region, region=ami-id' },
+    ]);
+    expect(problemsOf({ name: 'dev', applianceAmis: amis, appliancesPerRegion: 0 })).toEqual([
+      { field: 'appliancesPerRegion', rule: 'must be a positive whole number (got 0)' },
+    ]);
+  });
+
+  it('takes a CA bundle or a Private CA for Roles Anywhere, one of them, well formed', () => {
+    expect(resolveEnvironment({ name: 'dev', rolesAnywhereCaBundle: pem }).rolesAnywhere).toEqual({ certificateBundlePem: pem, acmPcaArn: undefined });
+    expect(problemsOf({ name: 'dev', rolesAnywhereCaBundle: 'not a certificate' })).toEqual([
+      { field: 'rolesAnywhereCaBundle', rule: 'must hold at least one PEM certificate (-----BEGIN CERTIFICATE-----)' },
+    ]);
+    expect(problemsOf({ name: 'dev', rolesAnywherePcaArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x' })[0].field).toBe('rolesAnywherePcaArn');
+    const arn = 'arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/12345678-1234-1234-1234-123456789012';
+    expect(problemsOf({ name: 'dev', rolesAnywhereCaBundle: pem, rolesAnywherePcaArn: arn })[0].rule).toMatch(/not both/);
+  });
+
+  it('rejects fleet knobs out of range', () => {
+    const config = resolveEnvironment({ name: 'dev', applianceAmis: amis });
+    const fleet = config.applianceFleet!;
+    expect(() =>
+      validateSettings({ ...config, applianceFleet: { ...fleet, servingPort: 70000, availabilityZoneCount: 1, fillWindow: { startHourUtc: 3, endHourUtc: 3 } } }),
+    ).toThrow(/availabilityZoneCount: must be 2-6[\s\S]*fillWindow: startHourUtc and endHourUtc must differ[\s\S]*servingPort: must be a TCP port/);
+  });
+});
