@@ -28,8 +28,8 @@ export interface ApplianceImagePipelineProps {
    */
   readonly nodeVersion?: string;
   /**
-   * When the pipeline rebuilds, picking up the newest base image and Debian's updates.
-   * @default 'cron(0 3 ? * SUN *)' (weekly)
+   * When the pipeline checks for a new base image (or a new recipe) and builds if there is one.
+   * @default 'cron(0 3 * * ? *)' (daily)
    */
   readonly schedule?: string;
   /** @default 5 */
@@ -190,9 +190,13 @@ export class ApplianceImagePipeline extends Construct {
       distributionConfigurationArn: distribution.attrArn,
       imageTestsConfiguration: { imageTestsEnabled: true, timeoutMinutes: 60 },
       enhancedImageMetadataEnabled: true,
-      // The base image is resolved from its SSM parameter at every build: each run starts from
-      // Debian's newest AMI and applies its updates.
-      schedule: { scheduleExpression: props.schedule ?? 'cron(0 3 ? * SUN *)', pipelineExecutionStartCondition: 'EXPRESSION_MATCH_ONLY' },
+      // The recipe names its base image by Debian's SSM parameter, and Image Builder counts a change
+      // of that parameter as a dependency update: a daily check builds only when Debian has
+      // published a new AMI (or the recipe changed), and each build starts from that AMI.
+      schedule: {
+        scheduleExpression: props.schedule ?? 'cron(0 3 * * ? *)',
+        pipelineExecutionStartCondition: 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE',
+      },
       status: 'ENABLED',
     });
 

@@ -59,9 +59,9 @@ describe('ApplianceImageStack', () => {
     });
   });
 
-  it('rebuilds on a schedule with tests on, and retires all but the newest images', () => {
+  it('rebuilds when the base image changes, checked daily, with tests on, and retires all but the newest images', () => {
     image.hasResourceProperties('AWS::ImageBuilder::ImagePipeline', {
-      Schedule: { ScheduleExpression: 'cron(0 3 ? * SUN *)', PipelineExecutionStartCondition: 'EXPRESSION_MATCH_ONLY' },
+      Schedule: { ScheduleExpression: 'cron(0 3 * * ? *)', PipelineExecutionStartCondition: 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE' },
       ImageTestsConfiguration: { ImageTestsEnabled: true, TimeoutMinutes: 60 },
       Status: 'ENABLED',
     });
