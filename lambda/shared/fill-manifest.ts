@@ -12,8 +12,12 @@ import { Keyring } from './url-token';
  *     "createdAt": "2026-11-21T01:00:00.000Z",
  *     "validUntil": "2026-11-23T01:00:00.000Z", // an appliance refuses it after this
  *     "objects": [{ "key": "titles/t1/avc1/index.m3u8", "size": 812, "sha256": "<hex>", "titleId": "t1" }],
+ *     "placements": { "oca-1": ["t1"], "oca-2": ["t1", "t2"] },   // optional
  *     "signature": { "algorithm": "HMAC-SHA256", "keyId": "k2", "value": "<base64url>" }
  *   }
+ *
+ * `placements` says which titles each appliance of the cluster holds (popular titles on several,
+ * the rest spread by consistent hashing). Without it every appliance holds every object listed.
  *
  * The signature is HMAC-SHA256 over the canonical body (every field but `signature`, serialized
  * in the order above), keyed by a key derived from the replicated URL-signing key ring with the
@@ -45,6 +49,8 @@ export interface FillManifest {
   readonly createdAt: string;
   readonly validUntil: string;
   readonly objects: readonly ManifestObject[];
+  /** Titles by appliance id; absent, every appliance holds everything. */
+  readonly placements?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface SignedFillManifest extends FillManifest {
@@ -70,7 +76,19 @@ function canonicalBody(manifest: FillManifest): string {
     createdAt: manifest.createdAt,
     validUntil: manifest.validUntil,
     objects: manifest.objects.map((o) => ({ key: o.key, size: o.size, sha256: o.sha256, titleId: o.titleId })),
+    ...(manifest.placements === undefined
+      ? {}
+      : { placements: Object.fromEntries(Object.keys(manifest.placements).sort().map((id) => [id, [...manifest.placements![id]]])) }),
   });
+}
+
+/** The objects one appliance must hold: its placed titles' objects, or all of them without placements. */
+export function objectsForAppliance(manifest: Pick<FillManifest, 'objects' | 'placements'>, applianceId: string): readonly ManifestObject[] {
+  if (manifest.placements === undefined) {
+    return manifest.objects;
+  }
+  const titles = new Set(manifest.placements[applianceId] ?? []);
+  return manifest.objects.filter((object) => titles.has(object.titleId));
 }
 
 /** Signs a manifest with the key ring's active key. */
@@ -87,8 +105,10 @@ export interface ManifestExpectations {
   /** The generation last applied; an older one is refused (the same one may be resumed). */
   readonly currentGeneration?: number;
   readonly nowMs: number;
-  /** The most the cache may hold; a manifest listing more is refused. */
+  /** The most the cache may hold; a manifest placing more on this appliance is refused. */
   readonly diskBudgetBytes: number;
+  /** The verifying appliance, whose placement the disk budget applies to. */
+  readonly applianceId: string;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -144,8 +164,18 @@ export function verifyManifest(text: string, expect: ManifestExpectations): Sign
   if (expect.currentGeneration !== undefined && manifest.generation! < expect.currentGeneration) {
     throw new ManifestRejectedError(`generation ${manifest.generation} is older than the applied generation ${expect.currentGeneration}`);
   }
+  if (manifest.placements !== undefined) {
+    const placements = manifest.placements as unknown;
+    if (typeof placements !== 'object' || placements === null || Array.isArray(placements)) {
+      throw new ManifestRejectedError('placements must map appliance ids to lists of title ids');
+    }
+    for (const [applianceId, titles] of Object.entries(placements)) {
+      if (!Array.isArray(titles) || titles.some((title) => typeof title !== 'string' || !TITLE_ID.test(title))) {
+        throw new ManifestRejectedError(`placements.${applianceId} must be a list of title ids`);
+      }
+    }
+  }
   const keys = new Set<string>();
-  let total = 0;
   for (const object of manifest.objects) {
     if (object.key.startsWith('/') || /^[A-Za-z]:/.test(object.key)) {
       throw new ManifestRejectedError(`object key '${object.key}' is an absolute path`);
@@ -157,10 +187,10 @@ export function verifyManifest(text: string, expect: ManifestExpectations): Sign
       throw new ManifestRejectedError(`object key '${object.key}' is listed twice`);
     }
     keys.add(object.key);
-    total += object.size;
   }
+  const total = objectsForAppliance(manifest as FillManifest, expect.applianceId).reduce((sum, object) => sum + object.size, 0);
   if (total > expect.diskBudgetBytes) {
-    throw new ManifestRejectedError(`it lists ${total} bytes; the disk budget is ${expect.diskBudgetBytes}`);
+    throw new ManifestRejectedError(`it places ${total} bytes on '${expect.applianceId}'; the disk budget is ${expect.diskBudgetBytes}`);
   }
   return manifest as SignedFillManifest;
 }

@@ -103,6 +103,7 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
       currentGeneration: state.appliedGeneration,
       nowMs: deps.nowMs(),
       diskBudgetBytes: config.diskCeilingBytes,
+      applianceId: config.applianceId,
     });
   } catch (error) {
     if (error instanceof ManifestRejectedError) {
@@ -111,7 +112,7 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
     throw error;
   }
   writeFileAtomically(acceptedManifestFile(config.stateDir), text);
-  const plan = planFill(manifest, state.objects);
+  const plan = planFill(manifest, config.applianceId, state.objects);
   state = { ...state, targetGeneration: manifest.generation, registration: JSON.stringify(registration) };
   writeState(config.stateDir, state);
   const discardedPartials = discardUnlistedPartials(config.stateDir, plan.downloads);
@@ -247,7 +248,7 @@ export async function report(
   manifest: SignedFillManifest | undefined,
   edge: HealthFigures = { load: 0, egressGbps: 0, errorRate: 0 },
 ): Promise<void> {
-  const titles = titlesHeld(manifest, state.objects);
+  const titles = titlesHeld(manifest, config.applianceId, state.objects);
   try {
     await deps.controlPlane.report({
       applianceId: config.applianceId,
@@ -273,7 +274,7 @@ export function status(config: AgentConfig) {
     targetGeneration: state.targetGeneration ?? null,
     objectsHeld: Object.keys(state.objects).length,
     bytesHeld: heldBytesOf(state.objects),
-    titlesHeld: titlesHeld(manifest, state.objects),
+    titlesHeld: titlesHeld(manifest, config.applianceId, state.objects),
     lastFill: state.lastFill ?? null,
   };
 }

@@ -1,4 +1,4 @@
-import { ManifestObject, SignedFillManifest } from '../../../lambda/shared/fill-manifest';
+import { ManifestObject, objectsForAppliance, SignedFillManifest } from '../../../lambda/shared/fill-manifest';
 import { HeldObject } from './state';
 
 export interface FillPlan {
@@ -9,10 +9,11 @@ export interface FillPlan {
   readonly downloadBytes: number;
 }
 
-/** What tonight's fill must do to make the cache match the manifest. */
-export function planFill(manifest: SignedFillManifest, held: Readonly<Record<string, HeldObject>>): FillPlan {
-  const listed = new Set(manifest.objects.map((object) => object.key));
-  const downloads = manifest.objects.filter((object) => {
+/** What tonight's fill must do to make this appliance's cache match its share of the manifest. */
+export function planFill(manifest: SignedFillManifest, applianceId: string, held: Readonly<Record<string, HeldObject>>): FillPlan {
+  const mine = objectsForAppliance(manifest, applianceId);
+  const listed = new Set(mine.map((object) => object.key));
+  const downloads = mine.filter((object) => {
     const have = held[object.key];
     return !have || have.sha256 !== object.sha256 || have.size !== object.size;
   });
@@ -23,13 +24,13 @@ export function planFill(manifest: SignedFillManifest, held: Readonly<Record<str
   };
 }
 
-/** Titles held complete: every object the manifest lists for them is held and verified. */
-export function titlesHeld(manifest: SignedFillManifest | undefined, held: Readonly<Record<string, HeldObject>>): string[] {
+/** Titles held complete: every object the manifest places here for them is held and verified. */
+export function titlesHeld(manifest: SignedFillManifest | undefined, applianceId: string, held: Readonly<Record<string, HeldObject>>): string[] {
   if (!manifest) {
     return [];
   }
   const complete = new Map<string, boolean>();
-  for (const object of manifest.objects) {
+  for (const object of objectsForAppliance(manifest, applianceId)) {
     const have = held[object.key];
     const ok = have !== undefined && have.sha256 === object.sha256 && have.size === object.size;
     complete.set(object.titleId, (complete.get(object.titleId) ?? true) && ok);

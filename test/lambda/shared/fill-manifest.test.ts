@@ -1,4 +1,4 @@
-import { ManifestRejectedError, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
+import { FillManifest, ManifestRejectedError, objectsForAppliance, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
 import { parseKeyring } from '../../../lambda/shared/url-token';
 import { TEST_KEYRING } from '../../support/fixtures';
 
@@ -11,7 +11,7 @@ const base = {
   validUntil: '2026-11-22T01:00:00.000Z',
   objects: [object('titles/t1/avc1/index.m3u8'), object('titles/t1/avc1/seg-1.m4s', 100)],
 };
-const expectations = { keyring: TEST_KEYRING, clusterId: 'isp-a', currentGeneration: 4, nowMs: NOW, diskBudgetBytes: 1000 };
+const expectations = { keyring: TEST_KEYRING, clusterId: 'isp-a', currentGeneration: 4, nowMs: NOW, diskBudgetBytes: 1000, applianceId: 'oca-1' };
 
 function rejection(text: string, overrides: Partial<typeof expectations> = {}): string {
   try {
@@ -23,7 +23,7 @@ function rejection(text: string, overrides: Partial<typeof expectations> = {}): 
   throw new Error('expected the manifest to be rejected');
 }
 
-const signed = (changes: Partial<typeof base> = {}) => JSON.stringify(signManifest({ ...base, ...changes }, TEST_KEYRING));
+const signed = (changes: Partial<Omit<FillManifest, 'format'>> = {}) => JSON.stringify(signManifest({ ...base, ...changes }, TEST_KEYRING));
 
 describe('fill manifests', () => {
   it('round-trips: what the planner signs, the appliance accepts', () => {
@@ -52,9 +52,32 @@ describe('fill manifests', () => {
     ['an absolute path', signed({ objects: [object('/etc/passwd')] }), /'\/etc\/passwd' is an absolute path/],
     ['a .. segment', signed({ objects: [object('titles/../../etc/passwd')] }), /has an empty, '\.' or '\.\.' path segment/],
     ['a duplicate key', signed({ objects: [object('titles/t1/a'), object('titles/t1/a')] }), /'titles\/t1\/a' is listed twice/],
-    ['more bytes than the disk budget', signed({ objects: [object('titles/t1/big', 2000)] }), /lists 2000 bytes; the disk budget is 1000/],
+    ['more bytes than the disk budget', signed({ objects: [object('titles/t1/big', 2000)] }), /places 2000 bytes on 'oca-1'; the disk budget is 1000/],
     ['a bad object entry', signed({ objects: [{ key: 'titles/t1/a', size: -1, sha256: 'x', titleId: 't1' }] }), /objects\[0\] needs/],
+    ['edited placements', signed({ placements: { 'oca-1': ['t1'] } }).replace('"oca-1":["t1"]', '"oca-1":["t2"]'), /^signature does not match$/],
+    ['placements that are not title lists', signed({ placements: { 'oca-1': 't1' } as never }), /placements\.oca-1 must be a list of title ids/],
   ])('rejects %s, naming the reason', (_label, text, reason) => {
     expect(rejection(text)).toMatch(reason);
+  });
+
+  describe('with placements', () => {
+    const placed = {
+      ...base,
+      objects: [object('titles/t1/a', 600, 't1'), object('titles/t2/a', 600, 't2')],
+      placements: { 'oca-1': ['t1'], 'oca-2': ['t1', 't2'] },
+    };
+
+    it('gives each appliance only its titles\' objects, and every object when there are none', () => {
+      expect(objectsForAppliance(placed, 'oca-1').map((o) => o.key)).toEqual(['titles/t1/a']);
+      expect(objectsForAppliance(placed, 'oca-2').map((o) => o.key)).toEqual(['titles/t1/a', 'titles/t2/a']);
+      expect(objectsForAppliance(placed, 'oca-9')).toEqual([]);
+      expect(objectsForAppliance(base, 'oca-9')).toHaveLength(2);
+    });
+
+    it('checks the disk budget against the verifying appliance\'s share', () => {
+      const text = JSON.stringify(signManifest(placed, TEST_KEYRING));
+      expect(verifyManifest(text, expectations).placements).toEqual(placed.placements);
+      expect(rejection(text, { applianceId: 'oca-2' })).toBe("it places 1200 bytes on 'oca-2'; the disk budget is 1000");
+    });
   });
 });
