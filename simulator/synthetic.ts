@@ -1,0 +1,147 @@
+import { Requests, SimTitle, Workload } from './workload';
+
+/** The knobs of a synthetic workload. Every figure is per whole run unless it says per day. */
+export interface SyntheticOptions {
+  readonly seed: number;
+  readonly days: number;
+  readonly requests: number;
+  /** Titles available before day 0. */
+  readonly catalogTitles: number;
+  /** Popularity by rank follows 1 / rank^zipf. */
+  readonly zipf: number;
+  /** Day-to-day popularity change: the standard deviation of a title's log-popularity, mean-reverting. */
+  readonly churn: number;
+  /** Titles released per day; each starts near the top and fades over about a week. */
+  readonly releasesPerDay: number;
+  readonly clusters: number;
+  /** Each cluster's capacity as a share of the whole catalog's bytes (releases included). */
+  readonly capacityShare: number;
+  /** How much taste differs between clusters: the standard deviation of a per-cluster log-popularity offset. */
+  readonly regionalSkew: number;
+}
+
+export const DEFAULT_SYNTHETIC: SyntheticOptions = {
+  seed: 42,
+  days: 30,
+  requests: 1_000_000,
+  catalogTitles: 4000,
+  zipf: 0.9,
+  churn: 0.3,
+  releasesPerDay: 4,
+  clusters: 4,
+  capacityShare: 0.1,
+  regionalSkew: 0.3,
+};
+
+/** Mean-reversion of popularity from one day to the next. */
+const PERSISTENCE = 0.9;
+/** A release's popularity boost halves every this many days. */
+const RELEASE_HALF_LIFE_DAYS = 5;
+const RELEASE_BOOST = 30;
+/** A title's bytes: log-normal around 4 GB (its whole ladder). */
+const MEDIAN_TITLE_BYTES = 4e9;
+/** A play fetches one rendition for part of the title: 2-20% of the ladder's bytes. */
+const PLAY_SHARE = [0.02, 0.2] as const;
+
+/** A seeded PRNG (mulberry32): the same seed makes the same workload on every machine. */
+export function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(next: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+}
+
+/** Generates a workload: Zipf popularity with daily churn, releases, regional taste, seeded. */
+export function syntheticWorkload(options: SyntheticOptions): Workload {
+  const next = random(options.seed);
+  const total = options.catalogTitles + options.releasesPerDay * options.days;
+  const titles: SimTitle[] = [];
+  const base = new Float64Array(total);
+  const ranks = shuffledRanks(total, next);
+  for (let index = 0; index < total; index++) {
+    const releaseDay = index < options.catalogTitles ? -1 : Math.floor((index - options.catalogTitles) / options.releasesPerDay);
+    titles.push({ id: `t${index}`, bytes: Math.round(MEDIAN_TITLE_BYTES * Math.exp(0.5 * gaussian(next))), releaseDay });
+    base[index] = 1 / Math.pow(ranks[index], options.zipf);
+  }
+  // Releases start among the popular: their base rank comes from the top tenth.
+  for (let index = options.catalogTitles; index < total; index++) {
+    base[index] = 1 / Math.pow(1 + Math.floor(next() * total * 0.1), options.zipf);
+  }
+  const skew = Array.from({ length: options.clusters }, () => Float64Array.from({ length: total }, () => Math.exp(options.regionalSkew * gaussian(next))));
+  const drift = new Float64Array(total).map(() => gaussian(next));
+  const catalogBytes = titles.reduce((sum, title) => sum + title.bytes, 0);
+
+  const perDay = Math.floor(options.requests / options.days);
+  const rows: Requests = {
+    length: perDay * options.days,
+    day: new Int32Array(perDay * options.days),
+    cluster: new Uint16Array(perDay * options.days),
+    title: new Uint32Array(perDay * options.days),
+    bytes: new Float64Array(perDay * options.days),
+  };
+  const weights = new Float64Array(total);
+  const cumulative = new Float64Array(total);
+  let row = 0;
+  for (let day = 0; day < options.days; day++) {
+    for (let index = 0; index < total; index++) {
+      drift[index] = PERSISTENCE * drift[index] + Math.sqrt(1 - PERSISTENCE ** 2) * gaussian(next);
+      const age = day - titles[index].releaseDay;
+      const released = titles[index].releaseDay <= day;
+      const boost = titles[index].releaseDay >= 0 ? 1 + RELEASE_BOOST * Math.pow(0.5, age / RELEASE_HALF_LIFE_DAYS) : 1;
+      weights[index] = released ? base[index] * boost * Math.exp(options.churn * drift[index]) : 0;
+    }
+    for (let cluster = 0; cluster < options.clusters; cluster++) {
+      let sum = 0;
+      for (let index = 0; index < total; index++) {
+        sum += weights[index] * skew[cluster][index];
+        cumulative[index] = sum;
+      }
+      const count = Math.floor(perDay / options.clusters) + (cluster < perDay % options.clusters ? 1 : 0);
+      for (let request = 0; request < count; request++) {
+        const title = search(cumulative, next() * sum);
+        rows.day[row] = day;
+        rows.cluster[row] = cluster;
+        rows.title[row] = title;
+        rows.bytes[row] = Math.round(titles[title].bytes * (PLAY_SHARE[0] + next() * (PLAY_SHARE[1] - PLAY_SHARE[0])));
+        row++;
+      }
+    }
+  }
+  return {
+    titles,
+    clusters: Array.from({ length: options.clusters }, (_, index) => ({ id: `c${index}`, capacityBytes: Math.round(catalogBytes * options.capacityShare) })),
+    requests: rows,
+  };
+}
+
+function shuffledRanks(count: number, next: () => number): Int32Array {
+  const ranks = Int32Array.from({ length: count }, (_, index) => index + 1);
+  for (let index = count - 1; index > 0; index--) {
+    const other = Math.floor(next() * (index + 1));
+    [ranks[index], ranks[other]] = [ranks[other], ranks[index]];
+  }
+  return ranks;
+}
+
+/** The first index whose cumulative weight exceeds `target`. */
+function search(cumulative: Float64Array, target: number): number {
+  let low = 0;
+  let high = cumulative.length - 1;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (cumulative[middle] > target) {
+      high = middle;
+    } else {
+      low = middle + 1;
+    }
+  }
+  return low;
+}

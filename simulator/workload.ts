@@ -1,0 +1,67 @@
+/**
+ * A workload the simulator replays: a catalog, a fleet of clusters, and requests by day. Requests
+ * are kept in typed arrays sorted by day, so a million of them cost a few megabytes.
+ */
+export interface SimTitle {
+  readonly id: string;
+  /** What holding the title whole takes. */
+  readonly bytes: number;
+  /** The first day it may be requested. */
+  readonly releaseDay: number;
+}
+
+export interface SimCluster {
+  readonly id: string;
+  readonly capacityBytes: number;
+}
+
+export interface Requests {
+  readonly length: number;
+  readonly day: Int32Array;
+  /** Index into `Workload.clusters`. */
+  readonly cluster: Uint16Array;
+  /** Index into `Workload.titles`. */
+  readonly title: Uint32Array;
+  /** Bytes the request fetched. */
+  readonly bytes: Float64Array;
+}
+
+export interface Workload {
+  readonly titles: readonly SimTitle[];
+  readonly clusters: readonly SimCluster[];
+  /** Sorted by day. */
+  readonly requests: Requests;
+}
+
+/** Days in order, each with the range of its requests. */
+export function daysOf(requests: Requests): { day: number; start: number; end: number }[] {
+  const days: { day: number; start: number; end: number }[] = [];
+  for (let index = 0; index < requests.length; index++) {
+    const day = requests.day[index];
+    if (days.length === 0 || days[days.length - 1].day !== day) {
+      days.push({ day, start: index, end: index + 1 });
+    } else {
+      days[days.length - 1].end = index + 1;
+    }
+  }
+  return days;
+}
+
+/** Typed request arrays from rows, stably sorted by day. */
+export function requestsFrom(rows: { day: number; cluster: number; title: number; bytes: number }[]): Requests {
+  const order = rows.map((_, index) => index).sort((a, b) => rows[a].day - rows[b].day || a - b);
+  const requests = {
+    length: rows.length,
+    day: new Int32Array(rows.length),
+    cluster: new Uint16Array(rows.length),
+    title: new Uint32Array(rows.length),
+    bytes: new Float64Array(rows.length),
+  };
+  order.forEach((from, to) => {
+    requests.day[to] = rows[from].day;
+    requests.cluster[to] = rows[from].cluster;
+    requests.title[to] = rows[from].title;
+    requests.bytes[to] = rows[from].bytes;
+  });
+  return requests;
+}
