@@ -137,7 +137,7 @@ function predictDemand(history: ClusterDemand | undefined, titles: readonly Plan
 
 /** New releases have no history: expect them to do as well as the cluster's n-th title. */
 function withReleasePriors(predicted: Map<string, number>, titles: readonly PlanTitle[], day: number, rank: number): void {
-  const known = [...predicted.values()].sort((a, b) => b - a);
+  const known = [...predicted.values()].filter((value) => value > 0).sort((a, b) => b - a);
   const prior = known.length === 0 ? 1 : known[Math.min(rank, known.length) - 1];
   for (const title of titles) {
     if (title.releaseDay === day) {

@@ -1,0 +1,102 @@
+import { objectsForAppliance, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
+import { ClusterDemand, manifestOf, planFills, PlanInput, PlanTitle } from '../../../lambda/planning/fill-plan';
+import { TEST_KEYRING } from '../../support/fixtures';
+
+const GB = 1e9;
+
+function demandOf(entries: Record<string, Record<number, number>>): ClusterDemand {
+  return new Map(Object.entries(entries).map(([titleId, days]) => [titleId, new Map(Object.entries(days).map(([day, value]) => [Number(day), value]))]));
+}
+
+/** 40 titles of 1-5 GB with Zipf-like demand over the last week, released long ago. */
+function catalog(count = 40): { titles: PlanTitle[]; demand: ClusterDemand } {
+  const titles = Array.from({ length: count }, (_, index) => ({ titleId: `t${index}`, bytes: (1 + (index % 5)) * GB, releaseDay: -100 }));
+  const demand = demandOf(Object.fromEntries(titles.map((title, index) => [title.titleId, { 7: 1000 / (index + 1), 8: 900 / (index + 1), 9: 1100 / (index + 1) }])));
+  return { titles, demand };
+}
+
+const appliances = (count: number, capacityBytes: number) => Array.from({ length: count }, (_, index) => ({ id: `oca-${index + 1}`, capacityBytes }));
+
+describe('planFills', () => {
+  it('never places more on an appliance than its capacity less headroom', () => {
+    const { titles, demand } = catalog();
+    const [plan] = planFills({ day: 10, titles, clusters: [{ id: 'isp-a', appliances: appliances(3, 20 * GB) }], demand: new Map([['isp-a', demand]]) });
+    const sizes = new Map(titles.map((title) => [title.titleId, title.bytes]));
+    for (const [applianceId, placed] of plan.placements) {
+      const bytes = placed.reduce((sum, titleId) => sum + sizes.get(titleId)!, 0);
+      expect({ applianceId, within: bytes <= 20 * GB * 0.98 }).toEqual({ applianceId, within: true });
+      expect(plan.bytesPlaced.get(applianceId)).toBe(bytes);
+    }
+    expect(plan.titles.length).toBeGreaterThan(5);
+  });
+
+  it('places the densest demand first: a popular small title over a popular big one when only one fits', () => {
+    const titles = [
+      { titleId: 'big', bytes: 8 * GB, releaseDay: 0 },
+      { titleId: 'small', bytes: 4 * GB, releaseDay: 0 },
+    ];
+    const demand = demandOf({ big: { 9: 120 }, small: { 9: 100 } });
+    const [plan] = planFills({ day: 10, titles, clusters: [{ id: 'c', appliances: appliances(1, 9 * GB) }], demand: new Map([['c', demand]]), options: { globalWeight: 0 } });
+    expect(plan.titles).toEqual(['small']);
+  });
+
+  it('is deterministic: the same inputs in any order make the same plan', () => {
+    const { titles, demand } = catalog();
+    const input: PlanInput = { day: 10, titles, clusters: [{ id: 'isp-a', appliances: appliances(4, 15 * GB) }], demand: new Map([['isp-a', demand]]) };
+    const first = planFills(input);
+    const again = planFills({ ...input, titles: [...titles].reverse() });
+    expect(again).toEqual(first);
+  });
+
+  it('places a title released on the planned day, which has no history, ahead of the tail', () => {
+    const { titles, demand } = catalog();
+    const release = { titleId: 'premiere', bytes: 3 * GB, releaseDay: 10 };
+    const notYet = { titleId: 'next-week', bytes: 1 * GB, releaseDay: 17 };
+    const [plan] = planFills({ day: 10, titles: [...titles, release, notYet], clusters: [{ id: 'c', appliances: appliances(1, 20 * GB) }], demand: new Map([['c', demand]]) });
+    expect(plan.titles).toContain('premiere');
+    expect(plan.titles.indexOf('premiere')).toBeLessThan(plan.titles.length - 1);
+    expect(plan.titles).not.toContain('next-week');
+  });
+
+  it('gives titles more copies as their share of demand grows', () => {
+    const titles = ['hit', 'warm', 'cold1', 'cold2', 'cold3', 'cold4'].map((titleId) => ({ titleId, bytes: GB, releaseDay: 0 }));
+    const demand = demandOf({ hit: { 9: 600 }, warm: { 9: 150 }, cold1: { 9: 20 }, cold2: { 9: 15 }, cold3: { 9: 10 }, cold4: { 9: 5 } });
+    const [plan] = planFills({ day: 10, titles, clusters: [{ id: 'c', appliances: appliances(4, 10 * GB) }], demand: new Map([['c', demand]]) });
+    const copies = (titleId: string) => [...plan.placements.values()].filter((placed) => placed.includes(titleId)).length;
+    expect(copies('hit')).toBe(4);
+    expect(copies('warm')).toBe(2);
+    expect(copies('cold4')).toBe(1);
+  });
+
+  it('plans a cluster with no history of its own from the other clusters\' demand', () => {
+    const { titles, demand } = catalog();
+    const [old, fresh] = planFills({
+      day: 10,
+      titles,
+      clusters: [{ id: 'old', appliances: appliances(1, 10 * GB) }, { id: 'new', appliances: appliances(1, 10 * GB) }],
+      demand: new Map([['old', demand]]),
+    });
+    expect(fresh.titles.length).toBeGreaterThan(0);
+    expect(fresh.titles).toEqual(old.titles);
+  });
+});
+
+describe('manifestOf', () => {
+  it('lists every object of each placed title (titles are whole), places them, and signs to something appliances verify', () => {
+    const { titles, demand } = catalog(12);
+    const [plan] = planFills({ day: 10, titles, clusters: [{ id: 'isp-a', appliances: appliances(2, 8 * GB) }], demand: new Map([['isp-a', demand]]) });
+    const objectsOf = (titleId: string) =>
+      ['index.m3u8', 'seg-1.m4s', 'seg-2.m4s'].map((name, index) => ({ key: `titles/${titleId}/avc1/${name}`, size: 100 + index, sha256: 'c'.repeat(64), titleId }));
+    const manifest = manifestOf(plan, objectsOf, { generation: 7, createdAt: '2026-11-21T01:00:00.000Z', validUntil: '2026-11-23T01:00:00.000Z' });
+
+    for (const titleId of plan.titles) {
+      expect(manifest.objects.filter((object) => object.titleId === titleId).map((object) => object.key)).toEqual(objectsOf(titleId).map((object) => object.key));
+    }
+    expect(new Set(manifest.objects.map((object) => object.titleId))).toEqual(new Set(plan.titles));
+    const text = JSON.stringify(signManifest(manifest, TEST_KEYRING));
+    for (const applianceId of ['oca-1', 'oca-2']) {
+      const verified = verifyManifest(text, { keyring: TEST_KEYRING, clusterId: 'isp-a', nowMs: Date.parse('2026-11-22T00:00:00Z'), diskBudgetBytes: 10_000, applianceId });
+      expect(new Set(objectsForAppliance(verified, applianceId).map((object) => object.titleId))).toEqual(new Set(plan.placements.get(applianceId)));
+    }
+  });
+});

@@ -1,0 +1,105 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readWorkloadFiles } from '../../simulator/files';
+import { simulate } from '../../simulator/simulate';
+import { DEFAULT_SYNTHETIC, syntheticWorkload } from '../../simulator/synthetic';
+import { mustRun, runProcess } from '../support/run-process';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+/** Three 100-byte titles, one cluster holding two of them (205 bytes, 2% headroom for the planner). */
+function writeTinyWorkload(trace: string): { trace: string; catalog: string; fleet: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-sim-'));
+  const files = { trace: path.join(dir, 'trace.csv'), catalog: path.join(dir, 'catalog.json'), fleet: path.join(dir, 'fleet.json') };
+  fs.writeFileSync(files.trace, trace);
+  fs.writeFileSync(files.catalog, JSON.stringify(['A', 'B', 'C'].map((title) => ({ title, bytes: 100, releaseDay: 0 }))));
+  fs.writeFileSync(files.fleet, JSON.stringify({ clusters: [{ id: 'isp-a', capacityBytes: 205 }] }));
+  return files;
+}
+
+// Day 0: A B A C A B; day 1: C C B A; every request 10 bytes, 100 in all.
+const TINY_TRACE = ['day,cluster,title,bytes', ...['0,A', '0,B', '0,A', '0,C', '0,A', '0,B', '1,C', '1,C', '1,B', '1,A'].map((row) => {
+  const [day, title] = row.split(',');
+  return `${day},isp-a,${title},10`;
+})].join('\n');
+
+describe('simulate', () => {
+  it('matches offload, fill and origin bytes worked out by hand for every policy', () => {
+    const result = simulate(readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 0 });
+    const figures = Object.fromEntries(
+      Object.entries(result.policies).map(([name, policy]) => [name, { offload: policy.offload, fillBytes: policy.fillBytes, originBytes: policy.originBytes }]),
+    );
+    expect(figures).toEqual({
+      // Night 0: all three are day-0 releases with equal priors; A and B fit (ties by id). Serves A,B,A,A,B.
+      // Night 1: yesterday's bytes rank A (30) > B (20) > C (10): keeps A and B, fills nothing. Serves B, A.
+      planner: { offload: 0.7, fillBytes: 200, originBytes: 30 },
+      // [A] [A B] hit [A C] hit [A B] | [B C] hit hit [B A]: hits A, A, C, B.
+      lru: { offload: 0.4, fillBytes: 600, originBytes: 60 },
+      // Counts persist; the lowest count goes, the older on a tie: hits A, A, C only.
+      lfu: { offload: 0.3, fillBytes: 700, originBytes: 70 },
+      // Knows each day: day 0 holds A (30) and B (20); day 1 holds C (20) and A (10, before B on a tie).
+      belady: { offload: 0.8, fillBytes: 300, originBytes: 20 },
+    });
+    expect(result.policies.planner.offloadByDay).toEqual([50 / 60, 20 / 40]);
+  });
+
+  it('leaves warm-up days out of the figures but still replays them', () => {
+    const result = simulate(readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 1 });
+    expect(result.policies.belady.offload).toBe(0.75);
+    expect(result.policies.planner.offload).toBe(0.5);
+    expect(result.policies.lru.offloadByDay).toHaveLength(2);
+  });
+
+  it('generates the same synthetic workload from the same seed, and a different one from another', () => {
+    const options = { ...DEFAULT_SYNTHETIC, requests: 5000, days: 3, catalogTitles: 200 };
+    const first = syntheticWorkload(options);
+    expect(syntheticWorkload(options).requests.title).toEqual(first.requests.title);
+    expect(syntheticWorkload({ ...options, seed: 7 }).requests.title).not.toEqual(first.requests.title);
+    expect(first.requests.length).toBe(4998);
+    // Releases are never requested before their day.
+    for (let index = 0; index < first.requests.length; index++) {
+      expect(first.titles[first.requests.title[index]].releaseDay <= first.requests.day[index]).toBe(true);
+    }
+  });
+});
+
+describe('workload files', () => {
+  it.each([
+    ['a short line', `${TINY_TRACE}\n1,isp-a,A`, /trace\.csv:12: expected 4 fields \(day,cluster,title,bytes\), got 3/],
+    ['an unknown title', TINY_TRACE.replace('1,isp-a,C,10', '1,isp-a,Z,10'), /trace\.csv:8: title 'Z' is not in .*catalog\.json/],
+    ['an unknown cluster', TINY_TRACE.replace('0,isp-a,B,10', '0,isp-b,B,10'), /trace\.csv:3: cluster 'isp-b' is not in .*fleet\.json/],
+    ['a bad byte count', TINY_TRACE.replace('0,isp-a,A,10', '0,isp-a,A,-5'), /trace\.csv:2: bytes '-5' is not a positive whole number/],
+    ['a wrong header', TINY_TRACE.replace('day,cluster,title,bytes', 'when,where,what'), /trace\.csv:1: the header must be 'day,cluster,title,bytes'/],
+  ])('reports %s with its line number', (_label, trace, message) => {
+    expect(() => readWorkloadFiles(writeTinyWorkload(trace))).toThrow(message);
+  });
+});
+
+describe('npm run sim', () => {
+  const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+  const SIM = path.join(ROOT, 'bin', 'sim.ts');
+  const sim = (...args: string[]) => runProcess(TSX, [SIM, ...args]);
+
+  it('prints one JSON object with every policy and draws the plot', async () => {
+    const files = writeTinyWorkload(TINY_TRACE);
+    const plot = path.join(path.dirname(files.trace), 'offload.svg');
+    const result = await mustRun(TSX, [SIM, '--trace', files.trace, '--catalog', files.catalog, '--fleet', files.fleet, '--warmup', '0', '--json', '--plot', plot]);
+    const output = JSON.parse(result.stdout);
+    expect(Object.keys(output.policies)).toEqual(['planner', 'lru', 'lfu', 'belady']);
+    expect(output.policies.belady.offload).toBe(0.8);
+    const svg = fs.readFileSync(plot, 'utf8');
+    expect(svg).toMatch(/^<svg/);
+    expect(svg.match(/<polyline/g)).toHaveLength(4);
+  });
+
+  it('fails on a malformed line, naming it, and writes nothing', async () => {
+    const files = writeTinyWorkload(`${TINY_TRACE}\n2,isp-a,A,lots`);
+    const plot = path.join(path.dirname(files.trace), 'offload.svg');
+    const result = await sim('--trace', files.trace, '--catalog', files.catalog, '--fleet', files.fleet, '--plot', plot);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/trace\.csv:12: bytes 'lots' is not a positive whole number/);
+    expect(result.stdout).toBe('');
+    expect(fs.readdirSync(path.dirname(files.trace)).sort()).toEqual(['catalog.json', 'fleet.json', 'trace.csv']);
+  });
+});
