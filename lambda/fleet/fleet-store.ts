@@ -30,6 +30,8 @@ export class FleetRefusedError extends Error {
 
 export interface RegisteredAppliance extends ApplianceView {
   readonly principalArn: string;
+  /** What the appliance registered with; fill planning sizes its placements by `diskBytes`. */
+  readonly capacity?: { readonly egressGbps: number; readonly diskBytes: number };
   readonly registeredAt: string;
   readonly reportCount?: number;
   readonly inventoryDigest?: string;
@@ -191,6 +193,7 @@ function toAppliance(item: Record<string, unknown>): RegisteredAppliance {
     baseUrl: item.baseUrl as string,
     prefixes: (item.prefixes as string[]) ?? [],
     principalArn: item.principalArn as string,
+    capacity: item.capacity as RegisteredAppliance['capacity'],
     registeredAt: item.registeredAt as string,
     reportedAtMs: item.reportedAtMs as number | undefined,
     load: item.load as number | undefined,

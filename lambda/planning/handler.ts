@@ -1,0 +1,60 @@
+import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CatalogStore } from '../catalog/catalog-store';
+import { CatalogTitle } from '../catalog/catalog';
+import { FleetStore } from '../fleet/fleet-store';
+import { sharedDocumentClient } from '../shared/dynamodb';
+import { positiveIntegerEnv, requireEnv } from '../shared/env';
+import { logger, tracer } from '../shared/powertools';
+import { SecretCache } from '../shared/secret-cache';
+import { parseKeyring } from '../shared/url-token';
+import { DemandStore } from '../telemetry/demand-store';
+import { NightlyDependencies, planRegion } from './nightly';
+import { TitleInventory } from './title-inventory';
+
+/** EventBridge Scheduler invokes this before the fill windows; the event carries nothing it needs. */
+export async function handler(): Promise<{ planned: number }> {
+  const planned = await planRegion(dependencies(Date.now()));
+  for (const cluster of planned) {
+    logger.info('fill manifest announced', { ...cluster });
+  }
+  return { planned: planned.length };
+}
+
+function dependencies(nowMs: number): NightlyDependencies {
+  const table = requireEnv('CONTROL_TABLE_NAME');
+  const bucket = requireEnv('ORIGIN_BUCKET');
+  const client = sharedDocumentClient();
+  const s3 = tracer.captureAWSv3Client(new S3Client({}));
+  const fleet = new FleetStore(client, table);
+  const catalog = new CatalogStore(client, table);
+  const demand = new DemandStore(client, table);
+  const secrets = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClient({})));
+  const inventory = new TitleInventory(s3, bucket);
+  return {
+    loadFleet: () => fleet.loadFleet(),
+    availableTitles: async () => {
+      const titles: CatalogTitle[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await catalog.list(500, startKey);
+        titles.push(...page.titles);
+        startKey = page.lastKey;
+      } while (startKey);
+      return titles;
+    },
+    clusterStarts: (day, clusterId) => demand.topTitlesInCluster(day, clusterId, Number.MAX_SAFE_INTEGER),
+    titleObjects: (titleId) => inventory.objects(titleId),
+    currentPointer: (clusterId) => fleet.getManifestPointer(clusterId),
+    putManifest: async (key, body) => {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
+    },
+    announce: (pointer) => fleet.putManifestPointer(pointer),
+    keyring: async () => parseKeyring(await secrets.get(requireEnv('URL_SIGNING_SECRET_NAME'))),
+    region: requireEnv('AWS_REGION'),
+    originBucket: bucket,
+    nowMs,
+    historyDays: positiveIntegerEnv('PLANNING_HISTORY_DAYS', 14),
+    validForHours: positiveIntegerEnv('MANIFEST_VALID_HOURS', 48),
+  };
+}

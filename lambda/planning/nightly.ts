@@ -1,0 +1,127 @@
+import { CatalogTitle } from '../catalog/catalog';
+import { ManifestPointer, RegisteredAppliance } from '../fleet/fleet-store';
+import { FillManifest, manifestPrefix, ManifestObject, signManifest } from '../shared/fill-manifest';
+import { Keyring } from '../shared/url-token';
+import { ClusterDemand, ClusterPlan, manifestOf, planFills, PlanCluster, PlanTitle } from './fill-plan';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Kept free on every appliance: the agent refuses a manifest above its `diskCeilingBytes`, which
+ * installs set at 90-95% of the disk an appliance registers.
+ */
+export const PLANNING_HEADROOM_SHARE = 0.1;
+
+/** What the nightly run reads and writes; the handler binds these to DynamoDB, S3 and Secrets Manager. */
+export interface NightlyDependencies {
+  readonly loadFleet: () => Promise<readonly RegisteredAppliance[]>;
+  readonly availableTitles: () => Promise<readonly CatalogTitle[]>;
+  /** Starts per title in a cluster on one UTC day (`YYYY-MM-DD`). */
+  readonly clusterStarts: (day: string, clusterId: string) => Promise<readonly { titleId: string; starts: number }[]>;
+  /** A title's objects with sizes and digests, as held in the origin. */
+  readonly titleObjects: (titleId: string) => Promise<readonly ManifestObject[]>;
+  readonly currentPointer: (clusterId: string) => Promise<ManifestPointer | undefined>;
+  readonly putManifest: (key: string, body: string) => Promise<void>;
+  readonly announce: (pointer: ManifestPointer) => Promise<void>;
+  readonly keyring: () => Promise<Keyring>;
+  /** The region whose clusters this run plans, and its origin bucket. */
+  readonly region: string;
+  readonly originBucket: string;
+  readonly nowMs: number;
+  readonly historyDays: number;
+  readonly validForHours: number;
+}
+
+export interface PlannedCluster {
+  readonly clusterId: string;
+  readonly generation: number;
+  readonly key: string;
+  readonly titles: number;
+  readonly objects: number;
+}
+
+function dayIndex(ms: number): number {
+  return Math.floor(ms / DAY_MS);
+}
+
+function dayName(index: number): string {
+  return new Date(index * DAY_MS).toISOString().slice(0, 10);
+}
+
+/**
+ * Tonight's run for one region: plans the day that is starting (its fill windows follow) for every
+ * cluster homed in the region, from the last `historyDays` of starts, writes each cluster's signed
+ * manifest under its prefix and only then announces it, so an appliance never sees a pointer to a
+ * manifest that is not there.
+ */
+export async function planRegion(deps: NightlyDependencies): Promise<PlannedCluster[]> {
+  const today = dayIndex(deps.nowMs);
+  const appliances = (await deps.loadFleet()).filter((appliance) => appliance.region === deps.region && appliance.capacity);
+  const clusters = clustersOf(appliances);
+  if (clusters.length === 0) {
+    return [];
+  }
+  const catalog = await deps.availableTitles();
+  const titles: PlanTitle[] = catalog.map((title) => ({
+    titleId: title.titleId,
+    bytes: title.renditions.reduce((sum, rendition) => sum + rendition.bytes, 0),
+    releaseDay: dayIndex(Date.parse(title.availableFrom)),
+  }));
+  // A play streams one rendition: demand in bytes is starts times an average rendition.
+  const bytesPerPlay = new Map(catalog.map((title, index) => [title.titleId, titles[index].bytes / Math.max(1, title.renditions.length)]));
+  const demand = new Map<string, ClusterDemand>();
+  for (const cluster of clusters) {
+    const byTitle = new Map<string, Map<number, number>>();
+    for (let day = today - deps.historyDays; day < today; day++) {
+      for (const { titleId, starts } of await deps.clusterStarts(dayName(day), cluster.id)) {
+        const perPlay = bytesPerPlay.get(titleId);
+        if (perPlay === undefined) {
+          continue;
+        }
+        const days = byTitle.get(titleId) ?? new Map<number, number>();
+        days.set(day, starts * perPlay);
+        byTitle.set(titleId, days);
+      }
+    }
+    demand.set(cluster.id, byTitle);
+  }
+
+  const plans = planFills({ day: today, titles, clusters, demand, options: { headroomShare: PLANNING_HEADROOM_SHARE } });
+  const keyring = await deps.keyring();
+  const objectsByTitle = await objectsOfPlacedTitles(plans, deps.titleObjects);
+  const createdAt = new Date(deps.nowMs).toISOString();
+  const validUntil = new Date(deps.nowMs + deps.validForHours * 3_600_000).toISOString();
+  const planned: PlannedCluster[] = [];
+  for (const plan of plans) {
+    const generation = ((await deps.currentPointer(plan.clusterId))?.generation ?? 0) + 1;
+    const manifest: Omit<FillManifest, 'format'> = manifestOf(plan, (titleId) => objectsByTitle.get(titleId)!, { generation, createdAt, validUntil });
+    const key = `${manifestPrefix(plan.clusterId)}${String(generation).padStart(8, '0')}.json`;
+    await deps.putManifest(key, JSON.stringify(signManifest(manifest, keyring)));
+    await deps.announce({ clusterId: plan.clusterId, generation, bucket: deps.originBucket, key, createdAt });
+    planned.push({ clusterId: plan.clusterId, generation, key, titles: plan.titles.length, objects: manifest.objects.length });
+  }
+  return planned;
+}
+
+/** Clusters from their registered appliances, each appliance's capacity its registered disk. */
+function clustersOf(appliances: readonly RegisteredAppliance[]): PlanCluster[] {
+  const clusters = new Map<string, { id: string; capacityBytes: number }[]>();
+  for (const appliance of [...appliances].sort((a, b) => (a.applianceId < b.applianceId ? -1 : 1))) {
+    const members = clusters.get(appliance.clusterId) ?? [];
+    members.push({ id: appliance.applianceId, capacityBytes: appliance.capacity!.diskBytes });
+    clusters.set(appliance.clusterId, members);
+  }
+  return [...clusters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, members]) => ({ id, appliances: members }));
+}
+
+async function objectsOfPlacedTitles(
+  plans: readonly ClusterPlan[],
+  titleObjects: NightlyDependencies['titleObjects'],
+): Promise<Map<string, readonly ManifestObject[]>> {
+  const placed = [...new Set(plans.flatMap((plan) => plan.titles))].sort();
+  const objects = new Map<string, readonly ManifestObject[]>();
+  for (const titleId of placed) {
+    objects.set(titleId, await titleObjects(titleId));
+  }
+  return objects;
+}
