@@ -5,6 +5,7 @@
  * Goal: at least 20,000 decisions/s with p99 under 1 ms.
  */
 import { ApplianceView, DEFAULT_STEERING_POLICY, FleetIndex, SteeringRequest } from '../lambda/playback/steering';
+import { random } from '../simulator/synthetic';
 
 const CLUSTERS = 500;
 const APPLIANCES_PER_CLUSTER = 20;
@@ -15,18 +16,6 @@ const WARMUP = 20_000;
 const DECISIONS = 200_000;
 const GOAL_DECISIONS_PER_SECOND = 20_000;
 const GOAL_P99_MS = 1;
-
-/** mulberry32: a small seeded generator, so every run steers the same workload. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Title ranks drawn from a Zipf(0.9) popularity curve over the catalog. */
 function zipfSampler(next: () => number, n: number, exponent: number): () => number {

@@ -63,11 +63,13 @@ export class NearstreamEnvironment extends Construct {
       terminationProtection: config.kind === 'prod',
     });
 
-    this.controlPlanes = regionsOf(config).map((region) => {
+    const originKeys = [this.data.originTier.encryptionKey, this.originReplica.key];
+    this.controlPlanes = regionsOf(config).map((region, index) => {
       const stack = new ControlPlaneStack(this, `ControlPlane-${region}`, {
         config,
         region,
         shared: this.data.shared,
+        originKey: originKeys[index],
         crossRegionReferences: true,
         env: { account: config.account, region },
         stackName: naming.stackName('control-plane', region),
@@ -84,7 +86,6 @@ export class NearstreamEnvironment extends Construct {
       description: `Nearstream ${config.name}: the appliance AMI, built by Image Builder and copied to both regions`,
       terminationProtection: config.kind === 'prod',
     });
-    const originKeys = [this.data.originTier.encryptionKey, this.originReplica.key];
     this.appliances = config.applianceFleet || config.rolesAnywhere
       ? regionsOf(config).map(
           (region, index) =>

@@ -1,10 +1,8 @@
-import { Aws, Fn, Stack, StackProps } from 'aws-cdk-lib';
+import { Fn, Stack, StackProps } from 'aws-cdk-lib';
 import { Alias, IKey } from 'aws-cdk-lib/aws-kms';
-import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { nagBucketArn } from '../compliance';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
 import { retentionOf } from '../config/retention';
@@ -12,6 +10,7 @@ import { ApplianceFleet } from '../constructs/appliance-fleet';
 import { AppliancePolicy } from '../constructs/appliance-policy';
 import { BareMetalTrust, CLUSTER_CERTIFICATE_TAG } from '../constructs/bare-metal-trust';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
+import { importMediaBucket } from '../constructs/media-bucket-ref';
 import { ControlPlaneStack } from './control-plane-stack';
 
 export interface AppliancesStackProps extends StackProps {
@@ -40,12 +39,7 @@ export class AppliancesStack extends Stack {
     const { config, region, controlPlane } = props;
     const naming = new EnvironmentNaming(config);
     const keyringSecret = Secret.fromSecretNameV2(this, 'UrlSigningSecret', naming.urlSigningSecretName);
-    const originName = (account: string) => naming.mediaBucketName(account, region, 'origin');
-    const origin = {
-      bucket: Bucket.fromBucketName(this, 'OriginBucket', originName(Aws.ACCOUNT_ID)),
-      key: props.originKey,
-      nagArn: nagBucketArn(this, originName('<AWS::AccountId>')),
-    };
+    const origin = importMediaBucket(this, naming, 'origin', props.originKey);
     const access = { origin, keyringSecret };
 
     if (config.applianceFleet) {

@@ -4,14 +4,16 @@ import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Alias } from 'aws-cdk-lib/aws-kms';
+import { Alias, IKey } from 'aws-cdk-lib/aws-kms';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
 import { retentionOf } from '../config/retention';
+import { FillPlanning } from '../constructs/fill-planning';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
+import { importMediaBucket } from '../constructs/media-bucket-ref';
 import { LatencyRoutedApiDomain } from '../constructs/latency-routed-api-domain';
 import { NearstreamFunction } from '../constructs/nearstream-function';
 import { PlaybackApi } from '../constructs/playback-api';
@@ -24,6 +26,8 @@ export interface ControlPlaneStackProps extends StackProps {
   readonly region: string;
   /** Viewer token issuer and origin tier, from the data stack. */
   readonly shared: SharedDataOutputs;
+  /** The key of this region's origin bucket (the primary, or its replica), for the fill planner. */
+  readonly originKey: IKey;
 }
 
 const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
@@ -37,6 +41,7 @@ export class ControlPlaneStack extends Stack {
   readonly api: RegionalApi;
   readonly healthFunction: NearstreamFunction;
   readonly playback: PlaybackApi;
+  readonly fillPlanning: FillPlanning;
   readonly routing?: LatencyRoutedApiDomain;
   /** This region's API: its custom hostname when the environment has a domain, else execute-api. */
   readonly regionalApiUrl: string;
@@ -96,6 +101,16 @@ export class ControlPlaneStack extends Stack {
         ratePerSecond: Math.max(1, Math.floor(config.apiThrottle.ratePerSecond / 4)),
         burst: Math.max(1, Math.floor(config.apiThrottle.burst / 4)),
       },
+      functionDefaults,
+    });
+
+    // One hour before the fill windows open (02:00 UTC unless the fleet config says otherwise).
+    const fillWindowStartHourUtc = config.applianceFleet?.fillWindow.startHourUtc ?? 2;
+    this.fillPlanning = new FillPlanning(this, 'FillPlanning', {
+      controlTable,
+      origin: importMediaBucket(this, naming, 'origin', props.originKey),
+      urlSigningSecret: Secret.fromSecretNameV2(this, 'PlanningSigningSecret', naming.urlSigningSecretName),
+      runHourUtc: (fillWindowStartHourUtc + 23) % 24,
       functionDefaults,
     });
 

@@ -1,15 +1,14 @@
-import { Aws, Stack, StackProps } from 'aws-cdk-lib';
+import { Stack, StackProps } from 'aws-cdk-lib';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IKey } from 'aws-cdk-lib/aws-kms';
-import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
 import { retentionOf } from '../config/retention';
-import { EncodingLadder, MediaBucketRef } from '../constructs/encoding-ladder';
+import { EncodingLadder } from '../constructs/encoding-ladder';
 import { EncodingWorkflow } from '../constructs/encoding-workflow';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
-import { nagBucketArn } from '../compliance';
+import { importMediaBucket } from '../constructs/media-bucket-ref';
 
 export interface EncodingStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -31,13 +30,8 @@ export class EncodingStack extends Stack {
     const logRemovalPolicy = retentionOf(config).removalPolicy;
     const logKey = new LogEncryptionKey(this, 'LogKey', { aliasName: `alias/${naming.prefix}/encoding-logs`, removalPolicy: logRemovalPolicy }).key;
 
-    const mediaBucket = (purpose: 'origin' | 'source', key: IKey): MediaBucketRef => ({
-      bucket: Bucket.fromBucketName(this, `${purpose}Bucket`, naming.mediaBucketName(Aws.ACCOUNT_ID, this.region, purpose)),
-      key,
-      nagArn: nagBucketArn(this, naming.mediaBucketName('<AWS::AccountId>', this.region, purpose)),
-    });
-    const source = mediaBucket('source', props.sourceKey);
-    const origin = mediaBucket('origin', props.originKey);
+    const source = importMediaBucket(this, naming, 'source', props.sourceKey);
+    const origin = importMediaBucket(this, naming, 'origin', props.originKey);
 
     this.ladder = new EncodingLadder(this, 'Ladder', { namePrefix: naming.prefix, source, origin });
     this.workflow = new EncodingWorkflow(this, 'Workflow', {

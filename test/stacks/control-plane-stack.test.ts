@@ -42,7 +42,7 @@ describe('ControlPlaneStack', () => {
       },
     });
     const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-    expect(logGroups.length).toBe(7);
+    expect(logGroups.length).toBe(8);
     for (const logGroup of logGroups) {
       expect(logGroup.Properties).toMatchObject({
         RetentionInDays: 14,
@@ -116,17 +116,18 @@ describe('ControlPlaneStack', () => {
     }
   });
 
-  it('lets only the play function read the signing secrets', () => {
+  it('lets only the play function read the signing secrets, and the fill planner the URL-signing key', () => {
     const template = dev.template(primary);
     const readers = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(([, policy]) => JSON.stringify(policy.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'))
       .map(([logicalId]) => logicalId.replace(/Role.*/, '').replace(/^Playback/, ''));
-    expect(readers).toEqual(['PlayFunction']);
+    expect(readers.sort()).toEqual(['FillPlanningFunction', 'PlayFunction']);
     const secretResources = Object.values(template.findResources('AWS::IAM::Policy'))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
       .filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager:GetSecretValue'))
       .flatMap((statement) => [statement.Resource].flat().map((resource: unknown) => JSON.stringify(resource)));
-    expect(secretResources).toHaveLength(2);
+    expect(secretResources).toHaveLength(3);
+    expect(secretResources.filter((resource) => resource.includes('origin-signing-key'))).toHaveLength(1);
     expect(secretResources.join()).toContain(':secret:nearstream/dev/url-signing-key-??????');
     expect(secretResources.join()).toContain(':secret:nearstream/dev/origin-signing-key-??????');
   });

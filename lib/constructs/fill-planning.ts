@@ -1,0 +1,88 @@
+import * as path from 'node:path';
+import { CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { TITLE_KEY_PREFIX } from '../../lambda/encoding/ladder';
+import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
+import { MediaBucketRef } from './encoding-ladder';
+import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
+
+export interface FillPlanningProps {
+  readonly controlTable: ITableV2;
+  /** This region's origin: titles are read from it and manifests written under `manifests/`. */
+  readonly origin: MediaBucketRef;
+  /** Signs the manifests (the key ring appliances verify them with). */
+  readonly urlSigningSecret: ISecret;
+  /** The UTC hour the run starts; appliances' fill windows should open after it. */
+  readonly runHourUtc: number;
+  readonly functionDefaults: Pick<NearstreamFunctionProps, 'logRetentionDays' | 'logRemovalPolicy' | 'logEncryptionKey'>;
+}
+
+/**
+ * The nightly fill plan of one region: a function EventBridge Scheduler invokes daily before the
+ * fill windows. It reads the fleet, catalog and demand from the control table, reads titles and
+ * keeps their inventories in the origin, writes each cluster's signed manifest under
+ * `manifests/<cluster>/` and announces it in the table, and may do nothing else.
+ */
+export class FillPlanning extends Construct {
+  readonly function: NearstreamFunction;
+  readonly schedule: Schedule;
+
+  constructor(scope: Construct, id: string, props: FillPlanningProps) {
+    super(scope, id);
+    const { bucket, key, nagArn } = props.origin;
+    this.function = new NearstreamFunction(this, 'Function', {
+      ...props.functionDefaults,
+      entry: path.join(__dirname, '..', '..', 'lambda', 'planning', 'handler.ts'),
+      description: 'Nightly fill plan: signed manifests per cluster from demand, catalog and fleet',
+      serviceName: 'fill-planning',
+      timeout: Duration.minutes(15),
+      memorySizeMb: 1024,
+      environment: { ORIGIN_BUCKET: bucket.bucketName },
+    })
+      .bindTable(props.controlTable, {
+        envVar: 'CONTROL_TABLE_NAME',
+        actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+        indexes: [CONTROL_TABLE_SCHEMA.index.name],
+      })
+      .bindSecret(props.urlSigningSecret, 'URL_SIGNING_SECRET_NAME');
+
+    const role = this.function.role;
+    const objectPrefixes = [`${TITLE_KEY_PREFIX}*`, 'manifests/*'];
+    role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${TITLE_KEY_PREFIX}*`] } } }),
+    );
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${TITLE_KEY_PREFIX}*`)] }));
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [bucket.arnForObjects(`${TITLE_KEY_PREFIX}*/inventory.json`), bucket.arnForObjects('manifests/*')],
+      }),
+    );
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }));
+    const reason =
+      'The planner reads any title it may place (titles/*), keeps each title\'s inventory beside it (titles/*/inventory.json) and writes every cluster\'s manifests (manifests/*): the prefixes are the job.';
+    Validations.of(this.function).acknowledge(
+      ...[...objectPrefixes, `${TITLE_KEY_PREFIX}*/inventory.json`].map((prefix) => ({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn}/${prefix}]`, reason })),
+    );
+
+    const schedulerRole = new Role(this, 'SchedulerRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com'),
+      description: 'EventBridge Scheduler invokes the nightly fill plan',
+    });
+    this.schedule = new Schedule(this, 'Nightly', {
+      schedule: ScheduleExpression.cron({ minute: '0', hour: String(props.runHourUtc) }),
+      target: new LambdaInvoke(this.function.handler, { role: schedulerRole, retryAttempts: 2 }),
+      description: 'Plans tonight\'s fills before the appliances\' fill windows open',
+    });
+    const functionId = Stack.of(this).resolve((this.function.function.node.defaultChild as CfnResource).logicalId);
+    Validations.of(schedulerRole).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
+      reason: 'LambdaInvoke grants invoking the planning function and its versions (ARN:*); it is the only function this role may invoke.',
+    });
+  }
+}
