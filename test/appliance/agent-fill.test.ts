@@ -218,6 +218,16 @@ describe('the fill agent', () => {
     expect(code).toBe(0);
   });
 
+  it('fills only the titles the manifest places on this appliance', async () => {
+    await world.publish(200, [...movie, ...show, ...doc], { placements: { 'oca-1': ['doc'], 'oca-2': ['movie', 'show'] } });
+
+    const run = await world.runAgent('fill', '--ignore-window');
+
+    expect(run.status).toBe(0);
+    expect(Object.keys(world.servedFiles()).sort()).toEqual(doc.map(({ object }) => object.key).sort());
+    expect(await status()).toMatchObject({ appliedGeneration: 200, titlesHeld: ['doc'] });
+  });
+
   it('names the field when its config is wrong', async () => {
     world.writeConfig({ parallelism: 0 });
     const run = await world.runAgent('status');

@@ -88,7 +88,11 @@ export class ApplianceWorld {
   }
 
   /** Uploads objects to the origin and announces a signed manifest of them as the cluster's current one. */
-  async publish(generation: number, items: readonly { object: ManifestObject; body: Buffer }[], changes: { manifestText?: string } = {}): Promise<void> {
+  async publish(
+    generation: number,
+    items: readonly { object: ManifestObject; body: Buffer }[],
+    changes: { manifestText?: string; placements?: Record<string, string[]> } = {},
+  ): Promise<void> {
     for (const { object, body } of items) {
       await this.s3.put('origin', object.key, body);
     }
@@ -99,6 +103,7 @@ export class ApplianceWorld {
         createdAt: new Date().toISOString(),
         validUntil: new Date(Date.now() + 86_400_000).toISOString(),
         objects: items.map((item) => item.object),
+        placements: changes.placements,
       },
       TEST_KEYRING,
     );
