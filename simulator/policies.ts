@@ -123,6 +123,16 @@ export class BeladyPolicy implements Policy {
   }
 }
 
+/** A miss on a title larger than the whole cache: served from the origin, nothing filled. */
+const MISS_TOO_BIG = { hit: false, filledBytes: 0 } as const;
+
+/** The request's cluster and title, the title's size and the cluster's capacity. */
+function requestAt(workload: Workload, index: number) {
+  const clusterIndex = workload.requests.cluster[index];
+  const title = workload.requests.title[index];
+  return { clusterIndex, title, bytes: workload.titles[title].bytes, capacity: workload.clusters[clusterIndex].capacityBytes };
+}
+
 /** Least recently used, filling a whole title on a miss (a Map keeps insertion order: oldest first). */
 export class LruPolicy implements Policy {
   readonly name = 'lru';
@@ -137,8 +147,7 @@ export class LruPolicy implements Policy {
   }
 
   serve(index: number): { hit: boolean; filledBytes: number } {
-    const clusterIndex = this.workload.requests.cluster[index];
-    const title = this.workload.requests.title[index];
+    const { clusterIndex, title, bytes, capacity } = requestAt(this.workload, index);
     const cache = this.caches[clusterIndex];
     const size = cache.entries.get(title);
     if (size !== undefined) {
@@ -146,10 +155,8 @@ export class LruPolicy implements Policy {
       cache.entries.set(title, size);
       return { hit: true, filledBytes: 0 };
     }
-    const bytes = this.workload.titles[title].bytes;
-    const capacity = this.workload.clusters[clusterIndex].capacityBytes;
     if (bytes > capacity) {
-      return { hit: false, filledBytes: 0 };
+      return MISS_TOO_BIG;
     }
     for (const [victim, victimBytes] of cache.entries) {
       if (cache.used + bytes <= capacity) {
@@ -184,8 +191,7 @@ export class LfuPolicy implements Policy {
   }
 
   serve(index: number): { hit: boolean; filledBytes: number } {
-    const clusterIndex = this.workload.requests.cluster[index];
-    const title = this.workload.requests.title[index];
+    const { clusterIndex, title, bytes, capacity } = requestAt(this.workload, index);
     const cache = this.caches[clusterIndex];
     const counts = this.counts[clusterIndex];
     const count = (counts.get(title) ?? 0) + 1;
@@ -195,10 +201,8 @@ export class LfuPolicy implements Policy {
       cache.heap.push(count, this.clock, title);
       return { hit: true, filledBytes: 0 };
     }
-    const bytes = this.workload.titles[title].bytes;
-    const capacity = this.workload.clusters[clusterIndex].capacityBytes;
     if (bytes > capacity) {
-      return { hit: false, filledBytes: 0 };
+      return MISS_TOO_BIG;
     }
     while (cache.used + bytes > capacity) {
       const victim = cache.heap.pop()!;
