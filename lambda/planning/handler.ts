@@ -56,5 +56,7 @@ function dependencies(nowMs: number): NightlyDependencies {
     nowMs,
     historyDays: positiveIntegerEnv('PLANNING_HISTORY_DAYS', 14),
     validForHours: positiveIntegerEnv('MANIFEST_VALID_HOURS', 48),
+    // Leaves a third of the function's 15 minutes to plan, sign and write.
+    inventoryBudgetMs: 10 * 60_000,
   };
 }

@@ -2,9 +2,12 @@ import { CatalogTitle } from '../catalog/catalog';
 import { ManifestPointer, RegisteredAppliance } from '../fleet/fleet-store';
 import { FillManifest, manifestPrefix, ManifestObject, signManifest } from '../shared/fill-manifest';
 import { Keyring } from '../shared/url-token';
+import { logger } from '../shared/powertools';
 import { ClusterDemand, ClusterPlan, manifestOf, planFills, PlanCluster, PlanTitle } from './fill-plan';
 
 const DAY_MS = 86_400_000;
+const STALE_AFTER_MS = 36 * 3_600_000;
+const PLAN_LEAD_MS = 2 * 3_600_000;
 
 /**
  * Kept free on every appliance: the agent refuses a manifest above its `diskCeilingBytes`, which
@@ -30,6 +33,8 @@ export interface NightlyDependencies {
   readonly nowMs: number;
   readonly historyDays: number;
   readonly validForHours: number;
+  /** Wall time the run may spend building title inventories before it writes manifests. */
+  readonly inventoryBudgetMs: number;
 }
 
 export interface PlannedCluster {
@@ -55,8 +60,12 @@ function dayName(index: number): string {
  * manifest that is not there.
  */
 export async function planRegion(deps: NightlyDependencies): Promise<PlannedCluster[]> {
-  const today = dayIndex(deps.nowMs);
-  const appliances = (await deps.loadFleet()).filter((appliance) => appliance.region === deps.region && appliance.capacity);
+  // The day whose fill window follows this run (it runs an hour or so before the window opens).
+  const today = dayIndex(deps.nowMs + PLAN_LEAD_MS);
+  // Appliances gone quiet for a day (terminated instances, retired nodes) get no placements.
+  const alive = (appliance: RegisteredAppliance) =>
+    Math.max(appliance.reportedAtMs ?? 0, Date.parse(appliance.registeredAt) || 0) >= deps.nowMs - STALE_AFTER_MS;
+  const appliances = (await deps.loadFleet()).filter((appliance) => appliance.region === deps.region && appliance.capacity && alive(appliance));
   const clusters = clustersOf(appliances);
   if (clusters.length === 0) {
     return [];
@@ -88,11 +97,11 @@ export async function planRegion(deps: NightlyDependencies): Promise<PlannedClus
 
   const plans = planFills({ day: today, titles, clusters, demand, options: { headroomShare: PLANNING_HEADROOM_SHARE } });
   const keyring = await deps.keyring();
-  const objectsByTitle = await objectsOfPlacedTitles(plans, deps.titleObjects);
+  const objectsByTitle = await objectsOfPlacedTitles(plans, deps.titleObjects, Date.now() + deps.inventoryBudgetMs, Date.now);
   const createdAt = new Date(deps.nowMs).toISOString();
   const validUntil = new Date(deps.nowMs + deps.validForHours * 3_600_000).toISOString();
   const planned: PlannedCluster[] = [];
-  for (const plan of plans) {
+  for (const plan of plans.map((whole) => withoutMissing(whole, objectsByTitle))) {
     const generation = ((await deps.currentPointer(plan.clusterId))?.generation ?? 0) + 1;
     const manifest: Omit<FillManifest, 'format'> = manifestOf(plan, (titleId) => objectsByTitle.get(titleId)!, { generation, createdAt, validUntil });
     const key = `${manifestPrefix(plan.clusterId)}${String(generation).padStart(8, '0')}.json`;
@@ -114,14 +123,38 @@ function clustersOf(appliances: readonly RegisteredAppliance[]): PlanCluster[] {
   return [...clusters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, members]) => ({ id, appliances: members }));
 }
 
+/**
+ * Each placed title's objects. A title whose objects cannot be listed in time (its inventory is
+ * built on first use) or at all is left out of tonight's manifests rather than failing them all.
+ */
 async function objectsOfPlacedTitles(
   plans: readonly ClusterPlan[],
   titleObjects: NightlyDependencies['titleObjects'],
+  deadlineMs: number,
+  nowMs: () => number,
 ): Promise<Map<string, readonly ManifestObject[]>> {
   const placed = [...new Set(plans.flatMap((plan) => plan.titles))].sort();
   const objects = new Map<string, readonly ManifestObject[]>();
   for (const titleId of placed) {
-    objects.set(titleId, await titleObjects(titleId));
+    if (nowMs() > deadlineMs) {
+      logger.warn('inventory time budget spent; later titles wait for the next plan', { left: placed.length - objects.size });
+      break;
+    }
+    try {
+      objects.set(titleId, await titleObjects(titleId));
+    } catch (error) {
+      logger.warn('title left out of tonight\'s plan', { titleId, reason: (error as Error).message });
+    }
   }
   return objects;
+}
+
+/** The plan without the titles that have no objects to list. */
+function withoutMissing(plan: ClusterPlan, objects: ReadonlyMap<string, readonly ManifestObject[]>): ClusterPlan {
+  const keep = (titleId: string) => objects.has(titleId);
+  return {
+    ...plan,
+    titles: plan.titles.filter(keep),
+    placements: new Map([...plan.placements].map(([applianceId, titles]) => [applianceId, titles.filter(keep)])),
+  };
 }

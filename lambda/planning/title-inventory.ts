@@ -1,9 +1,22 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import { TITLE_KEY_PREFIX } from '../encoding/ladder';
 import { ManifestObject } from '../shared/fill-manifest';
 
 const INVENTORY_NAME = 'inventory.json';
+
+const inventorySchema = (titleId: string) =>
+  z
+    .array(
+      z.strictObject({
+        key: z.string().startsWith(`${TITLE_KEY_PREFIX}${titleId}/`),
+        size: z.number().int().nonnegative(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        titleId: z.literal(titleId),
+      }),
+    )
+    .min(1);
 
 /**
  * Every object of an encoded title with its size and SHA-256, as a fill manifest lists them. The
@@ -18,13 +31,18 @@ export class TitleInventory {
 
   async objects(titleId: string): Promise<ManifestObject[]> {
     const prefix = `${TITLE_KEY_PREFIX}${titleId}/`;
-    const kept = await this.read(`${prefix}${INVENTORY_NAME}`);
-    if (kept) {
-      return kept;
+    const inventoryKey = `${prefix}${INVENTORY_NAME}`;
+    // Listed rather than probed: without s3:ListBucket on the key, a missing object is a 403, not a 404.
+    const keys = await this.keysUnder(prefix);
+    if (keys.includes(inventoryKey)) {
+      const kept = await this.read(inventoryKey, titleId);
+      if (kept) {
+        return kept;
+      }
     }
     const objects: ManifestObject[] = [];
-    for (const key of await this.keysUnder(prefix)) {
-      if (key === `${prefix}${INVENTORY_NAME}`) {
+    for (const key of keys) {
+      if (key === inventoryKey) {
         continue;
       }
       const { Body } = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
@@ -45,16 +63,17 @@ export class TitleInventory {
     return objects;
   }
 
-  private async read(key: string): Promise<ManifestObject[] | undefined> {
+  /** A kept inventory, or undefined when it does not describe this title (it is then rebuilt). */
+  private async read(key: string, titleId: string): Promise<ManifestObject[] | undefined> {
+    const { Body } = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    let parsed: unknown;
     try {
-      const { Body } = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return JSON.parse(await Body!.transformToString()) as ManifestObject[];
-    } catch (error) {
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
-        return undefined;
-      }
-      throw error;
+      parsed = JSON.parse(await Body!.transformToString());
+    } catch {
+      return undefined;
     }
+    const result = inventorySchema(titleId).safeParse(parsed);
+    return result.success ? result.data : undefined;
   }
 
   private async keysUnder(prefix: string): Promise<string[]> {

@@ -135,6 +135,23 @@ export class FleetIndex {
    * the title, ordered by rendezvous hashing on the session so equal appliances share load.
    * Appliances at or above the spillover load come after all others. Empty: use the origin tier.
    */
+  /**
+   * The cluster a client belongs to: the one announcing the longest prefix that covers its address
+   * (the lowest id on a tie), whether or not it holds the title asked for. Demand is counted there,
+   * so fill planning learns what a place wants, not only what it already had.
+   */
+  homeCluster(clientIp: string | undefined): string | undefined {
+    const ip = clientIp === undefined ? undefined : parseIp(clientIp);
+    const matches = ip ? this.prefixes.matches(ip) : [];
+    if (matches.length === 0) {
+      return undefined;
+    }
+    return matches
+      .filter((match) => match.prefixLength === matches[0].prefixLength)
+      .map((match) => match.value.clusterId)
+      .sort()[0];
+  }
+
   steer(request: SteeringRequest, nowMs: number): SteeringChoice[] {
     const bit = this.titleIndex.get(request.titleId);
     if (bit === undefined) {

@@ -87,7 +87,7 @@ export function objectsForAppliance(manifest: Pick<FillManifest, 'objects' | 'pl
   if (manifest.placements === undefined) {
     return manifest.objects;
   }
-  const titles = new Set(manifest.placements[applianceId] ?? []);
+  const titles = new Set(Object.hasOwn(manifest.placements, applianceId) ? manifest.placements[applianceId] : []);
   return manifest.objects.filter((object) => titles.has(object.titleId));
 }
 
@@ -173,6 +173,10 @@ export function verifyManifest(text: string, expect: ManifestExpectations): Sign
       if (!Array.isArray(titles) || titles.some((title) => typeof title !== 'string' || !TITLE_ID.test(title))) {
         throw new ManifestRejectedError(`placements.${applianceId} must be a list of title ids`);
       }
+    }
+    // A node the plan did not know of (new since it was made) keeps what it holds until the next plan.
+    if (!Object.hasOwn(placements, expect.applianceId)) {
+      throw new ManifestRejectedError(`it places nothing on '${expect.applianceId}', which the plan did not include`);
     }
   }
   const keys = new Set<string>();

@@ -46,7 +46,7 @@ export class FillPlanning extends Construct {
     })
       .bindTable(props.controlTable, {
         envVar: 'CONTROL_TABLE_NAME',
-        actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+        actions: ['dynamodb:Query', 'dynamodb:GetItem'],
         indexes: [CONTROL_TABLE_SCHEMA.index.name],
       })
       .bindSecret(props.urlSigningSecret, 'URL_SIGNING_SECRET_NAME');
@@ -63,7 +63,21 @@ export class FillPlanning extends Construct {
         resources: [bucket.arnForObjects(`${TITLE_KEY_PREFIX}*/inventory.json`), bucket.arnForObjects('manifests/*')],
       }),
     );
-    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }));
+    // It writes one kind of item: the manifest pointers (`cluster#<id>`), nothing else in the table.
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [props.controlTable.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cluster#*'] } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
     const reason =
       'The planner reads any title it may place (titles/*), keeps each title\'s inventory beside it (titles/*/inventory.json) and writes every cluster\'s manifests (manifests/*): the prefixes are the job.';
     Validations.of(this.function).acknowledge(

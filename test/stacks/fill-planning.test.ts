@@ -34,6 +34,10 @@ describe('nightly fill planning', () => {
         expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'kms:Decrypt', 'kms:GenerateDataKey']),
       );
       expect(actions.filter((action) => /^(s3:Delete|dynamodb:(Delete|Update|BatchWrite))/.test(action))).toEqual([]);
+      const tableWrite = statements.find((statement) => statement.Action === 'dynamodb:PutItem')!;
+      expect(tableWrite.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cluster#*'] } });
+      const kms = statements.find((statement) => JSON.stringify(statement.Action).includes('kms:GenerateDataKey'))!;
+      expect(kms.Condition).toEqual({ StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } });
       const puts = statements.find((statement) => statement.Action === 's3:PutObject')!;
       const targets = JSON.stringify(puts.Resource);
       expect(targets).toContain(`-${region}-origin/titles/*/inventory.json`);

@@ -147,6 +147,23 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
   // hundreds of thousands of segments, so nothing here may copy or scan them per object.
   const objects: Record<string, HeldObject> = { ...state.objects };
   let heldBytes = heldBytesOf(objects);
+  // Tonight's objects must fit beside what stays. Normally the old content is evicted only once the
+  // new is verified; when that would not fit under the ceiling, just enough of what the manifest no
+  // longer lists goes first (it is on its way out anyway), or the node could never take a new plan.
+  let evictedObjects = 0;
+  const evictions = [...plan.evictions];
+  while (heldBytes + plan.downloadBytes > config.diskCeilingBytes && evictions.length > 0) {
+    const key = evictions.shift()!;
+    fs.rmSync(cachePath(config.cacheDir, key), { force: true });
+    heldBytes -= objects[key].size;
+    delete objects[key];
+    evictedObjects++;
+  }
+  if (evictedObjects > 0) {
+    state = { ...state, objects: { ...objects } };
+    writeState(config.stateDir, state);
+    log('info', 'evicted early to make room', { objects: evictedObjects });
+  }
   let lastFlush = 0;
   const persist = (force = false) => {
     if (force || performance.now() - lastFlush >= STATE_FLUSH_MS) {
@@ -222,10 +239,9 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
     persist(true);
   }
 
-  let evictedObjects = 0;
   const complete = !controller.signal.aborted && failures.length === 0;
   if (complete) {
-    for (const key of plan.evictions) {
+    for (const key of evictions) {
       fs.rmSync(cachePath(config.cacheDir, key), { force: true });
       delete objects[key];
       evictedObjects++;

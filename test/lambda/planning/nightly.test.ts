@@ -70,6 +70,7 @@ describe('the nightly plan against DynamoDB Local and an S3 server', () => {
       nowMs: NOW,
       historyDays: 14,
       validForHours: 48,
+      inventoryBudgetMs: 60_000,
     };
   });
 
@@ -109,7 +110,28 @@ describe('the nightly plan against DynamoDB Local and an S3 server', () => {
     expect(await s3server.keys(BUCKET, 'manifests/isp-a/')).toEqual(['manifests/isp-a/00000001.json', 'manifests/isp-a/00000002.json']);
   });
 
-  it('plans nothing for a region without appliances', async () => {
+  it('leaves out a title whose objects cannot be listed, and rebuilds an inventory that does not describe its title', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'titles/t1/inventory.json', Body: '[{"key":"titles/other/x","size":1}]' }));
+    const planned = await planRegion({
+      ...deps,
+      nowMs: NOW + 30 * 3_600_000,
+      titleObjects: async (titleId) => {
+        if (titleId === 't2') {
+          throw new Error('no objects under titles/t2/');
+        }
+        return deps.titleObjects(titleId);
+      },
+    });
+
+    expect(planned).toEqual([{ clusterId: 'isp-a', generation: 3, key: 'manifests/isp-a/00000003.json', titles: 2, objects: 6 }]);
+    const manifest = JSON.parse((await s3server.read(BUCKET, 'manifests/isp-a/00000003.json')).toString('utf8'));
+    expect(Object.values(manifest.placements as Record<string, string[]>).flat()).not.toContain('t2');
+    const rebuilt = JSON.parse((await s3server.read(BUCKET, 'titles/t1/inventory.json')).toString('utf8'));
+    expect(rebuilt.map((object: { key: string }) => object.key).sort()).toEqual(['titles/t1/avc1/index.m3u8', 'titles/t1/avc1/seg-1.m4s', 'titles/t1/hvc1/seg-1.m4s']);
+  });
+
+  it('plans nothing for a region without appliances, nor for appliances silent for over a day and a half', async () => {
     expect(await planRegion({ ...deps, region: 'eu-west-1' })).toEqual([]);
+    expect(await planRegion({ ...deps, nowMs: NOW + 37 * 3_600_000 })).toEqual([]);
   });
 });

@@ -35,6 +35,22 @@ describe('steering', () => {
     expect(ids(index)).toEqual(['narrow-1', 'wide-1']);
   });
 
+  it('names a client\'s home cluster by its longest prefix, even one holding nothing the client wants', () => {
+    const index = FleetIndex.build(
+      [
+        appliance('ec2-1', { clusterId: 'ec2-us-east-1', prefixes: ['0.0.0.0/0', '::/0'] }),
+        appliance('narrow-1', { clusterId: 'isp-narrow', prefixes: ['198.51.100.0/24'], titles: [] }),
+      ],
+      policy,
+    );
+    expect(index.homeCluster('198.51.100.20')).toBe('isp-narrow');
+    expect(index.homeCluster('203.0.113.9')).toBe('ec2-us-east-1');
+    expect(index.homeCluster('2001:db8::1')).toBe('ec2-us-east-1');
+    expect(index.homeCluster(undefined)).toBeUndefined();
+    expect(index.homeCluster('not an address')).toBeUndefined();
+    expect(ids(index)).toEqual(['ec2-1']);
+  });
+
   it('falls back to the region\'s clusters when no prefix matches, and to nothing outside the region', () => {
     const index = FleetIndex.build(
       [

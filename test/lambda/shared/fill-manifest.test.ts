@@ -78,6 +78,9 @@ describe('fill manifests', () => {
       const text = JSON.stringify(signManifest(placed, TEST_KEYRING));
       expect(verifyManifest(text, expectations).placements).toEqual(placed.placements);
       expect(rejection(text, { applianceId: 'oca-2' })).toBe("it places 1200 bytes on 'oca-2'; the disk budget is 1000");
+      // A node the plan did not include keeps its cache rather than evicting everything.
+      expect(rejection(text, { applianceId: 'oca-3' })).toBe("it places nothing on 'oca-3', which the plan did not include");
+      expect(rejection(text, { applianceId: 'constructor' })).toMatch(/places nothing on 'constructor'/);
     });
   });
 });
