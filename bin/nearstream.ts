@@ -24,6 +24,7 @@ function environmentInput(app: App): EnvironmentInput {
     applianceAmis: regionMap(text('applianceAmi')),
     appliancesPerRegion: text('appliancesPerRegion') === undefined ? undefined : Number(text('appliancesPerRegion')),
     applianceInstanceType: text('applianceInstanceType'),
+    applianceAvailabilityZones: text('applianceAvailabilityZones') === undefined ? undefined : Number(text('applianceAvailabilityZones')),
     rolesAnywhereCaBundle: caBundle(text('rolesAnywhereCaFile')),
     rolesAnywherePcaArn: text('rolesAnywherePcaArn'),
   };

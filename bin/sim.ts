@@ -91,6 +91,17 @@ function workloadFrom(values: Record<string, string | boolean | undefined>): Wor
   if (!(synthetic.capacityShare > 0 && synthetic.capacityShare <= 1)) {
     throw new UsageError(`--capacity must be a share of the catalog, above 0 and at most 1 (got ${synthetic.capacityShare})`);
   }
+  if (!Number.isInteger(synthetic.releasesPerDay) || synthetic.releasesPerDay < 0) {
+    throw new UsageError(`--releases must be a whole number of titles per day, 0 or more (got ${synthetic.releasesPerDay})`);
+  }
+  if (synthetic.clusters > 65_535) {
+    throw new UsageError(`--clusters must be at most 65,535 (got ${synthetic.clusters})`);
+  }
+  for (const [flag, value] of [['zipf', synthetic.zipf], ['churn', synthetic.churn], ['skew', synthetic.regionalSkew]] as const) {
+    if (!(value >= 0) || (flag === 'zipf' && value === 0)) {
+      throw new UsageError(`--${flag} must be ${flag === 'zipf' ? 'above' : 'at least'} 0 (got ${value})`);
+    }
+  }
   return syntheticWorkload(synthetic);
 }
 
@@ -128,6 +139,13 @@ function main(): number {
     const started = process.hrtime.bigint();
     const workload = workloadFrom(values);
     const warmupDays = values.warmup === undefined ? 1 : number('warmup', values.warmup as string);
+    const days = new Set(workload.requests.day).size;
+    if (!Number.isInteger(warmupDays) || warmupDays < 0 || warmupDays >= days) {
+      throw new UsageError(`--warmup must be a whole number of days below the ${days} replayed (got ${warmupDays})`);
+    }
+    if (typeof values.plot === 'string' && !fs.existsSync(path.dirname(path.resolve(values.plot)))) {
+      throw new UsageError(`--plot: the directory of ${values.plot} does not exist`);
+    }
     const result = simulate(workload, { warmupDays });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (typeof values.plot === 'string') {

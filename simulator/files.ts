@@ -43,6 +43,9 @@ export function readWorkloadFiles(files: { trace: string; catalog: string; fleet
   const fleet = readJson(files.fleet, fleetSchema);
   const titles: SimTitle[] = catalog.map((entry) => ({ id: entry.title, bytes: entry.bytes, releaseDay: entry.releaseDay }));
   const clusters: SimCluster[] = fleet.clusters;
+  if (clusters.length > 65_535) {
+    throw new WorkloadFileError(files.fleet, undefined, `lists ${clusters.length} clusters; at most 65,535`);
+  }
   const titleIndex = uniqueIndex(titles.map((title) => title.id), files.catalog, 'title');
   const clusterIndex = uniqueIndex(clusters.map((cluster) => cluster.id), files.fleet, 'cluster');
 

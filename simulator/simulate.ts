@@ -5,7 +5,7 @@ import { daysOf, Workload } from './workload';
 export interface PolicyResult {
   /** Bytes served by a cluster's appliances / bytes requested. */
   readonly offload: number;
-  /** Bytes pulled from the origin to fill appliances (nightly or on a miss). */
+  /** Bytes pulled from the origin to fill appliances (nightly or on a miss), warm-up included. */
   readonly fillBytes: number;
   /** Bytes players fetched from the origin tier because their cluster did not hold the title. */
   readonly originBytes: number;
@@ -69,9 +69,11 @@ export function simulate(workload: Workload, options: Partial<SimulationOptions>
         today.fill += filledBytes;
       }
       total.byDay.push(dayBytes > 0 ? served / dayBytes : 0);
+      // Fills count from the first night for every policy: a cache's warm-up fills are as real as
+      // the planner's first nightly fill, which lands on the first counted day.
+      total.fill += today.fill;
       if (counted) {
         total.served += served;
-        total.fill += today.fill;
         total.origin += today.origin;
       }
     });

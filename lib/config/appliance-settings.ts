@@ -59,6 +59,8 @@ export interface ApplianceInput {
   readonly applianceAmis?: Readonly<Record<string, string>>;
   readonly appliancesPerRegion?: number;
   readonly applianceInstanceType?: string;
+  /** Availability Zones each region's fleet spans; 2 for regions (or accounts) with only two. */
+  readonly applianceAvailabilityZones?: number;
   /** PEM text of the CA that issues bare-metal appliance certificates. */
   readonly rolesAnywhereCaBundle?: string;
   /** Or the ARN of an AWS Private CA that issues them. */
@@ -69,7 +71,7 @@ export function fleetProblems(input: ApplianceInput, regions: readonly string[])
   const problems: ConfigProblem[] = [];
   const amis = input.applianceAmis;
   if (amis === undefined) {
-    if (input.appliancesPerRegion !== undefined || input.applianceInstanceType !== undefined) {
+    if (input.appliancesPerRegion !== undefined || input.applianceInstanceType !== undefined || input.applianceAvailabilityZones !== undefined) {
       problems.push({ field: 'applianceAmi', rule: 'is required for an EC2 fleet: give the appliance AMI of each region, region=ami-id' });
     }
     return problems;

@@ -236,6 +236,7 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
           amiIds: input.applianceAmis,
           appliancesPerRegion: input.appliancesPerRegion ?? FLEET_DEFAULTS.appliancesPerRegion,
           instanceType: input.applianceInstanceType ?? FLEET_DEFAULTS.instanceType,
+          availabilityZoneCount: input.applianceAvailabilityZones ?? FLEET_DEFAULTS.availabilityZoneCount,
         }
       : undefined,
     rolesAnywhere: input.rolesAnywhereCaBundle || input.rolesAnywherePcaArn

@@ -139,6 +139,8 @@ describe('appliance settings', () => {
   it('turns the fleet on with an AMI per region and fills in the rest', () => {
     const config = resolveEnvironment({ name: 'dev', applianceAmis: amis, appliancesPerRegion: 4, applianceInstanceType: 'm6in.2xlarge' });
     expect(config.applianceFleet).toMatchObject({ amiIds: amis, appliancesPerRegion: 4, instanceType: 'm6in.2xlarge', availabilityZoneCount: 3, servingPort: 80 });
+    expect(resolveEnvironment({ name: 'dev', applianceAmis: amis, applianceAvailabilityZones: 2 }).applianceFleet!.availabilityZoneCount).toBe(2);
+    expect(() => resolveEnvironment({ name: 'dev', applianceAmis: amis, applianceAvailabilityZones: 7 })).toThrow(/availabilityZoneCount: must be 2-6/);
   });
 
   it('names the region that has no AMI, and an AMI for a region the environment does not use', () => {

@@ -102,4 +102,20 @@ describe('npm run sim', () => {
     expect(result.stdout).toBe('');
     expect(fs.readdirSync(path.dirname(files.trace)).sort()).toEqual(['catalog.json', 'fleet.json', 'trace.csv']);
   });
+
+  it.each([
+    [['--warmup', '2'], /--warmup must be a whole number of days below the 2 replayed \(got 2\)/],
+    [['--plot', '/nonexistent-dir/x.svg'], /--plot: the directory of \/nonexistent-dir\/x.svg does not exist/],
+  ])('refuses %p with a usage error', async (args, message) => {
+    const files = writeTinyWorkload(TINY_TRACE);
+    const result = await sim('--trace', files.trace, '--catalog', files.catalog, '--fleet', files.fleet, ...args);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('refuses a negative number of releases before generating anything', async () => {
+    const result = await sim('--releases=-200');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--releases must be a whole number of titles per day, 0 or more (got -200)');
+  });
 });

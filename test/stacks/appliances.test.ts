@@ -45,6 +45,13 @@ describe('appliances stacks', () => {
     expect(dev.environment.appliances).toEqual([]);
   });
 
+  it('spans two Availability Zones where config says a region has only two', () => {
+    const twoZones = synthEnvironment({ name: 'dev', applianceAmis: AMIS, applianceAvailabilityZones: 2 });
+    const [group] = Object.values(twoZones.template(twoZones.environment.appliances[0]).findResources('AWS::AutoScaling::AutoScalingGroup'));
+    expect(group.Properties.VPCZoneIdentifier).toHaveLength(2);
+    expect(group.Properties.AvailabilityZones).toHaveLength(2);
+  });
+
   describe('with an EC2 fleet and Roles Anywhere', () => {
     const dev = synthEnvironment({ name: 'dev', applianceAmis: AMIS, rolesAnywhereCaBundle: CA_BUNDLE });
     const [east, west] = dev.environment.appliances.map((stack) => dev.template(stack));
