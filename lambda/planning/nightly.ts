@@ -101,7 +101,8 @@ export async function planRegion(deps: NightlyDependencies): Promise<PlannedClus
   const createdAt = new Date(deps.nowMs).toISOString();
   const validUntil = new Date(deps.nowMs + deps.validForHours * 3_600_000).toISOString();
   const planned: PlannedCluster[] = [];
-  for (const plan of plans.map((whole) => withoutMissing(whole, objectsByTitle))) {
+  const capacityOf = new Map(clusters.flatMap((cluster) => cluster.appliances.map((appliance) => [appliance.id, appliance.capacityBytes * (1 - PLANNING_HEADROOM_SHARE)] as const)));
+  for (const plan of plans.map((whole) => fitToObjects(withoutMissing(whole, objectsByTitle), objectsByTitle, capacityOf))) {
     const generation = ((await deps.currentPointer(plan.clusterId))?.generation ?? 0) + 1;
     const manifest: Omit<FillManifest, 'format'> = manifestOf(plan, (titleId) => objectsByTitle.get(titleId)!, { generation, createdAt, validUntil });
     const key = `${manifestPrefix(plan.clusterId)}${String(generation).padStart(8, '0')}.json`;
@@ -147,6 +148,32 @@ async function objectsOfPlacedTitles(
     }
   }
   return objects;
+}
+
+/**
+ * The plan trimmed to what its objects really weigh: titles were sized from the catalog's rendition
+ * bytes, which leave out audio and playlists. An appliance over its budget drops its last-placed
+ * (least dense) titles until it fits, so the agent never refuses the manifest for its size.
+ */
+export function fitToObjects(
+  plan: ClusterPlan,
+  objects: ReadonlyMap<string, readonly ManifestObject[]>,
+  capacityOf: ReadonlyMap<string, number>,
+): ClusterPlan {
+  const weight = (titleId: string) => (objects.get(titleId) ?? []).reduce((sum, object) => sum + object.size, 0);
+  const placements = new Map<string, readonly string[]>();
+  const bytesPlaced = new Map<string, number>();
+  for (const [applianceId, titles] of plan.placements) {
+    const kept = [...titles];
+    let bytes = kept.reduce((sum, titleId) => sum + weight(titleId), 0);
+    while (bytes > (capacityOf.get(applianceId) ?? 0) && kept.length > 0) {
+      bytes -= weight(kept.pop()!);
+    }
+    placements.set(applianceId, kept);
+    bytesPlaced.set(applianceId, bytes);
+  }
+  const held = new Set([...placements.values()].flat());
+  return { ...plan, placements, bytesPlaced, titles: plan.titles.filter((titleId) => held.has(titleId)) };
 }
 
 /** The plan without the titles that have no objects to list. */

@@ -1,5 +1,6 @@
 import { objectsForAppliance, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
 import { ClusterDemand, manifestOf, planFills, PlanInput, PlanTitle } from '../../../lambda/planning/fill-plan';
+import { fitToObjects } from '../../../lambda/planning/nightly';
 import { TEST_KEYRING } from '../../support/fixtures';
 
 const GB = 1e9;
@@ -98,5 +99,23 @@ describe('manifestOf', () => {
       const verified = verifyManifest(text, { keyring: TEST_KEYRING, clusterId: 'isp-a', nowMs: Date.parse('2026-11-22T00:00:00Z'), diskBudgetBytes: 10_000, applianceId });
       expect(new Set(objectsForAppliance(verified, applianceId).map((object) => object.titleId))).toEqual(new Set(plan.placements.get(applianceId)));
     }
+  });
+});
+
+describe('fitToObjects', () => {
+  it('drops an appliance\'s last-placed titles until their real objects fit, keeping titles held elsewhere', () => {
+    const plan = {
+      clusterId: 'c',
+      titles: ['a', 'b', 'c'],
+      placements: new Map([['oca-1', ['a', 'b', 'c']], ['oca-2', ['c']]]),
+      bytesPlaced: new Map([['oca-1', 300], ['oca-2', 100]]),
+    };
+    const objects = new Map(['a', 'b', 'c'].map((titleId) => [titleId, [{ key: `titles/${titleId}/x`, size: 120, sha256: 'd'.repeat(64), titleId }]]));
+    const fitted = fitToObjects(plan, objects, new Map([['oca-1', 250], ['oca-2', 250]]));
+    expect(fitted.placements.get('oca-1')).toEqual(['a', 'b']);
+    expect(fitted.bytesPlaced.get('oca-1')).toBe(240);
+    expect(fitted.titles).toEqual(['a', 'b', 'c']);
+    const tight = fitToObjects(plan, objects, new Map([['oca-1', 130], ['oca-2', 100]]));
+    expect([tight.placements.get('oca-1'), tight.placements.get('oca-2'), tight.titles]).toEqual([['a'], [], ['a']]);
   });
 });
