@@ -12,6 +12,8 @@ function environmentInput(app: App): EnvironmentInput {
     const value: unknown = app.node.tryGetContext(key);
     return value === undefined || value === null || value === '' ? undefined : String(value);
   };
+  /** A number the config then checks (a non-number becomes NaN, which it names). */
+  const count = (key: string): number | undefined => (text(key) === undefined ? undefined : Number(text(key)));
   return {
     name: text('env') ?? 'dev',
     account: text('account') ?? process.env.CDK_DEFAULT_ACCOUNT,
@@ -22,9 +24,9 @@ function environmentInput(app: App): EnvironmentInput {
     jwtIssuer: text('jwtIssuer'),
     jwtAudiences: text('jwtAudience')?.split(',').map((audience) => audience.trim()).filter(Boolean),
     applianceAmis: regionMap(text('applianceAmi')),
-    appliancesPerRegion: text('appliancesPerRegion') === undefined ? undefined : Number(text('appliancesPerRegion')),
+    appliancesPerRegion: count('appliancesPerRegion'),
     applianceInstanceType: text('applianceInstanceType'),
-    applianceAvailabilityZones: text('applianceAvailabilityZones') === undefined ? undefined : Number(text('applianceAvailabilityZones')),
+    applianceAvailabilityZones: count('applianceAvailabilityZones'),
     rolesAnywhereCaBundle: caBundle(text('rolesAnywhereCaFile')),
     rolesAnywherePcaArn: text('rolesAnywherePcaArn'),
   };

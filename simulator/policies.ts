@@ -1,4 +1,4 @@
-import { planFills, PlannerOptions } from '../lambda/planning/fill-plan';
+import { PlanCluster, planFills, PlannerOptions, PlanTitle } from '../lambda/planning/fill-plan';
 import { Workload } from './workload';
 
 /**
@@ -42,11 +42,16 @@ export class PlannerPolicy implements Policy {
   private readonly holdings: NightlyHoldings;
   private readonly demand = new Map<string, Map<string, Map<number, number>>>();
   private readonly titleIndex: Map<string, number>;
+  private readonly titles: PlanTitle[];
+  private readonly clusters: PlanCluster[];
   private currentDay = 0;
 
   constructor(private readonly workload: Workload, private readonly options: Partial<PlannerOptions> = {}) {
     this.holdings = new NightlyHoldings(workload);
     this.titleIndex = new Map(workload.titles.map((title, index) => [title.id, index]));
+    this.titles = workload.titles.map((title) => ({ titleId: title.id, bytes: title.bytes, releaseDay: title.releaseDay }));
+    // One appliance per cluster: the simulated fleet gives capacity per cluster.
+    this.clusters = workload.clusters.map((cluster) => ({ id: cluster.id, appliances: [{ id: `${cluster.id}-1`, capacityBytes: cluster.capacityBytes }] }));
     for (const cluster of workload.clusters) {
       this.demand.set(cluster.id, new Map());
     }
@@ -56,9 +61,8 @@ export class PlannerPolicy implements Policy {
     this.currentDay = day;
     const plans = planFills({
       day,
-      titles: this.workload.titles.map((title) => ({ titleId: title.id, bytes: title.bytes, releaseDay: title.releaseDay })),
-      // One appliance per cluster: the simulated fleet gives capacity per cluster.
-      clusters: this.workload.clusters.map((cluster) => ({ id: cluster.id, appliances: [{ id: `${cluster.id}-1`, capacityBytes: cluster.capacityBytes }] })),
+      titles: this.titles,
+      clusters: this.clusters,
       demand: this.demand,
       options: this.options,
     });

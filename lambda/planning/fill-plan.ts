@@ -180,6 +180,9 @@ function placeCluster(cluster: PlanCluster, titles: readonly PlanTitle[], predic
 
 /** Appliances in the order a title prefers them: highest SHA-256 of (title, appliance) first. */
 export function rendezvousOrder(titleId: string, appliances: readonly PlanAppliance[]): string[] {
+  if (appliances.length === 1) {
+    return [appliances[0].id];
+  }
   return appliances
     .map((appliance) => ({ id: appliance.id, score: createHash('sha256').update(`${titleId}\0${appliance.id}`).digest().readUInt32BE(0) }))
     .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))

@@ -2,6 +2,7 @@ import { CatalogTitle } from '../catalog/catalog';
 import { ManifestPointer, RegisteredAppliance } from '../fleet/fleet-store';
 import { FillManifest, manifestPrefix, ManifestObject, signManifest } from '../shared/fill-manifest';
 import { Keyring } from '../shared/url-token';
+import { utcDay } from '../telemetry/telemetry';
 import { logger } from '../shared/powertools';
 import { ClusterDemand, ClusterPlan, manifestOf, planFills, PlanCluster, PlanTitle } from './fill-plan';
 
@@ -49,10 +50,6 @@ function dayIndex(ms: number): number {
   return Math.floor(ms / DAY_MS);
 }
 
-function dayName(index: number): string {
-  return new Date(index * DAY_MS).toISOString().slice(0, 10);
-}
-
 /**
  * Tonight's run for one region: plans the day that is starting (its fill windows follow) for every
  * cluster homed in the region, from the last `historyDays` of starts, writes each cluster's signed
@@ -82,7 +79,7 @@ export async function planRegion(deps: NightlyDependencies): Promise<PlannedClus
   for (const cluster of clusters) {
     const byTitle = new Map<string, Map<number, number>>();
     for (let day = today - deps.historyDays; day < today; day++) {
-      for (const { titleId, starts } of await deps.clusterStarts(dayName(day), cluster.id)) {
+      for (const { titleId, starts } of await deps.clusterStarts(utcDay(day * DAY_MS), cluster.id)) {
         const perPlay = bytesPerPlay.get(titleId);
         if (perPlay === undefined) {
           continue;

@@ -99,8 +99,10 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
     throw new PlayRefusedError('stream-limit', `the ${plan.name} plan allows ${plan.maxStreams} concurrent stream(s), all in use`);
   }
   try {
-    const clientIp = request.clientIp ?? sourceIp;
-    const choices = fleet.index.steer({ clientIp, region: deps.region, titleId: title.titleId, sessionKey: sessionId }, nowMs);
+    const { choices, homeClusterId } = fleet.index.route(
+      { clientIp: request.clientIp ?? sourceIp, region: deps.region, titleId: title.titleId, sessionKey: sessionId },
+      nowMs,
+    );
     const appliances: ApplianceSource[] = choices.map(({ appliance, matchedBy }) => {
       const token = signToken(keyring, {
         expiresAt: expiresAtEpochSeconds,
@@ -124,7 +126,7 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
       titleId: title.titleId,
       slot,
       // Demand belongs to the client's own cluster, even when it does not hold the title yet.
-      clusterId: fleet.index.homeCluster(clientIp) ?? appliances[0]?.clusterId,
+      clusterId: homeClusterId ?? appliances[0]?.clusterId,
       createdAt: new Date(nowMs).toISOString(),
       expiresAtEpochSeconds,
     };

@@ -1,4 +1,4 @@
-import { parseIp, parsePrefix, PrefixTable } from './ip-prefix';
+import { parseIp, parsePrefix, PrefixMatch, PrefixTable } from './ip-prefix';
 
 /** One appliance as steering sees it: registration plus its latest health and inventory report. */
 export interface ApplianceView {
@@ -48,6 +48,12 @@ export interface SteeringRequest {
   readonly titleId: string;
   /** Spreads equal candidates across appliances; the session id, so a session stays put. */
   readonly sessionKey: string;
+}
+
+export interface SteeringRoute {
+  readonly choices: SteeringChoice[];
+  /** The client's own cluster by address, if any cluster announces a prefix covering it. */
+  readonly homeClusterId?: string;
 }
 
 export interface SteeringChoice {
@@ -135,24 +141,31 @@ export class FleetIndex {
    * the title, ordered by rendezvous hashing on the session so equal appliances share load.
    * Appliances at or above the spillover load come after all others. Empty: use the origin tier.
    */
-  /**
-   * The cluster a client belongs to: the one announcing the longest prefix that covers its address
-   * (the lowest id on a tie), whether or not it holds the title asked for. Demand is counted there,
-   * so fill planning learns what a place wants, not only what it already had.
-   */
-  homeCluster(clientIp: string | undefined): string | undefined {
-    const ip = clientIp === undefined ? undefined : parseIp(clientIp);
-    const matches = ip ? this.prefixes.matches(ip) : [];
-    if (matches.length === 0) {
-      return undefined;
-    }
-    return matches
-      .filter((match) => match.prefixLength === matches[0].prefixLength)
-      .map((match) => match.value.clusterId)
-      .sort()[0];
+  steer(request: SteeringRequest, nowMs: number): SteeringChoice[] {
+    return this.choose(request, this.prefixMatches(request.clientIp), nowMs);
   }
 
-  steer(request: SteeringRequest, nowMs: number): SteeringChoice[] {
+  /**
+   * `steer`, plus the client's home cluster: the one announcing the longest prefix that covers its
+   * address (the lowest id on a tie), whether or not it holds the title. Demand is counted there,
+   * so fill planning learns what a place wants, not only what it already had. The address is
+   * matched once for both.
+   */
+  route(request: SteeringRequest, nowMs: number): SteeringRoute {
+    const matches = this.prefixMatches(request.clientIp);
+    const longest = matches.filter((match) => match.prefixLength === matches[0].prefixLength);
+    return {
+      choices: this.choose(request, matches, nowMs),
+      homeClusterId: longest.map((match) => match.value.clusterId).sort()[0],
+    };
+  }
+
+  private prefixMatches(clientIp: string | undefined): PrefixMatch<Cluster>[] {
+    const ip = clientIp === undefined ? undefined : parseIp(clientIp);
+    return ip ? this.prefixes.matches(ip) : [];
+  }
+
+  private choose(request: SteeringRequest, matches: readonly PrefixMatch<Cluster>[], nowMs: number): SteeringChoice[] {
     const bit = this.titleIndex.get(request.titleId);
     if (bit === undefined) {
       return [];
@@ -163,23 +176,19 @@ export class FleetIndex {
     const visited = new Set<Cluster>();
     const enough = () => preferred.length >= this.policy.maxChoices;
 
-    const ip = request.clientIp === undefined ? undefined : parseIp(request.clientIp);
-    if (ip) {
-      const matches = this.prefixes.matches(ip);
-      for (let i = 0; i < matches.length && !enough(); ) {
-        let end = i;
-        while (end < matches.length && matches[end].prefixLength === matches[i].prefixLength) {
-          end++;
-        }
-        const sameLength = matches.slice(i, end).map((match) => match.value);
-        for (const cluster of byScore(sameLength, sessionHash)) {
-          if (!visited.has(cluster)) {
-            visited.add(cluster);
-            this.collect(cluster, bit, sessionHash, nowMs, 'prefix', preferred, spillover);
-          }
-        }
-        i = end;
+    for (let i = 0; i < matches.length && !enough(); ) {
+      let end = i;
+      while (end < matches.length && matches[end].prefixLength === matches[i].prefixLength) {
+        end++;
       }
+      const sameLength = matches.slice(i, end).map((match) => match.value);
+      for (const cluster of byScore(sameLength, sessionHash)) {
+        if (!visited.has(cluster)) {
+          visited.add(cluster);
+          this.collect(cluster, bit, sessionHash, nowMs, 'prefix', preferred, spillover);
+        }
+      }
+      i = end;
     }
     if (!enough()) {
       const regional = (this.clustersByRegion.get(request.region) ?? []).filter((cluster) => !visited.has(cluster));

@@ -1,4 +1,4 @@
-import { ConfigProblem } from './config-error';
+import { ConfigProblem, positiveWholeNumberProblems } from './config-error';
 
 /** EC2 appliances in each region, for regions or ISPs without hardware of their own. */
 export interface ApplianceFleetSettings {
@@ -111,16 +111,11 @@ export function rolesAnywhereProblems(input: ApplianceInput): ConfigProblem[] {
 
 /** The fleet's numeric knobs, checked like the environment's others. */
 export function fleetSettingProblems(fleet: ApplianceFleetSettings): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  for (const [field, value] of [
-    ['appliancesPerRegion', fleet.appliancesPerRegion],
-    ['applianceFleet.cacheVolumeGiB', fleet.cacheVolumeGiB],
-    ['applianceFleet.fillBandwidthBytesPerSecond', fleet.fillBandwidthBytesPerSecond],
-  ] as const) {
-    if (!Number.isInteger(value) || value <= 0) {
-      problems.push({ field, rule: `must be a positive whole number (got ${value})` });
-    }
-  }
+  const problems: ConfigProblem[] = [
+    ...positiveWholeNumberProblems('appliancesPerRegion', fleet.appliancesPerRegion),
+    ...positiveWholeNumberProblems('applianceFleet.cacheVolumeGiB', fleet.cacheVolumeGiB),
+    ...positiveWholeNumberProblems('applianceFleet.fillBandwidthBytesPerSecond', fleet.fillBandwidthBytesPerSecond),
+  ];
   if (!Number.isInteger(fleet.availabilityZoneCount) || fleet.availabilityZoneCount < 2 || fleet.availabilityZoneCount > 6) {
     problems.push({ field: 'applianceFleet.availabilityZoneCount', rule: `must be 2-6: a fleet spans at least two zones (got ${fleet.availabilityZoneCount})` });
   }

@@ -20,3 +20,8 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
+
+/** The rule every count and size in the config follows. */
+export function positiveWholeNumberProblems(field: string, value: number): ConfigProblem[] {
+  return Number.isInteger(value) && value > 0 ? [] : [{ field, rule: `must be a positive whole number (got ${value})` }];
+}

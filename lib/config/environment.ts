@@ -7,7 +7,7 @@ import {
   rolesAnywhereProblems,
   RolesAnywhereSettings,
 } from './appliance-settings';
-import { ConfigError, ConfigProblem } from './config-error';
+import { ConfigError, ConfigProblem, positiveWholeNumberProblems } from './config-error';
 
 /**
  * How much an environment matters. It decides removal policies, deletion protection and defaults:
@@ -292,11 +292,7 @@ function viewerAuthProblems(input: EnvironmentInput): ConfigProblem[] {
  */
 export function validateSettings(config: EnvironmentConfig): void {
   const problems: ConfigProblem[] = [];
-  const positiveInteger = (field: string, value: number) => {
-    if (!Number.isInteger(value) || value <= 0) {
-      problems.push({ field, rule: `must be a positive whole number (got ${value})` });
-    }
-  };
+  const positiveInteger = (field: string, value: number) => problems.push(...positiveWholeNumberProblems(field, value));
   positiveInteger('apiThrottle.ratePerSecond', config.apiThrottle.ratePerSecond);
   positiveInteger('apiThrottle.burst', config.apiThrottle.burst);
   positiveInteger('apiAlarms.p99LatencyMs', config.apiAlarms.p99LatencyMs);

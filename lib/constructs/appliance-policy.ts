@@ -43,12 +43,8 @@ export class AppliancePolicy extends Policy {
         resources: [key.keyArn],
         conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
       }),
-      new PolicyStatement({
-        sid: 'ReadUrlSigningKeyRing',
-        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-        resources: [props.keyringSecret.secretFullArn ?? `${props.keyringSecret.secretArn}-??????`],
-      }),
     );
+    props.keyringSecret.grantRead(props.role);
     const reason =
       'Object wildcards are bounded to two prefixes of the origin: titles/* (every encoded title, any of which a plan may place on an appliance) and manifests/<its own cluster>/* (its plans, no other cluster\'s).';
     Validations.of(this).acknowledge(

@@ -7,7 +7,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { TITLE_KEY_PREFIX } from '../../lambda/encoding/ladder';
-import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
+import { CONTROL_TABLE_SCHEMA, itemKeys } from '../../lambda/shared/control-table';
 import { MediaBucketRef } from './encoding-ladder';
 import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
 
@@ -49,6 +49,8 @@ export class FillPlanning extends Construct {
         actions: ['dynamodb:Query', 'dynamodb:GetItem'],
         indexes: [CONTROL_TABLE_SCHEMA.index.name],
       })
+      // It writes one kind of item: the manifest pointers (`cluster#<id>`), nothing else in the table.
+      .bindTable(props.controlTable, { envVar: 'CONTROL_TABLE_NAME', actions: ['dynamodb:PutItem'], leadingKeys: [`${itemKeys.clusterManifest('').pk}*`] })
       .bindSecret(props.urlSigningSecret, 'URL_SIGNING_SECRET_NAME');
 
     const role = this.function.role;
@@ -61,14 +63,6 @@ export class FillPlanning extends Construct {
       new PolicyStatement({
         actions: ['s3:PutObject'],
         resources: [bucket.arnForObjects(`${TITLE_KEY_PREFIX}*/inventory.json`), bucket.arnForObjects('manifests/*')],
-      }),
-    );
-    // It writes one kind of item: the manifest pointers (`cluster#<id>`), nothing else in the table.
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:PutItem'],
-        resources: [props.controlTable.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cluster#*'] } },
       }),
     );
     role.addToPrincipalPolicy(

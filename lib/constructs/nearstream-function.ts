@@ -57,6 +57,11 @@ export interface TableBinding {
    * @default - none: the table only
    */
   readonly indexes?: readonly string[];
+  /**
+   * Limits the grant to items whose partition key matches one of these patterns (`cluster#*`).
+   * @default - every item
+   */
+  readonly leadingKeys?: readonly string[];
 }
 
 /**
@@ -133,6 +138,7 @@ export class NearstreamFunction extends Construct {
       grantee: this.role,
       actions: [...binding.actions],
       resourceArns: [table.tableArn, ...(binding.indexes ?? []).map((index) => `${table.tableArn}/index/${index}`)],
+      conditions: binding.leadingKeys && { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...binding.leadingKeys] } },
     });
     return this;
   }

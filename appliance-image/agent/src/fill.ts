@@ -151,13 +151,15 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
   // new is verified; when that would not fit under the ceiling, just enough of what the manifest no
   // longer lists goes first (it is on its way out anyway), or the node could never take a new plan.
   let evictedObjects = 0;
-  const evictions = [...plan.evictions];
-  while (heldBytes + plan.downloadBytes > config.diskCeilingBytes && evictions.length > 0) {
-    const key = evictions.shift()!;
+  const evict = (key: string) => {
     fs.rmSync(cachePath(config.cacheDir, key), { force: true });
     heldBytes -= objects[key].size;
     delete objects[key];
     evictedObjects++;
+  };
+  const evictions = [...plan.evictions];
+  while (heldBytes + plan.downloadBytes > config.diskCeilingBytes && evictions.length > 0) {
+    evict(evictions.shift()!);
   }
   if (evictedObjects > 0) {
     state = { ...state, objects: { ...objects } };
@@ -241,11 +243,7 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
 
   const complete = !controller.signal.aborted && failures.length === 0;
   if (complete) {
-    for (const key of evictions) {
-      fs.rmSync(cachePath(config.cacheDir, key), { force: true });
-      delete objects[key];
-      evictedObjects++;
-    }
+    evictions.forEach(evict);
     state = { ...state, objects, appliedGeneration: manifest.generation };
     writeState(config.stateDir, state);
   }

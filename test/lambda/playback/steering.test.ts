@@ -43,11 +43,13 @@ describe('steering', () => {
       ],
       policy,
     );
-    expect(index.homeCluster('198.51.100.20')).toBe('isp-narrow');
-    expect(index.homeCluster('203.0.113.9')).toBe('ec2-us-east-1');
-    expect(index.homeCluster('2001:db8::1')).toBe('ec2-us-east-1');
-    expect(index.homeCluster(undefined)).toBeUndefined();
-    expect(index.homeCluster('not an address')).toBeUndefined();
+    const home = (clientIp: string | undefined) => index.route({ clientIp, region: 'us-east-1', titleId: 't1', sessionKey: 's-1' }, NOW).homeClusterId;
+    expect(home('198.51.100.20')).toBe('isp-narrow');
+    expect(home('203.0.113.9')).toBe('ec2-us-east-1');
+    expect(home('2001:db8::1')).toBe('ec2-us-east-1');
+    expect(home(undefined)).toBeUndefined();
+    expect(home('not an address')).toBeUndefined();
+    expect(index.route({ clientIp: '198.51.100.20', region: 'us-east-1', titleId: 't1', sessionKey: 's-1' }, NOW).choices.map((c) => c.appliance.applianceId)).toEqual(['ec2-1']);
     expect(ids(index)).toEqual(['ec2-1']);
   });
 
