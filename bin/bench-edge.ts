@@ -15,6 +15,7 @@ import { signToken, tokenizedPath } from '../lambda/shared/url-token';
 import { EdgeServer } from '../test/support/edge-server';
 import { TEST_KEYRING } from '../test/support/fixtures';
 import { freePort } from '../test/support/ports';
+import { requireTools } from '../local/prerequisites';
 
 interface WrkResult {
   requestsPerSecond: number;
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
   }
 }
 
+requireTools('bench:edge');
 main().catch((error: Error) => {
   console.error(error.message);
   process.exit(1);

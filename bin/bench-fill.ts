@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApplianceWorld, makeTitle } from '../test/support/agent-harness';
 import { mustRun } from '../test/support/run-process';
+import { requireTools } from '../local/prerequisites';
 
 function argument(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
@@ -147,6 +148,7 @@ async function main(): Promise<void> {
   }
 }
 
+requireTools('bench:fill');
 main().catch((error: Error) => {
   console.error(error.message);
   process.exit(1);

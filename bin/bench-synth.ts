@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { requireTools } from '../local/prerequisites';
 
 const ROOT = path.join(__dirname, '..');
 const SYNTH_GOAL_SECONDS = 20;
@@ -77,4 +78,5 @@ function round(seconds: number): number {
   return Math.round(seconds * 100) / 100;
 }
 
+requireTools('bench:synth');
 main();

@@ -54,6 +54,13 @@ describe('the appliance install on Debian 12', () => {
     await root?.remove();
   });
 
+  it('starts from a root as debootstrap makes it on a host: / at 0755, traversable by any user', async () => {
+    const mode = await root.exec(['stat', '-c', '%a %U:%G', '/']);
+    expect(mode.output.trim()).toBe('755 root:root');
+    const asNobody = await root.exec(['/bin/true'], 'nobody:nogroup');
+    expect(asNobody.status).toBe(0);
+  });
+
   it('installs, configures and enables everything from a fresh system', () => {
     expect(first.output).toContain('installed nginx libnginx-mod-http-js');
     expect(first.output).toContain(`installed Node.js node-v${process.versions.node}-linux-x64`);
