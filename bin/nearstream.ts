@@ -23,12 +23,17 @@ function environmentInput(app: App): EnvironmentInput {
     hostedZoneId: text('hostedZoneId'),
     jwtIssuer: text('jwtIssuer'),
     jwtAudiences: text('jwtAudience')?.split(',').map((audience) => audience.trim()).filter(Boolean),
+    corsOrigins: text('corsOrigins')?.split(',').map((origin) => origin.trim()),
+    viewerEmailFrom: text('viewerEmailFrom'),
+    viewerEmailSesRegion: text('viewerEmailSesRegion'),
     applianceAmis: regionMap(text('applianceAmi')),
     appliancesPerRegion: count('appliancesPerRegion'),
     applianceInstanceType: text('applianceInstanceType'),
     applianceAvailabilityZones: count('applianceAvailabilityZones'),
     rolesAnywhereCaBundle: caBundle(text('rolesAnywhereCaFile')),
     rolesAnywherePcaArn: text('rolesAnywherePcaArn'),
+    originKeyGenerations: text('originKeyGenerations')?.split(',').map((generation) => Number(generation.trim())),
+    originKeyActive: count('originKeyActive'),
   };
 }
 

@@ -47,7 +47,7 @@ describe('cdk synth through bin/nearstream.ts', () => {
       .readdirSync(result.output)
       .filter((entry) => entry.startsWith('asset.') && fs.existsSync(path.join(result.output, entry, 'index.js')));
     const code = bundles.map((bundle) => ({ bundle, source: fs.readFileSync(path.join(result.output, bundle, 'index.js'), 'utf8') }));
-    for (const marker of ['heartbeat#', '/titles/{titleId}', 'stream-limit', 'StreamStarts', 'top-in-region', '/fleet/register', 'cloudfront-key-pair:', 'nearstreamTitleId', 'encoding workflow failed']) {
+    for (const marker of ['heartbeat#', '/titles/{titleId}', 'stream-limit', 'StreamStarts', 'top-in-region', '/fleet/register', 'Custom::CloudFrontSigningKey', 'nearstreamTitleId', 'encoding workflow failed']) {
       const holder = code.find(({ source }) => source.includes(marker));
       expect({ marker, bundled: holder !== undefined }).toEqual({ marker, bundled: true });
       expect({ marker, sourceMap: fs.existsSync(path.join(result.output, holder!.bundle, 'index.js.map')) }).toEqual({ marker, sourceMap: true });

@@ -21,7 +21,7 @@ describe.each([
   [
     'prod with a custom domain, an EC2 fleet and Roles Anywhere on a Private CA',
     {
-      name: 'prod',
+      name: 'prod', viewerEmailFrom: 'no-reply@example.com',
       account: '123456789012',
       domainName: 'example.com',
       hostedZoneId: 'Z0123456789ABC',

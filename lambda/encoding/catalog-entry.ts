@@ -1,4 +1,5 @@
 import { CatalogTitle, Codec, CodecManifests, EncodingRecord, Rendition } from '../catalog/catalog';
+import { InventoryRecord } from '../shared/title-inventory';
 import { JobKind, JOBS_BY_MODE, LadderMode, rungsFor } from './ladder';
 
 /** MediaConvert's per-minute price of one output, by codec and resolution class, in USD. */
@@ -70,19 +71,26 @@ export function withJobSubmitted(title: CatalogTitle, kind: JobKind, jobId: stri
   return { ...title, encoding: { ...encoding, jobs: { ...encoding.jobs, [kind]: { jobId, status: 'SUBMITTED' } } } };
 }
 
+/** Whether every job of the title's ladder mode has completed. */
+export function allJobsComplete(title: CatalogTitle): boolean {
+  const encoding = title.encoding!;
+  return JOBS_BY_MODE[encoding.ladder].every((job) => encoding.jobs[job]?.status === 'COMPLETE');
+}
+
+/**
+ * Whether the title waits for its inventory: all its jobs completed, and it is neither failed nor
+ * available yet. Only then are its objects hashed.
+ */
+export function inventoryDue(title: CatalogTitle): boolean {
+  return title.status === 'processing' && allJobsComplete(title);
+}
+
 /**
  * Folds one completed job into the title. Once every job of its ladder mode is complete, the title
- * becomes available (eligible for fill) with its savings against the reference ladder and its
- * estimated cost. A title that already failed stays failed.
+ * records its savings against the reference ladder and its estimated cost, and waits for its
+ * inventory (`withInventory`) to become available. A title that already failed stays failed.
  */
-export function withJobCompleted(
-  title: CatalogTitle,
-  kind: JobKind,
-  jobId: string,
-  outputs: readonly CodecOutputs[],
-  rates: RateTable,
-  nowIso: string,
-): CatalogTitle {
+export function withJobCompleted(title: CatalogTitle, kind: JobKind, jobId: string, outputs: readonly CodecOutputs[], rates: RateTable): CatalogTitle {
   const encoding = title.encoding!;
   const codecs = new Set(outputs.map((output) => output.codec));
   const renditions = [
@@ -101,8 +109,6 @@ export function withJobCompleted(
   const produced = renditions.reduce((sum, rendition) => sum + rendition.bytes, 0);
   return {
     ...updated,
-    status: 'available',
-    availableFrom: nowIso,
     encoding: {
       ...updated.encoding!,
       referenceBytes: reference,
@@ -111,6 +117,30 @@ export function withJobCompleted(
       estimatedCostUsd: estimateCostUsd(renditions, durationSeconds, rates),
     },
   };
+}
+
+/**
+ * Records the title's inventory. A title waiting for it becomes available (eligible for fill) from
+ * `nowIso`; an available one (its inventory rebuilt, or built for the first time for a title that
+ * predates inventories) keeps its availability; a failed one is left as it is. Refuses a title
+ * with jobs still running: its objects are not all there yet.
+ */
+export function withInventory(title: CatalogTitle, inventory: InventoryRecord, nowIso: string): CatalogTitle | undefined {
+  if (title.status === 'failed') {
+    return undefined;
+  }
+  if (!title.encoding) {
+    throw new Error(`title ${title.titleId} has no encoding record to keep its inventory in`);
+  }
+  const encoding = { ...title.encoding, inventory };
+  if (title.status === 'available') {
+    return { ...title, encoding };
+  }
+  if (!allJobsComplete(title)) {
+    const pending = JOBS_BY_MODE[encoding.ladder].filter((job) => encoding.jobs[job]?.status !== 'COMPLETE');
+    throw new Error(`title ${title.titleId} still waits for its ${pending.join(' and ')} job; an inventory now would miss their outputs`);
+  }
+  return { ...title, status: 'available', availableFrom: nowIso, encoding };
 }
 
 /** Marks the title failed with the reason; the other jobs' results no longer make it available. */

@@ -4,7 +4,7 @@ import { CODECS, Codec, Rendition } from '../catalog/catalog';
 import { CatalogStore } from '../catalog/catalog-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
-import { CodecOutputs, RateTable, withJobCompleted } from './catalog-entry';
+import { CodecOutputs, inventoryDue, RateTable, withJobCompleted } from './catalog-entry';
 import { failTitle } from './failure-notice';
 import { JobKind } from './ladder';
 
@@ -33,16 +33,24 @@ export interface CompleteDependencies {
   readonly sns: SNSClient;
   readonly topicArn: string;
   readonly rates: RateTable;
-  readonly nowIso: () => string;
+}
+
+/** What the completion state machine branches on: `inventoryDue` once the title's last job is in. */
+export interface CompleteResult {
+  readonly titleId: string;
+  readonly status: string;
+  readonly inventoryDue: boolean;
 }
 
 /**
  * Turns MediaConvert's verdict into the catalog: COMPLETE folds the job's renditions (sizes summed
- * from what actually landed in the origin) into the title, which becomes available once all its
- * jobs are done; ERROR fails the title and tells the operators' topic.
+ * from what actually landed in the origin) into the title; once all its jobs are done its
+ * inventory is due, and the title becomes available only when that is written. ERROR fails the
+ * title and tells the operators' topic. A replayed COMPLETE of a title still waiting for its
+ * inventory reports it due again, so a lost inventory build is retried.
  */
 export function createCompleteHandler(deps: CompleteDependencies) {
-  return async (event: JobStateChangeEvent): Promise<{ titleId: string; status: string }> => {
+  return async (event: JobStateChangeEvent): Promise<CompleteResult> => {
     const { detail } = event;
     const titleId = detail.userMetadata?.nearstreamTitleId;
     const kind = detail.userMetadata?.nearstreamJob as JobKind | undefined;
@@ -55,16 +63,14 @@ export function createCompleteHandler(deps: CompleteDependencies) {
         reason: `MediaConvert job ${detail.jobId} (${kind}) failed: ${detail.errorCode ?? ''} ${detail.errorMessage ?? 'no message'}`.trim(),
         job: { kind, jobId: detail.jobId },
       });
-      return { titleId, status: 'failed' };
+      return { titleId, status: 'failed', inventoryDue: false };
     }
     const outputs = await Promise.all((detail.outputGroupDetails ?? []).map((group) => codecOutputs(deps.s3, group)));
-    const title = await deps.catalog.modify(titleId, (current) =>
-      withJobCompleted(current, kind, detail.jobId, outputs, deps.rates, deps.nowIso()),
-    );
+    const title = await deps.catalog.modify(titleId, (current) => withJobCompleted(current, kind, detail.jobId, outputs, deps.rates));
     if (!title) {
       throw new Error(`MediaConvert job ${detail.jobId} completed for unknown title ${titleId}`);
     }
-    return { titleId, status: title.status };
+    return { titleId, status: title.status, inventoryDue: inventoryDue(title) };
   };
 }
 
@@ -133,7 +139,6 @@ export const handler = (event: JobStateChangeEvent) => {
     sns: new SNSClient({}),
     topicArn: requireEnv('FAILURE_TOPIC_ARN'),
     rates: JSON.parse(requireEnv('ENCODING_RATES_JSON')),
-    nowIso: () => new Date().toISOString(),
   });
   return fromEnvironment(event);
 };

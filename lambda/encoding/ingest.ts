@@ -54,6 +54,15 @@ export function createIngestHandler(deps: IngestDependencies) {
     const bucket = event.detail.bucket.name;
     const versionId = event.detail.object['version-id'];
     const head = await headUpload(deps.s3, bucket, event.detail.object.key, versionId);
+    if (!head) {
+      const gone = `s3://${bucket}/${event.detail.object.key}`;
+      return {
+        outcome: 'rejected',
+        titleId: titleIdFor(bucket, event.detail.object.key, versionId),
+        reason: `${gone}${versionId ? ` (version ${versionId})` : ''} no longer exists: it was deleted before it could be encoded`,
+        source: gone,
+      };
+    }
     const key = head.key;
     const titleId = titleIdFor(bucket, key, versionId);
     const sourceUri = `s3://${bucket}/${key}`;
@@ -119,18 +128,32 @@ export function createIngestHandler(deps: IngestDependencies) {
 }
 
 /**
- * Reads the upload's metadata. EventBridge may hand over the key URL-encoded, as S3's own
- * notifications do; if the key as given is not found, the decoded key is tried.
+ * Reads the upload's metadata, or undefined if it is gone. EventBridge may hand over the key
+ * URL-encoded, as S3's own notifications do; if the key as given is not found, the decoded key is
+ * tried. S3 says "not found" (404) only because the role may list the bucket; without that it
+ * answers 403 and this could not tell a missing key from a forbidden one.
  */
-async function headUpload(s3: S3Client, bucket: string, key: string, versionId?: string): Promise<{ key: string; output: HeadObjectCommandOutput }> {
-  try {
-    return { key, output: await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId })) };
-  } catch (error) {
-    const decoded = decodeURIComponent(key.replace(/\+/g, ' '));
-    if (!(error instanceof NotFound) || decoded === key) {
+async function headUpload(s3: S3Client, bucket: string, key: string, versionId?: string): Promise<{ key: string; output: HeadObjectCommandOutput } | undefined> {
+  const head = async (candidate: string) => {
+    try {
+      return { key: candidate, output: await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: candidate, VersionId: versionId })) };
+    } catch (error) {
+      if (error instanceof NotFound) {
+        return undefined;
+      }
       throw error;
     }
-    return { key: decoded, output: await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: decoded, VersionId: versionId })) };
+  };
+  const decoded = urlDecoded(key);
+  return (await head(key)) ?? (decoded === undefined || decoded === key ? undefined : await head(decoded));
+}
+
+/** The key as S3 notifications encode keys (`+` for a space) decoded; undefined if it is no such encoding. */
+function urlDecoded(key: string): string | undefined {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
   }
 }
 

@@ -8,3 +8,13 @@ export function titleIdFor(bucket: string, key: string, versionId: string | unde
   const digest = createHash('sha256').update(`${bucket}\n${key}\n${versionId ?? 'null'}`).digest('hex');
   return `t${digest.slice(0, 23)}`;
 }
+
+const TITLE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** A title id handed to a step (by the state machine, or an operator re-running it), checked before it names any key. */
+export function requireTitleId(value: unknown): string {
+  if (typeof value !== 'string' || !TITLE_ID.test(value)) {
+    throw new Error(`titleId must be a title id (letters, digits, '-' and '_', at most 64), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

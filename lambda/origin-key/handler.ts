@@ -1,55 +1,48 @@
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { logger } from '../shared/powertools';
-import { newKeyPair, publicKeyOf } from './key-pair';
+import { keyPairRequest, ResourceData, signingKeyRequest, trustCheckRequest } from './key-resources';
+import { OriginKeySecrets } from './origin-key-secrets';
 
-/**
- * `Custom::CloudFrontKeyPair`: creates the origin tier's signing key pair. The private key goes
- * straight into the signing secret (which replicates it to the secondary region); only the public
- * key comes back to CloudFormation, for the distribution's key group. Changing the `Generation`
- * property rotates the pair; any other update keeps it.
- */
 export interface OriginKeyDependencies {
   readonly secrets: SecretsManagerClient;
   /** Sends the custom resource's answer to CloudFormation's pre-signed response URL. */
   readonly respond: (url: string, body: string) => Promise<void>;
 }
 
+const RESOURCES: Readonly<Record<string, (secrets: OriginKeySecrets, event: CloudFormationCustomResourceEvent) => Promise<ResourceData>>> = {
+  'Custom::CloudFrontKeyPair': keyPairRequest,
+  'Custom::CloudFrontTrustCheck': trustCheckRequest,
+  'Custom::CloudFrontSigningKey': signingKeyRequest,
+};
+
+/**
+ * The origin tier's signing-key resources: one function for the three custom resource types that
+ * rotate the CloudFront key pair without breaking signed URLs (a key pair per generation, the check
+ * that keeps the signing key trusted, and the signing secret's active key). Every failure is
+ * answered FAILED with its reason, so a stack never waits out CloudFormation's hour-long timeout.
+ */
 export function createOriginKeyHandler(deps: OriginKeyDependencies) {
-  async function publicKeyFor(event: CloudFormationCustomResourceEvent): Promise<string | undefined> {
-    const secretId = String(event.ResourceProperties.SecretId ?? '');
-    if (!secretId) {
-      throw new Error('ResourceProperties.SecretId is required: the secret that keeps the private key');
-    }
-    const rotate =
-      event.RequestType === 'Create' ||
-      (event.RequestType === 'Update' && event.OldResourceProperties.Generation !== event.ResourceProperties.Generation);
-    if (event.RequestType === 'Delete') {
-      return undefined;
-    }
-    if (rotate) {
-      const pair = newKeyPair();
-      await deps.secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ privateKeyPem: pair.privateKeyPem }) }));
-      return pair.publicKeyPem;
-    }
-    const { SecretString } = await deps.secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
-    return publicKeyOf(JSON.parse(SecretString ?? '{}').privateKeyPem);
-  }
+  const secrets = new OriginKeySecrets(deps.secrets);
 
   return async (event: CloudFormationCustomResourceEvent): Promise<void> => {
     let answer: { Status: 'SUCCESS' | 'FAILED'; Reason?: string; Data?: Record<string, string> };
     try {
-      const publicKeyPem = await publicKeyFor(event);
-      answer = { Status: 'SUCCESS', Data: publicKeyPem ? { PublicKeyPem: publicKeyPem } : undefined };
+      const request = RESOURCES[event.ResourceType];
+      if (!request) {
+        throw new Error(`ResourceType ${event.ResourceType} is not served here; expected one of ${Object.keys(RESOURCES).join(', ')}`);
+      }
+      answer = { Status: 'SUCCESS', Data: await request(secrets, event) };
     } catch (error) {
-      logger.error('origin key request failed', { error: error as Error, requestType: event.RequestType });
+      logger.error('origin key request failed', { error: error as Error, requestType: event.RequestType, resourceType: event.ResourceType });
       answer = { Status: 'FAILED', Reason: (error as Error).message };
     }
     await deps.respond(
       event.ResponseURL,
       JSON.stringify({
         ...answer,
-        PhysicalResourceId: `cloudfront-key-pair:${String(event.ResourceProperties.SecretId)}`,
+        // Updates keep the physical id, so CloudFormation never deletes a key pair it is replacing.
+        PhysicalResourceId: event.RequestType === 'Create' ? `${event.ResourceType}:${event.LogicalResourceId}` : event.PhysicalResourceId,
         StackId: event.StackId,
         RequestId: event.RequestId,
         LogicalResourceId: event.LogicalResourceId,
@@ -69,6 +62,8 @@ async function respondToCloudFormation(url: string, body: string): Promise<void>
 let fromEnvironment: ReturnType<typeof createOriginKeyHandler> | undefined;
 
 export const handler = (event: CloudFormationCustomResourceEvent) => {
-  fromEnvironment ??= createOriginKeyHandler({ secrets: new SecretsManagerClient({}), respond: respondToCloudFormation });
+  // More attempts than the default three (still with backoff and jitter, well inside the minute the
+  // function has): a throttled write during a rollback would leave the stack UPDATE_ROLLBACK_FAILED.
+  fromEnvironment ??= createOriginKeyHandler({ secrets: new SecretsManagerClient({ maxAttempts: 6 }), respond: respondToCloudFormation });
   return fromEnvironment(event);
 };

@@ -1,5 +1,6 @@
 import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
 import { CatalogStore } from '../catalog/catalog-store';
 import { CatalogTitle } from '../catalog/catalog';
 import { FleetStore } from '../fleet/fleet-store';
@@ -12,16 +13,23 @@ import { DemandStore } from '../telemetry/demand-store';
 import { NightlyDependencies, planRegion } from './nightly';
 import { TitleInventory } from './title-inventory';
 
+/**
+ * Kept back from the function's remaining time for planning, signing and writing the manifests of
+ * the titles whose inventories were read.
+ */
+const MANIFEST_RESERVE_MS = 3 * 60_000;
+
 /** EventBridge Scheduler invokes this before the fill windows; the event carries nothing it needs. */
-export async function handler(): Promise<{ planned: number }> {
-  const planned = await planRegion(dependencies(Date.now()));
+export async function handler(_event: unknown, context: Context): Promise<{ planned: number }> {
+  const nowMs = Date.now();
+  const planned = await planRegion(dependencies(nowMs, nowMs + context.getRemainingTimeInMillis() - MANIFEST_RESERVE_MS));
   for (const cluster of planned) {
     logger.info('fill manifest announced', { ...cluster });
   }
   return { planned: planned.length };
 }
 
-function dependencies(nowMs: number): NightlyDependencies {
+function dependencies(nowMs: number, inventoryDeadlineMs: number): NightlyDependencies {
   const table = requireEnv('CONTROL_TABLE_NAME');
   const bucket = requireEnv('ORIGIN_BUCKET');
   const client = sharedDocumentClient();
@@ -44,7 +52,7 @@ function dependencies(nowMs: number): NightlyDependencies {
       return titles;
     },
     clusterStarts: (day, clusterId) => demand.topTitlesInCluster(day, clusterId, Number.MAX_SAFE_INTEGER),
-    titleObjects: (titleId) => inventory.objects(titleId),
+    titleObjects: (title, signal) => inventory.objects(title, signal),
     currentPointer: (clusterId) => fleet.getManifestPointer(clusterId),
     putManifest: async (key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
@@ -56,7 +64,7 @@ function dependencies(nowMs: number): NightlyDependencies {
     nowMs,
     historyDays: positiveIntegerEnv('PLANNING_HISTORY_DAYS', 14),
     validForHours: positiveIntegerEnv('MANIFEST_VALID_HOURS', 48),
-    // Leaves a third of the function's 15 minutes to plan, sign and write.
-    inventoryBudgetMs: 10 * 60_000,
+    inventoryDeadlineMs,
+    clock: Date.now,
   };
 }

@@ -9,6 +9,10 @@ import { ClusterDemand, ClusterPlan, manifestOf, planFills, PlanCluster, PlanTit
 const DAY_MS = 86_400_000;
 const STALE_AFTER_MS = 36 * 3_600_000;
 const PLAN_LEAD_MS = 2 * 3_600_000;
+/** Longest one inventory read may take, so a slow request cannot spend the night's budget. */
+const INVENTORY_REQUEST_TIMEOUT_MS = 30_000;
+/** Inventories read at once. */
+const INVENTORY_READS_IN_FLIGHT = 8;
 
 /**
  * Kept free on every appliance: the agent refuses a manifest above its `diskCeilingBytes`, which
@@ -22,8 +26,11 @@ export interface NightlyDependencies {
   readonly availableTitles: () => Promise<readonly CatalogTitle[]>;
   /** Starts per title in a cluster on one UTC day (`YYYY-MM-DD`). */
   readonly clusterStarts: (day: string, clusterId: string) => Promise<readonly { titleId: string; starts: number }[]>;
-  /** A title's objects with sizes and digests, as held in the origin. */
-  readonly titleObjects: (titleId: string) => Promise<readonly ManifestObject[]>;
+  /**
+   * A title's objects with sizes and digests, from the inventory the encoding workflow wrote (never
+   * from the objects themselves); gives up when `signal` aborts.
+   */
+  readonly titleObjects: (title: CatalogTitle, signal: AbortSignal) => Promise<readonly ManifestObject[]>;
   readonly currentPointer: (clusterId: string) => Promise<ManifestPointer | undefined>;
   readonly putManifest: (key: string, body: string) => Promise<void>;
   readonly announce: (pointer: ManifestPointer) => Promise<void>;
@@ -34,8 +41,13 @@ export interface NightlyDependencies {
   readonly nowMs: number;
   readonly historyDays: number;
   readonly validForHours: number;
-  /** Wall time the run may spend building title inventories before it writes manifests. */
-  readonly inventoryBudgetMs: number;
+  /**
+   * Wall-clock instant (epoch ms) after which no inventory read starts or goes on: the time after
+   * it is kept for planning, signing and writing the manifests of what was read.
+   */
+  readonly inventoryDeadlineMs: number;
+  /** The wall clock `inventoryDeadlineMs` is measured on. */
+  readonly clock: () => number;
 }
 
 export interface PlannedCluster {
@@ -94,7 +106,7 @@ export async function planRegion(deps: NightlyDependencies): Promise<PlannedClus
 
   const plans = planFills({ day: today, titles, clusters, demand, options: { headroomShare: PLANNING_HEADROOM_SHARE } });
   const keyring = await deps.keyring();
-  const objectsByTitle = await objectsOfPlacedTitles(plans, deps.titleObjects, Date.now() + deps.inventoryBudgetMs, Date.now);
+  const objectsByTitle = await objectsOfPlacedTitles(plans, new Map(catalog.map((title) => [title.titleId, title])), deps);
   const createdAt = new Date(deps.nowMs).toISOString();
   const validUntil = new Date(deps.nowMs + deps.validForHours * 3_600_000).toISOString();
   const planned: PlannedCluster[] = [];
@@ -122,27 +134,41 @@ function clustersOf(appliances: readonly RegisteredAppliance[]): PlanCluster[] {
 }
 
 /**
- * Each placed title's objects. A title whose objects cannot be listed in time (its inventory is
- * built on first use) or at all is left out of tonight's manifests rather than failing them all.
+ * Each placed title's objects, from its inventory. The deadline is checked before each title and
+ * bounds each read, so the run always goes on to write manifests. A title whose inventory is
+ * missing, not the one the catalog recorded, or not read in time is left out of tonight's
+ * manifests (and logged by name) rather than failing them all; it is planned again tomorrow.
  */
 async function objectsOfPlacedTitles(
   plans: readonly ClusterPlan[],
-  titleObjects: NightlyDependencies['titleObjects'],
-  deadlineMs: number,
-  nowMs: () => number,
+  catalog: ReadonlyMap<string, CatalogTitle>,
+  deps: Pick<NightlyDependencies, 'titleObjects' | 'inventoryDeadlineMs' | 'clock'>,
 ): Promise<Map<string, readonly ManifestObject[]>> {
   const placed = [...new Set(plans.flatMap((plan) => plan.titles))].sort();
   const objects = new Map<string, readonly ManifestObject[]>();
-  for (const titleId of placed) {
-    if (nowMs() > deadlineMs) {
-      logger.warn('inventory time budget spent; later titles wait for the next plan', { left: placed.length - objects.size });
-      break;
+  const unread: string[] = [];
+  let next = 0;
+  const reader = async () => {
+    while (next < placed.length) {
+      const titleId = placed[next++];
+      const remainingMs = deps.inventoryDeadlineMs - deps.clock();
+      if (remainingMs <= 0) {
+        unread.push(titleId);
+        continue;
+      }
+      const timeoutMs = Math.min(remainingMs, INVENTORY_REQUEST_TIMEOUT_MS);
+      const signal = AbortSignal.timeout(timeoutMs);
+      try {
+        objects.set(titleId, await deps.titleObjects(catalog.get(titleId)!, signal));
+      } catch (error) {
+        const reason = signal.aborted ? `its inventory was not read within ${timeoutMs} ms` : (error as Error).message;
+        logger.warn('title left out of tonight\'s plan', { titleId, reason });
+      }
     }
-    try {
-      objects.set(titleId, await titleObjects(titleId));
-    } catch (error) {
-      logger.warn('title left out of tonight\'s plan', { titleId, reason: (error as Error).message });
-    }
+  };
+  await Promise.all(Array.from({ length: INVENTORY_READS_IN_FLIGHT }, reader));
+  if (unread.length > 0) {
+    logger.warn('inventory time budget spent; these titles wait for the next plan', { titles: unread.sort() });
   }
   return objects;
 }

@@ -11,7 +11,7 @@ import { metrics, tracer } from '../shared/powertools';
 import { SecretCache } from '../shared/secret-cache';
 import { parseKeyring } from '../shared/url-token';
 import { FleetCache } from './fleet-cache';
-import { cloudFrontSigner } from './origin-signer';
+import { activeKeySigner } from './origin-signer';
 import { authorizePlay, PlayDependencies, PlayRefusal, PlayRefusedError, playRequestSchema } from './play-service';
 import { DEFAULT_STEERING_POLICY } from './steering';
 import { ViewerStore } from './viewer-store';
@@ -60,14 +60,7 @@ function dependenciesFromEnvironment(): PlayDependencies {
       policy: DEFAULT_STEERING_POLICY,
     }),
     keyring: async () => parseKeyring(await secrets.get(requireEnv('URL_SIGNING_SECRET_NAME'))),
-    origin: async () => {
-      const { privateKeyPem } = JSON.parse(await secrets.get(requireEnv('ORIGIN_SIGNING_SECRET_NAME')));
-      return cloudFrontSigner({
-        domainName: requireEnv('ORIGIN_DOMAIN_NAME'),
-        keyPairId: requireEnv('ORIGIN_KEY_PAIR_ID'),
-        privateKeyPem,
-      });
-    },
+    origin: activeKeySigner(secrets, requireEnv('ORIGIN_SIGNING_SECRET_NAME'), requireEnv('ORIGIN_DOMAIN_NAME')),
     region: requireEnv('AWS_REGION'),
     sessionTtlSeconds: positiveIntegerEnv('SESSION_TTL_SECONDS', 4 * 60 * 60),
     leaseSeconds: positiveIntegerEnv('STREAM_LEASE_SECONDS', 300),

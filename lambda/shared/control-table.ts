@@ -24,6 +24,8 @@ export const itemKeys = {
   session: (sessionId: string): ItemKey => ({ pk: `session#${sessionId}`, sk: 'session' }),
   appliance: (applianceId: string): ItemKey => ({ pk: `appliance#${applianceId}`, sk: 'appliance' }),
   clusterManifest: (clusterId: string): ItemKey => ({ pk: `cluster#${clusterId}`, sk: 'manifest' }),
+  /** The SHA-256 of one encoded object (sort key: the object's key), which the title's inventory is assembled from; expires. */
+  objectDigest: (titleId: string, key: string): ItemKey => ({ pk: `digest#${titleId}`, sk: key }),
   regionDemand: (day: string, region: string, titleId: string): ItemKey => ({
     pk: `demand#${day}#region#${region}`,
     sk: `title#${titleId}`,
@@ -36,3 +38,60 @@ export const itemKeys = {
 
 /** `gsi1` partitions: every catalog title, and every registered appliance. */
 export const INDEX_PARTITIONS = { catalog: 'catalog', fleet: 'fleet' } as const;
+
+/**
+ * What DynamoDB refuses beyond: a request that could build a bigger key, a bigger item or a number
+ * outside this range would fail at the table as a 500, so every request limit below is derived
+ * from these and enforced before anything is written.
+ */
+export const DYNAMODB_LIMITS = {
+  itemBytes: 400 * 1024,
+  partitionKeyBytes: 2048,
+  sortKeyBytes: 1024,
+  /** Non-zero numbers must be at least this in magnitude (and below 1e126, with at most 38 significant digits). */
+  smallestNumberMagnitude: 1e-130,
+} as const;
+
+/** Ids go into keys, tokens and URLs: short, and nothing that needs escaping. */
+const ID_CHARS = 64;
+/** DNS caps a host name at 253 characters, so `https://<host>:<port>` never needs more. */
+const MAX_BASE_URL_CHARS = 'https://'.length + 253 + ':65535'.length;
+/** `INET6_ADDRSTRLEN` less its NUL (`ffff:…:255.255.255.255`), plus `/128`. */
+const MAX_PREFIX_CHARS = 45 + '/128'.length;
+/** IAM caps an ARN at 2048 characters; the fleet stores the caller's ARN with each appliance. */
+const MAX_PRINCIPAL_ARN_CHARS = 2048;
+const MAX_REGISTRATION_BODY_BYTES = 16 * 1024;
+/** A string-set element costs its UTF-8 bytes; one more per id is kept for DynamoDB's own bookkeeping. */
+const TITLE_ID_ITEM_BYTES = ID_CHARS + 1;
+/** Keys, index keys, timestamps and the report's health figures, with their attribute names. */
+const APPLIANCE_FIXED_ATTRIBUTE_BYTES = 1024;
+
+/**
+ * The longest value each request field may carry, derived from `DYNAMODB_LIMITS` where the value
+ * ends up in a key or an item, so that no request the schemas accept can be one the table refuses.
+ * `test/lambda/shared/control-table.test.ts` builds the worst cases and checks they fit.
+ */
+export const REQUEST_LIMITS = {
+  /** Appliance, cluster, title and session ids: 1-64 of `[A-Za-z0-9_-]`, in keys of every kind. */
+  idChars: ID_CHARS,
+  /**
+   * A viewer's `sub` claim, the account key (`account#<sub>`): OIDC caps a subject at 255 ASCII
+   * characters, well inside what the partition key leaves after its prefix.
+   */
+  subjectChars: Math.min(255, DYNAMODB_LIMITS.partitionKeyBytes - 'account#'.length),
+  /** A pagination cursor: the base64url of one sort-key value. */
+  cursorChars: Math.ceil((DYNAMODB_LIMITS.sortKeyBytes * 4) / 3),
+  baseUrlChars: MAX_BASE_URL_CHARS,
+  prefixChars: MAX_PREFIX_CHARS,
+  principalArnChars: MAX_PRINCIPAL_ARN_CHARS,
+  /** Registration is stored whole in the appliance's item; its body bounds what it adds there. */
+  registrationBodyBytes: MAX_REGISTRATION_BODY_BYTES,
+  /**
+   * An appliance's inventory is a string set in its one item, next to its registration: the
+   * titles get whatever the 400 KB item limit leaves.
+   */
+  inventoryTitles: Math.floor(
+    (DYNAMODB_LIMITS.itemBytes - MAX_REGISTRATION_BODY_BYTES - MAX_PRINCIPAL_ARN_CHARS - APPLIANCE_FIXED_ATTRIBUTE_BYTES) /
+      TITLE_ID_ITEM_BYTES,
+  ),
+} as const;

@@ -7,7 +7,13 @@ import {
   rolesAnywhereProblems,
   RolesAnywhereSettings,
 } from './appliance-settings';
+import { MAX_TOKEN_LIFETIME_SECONDS } from '../../lambda/shared/url-token';
 import { ConfigError, ConfigProblem, positiveWholeNumberProblems } from './config-error';
+import { OriginKeyInput, originKeyProblems, OriginSigningKeySettings, originSigningKeysOf } from './origin-signing-keys';
+import { corsProblems, ViewerAccessInput, viewerAuthProblems, ViewerAuthSettings, viewerEmailProblems, ViewerEmailSettings } from './viewer-access';
+
+export type { OriginSigningKeySettings } from './origin-signing-keys';
+export type { ViewerAuthSettings, ViewerEmailSettings } from './viewer-access';
 
 /**
  * How much an environment matters. It decides removal policies, deletion protection and defaults:
@@ -45,14 +51,6 @@ export interface HealthProbeSettings {
   readonly tableBudgetMs: number;
 }
 
-/** An external OIDC issuer for viewer tokens, instead of the Cognito user pool the platform creates. */
-export interface ViewerAuthSettings {
-  /** The issuer URL, `https://...`; API Gateway fetches its JWKS from the discovery document. */
-  readonly issuerUrl: string;
-  /** Accepted `aud` (or `client_id`) values. */
-  readonly audiences: readonly string[];
-}
-
 /** Playback session knobs. */
 export interface PlaybackSettings {
   /** How long a play's URLs stay valid. */
@@ -88,30 +86,32 @@ export interface EnvironmentConfig {
   readonly domain?: CustomDomain;
   readonly apiThrottle: ApiThrottleSettings;
   readonly apiAlarms: ApiAlarmSettings;
+  /** Web origins whose players may call the API from a browser (CORS); `*` for any. */
+  readonly corsAllowedOrigins: readonly string[];
   readonly healthProbe: HealthProbeSettings;
   /** Retention of every log group the environment creates, in days (a CloudWatch Logs value). */
   readonly logRetentionDays: number;
   /** @default - viewers sign in with the Cognito user pool the data stack creates */
   readonly viewerAuth?: ViewerAuthSettings;
+  /** @default - Cognito's own email, limited to a few dozen messages a day; refused in prod */
+  readonly viewerEmail?: ViewerEmailSettings;
   readonly playback: PlaybackSettings;
   readonly encoding: EncodingSettings;
   /** @default - no EC2 appliances; bare-metal appliances only */
   readonly applianceFleet?: ApplianceFleetSettings;
   /** @default - no Roles Anywhere trust anchor; bare-metal appliances cannot get AWS credentials */
   readonly rolesAnywhere?: RolesAnywhereSettings;
+  readonly originSigningKeys: OriginSigningKeySettings;
 }
 
 /** What a user may say about an environment; `resolveEnvironment` fills in the rest. */
-export interface EnvironmentInput extends ApplianceInput {
+export interface EnvironmentInput extends ApplianceInput, ViewerAccessInput, OriginKeyInput {
   readonly name: string;
   readonly account?: string;
   readonly primaryRegion?: string;
   readonly secondaryRegion?: string;
   readonly domainName?: string;
   readonly hostedZoneId?: string;
-  /** An OIDC issuer URL for viewer JWTs; needs `jwtAudiences`. */
-  readonly jwtIssuer?: string;
-  readonly jwtAudiences?: readonly string[];
 }
 
 export const DEFAULT_PRIMARY_REGION = 'us-east-1';
@@ -119,7 +119,7 @@ export const DEFAULT_SECONDARY_REGION = 'us-west-2';
 
 type Defaults = Omit<
   EnvironmentConfig,
-  'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain' | 'viewerAuth' | 'applianceFleet' | 'rolesAnywhere'
+  'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain' | 'viewerAuth' | 'viewerEmail' | 'corsAllowedOrigins' | 'applianceFleet' | 'rolesAnywhere' | 'originSigningKeys'
 >;
 
 const PLAYBACK_DEFAULTS: PlaybackSettings = { sessionTtlSeconds: 4 * 3600, streamLeaseSeconds: 300, fleetCacheSeconds: 10 };
@@ -159,7 +159,9 @@ export const NAMED_ENVIRONMENTS: Readonly<Record<string, Defaults>> = {
   },
   prod: {
     kind: 'prod',
-    apiThrottle: { ratePerSecond: 10_000, burst: 20_000 },
+    // API Gateway's default account quota per region: 10,000 requests/s, burst 5,000 (shared by every
+    // API of the account). Raise the burst here after AWS raises the quota.
+    apiThrottle: { ratePerSecond: 10_000, burst: 5_000 },
     apiAlarms: { serverErrorRatePercent: 1, p99LatencyMs: 800 },
     healthProbe: { tableBudgetMs: 500 },
     logRetentionDays: 365,
@@ -211,8 +213,11 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
   problems.push(
     ...domainProblems(input),
     ...viewerAuthProblems(input),
+    ...viewerEmailProblems(input, defaults.kind, primaryRegion),
+    ...corsProblems(input),
     ...fleetProblems(input, [primaryRegion, secondaryRegion]),
     ...rolesAnywhereProblems(input),
+    ...originKeyProblems(input),
   );
   if (problems.length > 0) {
     throw new ConfigError(input.name, problems);
@@ -230,6 +235,10 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     viewerAuth: input.jwtIssuer && input.jwtAudiences
       ? { issuerUrl: input.jwtIssuer, audiences: input.jwtAudiences }
       : undefined,
+    corsAllowedOrigins: input.corsOrigins ?? ['*'],
+    viewerEmail: input.viewerEmailFrom
+      ? { fromAddress: input.viewerEmailFrom, sesRegion: input.viewerEmailSesRegion ?? primaryRegion }
+      : undefined,
     applianceFleet: input.applianceAmis
       ? {
           ...FLEET_DEFAULTS,
@@ -242,6 +251,7 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     rolesAnywhere: input.rolesAnywhereCaBundle || input.rolesAnywherePcaArn
       ? { certificateBundlePem: input.rolesAnywhereCaBundle, acmPcaArn: input.rolesAnywherePcaArn }
       : undefined,
+    originSigningKeys: originSigningKeysOf(input),
   };
   validateSettings(config);
   return config;
@@ -265,27 +275,6 @@ function domainProblems(input: EnvironmentInput): ConfigProblem[] {
   return problems;
 }
 
-function viewerAuthProblems(input: EnvironmentInput): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  if (input.jwtIssuer !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = new URL(input.jwtIssuer);
-    } catch {
-      url = undefined;
-    }
-    if (url?.protocol !== 'https:') {
-      problems.push({ field: 'jwtIssuer', rule: `'${input.jwtIssuer}' must be an https URL of an OIDC issuer` });
-    }
-    if (!input.jwtAudiences || input.jwtAudiences.length === 0) {
-      problems.push({ field: 'jwtAudience', rule: 'is required when jwtIssuer is set: the client ids your tokens carry' });
-    }
-  } else if (input.jwtAudiences !== undefined) {
-    problems.push({ field: 'jwtIssuer', rule: 'is required when jwtAudience is set' });
-  }
-  return problems;
-}
-
 /**
  * Checks the numeric knobs. They come from code today, but later issues let users tune them, and a
  * wrong value must fail synth rather than deploy an alarm that never fires.
@@ -298,6 +287,12 @@ export function validateSettings(config: EnvironmentConfig): void {
   positiveInteger('apiAlarms.p99LatencyMs', config.apiAlarms.p99LatencyMs);
   positiveInteger('healthProbe.tableBudgetMs', config.healthProbe.tableBudgetMs);
   positiveInteger('playback.sessionTtlSeconds', config.playback.sessionTtlSeconds);
+  if (config.playback.sessionTtlSeconds > MAX_TOKEN_LIFETIME_SECONDS) {
+    problems.push({
+      field: 'playback.sessionTtlSeconds',
+      rule: `must be at most ${MAX_TOKEN_LIFETIME_SECONDS} (MAX_TOKEN_LIFETIME_SECONDS): a session's URL tokens live as long as it, and no token may live longer (got ${config.playback.sessionTtlSeconds})`,
+    });
+  }
   positiveInteger('playback.streamLeaseSeconds', config.playback.streamLeaseSeconds);
   positiveInteger('playback.fleetCacheSeconds', config.playback.fleetCacheSeconds);
   positiveInteger('encoding.maxUploadBytes', config.encoding.maxUploadBytes);

@@ -95,11 +95,13 @@ export class ApplianceFleet extends Construct {
 
     this.securityGroup = new SecurityGroup(this, 'ServingGroup', {
       vpc: this.vpc,
-      description: `Nearstream appliances of ${clusterId}: players in on the serving port; HTTPS out to the origin and control plane`,
+      description: `Nearstream appliances of ${clusterId}: players in on the serving port; HTTPS out to the origin and control plane, HTTP out to Debian mirrors`,
       allowAllOutbound: false,
     });
     this.securityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(settings.servingPort), 'players fetch segments');
     this.securityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'S3, the control plane, Secrets Manager and SSM, all over HTTPS');
+    // Debian's mirrors serve apt over HTTP by default; apt verifies the signed indexes itself.
+    this.securityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(80), 'Debian security updates (apt)');
     Validations.of(this.securityGroup).acknowledge(
       { id: 'AwsSolutions::AwsSolutions-EC23', reason: 'An appliance serves players on the internet: the serving port must be open to every address, and it is the only inbound port.' },
       { id: 'cdk-validator-cfnguard::vpc_sg_open_only_to_authorized_ports', reason: 'An appliance serves players on the internet: the serving port must be open to every address, and it is the only inbound port.' },

@@ -1,12 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Stack, Token, Validations } from 'aws-cdk-lib';
-import { CfnInstanceProfile, ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnInstanceProfile, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnComponent, CfnDistributionConfiguration, CfnImagePipeline, CfnImageRecipe, CfnInfrastructureConfiguration, CfnLifecyclePolicy } from 'aws-cdk-lib/aws-imagebuilder';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { buildApplianceBundle, packApplianceBundle } from '../../appliance-image/build';
+import { ImageBuildNetwork } from './image-build-network';
 
 export interface ApplianceImagePipelineProps {
   /** Prefix of every physical name, e.g. `nearstream-prod`. */
@@ -28,12 +30,19 @@ export interface ApplianceImagePipelineProps {
    */
   readonly nodeVersion?: string;
   /**
-   * When the pipeline checks for a new base image (or a new recipe) and builds if there is one.
-   * @default 'cron(0 3 * * ? *)' (daily)
+   * When the pipeline rebuilds the image from the newest Debian AMI (security updates included).
+   * The first image is built when the stack is deployed, and again whenever the bundle changes.
+   * @default 'cron(0 3 ? * SUN *)' (weekly)
    */
   readonly schedule?: string;
   /** @default 5 */
   readonly imagesKept?: number;
+  /**
+   * An image launched this recently is never deleted by the lifecycle policy, however many newer
+   * images there are: the fleet's launch template may still point at it.
+   * @default Duration.days(90)
+   */
+  readonly keepImagesLaunchedWithin?: Duration;
 }
 
 /** The Image Builder component document: build (install), validate, and test phases. */
@@ -43,7 +52,7 @@ export function applianceComponentDocument(bundle: { bucket: string; key: string
     {
       name: 'nearstream-appliance',
       description: 'Installs the Nearstream appliance (agent, nginx edge with njs, units) with its own idempotent install.sh.',
-      schemaVersion: 1.0,
+      schemaVersion: '1.0',
       phases: [
         {
           name: 'build',
@@ -52,7 +61,8 @@ export function applianceComponentDocument(bundle: { bucket: string; key: string
             bash('Install', [
               'set -euo pipefail',
               'case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) echo "unsupported architecture $(uname -m)"; exit 1 ;; esac',
-              `release="node-v${nodeVersion}-linux-$arch.tar.xz"`,
+              // .tar.gz, not .tar.xz: Debian's cloud image need not have xz-utils, and install.sh is tested with this form.
+              `release="node-v${nodeVersion}-linux-$arch.tar.gz"`,
               'cd /tmp',
               `curl -fsSLO "https://nodejs.org/dist/v${nodeVersion}/$release"`,
               `curl -fsSLO "https://nodejs.org/dist/v${nodeVersion}/SHASUMS256.txt"`,
@@ -143,6 +153,10 @@ export class ApplianceImagePipeline extends Construct {
       parentImage: props.parentImage ?? 'ssm:/aws/service/debian/release/bookworm/latest/amd64',
       components: [{ componentArn: component.attrArn }],
       blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { encrypted: true, volumeSize: 16, volumeType: 'gp3', deleteOnTermination: true } }],
+      // Debian's AMI has no SSM agent: Image Builder installs one to drive the build and, unless
+      // told otherwise, removes it before taking the image. It stays: Session Manager is the only
+      // way into an appliance (the fleet opens no SSH).
+      additionalInstanceConfiguration: { systemsManagerAgent: { uninstallAfterBuild: false } },
     });
 
     const buildRole = new Role(this, 'BuildRole', {
@@ -164,9 +178,14 @@ export class ApplianceImagePipeline extends Construct {
     );
     const profile = new CfnInstanceProfile(this, 'BuildProfile', { roles: [buildRole.roleName] });
 
+    // Its own network: an account need not have a default VPC, and Image Builder uses it when
+    // given no subnet.
+    const network = new ImageBuildNetwork(this, 'Network');
     const infrastructure = new CfnInfrastructureConfiguration(this, 'Infrastructure', {
       name: `${props.namePrefix}-appliance`,
       instanceProfileName: profile.ref,
+      subnetId: network.subnetId,
+      securityGroupIds: [network.securityGroupId],
       instanceTypes: [...(props.instanceTypes ?? ['c7i.large'])],
       terminateInstanceOnFailure: true,
       instanceMetadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1 },
@@ -190,15 +209,37 @@ export class ApplianceImagePipeline extends Construct {
       distributionConfigurationArn: distribution.attrArn,
       imageTestsConfiguration: { imageTestsEnabled: true, timeoutMinutes: 60 },
       enhancedImageMetadataEnabled: true,
-      // The recipe names its base image by Debian's SSM parameter, and Image Builder counts a change
-      // of that parameter as a dependency update: a daily check builds only when Debian has
-      // published a new AMI (or the recipe changed), and each build starts from that AMI.
+      // Each build resolves Debian's SSM parameter to its newest AMI. A dependency-update start
+      // condition would never fire here (it compares semantic versions, which an `ssm:` parent and
+      // a fixed component version never change), so the schedule builds unconditionally.
       schedule: {
-        scheduleExpression: props.schedule ?? 'cron(0 3 * * ? *)',
-        pipelineExecutionStartCondition: 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE',
+        scheduleExpression: props.schedule ?? 'cron(0 3 ? * SUN *)',
+        pipelineExecutionStartCondition: 'EXPRESSION_MATCH_ONLY',
       },
       status: 'ENABLED',
     });
+
+    // The first image, and a new one whenever the bundle changes, without waiting for the schedule:
+    // the fleet's AMI parameter exists only once a build has run. The bundle version is the
+    // idempotency token, so a repeated deploy starts no second build of the same bundle.
+    const firstBuild = new AwsCustomResource(this, 'BuildOnDeploy', {
+      onCreate: startBuild(this.pipeline.attrArn, version),
+      onUpdate: startBuild(this.pipeline.attrArn, version),
+      policy: AwsCustomResourcePolicy.fromStatements([
+        new PolicyStatement({ actions: ['imagebuilder:StartImagePipelineExecution'], resources: [this.pipeline.attrArn] }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+    firstBuild.node.addDependency(this.pipeline);
+    const provider = stack.node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID);
+    if (provider) {
+      const deployTimeOnly = 'CDK\'s AwsCustomResource provider, which makes one StartImagePipelineExecution call while CloudFormation deploys and serves nothing';
+      Validations.of(provider).acknowledge(
+        { id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: `${deployTimeOnly}; this AWS policy lets it write only its own logs.` },
+        { id: 'cdk-validator-cfnguard::cloudwatch_log_group_encrypted_check', reason: `${deployTimeOnly}; its logs hold the call's request and response, a pipeline ARN and an execution id, no viewer or content data.` },
+        { id: 'cdk-validator-cfnguard::lambda_inside_vpc_check', reason: `${deployTimeOnly}; it reaches only the Image Builder API and needs no VPC.` },
+      );
+    }
 
     const lifecycleRole = new Role(this, 'LifecycleRole', {
       assumedBy: new ServicePrincipal('imagebuilder.amazonaws.com'),
@@ -214,9 +255,27 @@ export class ApplianceImagePipeline extends Construct {
       description: `Keeps the newest ${imagesKept} appliance AMIs`,
       executionRole: lifecycleRole.roleArn,
       resourceType: 'AMI_IMAGE',
-      policyDetails: [{ action: { type: 'DELETE', includeResources: { amis: true, snapshots: true } }, filter: { type: 'COUNT', value: imagesKept } }],
+      policyDetails: [
+        {
+          action: { type: 'DELETE', includeResources: { amis: true, snapshots: true } },
+          filter: { type: 'COUNT', value: imagesKept },
+          exclusionRules: { amis: { lastLaunched: { value: (props.keepImagesLaunchedWithin ?? Duration.days(90)).toDays(), unit: 'DAYS' } } },
+        },
+      ],
       resourceSelection: { tagMap: imageTag },
       status: 'ENABLED',
     });
   }
+}
+
+/** The id CDK gives the singleton function behind every AwsCustomResource of a stack. */
+const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
+
+function startBuild(pipelineArn: string, bundleVersion: string) {
+  return {
+    service: 'Imagebuilder',
+    action: 'startImagePipelineExecution',
+    parameters: { imagePipelineArn: pipelineArn, clientToken: `nearstream-${bundleVersion}` },
+    physicalResourceId: PhysicalResourceId.of(`appliance-build-${bundleVersion}`),
+  };
 }

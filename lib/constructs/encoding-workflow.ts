@@ -4,18 +4,19 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Match, Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Alias } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
 import { Choice, Condition, DefinitionBody, Fail, LogLevel, StateMachine, Succeed } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EncodingSettings } from '../config/environment';
+import { EncodingCompletion } from './encoding-completion';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { EncodingLadder, MediaBucketRef } from './encoding-ladder';
 import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
+import { NotificationTopic } from './notification-topic';
 
 /** Upload suffixes that start an encode, matched in any case. */
 export const VIDEO_SUFFIXES = ['.mp4', '.mov', '.m4v', '.mxf', '.mkv', '.webm', '.avi', '.ts', '.mpg', '.mpeg'];
@@ -37,11 +38,13 @@ const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda', 'encoding');
  * From upload to catalog. An S3 "Object Created" event for a video starts a state machine that
  * ingests the upload (refusing what is too large or not a video, submitting MediaConvert jobs,
  * with retries) and fails the title with a notification when it cannot; MediaConvert's job state
- * changes then complete or fail the title. Events that cannot be delivered land in a dead-letter
- * queue, which alarms.
+ * changes then start the completion state machine (`EncodingCompletion`), which fails the title or
+ * folds the job into it and, after its last job, writes its inventory before making it available.
+ * Events that cannot be delivered land in a dead-letter queue, which alarms.
  */
 export class EncodingWorkflow extends Construct {
   readonly stateMachine: StateMachine;
+  readonly completion: EncodingCompletion;
   readonly failureTopic: Topic;
   readonly deadLetters: Queue;
 
@@ -49,11 +52,12 @@ export class EncodingWorkflow extends Construct {
     super(scope, id);
     const { functionDefaults } = props;
 
-    this.failureTopic = new Topic(this, 'FailureTopic', {
+    const failureNotifications = new NotificationTopic(this, 'FailureTopic', {
       displayName: 'Nearstream titles that failed to encode',
-      enforceSSL: true,
-      masterKey: Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
+      publishers: ['cloudwatch-alarms'],
+      removalPolicy: functionDefaults.logRemovalPolicy,
     });
+    this.failureTopic = failureNotifications.topic;
     this.deadLetters = new Queue(this, 'DeadLetters', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -90,7 +94,13 @@ export class EncodingWorkflow extends Construct {
       },
     }).bindTable(props.controlTable, tableAccess);
     props.ladder.grantSubmitJob(ingest.role);
-    ingest.role.addToPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [props.source.bucket.arnForObjects('*')] }));
+    // The source bucket is versioned, so upload events name a version, and reading a named version
+    // is GetObjectVersion. Listing lets S3 answer a missing key 404 rather than 403, which is how
+    // ingest learns that a key arrived URL-encoded and must be read decoded.
+    ingest.role.addToPolicy(
+      new PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [props.source.bucket.arnForObjects('*')] }),
+    );
+    ingest.role.addToPolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.source.bucket.bucketArn] }));
     props.source.key.grantDecrypt(ingest.role);
     Validations.of(ingest.role).acknowledge({
       id: `AwsSolutions::AwsSolutions-IAM5[Resource::${props.source.nagArn}/*]`,
@@ -104,7 +114,7 @@ export class EncodingWorkflow extends Construct {
       serviceName: 'encoding-reject',
       environment: { FAILURE_TOPIC_ARN: this.failureTopic.topicArn },
     }).bindTable(props.controlTable, tableAccess);
-    this.failureTopic.grantPublish(reject.role);
+    failureNotifications.grantPublish(reject.role);
 
     const complete = new NearstreamFunction(this, 'CompleteFunction', {
       ...functionDefaults,
@@ -117,7 +127,7 @@ export class EncodingWorkflow extends Construct {
         ENCODING_RATES_JSON: JSON.stringify(props.settings.ratesUsdPerMinute),
       },
     }).bindTable(props.controlTable, tableAccess);
-    this.failureTopic.grantPublish(complete.role);
+    failureNotifications.grantPublish(complete.role);
     complete.role.addToPolicy(
       new PolicyStatement({
         actions: ['s3:ListBucket'],
@@ -125,6 +135,13 @@ export class EncodingWorkflow extends Construct {
         conditions: { StringLike: { 's3:prefix': ['titles/*'] } },
       }),
     );
+    this.completion = new EncodingCompletion(this, 'Completion', {
+      completeFunction: complete,
+      origin: props.origin,
+      controlTable: props.controlTable,
+      alarmTopic: this.failureTopic,
+      functionDefaults,
+    });
 
     const rejectUpload = new LambdaInvoke(this, 'RejectUpload', { lambdaFunction: reject.handler, payloadResponseOnly: true }).next(
       new Fail(this, 'UploadRejected', { comment: 'The title failed; the reason is in the catalog and on the failure topic' }),
@@ -178,13 +195,15 @@ export class EncodingWorkflow extends Construct {
       ],
     });
     new Rule(this, 'JobStateRule', {
-      description: 'A MediaConvert job of this environment finished: update its title',
+      description: 'A MediaConvert job of this environment finished: complete its title',
       eventPattern: {
         source: ['aws.mediaconvert'],
         detailType: ['MediaConvert Job State Change'],
         detail: { status: ['COMPLETE', 'ERROR'], userMetadata: { nearstreamEnvironment: [props.environmentName] } },
       },
-      targets: [new LambdaFunction(complete.handler, { deadLetterQueue: this.deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+      targets: [
+        new SfnStateMachine(this.completion.stateMachine, { deadLetterQueue: this.deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(24) }),
+      ],
     });
   }
 }

@@ -6,14 +6,14 @@ import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { TITLE_KEY_PREFIX } from '../../lambda/encoding/ladder';
 import { CONTROL_TABLE_SCHEMA, itemKeys } from '../../lambda/shared/control-table';
+import { inventoryKey } from '../../lambda/shared/title-inventory';
 import { MediaBucketRef } from './encoding-ladder';
 import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
 
 export interface FillPlanningProps {
   readonly controlTable: ITableV2;
-  /** This region's origin: titles are read from it and manifests written under `manifests/`. */
+  /** This region's origin: title inventories are read from it and manifests written under `manifests/`. */
   readonly origin: MediaBucketRef;
   /** Signs the manifests (the key ring appliances verify them with). */
   readonly urlSigningSecret: ISecret;
@@ -24,9 +24,10 @@ export interface FillPlanningProps {
 
 /**
  * The nightly fill plan of one region: a function EventBridge Scheduler invokes daily before the
- * fill windows. It reads the fleet, catalog and demand from the control table, reads titles and
- * keeps their inventories in the origin, writes each cluster's signed manifest under
- * `manifests/<cluster>/` and announces it in the table, and may do nothing else.
+ * fill windows. It reads the fleet, catalog and demand from the control table and titles'
+ * inventories (`titles/<id>/inventory.json`, written by the encoding workflow) from the origin,
+ * writes each cluster's signed manifest under `manifests/<cluster>/` and announces it in the table,
+ * and may do nothing else: it cannot read an encoded object, so it can never hash one.
  */
 export class FillPlanning extends Construct {
   readonly function: NearstreamFunction;
@@ -54,17 +55,9 @@ export class FillPlanning extends Construct {
       .bindSecret(props.urlSigningSecret, 'URL_SIGNING_SECRET_NAME');
 
     const role = this.function.role;
-    const objectPrefixes = [`${TITLE_KEY_PREFIX}*`, 'manifests/*'];
-    role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${TITLE_KEY_PREFIX}*`] } } }),
-    );
-    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${TITLE_KEY_PREFIX}*`)] }));
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['s3:PutObject'],
-        resources: [bucket.arnForObjects(`${TITLE_KEY_PREFIX}*/inventory.json`), bucket.arnForObjects('manifests/*')],
-      }),
-    );
+    const inventories = inventoryKey('*');
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects(inventories)] }));
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects('manifests/*')] }));
     role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
@@ -72,10 +65,15 @@ export class FillPlanning extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
       }),
     );
-    const reason =
-      'The planner reads any title it may place (titles/*), keeps each title\'s inventory beside it (titles/*/inventory.json) and writes every cluster\'s manifests (manifests/*): the prefixes are the job.';
     Validations.of(this.function).acknowledge(
-      ...[...objectPrefixes, `${TITLE_KEY_PREFIX}*/inventory.json`].map((prefix) => ({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn}/${prefix}]`, reason })),
+      {
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn}/${inventories}]`,
+        reason: 'The planner reads the inventory of any title it may place (titles/<id>/inventory.json) and no other object under titles/: one object per title is the narrowest grant.',
+      },
+      {
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn}/manifests/*]`,
+        reason: 'The planner writes every cluster\'s signed manifest of its region under manifests/<clusterId>/; the prefix is the job.',
+      },
     );
 
     const schedulerRole = new Role(this, 'SchedulerRole', {

@@ -16,8 +16,10 @@ import { IKey } from 'aws-cdk-lib/aws-kms';
 import { Bucket, ReplicationRule } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { OriginSigningKeySettings } from '../config/environment';
 import { AccessLogBucket } from './access-log-bucket';
 import { NearstreamFunction } from './nearstream-function';
+import { OriginRenditionGuard } from './origin-rendition-guard';
 import { SecureBucket } from './secure-bucket';
 
 export interface OriginTierProps {
@@ -39,11 +41,12 @@ export interface OriginTierProps {
    */
   readonly replicateTo?: ReplicationRule;
   /**
-   * Bump to rotate the signing key pair. Signed URLs already handed out stop working when the
-   * old public key leaves the key group.
-   * @default 1
+   * Which key pair generations the distribution trusts and which one signs. Rotate in three
+   * deploys: trust the new generation, make it active, retire the old one once the URLs it signed
+   * have expired.
+   * @default - generation 1, trusted and active
    */
-  readonly keyGeneration?: number;
+  readonly signingKeys?: OriginSigningKeySettings;
 }
 
 /**
@@ -51,6 +54,11 @@ export interface OriginTierProps {
  * control, reachable only with CloudFront signed URLs or cookies from this tier's own key pair.
  * The bucket is versioned, encrypted, TLS-only and private; the distribution and the bucket log
  * to a separate log bucket.
+ *
+ * The signing key pair rotates by generation. Each trusted generation has its own key pair resource
+ * (private key kept in the key store) and its own CloudFront public key in the key group; the
+ * signing secret, which replicates to the secondary region, holds only the active generation's key
+ * pair id and private key, written after the key group and the distribution trust it.
  */
 export class OriginTier extends Construct {
   readonly bucket: Bucket;
@@ -58,8 +66,12 @@ export class OriginTier extends Construct {
   readonly encryptionKey: IKey;
   readonly logBucket: AccessLogBucket;
   readonly distribution: Distribution;
+  /** The active generation's key pair id and private key, which the play functions sign with. */
   readonly signingSecret: Secret;
-  readonly publicKey: PublicKey;
+  /** Every trusted generation's private key, one labelled version each; only the key resources read it. */
+  readonly keyStore: Secret;
+  /** The CloudFront public key of each trusted generation. */
+  readonly publicKeys: ReadonlyMap<number, PublicKey>;
 
   constructor(scope: Construct, id: string, props: OriginTierProps) {
     super(scope, id);
@@ -82,39 +94,70 @@ export class OriginTier extends Construct {
       reason: 'The origin key lets CloudFront decrypt for distributions of this account only; naming the one distribution would make key, bucket and distribution a CloudFormation cycle.',
     });
 
+    const signingKeys = props.signingKeys ?? { trustedGenerations: [1], activeGeneration: 1 };
+    if (!signingKeys.trustedGenerations.includes(signingKeys.activeGeneration)) {
+      throw new Error(
+        `signingKeys.activeGeneration ${signingKeys.activeGeneration} must be one of trustedGenerations (${signingKeys.trustedGenerations.join(', ')})`,
+      );
+    }
+    const rotation =
+      'The key pair rotates by generation (trust, activate, retire), which also changes the CloudFront key group; a Secrets Manager rotation Lambda could not update CloudFront.';
     this.signingSecret = new Secret(this, 'SigningSecret', {
       secretName: props.signingSecretName,
-      description: `CloudFront private key that signs ${props.namePrefix} origin-tier URLs; written by the key-pair resource`,
+      description: `Key pair id and private key of the active CloudFront key that signs ${props.namePrefix} origin-tier URLs; written by the signing-key resource`,
       replicaRegions: [{ region: props.secondaryRegion }],
       removalPolicy: props.removalPolicy,
     });
-    Validations.of(this.signingSecret).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SMG4',
-      reason: 'The pair rotates by bumping keyGeneration, which also swaps the public key in the key group; a rotation Lambda could not update CloudFront.',
+    Validations.of(this.signingSecret).acknowledge({ id: 'AwsSolutions::AwsSolutions-SMG4', reason: rotation });
+    // No fixed name: nothing outside this construct looks it up, and a deploy retried after a
+    // rollback that retained a new store must not collide with it.
+    this.keyStore = new Secret(this, 'KeyStore', {
+      description: `Private keys of the trusted ${props.namePrefix} CloudFront signing generations, one version labelled generation-<n> each; read only by the key resources`,
+      removalPolicy: props.removalPolicy,
     });
+    Validations.of(this.keyStore).acknowledge({ id: 'AwsSolutions::AwsSolutions-SMG4', reason: rotation });
 
-    const keyPairFunction = new NearstreamFunction(this, 'KeyPairFunction', {
+    const keyFunction = new NearstreamFunction(this, 'KeyPairFunction', {
       entry: path.join(__dirname, '..', '..', 'lambda', 'origin-key', 'handler.ts'),
-      description: 'Custom::CloudFrontKeyPair: generates the origin signing key pair into its secret',
+      description: 'Custom::CloudFrontKeyPair, TrustCheck and SigningKey: the origin signing key generations',
       serviceName: 'origin-key',
       logRetentionDays: props.logRetentionDays,
       logRemovalPolicy: props.removalPolicy,
       logEncryptionKey: props.logEncryptionKey,
       timeout: Duration.minutes(1),
     });
-    this.signingSecret.grantWrite(keyPairFunction.role);
-    this.signingSecret.grantRead(keyPairFunction.role);
-    const keyPair = new CustomResource(this, 'KeyPair', {
-      serviceToken: keyPairFunction.function.functionArn,
-      resourceType: 'Custom::CloudFrontKeyPair',
-      properties: { SecretId: this.signingSecret.secretArn, Generation: String(props.keyGeneration ?? 1) },
-    });
-    this.publicKey = new PublicKey(this, 'PublicKey', {
-      encodedKey: keyPair.getAttString('PublicKeyPem'),
-      comment: `${props.namePrefix} origin tier, generation ${props.keyGeneration ?? 1}`,
-    });
-    const keyGroup = new KeyGroup(this, 'KeyGroup', { items: [this.publicKey] });
+    for (const secret of [this.signingSecret, this.keyStore]) {
+      secret.grantRead(keyFunction.role);
+      secret.grantWrite(keyFunction.role);
+    }
+    const keyResource = (id: string, resourceType: string, properties: Record<string, unknown>) =>
+      new CustomResource(this, id, { serviceToken: keyFunction.function.functionArn, resourceType, properties });
 
+    this.publicKeys = new Map(
+      signingKeys.trustedGenerations.map((generation) => {
+        // Generation 1 keeps the construct ids it was first deployed with, so an environment created
+        // before generations existed keeps its key pair and public key.
+        const suffix = generation === 1 ? '' : `Gen${generation}`;
+        const keyPair = keyResource(`KeyPair${suffix}`, 'Custom::CloudFrontKeyPair', {
+          KeyStoreId: this.keyStore.secretArn,
+          Generation: String(generation),
+        });
+        const publicKey = new PublicKey(this, `PublicKey${suffix}`, {
+          encodedKey: keyPair.getAttString('PublicKeyPem'),
+          comment: `${props.namePrefix} origin tier, generation ${generation}`,
+        });
+        return [generation, publicKey];
+      }),
+    );
+    const trusted = [...this.publicKeys.values()];
+    const trustCheck = keyResource('TrustCheck', 'Custom::CloudFrontTrustCheck', {
+      SigningSecretId: this.signingSecret.secretArn,
+      TrustedKeyPairIds: trusted.map((publicKey) => publicKey.publicKeyId),
+    });
+    const keyGroup = new KeyGroup(this, 'KeyGroup', { items: trusted });
+    keyGroup.node.addDependency(trustCheck);
+
+    const renditionGuard = new OriginRenditionGuard(this, 'RenditionGuard', { namePrefix: props.namePrefix });
     this.distribution = new Distribution(this, 'Distribution', {
       comment: `${props.namePrefix} origin tier`,
       defaultBehavior: {
@@ -124,6 +167,7 @@ export class OriginTier extends Construct {
         cachePolicy: CachePolicy.CACHING_OPTIMIZED,
         responseHeadersPolicy: ResponseHeadersPolicy.CORS_ALLOW_ALL_ORIGINS,
         trustedKeyGroups: [keyGroup],
+        functionAssociations: [renditionGuard.association()],
       },
       httpVersion: HttpVersion.HTTP2_AND_3,
       priceClass: PriceClass.PRICE_CLASS_ALL,
@@ -157,6 +201,14 @@ export class OriginTier extends Construct {
         reason: 'The origin bucket is replicated to the secondary region, but failing over to that replica needs a second OAC-signed origin whose key policy admits this distribution; until that is built a single origin serves.',
       },
     );
+
+    const signingKey = keyResource('SigningKey', 'Custom::CloudFrontSigningKey', {
+      KeyStoreId: this.keyStore.secretArn,
+      SigningSecretId: this.signingSecret.secretArn,
+      Generation: String(signingKeys.activeGeneration),
+      KeyPairId: this.publicKeys.get(signingKeys.activeGeneration)!.publicKeyId,
+    });
+    signingKey.node.addDependency(keyGroup, this.distribution);
   }
 }
 

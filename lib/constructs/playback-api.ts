@@ -28,8 +28,8 @@ export interface PlaybackApiProps {
   readonly originSigningSecret: ISecret;
   /** Who signs viewers' JWTs. */
   readonly viewerAuth: ViewerAuthSettings;
-  /** The origin tier's CloudFront domain and key pair id. */
-  readonly origin: { readonly domainName: string; readonly keyPairId: string };
+  /** The origin tier's CloudFront domain; the key pair id comes with the key from `originSigningSecret`. */
+  readonly origin: { readonly domainName: string };
   readonly playback: PlaybackSettings;
   /** `/home` gets its own, lower throttle, so it cannot take capacity from `/play`. */
   readonly homeThrottle: ApiThrottleSettings;
@@ -80,7 +80,6 @@ export class PlaybackApi extends Construct {
         environment: {
           ...playback,
           ORIGIN_DOMAIN_NAME: props.origin.domainName,
-          ORIGIN_KEY_PAIR_ID: props.origin.keyPairId,
         },
       }),
       ['GetItem', 'Query', 'PutItem', 'DeleteItem'],

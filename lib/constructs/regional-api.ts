@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { CfnStage, HttpApi, HttpMethod, HttpRoute, HttpStage, IHttpRouteAuthorizer, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnStage, CorsHttpMethod, HttpApi, HttpMethod, HttpRoute, HttpStage, IHttpRouteAuthorizer, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import {
@@ -23,6 +23,8 @@ export interface RegionalApiProps {
   readonly apiName: string;
   readonly throttle: ApiThrottleSettings;
   readonly alarms: ApiAlarmSettings;
+  /** Web origins whose players may call the API from a browser; `*` for any. */
+  readonly corsAllowedOrigins: readonly string[];
   /** Where the API's alarms send their state changes. */
   readonly alarmTopic: ITopic;
   /** Retention of the access log group, in days. */
@@ -44,6 +46,7 @@ export class RegionalApi extends Construct {
   readonly serverErrorRateAlarm: Alarm;
   readonly p99LatencyAlarm: Alarm;
   private readonly integrations = new Map<NearstreamFunction, HttpLambdaIntegration>();
+  private readonly routes = new Map<string, HttpRoute>();
   private readonly routeThrottles: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
 
   constructor(scope: Construct, id: string, props: RegionalApiProps) {
@@ -52,6 +55,15 @@ export class RegionalApi extends Construct {
     this.httpApi = new HttpApi(this, 'HttpApi', {
       apiName: props.apiName,
       createDefaultStage: false,
+      // Browser players send a preflight before every JSON POST and before any request carrying
+      // the Authorization header; API Gateway answers it before the authorizer runs. Viewers
+      // authenticate with bearer tokens, not cookies, so credentials stay off.
+      corsPreflight: {
+        allowOrigins: [...props.corsAllowedOrigins],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
+        allowHeaders: ['authorization', 'content-type'],
+        maxAge: Duration.days(1),
+      },
     });
     this.accessLogs = new EncryptedLogGroup(this, 'AccessLogs', {
       retentionDays: props.logRetentionDays,
@@ -118,6 +130,7 @@ export class RegionalApi extends Construct {
       this.integrations.set(fn, integration);
     }
     const [route] = this.httpApi.addRoutes({ path, methods: [method], integration, authorizer });
+    this.routes.set(`${method} ${path}`, route);
     Validations.of(route).acknowledge({
       id: 'cdk-validator-cfnguard::lambda_function_public_access_prohibited_check',
       reason: 'The invoke permission is scoped by SourceArn to this API\'s route; the rule cannot evaluate the Fn::Join that builds that ARN.',
@@ -125,10 +138,21 @@ export class RegionalApi extends Construct {
     return route;
   }
 
-  /** Throttles one route below the stage default, so it cannot take capacity from the others. */
+  /**
+   * Throttles one route below the stage default, so it cannot take capacity from the others. The
+   * stage then depends on the route: API Gateway refuses settings for a route that does not exist
+   * yet, and CloudFormation would otherwise create the stage first.
+   */
   throttleRoute(method: HttpMethod, path: string, ratePerSecond: number, burst: number): void {
-    this.routeThrottles[`${method} ${path}`] = { ThrottlingRateLimit: ratePerSecond, ThrottlingBurstLimit: burst };
-    (this.stage.node.defaultChild as CfnStage).routeSettings = this.routeThrottles;
+    const routeKey = `${method} ${path}`;
+    const route = this.routes.get(routeKey);
+    if (!route) {
+      throw new Error(`cannot throttle ${routeKey}: the API has no such route (add it with addLambdaRoute first)`);
+    }
+    this.routeThrottles[routeKey] = { ThrottlingRateLimit: ratePerSecond, ThrottlingBurstLimit: burst };
+    const stage = this.stage.node.defaultChild as CfnStage;
+    stage.routeSettings = this.routeThrottles;
+    stage.node.addDependency(route);
   }
 
   /** Lets `grantee` call `method path` with SigV4, for routes behind the IAM authorizer. */

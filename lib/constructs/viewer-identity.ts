@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { AccountRecovery, Mfa, UserPool, UserPoolClient } from 'aws-cdk-lib/aws-cognito';
+import { AccountRecovery, Mfa, UserPool, UserPoolClient, UserPoolEmail } from 'aws-cdk-lib/aws-cognito';
+import { ViewerEmailSettings } from '../config/environment';
 import { Construct } from 'constructs';
 
 export interface ViewerIdentityProps {
@@ -8,6 +9,11 @@ export interface ViewerIdentityProps {
   /** Follows the environment kind: production keeps its viewers. */
   readonly removalPolicy: RemovalPolicy;
   readonly deletionProtection: boolean;
+  /**
+   * Sends viewers' verification and recovery email through SES, as production needs.
+   * @default - Cognito's own email, limited to a few dozen messages a day
+   */
+  readonly email?: ViewerEmailSettings;
 }
 
 /**
@@ -36,6 +42,13 @@ export class ViewerIdentity extends Construct {
       mfa: Mfa.OPTIONAL,
       mfaSecondFactor: { otp: true, sms: false },
       accountRecovery: AccountRecovery.EMAIL_ONLY,
+      email: props.email
+        ? UserPoolEmail.withSES({
+            fromEmail: props.email.fromAddress,
+            sesRegion: props.email.sesRegion,
+            sesVerifiedDomain: props.email.fromAddress.split('@')[1],
+          })
+        : undefined,
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
     });

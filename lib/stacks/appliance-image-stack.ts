@@ -1,4 +1,4 @@
-import { Stack, StackProps } from 'aws-cdk-lib';
+import { Fn, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EnvironmentConfig, regionsOf } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
@@ -20,5 +20,13 @@ export class ApplianceImageStack extends Stack {
       regions: regionsOf(props.config),
       amiParameterName: naming.applianceAmiParameterName,
     });
+  }
+
+  /**
+   * The build network's one zone by position (`Fn::GetAZs`): with an account configured, CDK would
+   * otherwise look the zones up, and synth would depend on an AWS call.
+   */
+  override get availabilityZones(): string[] {
+    return [Fn.select(0, Fn.getAzs())];
   }
 }

@@ -1,7 +1,6 @@
 import { Fn, Stack, StackProps } from 'aws-cdk-lib';
-import { Alias, IKey } from 'aws-cdk-lib/aws-kms';
+import { IKey } from 'aws-cdk-lib/aws-kms';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
@@ -12,6 +11,7 @@ import { BareMetalTrust, CLUSTER_CERTIFICATE_TAG } from '../constructs/bare-meta
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
 import { importMediaBucket } from '../constructs/media-bucket-ref';
 import { ControlPlaneStack } from './control-plane-stack';
+import { NotificationTopic } from '../constructs/notification-topic';
 
 export interface AppliancesStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -45,11 +45,11 @@ export class AppliancesStack extends Stack {
     if (config.applianceFleet) {
       const logRemovalPolicy = retentionOf(config).removalPolicy;
       const logKey = new LogEncryptionKey(this, 'LogKey', { aliasName: `alias/${naming.prefix}/appliance-logs`, removalPolicy: logRemovalPolicy }).key;
-      const topic = new Topic(this, 'FleetEvents', {
+      const topic = new NotificationTopic(this, 'FleetEvents', {
         displayName: `${naming.prefix} appliance fleet events (${region})`,
-        enforceSSL: true,
-        masterKey: Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
-      });
+        publishers: ['auto-scaling', 'cloudwatch-alarms'],
+        removalPolicy: logRemovalPolicy,
+      }).topic;
       this.fleet = new ApplianceFleet(this, 'Fleet', {
         ...access,
         environmentName: config.name,

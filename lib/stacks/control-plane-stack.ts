@@ -4,9 +4,8 @@ import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Alias, IKey } from 'aws-cdk-lib/aws-kms';
+import { IKey } from 'aws-cdk-lib/aws-kms';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
-import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
@@ -19,6 +18,7 @@ import { NearstreamFunction } from '../constructs/nearstream-function';
 import { PlaybackApi } from '../constructs/playback-api';
 import { RegionalApi } from '../constructs/regional-api';
 import { SharedDataOutputs } from './data-stack';
+import { NotificationTopic } from '../constructs/notification-topic';
 
 export interface ControlPlaneStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -57,16 +57,17 @@ export class ControlPlaneStack extends Stack {
       aliasName: `alias/${naming.prefix}/logs`,
       removalPolicy: logRemovalPolicy,
     }).key;
-    const alarmTopic = new Topic(this, 'AlarmTopic', {
+    const alarmTopic = new NotificationTopic(this, 'AlarmTopic', {
       displayName: `${naming.prefix} control plane alarms (${region})`,
-      enforceSSL: true,
-      masterKey: Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
-    });
+      publishers: ['cloudwatch-alarms'],
+      removalPolicy: logRemovalPolicy,
+    }).topic;
 
     this.api = new RegionalApi(this, 'Api', {
       apiName: `${naming.prefix}-${region}`,
       throttle: config.apiThrottle,
       alarms: config.apiAlarms,
+      corsAllowedOrigins: config.corsAllowedOrigins,
       alarmTopic,
       logRetentionDays: config.logRetentionDays,
       logRemovalPolicy,

@@ -27,8 +27,11 @@ export interface DataStackProps extends StackProps {
 export interface SharedDataOutputs {
   /** Who signs viewers' JWTs: the platform's Cognito pool, or the configured OIDC issuer. */
   readonly viewerAuth: ViewerAuthSettings;
-  /** The origin tier's CloudFront domain and the key pair id its signed URLs name. */
-  readonly origin: { readonly domainName: string; readonly keyPairId: string };
+  /**
+   * The origin tier's CloudFront domain. The key pair id is not here: it changes when the key
+   * rotates, so the play functions read it from the signing secret with the private key.
+   */
+  readonly origin: { readonly domainName: string };
 }
 
 /**
@@ -99,6 +102,7 @@ export class DataStack extends Stack {
       namePrefix: naming.prefix,
       signingSecretName: naming.originSigningSecretName,
       secondaryRegion: config.secondaryRegion,
+      signingKeys: config.originSigningKeys,
       removalPolicy,
       logRetentionDays: config.logRetentionDays,
       logEncryptionKey: logKey,
@@ -138,6 +142,15 @@ export class DataStack extends Stack {
     });
     pinLogicalId(this.sourceBucket.bucket, 'SourceBucket');
     pinLogicalId(this.originTier.signingSecret, 'OriginSigningSecret');
+    pinLogicalId(this.originTier.keyStore, 'OriginKeyStore');
+    const firstPublicKey = this.originTier.publicKeys.get(1);
+    if (firstPublicKey) {
+      // Control planes deployed before the play functions read the key pair id from the signing
+      // secret import generation 1's id from this stack; CloudFormation refuses to delete an export
+      // still imported, and the data stack deploys before them. Keeping the export while generation
+      // 1 is trusted lets them move off it; retiring generation 1 removes it.
+      this.exportValue(firstPublicKey.publicKeyId);
+    }
 
     let viewerAuth = config.viewerAuth;
     if (!viewerAuth) {
@@ -145,6 +158,7 @@ export class DataStack extends Stack {
         userPoolName: `${naming.prefix}-viewers`,
         removalPolicy,
         deletionProtection: keep,
+        email: config.viewerEmail,
       });
       pinLogicalId(this.viewerIdentity.userPool, 'ViewerUserPool');
       viewerAuth = { issuerUrl: this.viewerIdentity.issuerUrl, audiences: [this.viewerIdentity.playerClient.userPoolClientId] };
@@ -153,7 +167,7 @@ export class DataStack extends Stack {
     }
     this.shared = {
       viewerAuth,
-      origin: { domainName: this.originTier.distribution.distributionDomainName, keyPairId: this.originTier.publicKey.publicKeyId },
+      origin: { domainName: this.originTier.distribution.distributionDomainName },
     };
     new CfnOutput(this, 'OriginBucketName', { value: this.originTier.bucket.bucketName });
     new CfnOutput(this, 'SourceBucketName', { value: this.sourceBucket.bucket.bucketName, description: 'Upload titles here to encode them' });

@@ -6,17 +6,21 @@ import { promisify } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CatalogTitle, Codec, Rendition } from '../../lambda/catalog/catalog';
 import { CatalogStore } from '../../lambda/catalog/catalog-store';
-import { CodecOutputs, processingTitle, RateTable, withFailure, withJobCompleted, withJobSubmitted } from '../../lambda/encoding/catalog-entry';
+import { CodecOutputs, inventoryDue, processingTitle, RateTable, withFailure, withJobCompleted, withJobSubmitted } from '../../lambda/encoding/catalog-entry';
 import { CODECS_BY_JOB, codecPrefix, GOP_SECONDS, JOBS_BY_MODE, MANIFEST_BASENAME, rungsFor, SEGMENT_SECONDS } from '../../lambda/encoding/ladder';
+import { ObjectDigestStore } from '../../lambda/encoding/object-digest-store';
+import { TitleInventoryBuilder } from '../../lambda/encoding/title-inventory-builder';
 import { titleIdFor } from '../../lambda/encoding/title-id';
 
 /**
  * LOCAL STAND-IN for AWS Elemental MediaConvert, for the local platform only. It encodes a local
  * file with ffmpeg into the layout the MediaConvert ladder writes (CMAF fMP4 segments with an HLS
  * `index.m3u8` and a DASH `index.mpd` under `titles/<titleId>/<codec>/`, the same rungs from the
- * same ladder module), uploads it to the origin through the S3 API, and writes the catalog entry
- * with the same catalog-entry code the MediaConvert completion step uses. Nothing downstream can
- * tell the difference; the encodes themselves are not MediaConvert's.
+ * same ladder module), uploads it to the origin through the S3 API, writes the catalog entry with
+ * the same catalog-entry code the MediaConvert completion step uses, and builds the title's
+ * inventory with the same code as the encoding workflow's inventory steps, which is what makes the
+ * title available. Nothing downstream can tell the difference; the encodes themselves are not
+ * MediaConvert's.
  */
 
 const run = promisify(execFile);
@@ -129,6 +133,8 @@ export interface LocalEncodeDependencies {
   readonly s3: S3Client;
   readonly originBucket: string;
   readonly catalog: CatalogStore;
+  /** Where object digests wait for the inventory: the control table, as in the cloud. */
+  readonly digests: ObjectDigestStore;
   readonly rates: RateTable;
   readonly nowIso: () => string;
 }
@@ -158,8 +164,9 @@ async function uploadDirectory(deps: LocalEncodeDependencies, directory: string,
 }
 
 /**
- * Encodes a local file, publishes it to the origin and lands it in the catalog, available: the
- * whole cold path of one title, locally. A file that is not a video ends as a failed title.
+ * Encodes a local file, publishes it to the origin and lands it in the catalog, available once its
+ * inventory is written: the whole cold path of one title, locally. A file that is not a video ends
+ * as a failed title.
  */
 export async function encodeTitleLocally(deps: LocalEncodeDependencies, request: LocalEncodeRequest): Promise<CatalogTitle> {
   const titleId = titleIdFor(request.source.bucket, request.source.key, undefined);
@@ -189,8 +196,12 @@ export async function encodeTitleLocally(deps: LocalEncodeDependencies, request:
       const jobId = `local-ffmpeg-${kind}`;
       title = await deps.catalog.modify(titleId, (current) => {
         const probed = { ...current, encoding: { ...current.encoding!, sourceHeight: source.height } };
-        return withJobCompleted(withJobSubmitted(probed, kind, jobId) ?? probed, kind, jobId, outputs, deps.rates, deps.nowIso());
+        return withJobCompleted(withJobSubmitted(probed, kind, jobId) ?? probed, kind, jobId, outputs, deps.rates);
       });
+    }
+    if (title && inventoryDue(title)) {
+      const { s3, originBucket: bucket, digests, catalog, nowIso } = deps;
+      title = await new TitleInventoryBuilder({ s3, bucket, digests, catalog, nowIso }).build(titleId);
     }
     return title!;
   } finally {

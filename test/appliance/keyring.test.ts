@@ -3,10 +3,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { refreshKey } from '../../appliance-image/agent/src/keyring';
+import { refreshKey as refreshKeyUnchecked } from '../../appliance-image/agent/src/keyring';
+import { APPLIANCE_IDENTITY } from '../support/agent-harness';
+import { leastPrivilege } from '../support/iam/least-privilege';
 
 // Secrets Manager cannot run locally.
 const secrets = mockClient(SecretsManagerClient);
+const iam = leastPrivilege({ secrets: { 'nearstream/prod/url-signing-key': 'nearstream/dev/url-signing-key' }, mocks: [secrets] });
+const refreshKey = iam.actingAs(APPLIANCE_IDENTITY, refreshKeyUnchecked);
 
 describe('key ring refresh on the node', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-keyring-'));

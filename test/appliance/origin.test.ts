@@ -1,20 +1,27 @@
 import { Origin, OriginError } from '../../appliance-image/agent/src/origin';
-import { AGENT_CREDENTIALS } from '../support/agent-harness';
+import { AGENT_CREDENTIALS, APPLIANCE_IDENTITY } from '../support/agent-harness';
+import { leastPrivilege } from '../support/iam/least-privilege';
+import { SigV4RecordingProxy } from '../support/iam/sigv4-recording-proxy';
 import { S3Server } from '../support/s3-server';
 
 describe('the origin reader', () => {
   let s3: S3Server;
+  let proxy: SigV4RecordingProxy;
   let origin: Origin;
   const saved = { ...process.env };
+  // The agent reports any answer but 200 as the object's failure: a 403 for a missing object does as well as a 404.
+  leastPrivilege({ buckets: { origin: 'origin' }, treatsForbiddenAsMissing: ['appliance-bare-metal'] }).observe(APPLIANCE_IDENTITY, { take: () => proxy.take() });
 
   beforeAll(async () => {
     s3 = await S3Server.start(['origin']);
     Object.assign(process.env, AGENT_CREDENTIALS);
-    origin = new Origin('us-east-1', s3.endpoint);
+    proxy = await SigV4RecordingProxy.start(s3.endpoint);
+    origin = new Origin('us-east-1', proxy.url);
   });
 
   afterAll(async () => {
     process.env = saved;
+    await proxy.stop();
     await s3.stop();
   });
 

@@ -25,18 +25,18 @@ describe('resolveEnvironment', () => {
     ['pr-42', 'ephemeral'],
     ['alice', 'ephemeral'],
   ])('gives %s the %s kind', (name, kind) => {
-    expect(resolveEnvironment({ name }).kind).toBe(kind);
+    expect(resolveEnvironment({ name, viewerEmailFrom: 'no-reply@example.com' }).kind).toBe(kind);
   });
 
   it('keeps production logs a year and ephemeral ones a week', () => {
-    expect(resolveEnvironment({ name: 'prod' }).logRetentionDays).toBe(365);
+    expect(resolveEnvironment({ name: 'prod', viewerEmailFrom: 'no-reply@example.com' }).logRetentionDays).toBe(365);
     expect(resolveEnvironment({ name: 'pr-7' }).logRetentionDays).toBe(7);
   });
 
   it('takes a custom domain only together with its hosted zone', () => {
-    const config = resolveEnvironment({ name: 'prod', domainName: 'example.com', hostedZoneId: 'Z0123456789ABC' });
+    const config = resolveEnvironment({ name: 'prod', viewerEmailFrom: 'no-reply@example.com', domainName: 'example.com', hostedZoneId: 'Z0123456789ABC' });
     expect(config.domain).toEqual({ name: 'example.com', hostedZoneId: 'Z0123456789ABC' });
-    expect(resolveEnvironment({ name: 'prod' }).domain).toBeUndefined();
+    expect(resolveEnvironment({ name: 'prod', viewerEmailFrom: 'no-reply@example.com' }).domain).toBeUndefined();
   });
 
   it('accepts a 12-digit account and custom regions', () => {
@@ -75,21 +75,73 @@ describe('resolveEnvironment', () => {
   });
 
   it('rejects a domain without a hosted zone, naming hostedZoneId', () => {
-    expect(problemsOf({ name: 'prod', domainName: 'example.com' })).toEqual([
+    expect(problemsOf({ name: 'prod', viewerEmailFrom: 'no-reply@example.com', domainName: 'example.com' })).toEqual([
       { field: 'hostedZoneId', rule: expect.stringContaining("is required when domain is set") },
     ]);
   });
 
   it('rejects a hosted zone without a domain, naming domain', () => {
-    expect(problemsOf({ name: 'prod', hostedZoneId: 'Z0123456789ABC' })).toEqual([
+    expect(problemsOf({ name: 'prod', viewerEmailFrom: 'no-reply@example.com', hostedZoneId: 'Z0123456789ABC' })).toEqual([
       { field: 'domain', rule: expect.stringContaining('is required when hostedZoneId is set') },
     ]);
   });
 
   it('rejects a malformed domain and zone id', () => {
-    expect(problemsOf({ name: 'prod', domainName: 'Example..com', hostedZoneId: 'abc' })).toEqual([
+    expect(problemsOf({ name: 'prod', viewerEmailFrom: 'no-reply@example.com', domainName: 'Example..com', hostedZoneId: 'abc' })).toEqual([
       { field: 'domain', rule: expect.stringContaining('must be a lower-case DNS name') },
       { field: 'hostedZoneId', rule: expect.stringContaining('must be a Route 53 zone id') },
+    ]);
+  });
+
+  it('refuses prod on Cognito without an SES sender, saying why and what to give', () => {
+    expect(problemsOf({ name: 'prod' })).toEqual([{ field: 'viewerEmailFrom', rule: expect.stringContaining('is required in prod when viewers sign in with Cognito') }]);
+    expect(resolveEnvironment({ name: 'prod', jwtIssuer: 'https://login.example.com', jwtAudiences: ['tv'] }).viewerEmail).toBeUndefined();
+    expect(resolveEnvironment({ name: 'staging' }).viewerEmail).toBeUndefined();
+  });
+
+  it('sends viewer email through SES in the primary region unless another Cognito allows is named', () => {
+    expect(resolveEnvironment({ name: 'prod', viewerEmailFrom: 'no-reply@example.com', primaryRegion: 'eu-central-1', secondaryRegion: 'eu-west-1' }).viewerEmail).toEqual({
+      fromAddress: 'no-reply@example.com',
+      sesRegion: 'eu-central-1',
+    });
+    expect(resolveEnvironment({ name: 'dev', viewerEmailFrom: 'no-reply@example.com', viewerEmailSesRegion: 'us-west-2' }).viewerEmail?.sesRegion).toBe('us-west-2');
+  });
+
+  it('rejects a sender that is no address, an SES region Cognito cannot use, and a region without a sender', () => {
+    expect(problemsOf({ name: 'dev', viewerEmailFrom: 'nobody', viewerEmailSesRegion: 'ap-south-1' })).toEqual([
+      { field: 'viewerEmailFrom', rule: expect.stringContaining("'nobody' must be an email address") },
+      { field: 'viewerEmailSesRegion', rule: expect.stringContaining("'ap-south-1' cannot send for a user pool in us-east-1") },
+    ]);
+    expect(problemsOf({ name: 'dev', viewerEmailSesRegion: 'us-west-2' })).toEqual([{ field: 'viewerEmailFrom', rule: 'is required when viewerEmailSesRegion is set' }]);
+  });
+
+  it('takes CORS origins as browsers send them, and names each that is not one', () => {
+    expect(resolveEnvironment({ name: 'dev' }).corsAllowedOrigins).toEqual(['*']);
+    expect(resolveEnvironment({ name: 'dev', corsOrigins: ['https://watch.example.com:8443'] }).corsAllowedOrigins).toEqual(['https://watch.example.com:8443']);
+    expect(problemsOf({ name: 'dev', corsOrigins: ['https://watch.example.com/', 'http://watch.example.com', 'javascript:alert(1)'] }).map((problem) => problem.rule)).toEqual([
+      expect.stringContaining("'https://watch.example.com/' must be * or an origin"),
+      expect.stringContaining("'http://watch.example.com' must be * or an origin"),
+      expect.stringContaining("'javascript:alert(1)' must be * or an origin"),
+    ]);
+    expect(problemsOf({ name: 'dev', corsOrigins: [] })).toEqual([{ field: 'corsOrigins', rule: 'must name at least one origin, or * for any' }]);
+  });
+
+  it('trusts and signs with origin key generation 1 unless told, and trusting a second generation leaves the oldest signing', () => {
+    expect(resolveEnvironment({ name: 'dev' }).originSigningKeys).toEqual({ trustedGenerations: [1], activeGeneration: 1 });
+    expect(resolveEnvironment({ name: 'dev', originKeyGenerations: [1, 2] }).originSigningKeys).toEqual({ trustedGenerations: [1, 2], activeGeneration: 1 });
+    expect(resolveEnvironment({ name: 'dev', originKeyGenerations: [1, 2], originKeyActive: 2 }).originSigningKeys.activeGeneration).toBe(2);
+  });
+
+  it('rejects origin key generations that are not one or two distinct whole numbers, and an active one that is not trusted', () => {
+    expect(problemsOf({ name: 'dev', originKeyGenerations: [1, 2, 3] })).toEqual([
+      { field: 'originKeyGenerations', rule: expect.stringContaining('must list one generation, or two while rotating (got 3)') },
+    ]);
+    expect(problemsOf({ name: 'dev', originKeyGenerations: [2, 2] })).toEqual([{ field: 'originKeyGenerations', rule: 'must not repeat a generation (got 2, 2)' }]);
+    expect(problemsOf({ name: 'dev', originKeyGenerations: [Number.NaN, 0] })).toEqual([
+      { field: 'originKeyGenerations', rule: 'must be positive whole numbers (got NaN, 0)' },
+    ]);
+    expect(problemsOf({ name: 'dev', originKeyActive: 2 })).toEqual([
+      { field: 'originKeyActive', rule: 'must be one of originKeyGenerations (1); got 2: only a trusted generation can sign' },
     ]);
   });
 
@@ -107,12 +159,19 @@ describe('validateSettings', () => {
 
   it('accepts the named environments as defined', () => {
     for (const name of ['dev', 'staging', 'prod']) {
-      expect(() => validateSettings(resolveEnvironment({ name }))).not.toThrow();
+      expect(() => validateSettings(resolveEnvironment({ name, viewerEmailFrom: 'no-reply@example.com' }))).not.toThrow();
     }
   });
 
   it('rejects a retention CloudWatch Logs does not offer', () => {
     expect(() => validateSettings({ ...valid, logRetentionDays: 10 })).toThrow(/logRetentionDays: must be one of/);
+  });
+
+  it('rejects a session longer than a URL token may live', () => {
+    expect(() => validateSettings({ ...valid, playback: { ...valid.playback, sessionTtlSeconds: 86_401 } })).toThrow(
+      /playback\.sessionTtlSeconds: must be at most 86400 \(MAX_TOKEN_LIFETIME_SECONDS\)/,
+    );
+    expect(() => validateSettings({ ...valid, playback: { ...valid.playback, sessionTtlSeconds: 86_400 } })).not.toThrow();
   });
 
   it('rejects a non-positive throttle and an error rate above 100%', () => {

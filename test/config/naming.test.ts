@@ -2,7 +2,7 @@ import { resolveEnvironment } from '../../lib/config/environment';
 import { EnvironmentNaming } from '../../lib/config/naming';
 
 const naming = (name: string, domainName?: string) =>
-  new EnvironmentNaming(resolveEnvironment({ name, domainName, hostedZoneId: domainName && 'Z0123456789ABC' }));
+  new EnvironmentNaming(resolveEnvironment({ name, domainName, hostedZoneId: domainName && 'Z0123456789ABC', viewerEmailFrom: 'no-reply@example.com' }));
 
 describe('EnvironmentNaming', () => {
   it('derives every physical name from the environment name', () => {

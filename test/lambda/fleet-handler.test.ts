@@ -3,8 +3,10 @@ import { inventoryDigest } from '../../lambda/fleet/fleet-protocol';
 import { FleetStore } from '../../lambda/fleet/fleet-store';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { applianceEvent, bodyOf } from '../support/events';
+import { leastPrivilege } from '../support/iam/least-privilege';
 
 const TABLE = 'nearstream-fleet-test';
+const iam = leastPrivilege({ controlTables: [TABLE] });
 const ROLE = 'arn:aws:sts::123456789012:assumed-role/nearstream-appliance/i-0abc';
 const OTHER_ROLE = 'arn:aws:sts::123456789012:assumed-role/nearstream-appliance/i-0def';
 
@@ -35,7 +37,7 @@ describe('fleet API against DynamoDB Local', () => {
     dynamo = await DynamoDbLocal.start();
     await dynamo.createControlTable(TABLE);
     store = new FleetStore(dynamo.documentClient(), TABLE);
-    handler = createFleetHandler({ store, now: () => new Date(clockMs) });
+    handler = iam.actingAs('fleet', createFleetHandler({ store, now: () => new Date(clockMs) }));
   });
 
   afterAll(async () => {
@@ -115,7 +117,7 @@ describe('fleet API against DynamoDB Local', () => {
     [{ ...registration, applianceId: 'a.b' }, 'body.applianceId', 'must be a appliance id'],
     [{ ...registration, baseUrl: 'https://oca.example/path' }, 'body.baseUrl', 'no path'],
     [{ ...registration, region: 'mars-1' }, 'body.region', 'region name'],
-    [{ ...registration, extra: 1 }, 'body', 'Unrecognized key'],
+    [{ ...registration, extra: 1 }, 'body.extra', 'Unrecognized key'],
   ])('answers 400 naming the field for a bad registration (%#)', async (body, field, message) => {
     const response = await handler(applianceEvent('POST /fleet/register', ROLE, { body }));
     expect(response.statusCode).toBe(400);

@@ -5,9 +5,12 @@ import { createHealthHandler, handler } from '../../lambda/health/handler';
 import { HeartbeatStore } from '../../lambda/health/heartbeat-store';
 import { DelayProxy } from '../support/delay-proxy';
 import { DynamoDbLocal, LOCAL_AWS_ENV } from '../support/dynamodb-local';
+import { leastPrivilege } from '../support/iam/least-privilege';
 import { freePort } from '../support/ports';
 
 const TABLE = 'nearstream-test-control';
+const iam = leastPrivilege({ controlTables: [TABLE, 'nearstream-test-missing'] });
+const healthHandler = (deps: Parameters<typeof createHealthHandler>[0]) => iam.actingAs('health', createHealthHandler(deps));
 const event = { rawPath: '/health', requestContext: { http: { method: 'GET' } } } as unknown as APIGatewayProxyEventV2;
 
 function clientFor(endpoint: string): DynamoDBDocumentClient {
@@ -42,7 +45,7 @@ describe('GET /health against DynamoDB Local', () => {
     });
     const before = Math.floor(Date.now() / 1000);
 
-    const response = await handler(event);
+    const response = await iam.actingAs('health', handler)(event);
 
     expect(response.statusCode).toBe(200);
     expect(response.headers).toMatchObject({ 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -57,7 +60,7 @@ describe('GET /health against DynamoDB Local', () => {
 
   it('overwrites the heartbeat on every probe instead of accumulating items', async () => {
     const store = new HeartbeatStore(dynamo.documentClient(), TABLE);
-    const probe = createHealthHandler({ store, region: 'eu-west-1', tableBudgetMs: 5000 });
+    const probe = healthHandler({ store, region: 'eu-west-1', tableBudgetMs: 5000 });
     await probe(event);
     const first = await dynamo.documentClient().send(
       new GetCommand({ TableName: TABLE, Key: { pk: 'heartbeat#eu-west-1', sk: 'heartbeat' } }),
@@ -71,7 +74,7 @@ describe('GET /health against DynamoDB Local', () => {
 
   it('answers 503 naming the error when its table does not exist', async () => {
     const store = new HeartbeatStore(dynamo.documentClient(), 'nearstream-test-missing');
-    const response = await createHealthHandler({ store, region: 'us-east-1', tableBudgetMs: 5000 })(event);
+    const response = await healthHandler({ store, region: 'us-east-1', tableBudgetMs: 5000 })(event);
 
     expect(response.statusCode).toBe(503);
     expect(JSON.parse(response.body!)).toMatchObject({
@@ -83,7 +86,7 @@ describe('GET /health against DynamoDB Local', () => {
 
   it('answers 503 when nothing listens at the table endpoint', async () => {
     const store = new HeartbeatStore(clientFor(`http://127.0.0.1:${await freePort()}`), TABLE);
-    const response = await createHealthHandler({ store, region: 'us-east-1', tableBudgetMs: 5000 })(event);
+    const response = await healthHandler({ store, region: 'us-east-1', tableBudgetMs: 5000 })(event);
 
     expect(response.statusCode).toBe(503);
     expect(JSON.parse(response.body!).reason).toMatch(/^table unreachable: .*ECONNREFUSED/);
@@ -95,7 +98,7 @@ describe('GET /health against DynamoDB Local', () => {
     try {
       const store = new HeartbeatStore(clientFor(`http://127.0.0.1:${proxy.port}`), TABLE);
       const started = Date.now();
-      const response = await createHealthHandler({ store, region: 'us-east-1', tableBudgetMs: 300 })(event);
+      const response = await healthHandler({ store, region: 'us-east-1', tableBudgetMs: 300 })(event);
 
       expect(response.statusCode).toBe(503);
       expect(JSON.parse(response.body!).reason).toBe('table slow: no answer within 300 ms');
@@ -110,7 +113,7 @@ describe('GET /health against DynamoDB Local', () => {
     const proxy = await DelayProxy.start(port, 100);
     try {
       const store = new HeartbeatStore(clientFor(`http://127.0.0.1:${proxy.port}`), TABLE);
-      const response = await createHealthHandler({ store, region: 'us-east-1', tableBudgetMs: 5000 })(event);
+      const response = await healthHandler({ store, region: 'us-east-1', tableBudgetMs: 5000 })(event);
       expect(response.statusCode).toBe(200);
       expect(JSON.parse(response.body!).tableRoundTripMs).toBeGreaterThanOrEqual(200);
     } finally {

@@ -3,16 +3,19 @@ import { CatalogStore } from '../../lambda/catalog/catalog-store';
 import { FleetStore } from '../../lambda/fleet/fleet-store';
 import { FleetCache } from '../../lambda/playback/fleet-cache';
 import { createPlayHandler } from '../../lambda/playback/handler';
-import { cloudFrontSigner } from '../../lambda/playback/origin-signer';
+import { activeKeySigner } from '../../lambda/playback/origin-signer';
 import { PlayDependencies } from '../../lambda/playback/play-service';
 import { DEFAULT_STEERING_POLICY } from '../../lambda/playback/steering';
 import { ViewerStore } from '../../lambda/playback/viewer-store';
+import { formatOriginSigningKey } from '../../lambda/shared/origin-signing-key';
 import { verifyToken } from '../../lambda/shared/url-token';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { bodyOf, viewerEvent } from '../support/events';
+import { leastPrivilege } from '../support/iam/least-privilege';
 import { catalogTitle, cloudFrontKeyPair, healthReport, registration, TEST_KEYRING } from '../support/fixtures';
 
 const TABLE = 'nearstream-play-test';
+const iam = leastPrivilege({ controlTables: [TABLE] });
 const ROLE = 'arn:aws:sts::123456789012:assumed-role/appliance/i-1';
 const ORIGIN_DOMAIN = 'd111111abcdef8.cloudfront.net';
 const NEAR_CLIENT = '198.51.100.20';
@@ -32,6 +35,7 @@ describe('POST /play against DynamoDB Local', () => {
   let fleetStore: FleetStore;
   let clockMs = Date.parse('2026-11-21T20:00:00Z');
   const keys = cloudFrontKeyPair();
+  let originSigningSecret = formatOriginSigningKey({ keyPairId: 'K2JCJMDEHXQW5F', generation: 1, privateKeyPem: keys.privateKeyPem });
   let sessionCounter = 0;
 
   function dependencies(overrides: Partial<PlayDependencies> = {}): PlayDependencies {
@@ -40,7 +44,7 @@ describe('POST /play against DynamoDB Local', () => {
       viewers,
       fleet: new FleetCache(() => fleetStore.loadFleet(), { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY }, () => clockMs),
       keyring: async () => TEST_KEYRING,
-      origin: async () => cloudFrontSigner({ domainName: ORIGIN_DOMAIN, keyPairId: 'K2JCJMDEHXQW5F', privateKeyPem: keys.privateKeyPem }),
+      origin: activeKeySigner({ get: async () => originSigningSecret }, 'nearstream/test/origin-signing-key', ORIGIN_DOMAIN),
       region: 'us-east-1',
       sessionTtlSeconds: 4 * 3600,
       leaseSeconds: 300,
@@ -51,7 +55,7 @@ describe('POST /play against DynamoDB Local', () => {
   }
 
   const play = (handler: ReturnType<typeof createPlayHandler>, account: string | undefined, body: unknown) =>
-    handler(viewerEvent('POST /play', account, { body, sourceIp: '203.0.113.50' }));
+    iam.actingAs('play', handler)(viewerEvent('POST /play', account, { body, sourceIp: '203.0.113.50' }));
 
   beforeAll(async () => {
     dynamo = await DynamoDbLocal.start();
@@ -121,7 +125,7 @@ describe('POST /play against DynamoDB Local', () => {
     };
   }
 
-  it('signs the origin tier for CloudFront with a policy over the title only, verifiable with the public key', async () => {
+  it('signs the origin tier for CloudFront with a policy over the chosen codec of the title only, capped at the session\'s height, verifiable with the public key', async () => {
     const response = await play(createPlayHandler(dependencies()), 'alice', {
       titleId: 'rare-1',
       device: { codecs: ['hvc1', 'avc1'], maxHeight: 1080 },
@@ -137,8 +141,30 @@ describe('POST /play against DynamoDB Local', () => {
     const policy = fromCloudFrontBase64(url.searchParams.get('Policy')!);
     const signature = fromCloudFrontBase64(url.searchParams.get('Signature')!);
     expect(createVerify('RSA-SHA1').update(policy).verify(keys.publicKeyPem, signature)).toBe(true);
-    expect(JSON.parse(policy.toString()).Statement[0].Resource).toBe(`https://${ORIGIN_DOMAIN}/titles/rare-1/*`);
+    expect(JSON.parse(policy.toString()).Statement[0]).toMatchObject({
+      Resource: `https://${ORIGIN_DOMAIN}/titles/rare-1/hvc1/*`,
+      Condition: { DateGreaterThan: { 'AWS:EpochTime': 1080 } },
+    });
     expect(grant.sources[0].cookies).toMatchObject({ 'CloudFront-Key-Pair-Id': 'K2JCJMDEHXQW5F' });
+  });
+
+  it('signs the origin tier with the key pair the signing secret names at the time of the play, so a rotation needs no redeploy', async () => {
+    const handler = createPlayHandler(dependencies());
+    const previous = originSigningSecret;
+    const next = cloudFrontKeyPair();
+    originSigningSecret = formatOriginSigningKey({ keyPairId: 'K3NEXTGENERATN', generation: 2, privateKeyPem: next.privateKeyPem });
+    try {
+      const response = await play(handler, 'alice', { titleId: 'rare-1', device: { codecs: ['avc1'], maxHeight: 1080 }, clientIp: NEAR_CLIENT });
+      const origin = (bodyOf(response) as { sources: Source[] }).sources[0];
+      const url = new URL(origin.hls);
+      const fromCloudFrontBase64 = (text: string) => Buffer.from(text.replace(/-/g, '+').replace(/_/g, '=').replace(/~/g, '/'), 'base64');
+      const verifies = (publicKeyPem: string) =>
+        createVerify('RSA-SHA1').update(fromCloudFrontBase64(url.searchParams.get('Policy')!)).verify(publicKeyPem, fromCloudFrontBase64(url.searchParams.get('Signature')!));
+      expect([url.searchParams.get('Key-Pair-Id'), verifies(next.publicKeyPem), verifies(keys.publicKeyPem)]).toEqual(['K3NEXTGENERATN', true, false]);
+      expect(origin.cookies).toMatchObject({ 'CloudFront-Key-Pair-Id': 'K3NEXTGENERATN' });
+    } finally {
+      originSigningSecret = previous;
+    }
   });
 
   it('offers only the renditions the plan allows, and says so in the tokens', async () => {

@@ -7,9 +7,11 @@ import { DemandStore } from '../../lambda/telemetry/demand-store';
 import { createTelemetryHandler } from '../../lambda/telemetry/handler';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { bodyOf, viewerEvent } from '../support/events';
+import { leastPrivilege } from '../support/iam/least-privilege';
 import { catalogTitle } from '../support/fixtures';
 
 const TABLE = 'nearstream-viewer-test';
+const iam = leastPrivilege({ controlTables: [TABLE] });
 const NOW = Date.parse('2026-11-21T20:00:00Z');
 
 /** A real Powertools Metrics instance whose EMF output the test reads from the console. */
@@ -53,7 +55,7 @@ describe('viewer API against DynamoDB Local', () => {
   });
 
   describe('GET /titles', () => {
-    const handler = () => createCatalogHandler({ catalog, nowMs: () => NOW });
+    const handler = () => iam.actingAs('catalog', createCatalogHandler({ catalog, nowMs: () => NOW }));
 
     it('lists playable titles page by page in name order, hiding drafts and expired titles', async () => {
       const first = await handler()(viewerEvent('GET /titles', 'alice', { query: { limit: '3' } }));
@@ -85,7 +87,7 @@ describe('viewer API against DynamoDB Local', () => {
   describe('POST /events', () => {
     it('emits stream starts and play failures per region, counts demand, and renews the lease', async () => {
       const { metrics, emitted } = capturingMetrics();
-      const handler = createTelemetryHandler({ viewers, demand, metrics, region: 'us-west-2', leaseSeconds: 300, nowMs: () => NOW + 60_000 });
+      const handler = iam.actingAs('telemetry', createTelemetryHandler({ viewers, demand, metrics, region: 'us-west-2', leaseSeconds: 300, nowMs: () => NOW + 60_000 }));
       const response = await handler(
         viewerEvent('POST /events', 'alice', {
           body: {
@@ -115,7 +117,7 @@ describe('viewer API against DynamoDB Local', () => {
 
     it('loses no start when many batches count the same title at once', async () => {
       const { metrics } = capturingMetrics();
-      const handler = createTelemetryHandler({ viewers, demand, metrics, region: 'eu-west-1', leaseSeconds: 300, nowMs: () => NOW });
+      const handler = iam.actingAs('telemetry', createTelemetryHandler({ viewers, demand, metrics, region: 'eu-west-1', leaseSeconds: 300, nowMs: () => NOW }));
       const batch = { events: [{ type: 'start', sessionId: 's-alice', at: '2026-11-21T20:00:01Z' }] };
       await Promise.all(Array.from({ length: 30 }, () => handler(viewerEvent('POST /events', 'alice', { body: batch }))));
       expect(await demand.topTitlesInRegion('2026-11-21', 'eu-west-1', 1)).toEqual([{ titleId: 'b-2', starts: 30 }]);
@@ -123,7 +125,7 @@ describe('viewer API against DynamoDB Local', () => {
 
     it('frees the stream slot on stop and remembers the position', async () => {
       const { metrics } = capturingMetrics();
-      const handler = createTelemetryHandler({ viewers, demand, metrics, region: 'us-west-2', leaseSeconds: 300, nowMs: () => NOW + 120_000 });
+      const handler = iam.actingAs('telemetry', createTelemetryHandler({ viewers, demand, metrics, region: 'us-west-2', leaseSeconds: 300, nowMs: () => NOW + 120_000 }));
       await handler(viewerEvent('POST /events', 'alice', { body: { events: [{ type: 'stop', sessionId: 's-alice', at: '2026-11-21T20:02:00Z', positionSeconds: 600 }] } }));
       expect(await viewers.claimStreamSlot('alice', 1, 'next-session', NOW + 120_001, NOW + 400_000)).toBe(0);
       expect(await viewers.continueWatching('alice', 5)).toEqual([{ titleId: 'b-2', positionSeconds: 600, updatedAt: '2026-11-21T20:02:00.000Z' }]);
@@ -136,7 +138,7 @@ describe('viewer API against DynamoDB Local', () => {
       [{ events: [{ type: 'start', sessionId: 's', at: 'yesterday' }] }, 'body.events[0].at', ''],
     ])('answers 400 naming the field for a bad batch (%#)', async (body, field, message) => {
       const { metrics } = capturingMetrics();
-      const handler = createTelemetryHandler({ viewers, demand, metrics, region: 'us-west-2', leaseSeconds: 300, nowMs: () => NOW });
+      const handler = iam.actingAs('telemetry', createTelemetryHandler({ viewers, demand, metrics, region: 'us-west-2', leaseSeconds: 300, nowMs: () => NOW }));
       const response = await handler(viewerEvent('POST /events', 'alice', { body }));
       expect([response.statusCode, bodyOf(response).field]).toEqual([400, field]);
       expect(bodyOf(response).message).toContain(message);
@@ -147,7 +149,7 @@ describe('viewer API against DynamoDB Local', () => {
     it('shows continue watching and the region\'s top titles', async () => {
       await demand.addStarts('2026-11-21', 'ap-south-1', [{ titleId: 'd-4', starts: 9 }, { titleId: 'a-1', starts: 3 }, { titleId: 'x-draft', starts: 50 }]);
       await demand.addStarts('2026-11-20', 'ap-south-1', [{ titleId: 'a-1', starts: 8 }]);
-      const handler = createHomeHandler({ catalog, viewers, demand, region: 'ap-south-1', nowMs: () => NOW, topTitlesCacheMs: 60_000 });
+      const handler = iam.actingAs('home', createHomeHandler({ catalog, viewers, demand, region: 'ap-south-1', nowMs: () => NOW, topTitlesCacheMs: 60_000 }));
       const response = await handler(viewerEvent('GET /home', 'alice'));
       const home = bodyOf(response) as { rows: { id: string; items: { titleId: string; positionSeconds?: number }[] }[]; unavailableRows: string[] };
       expect(home.unavailableRows).toEqual([]);
@@ -159,7 +161,7 @@ describe('viewer API against DynamoDB Local', () => {
 
     it('still answers with the rows that work when one row\'s source fails', async () => {
       const failingDemand = { topTitlesInRegion: () => Promise.reject(new Error('throttled')) };
-      const handler = createHomeHandler({ catalog, viewers, demand: failingDemand, region: 'ap-south-1', nowMs: () => NOW, topTitlesCacheMs: 0 });
+      const handler = iam.actingAs('home', createHomeHandler({ catalog, viewers, demand: failingDemand, region: 'ap-south-1', nowMs: () => NOW, topTitlesCacheMs: 0 }));
       const response = await handler(viewerEvent('GET /home', 'alice'));
       expect(response.statusCode).toBe(200);
       expect(bodyOf(response)).toMatchObject({ unavailableRows: ['top-in-region'], rows: [{ id: 'continue-watching' }] });

@@ -1,10 +1,13 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { CatalogStore } from '../../lambda/catalog/catalog-store';
+import { ObjectDigestStore } from '../../lambda/encoding/object-digest-store';
 import { titleIdFor } from '../../lambda/encoding/title-id';
+import { inventoryKey, parseInventory } from '../../lambda/shared/title-inventory';
 import { resolveEnvironment } from '../../lib/config/environment';
 import { encodeTitleLocally } from '../../local/encoder/ffmpeg-stand-in';
 import { DynamoDbLocal } from '../support/dynamodb-local';
@@ -42,6 +45,7 @@ describe('the ffmpeg stand-in for MediaConvert', () => {
     s3: s3.client(),
     originBucket: 'origin',
     catalog,
+    digests: new ObjectDigestStore(dynamo.documentClient(), TABLE),
     rates: resolveEnvironment({ name: 'dev' }).encoding.ratesUsdPerMinute,
     nowIso: () => '2026-11-21T20:00:00.000Z',
   });
@@ -60,19 +64,49 @@ describe('the ffmpeg stand-in for MediaConvert', () => {
     ]);
     expect(title.renditions.every((r) => r.bytes > 0 && r.bitrateKbps > 0)).toBe(true);
     expect(title.durationSeconds).toBeCloseTo(10, 0);
-    expect(title.manifests).toEqual({ avc1: { hls: `titles/${titleId}/avc1/index.m3u8`, dash: `titles/${titleId}/avc1/index.mpd` } });
+    expect(title.manifests).toEqual({
+      avc1: { hls: `titles/${titleId}/avc1/index.m3u8`, dash: `titles/${titleId}/avc1/index.mpd`, cappedHeights: [234, 360, 432, 540, 720] },
+    });
     expect(title.encoding).toMatchObject({ sourceHeight: 720, savingsPercent: expect.any(Number), estimatedCostUsd: expect.any(Number) });
     expect(await catalog.get(titleId)).toEqual(title);
 
     const keys = await s3.keys('origin', `titles/${titleId}/avc1/`);
     expect(keys.every((key) => key.startsWith(`titles/${titleId}/avc1/`))).toBe(true);
-    expect(keys).toEqual(expect.arrayContaining([`titles/${titleId}/avc1/index.m3u8`, `titles/${titleId}/avc1/index.mpd`]));
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        `titles/${titleId}/avc1/index.m3u8`,
+        `titles/${titleId}/avc1/index.mpd`,
+        `titles/${titleId}/avc1/renditions.json`,
+        `titles/${titleId}/avc1/index.cap432.m3u8`,
+        `titles/${titleId}/avc1/index.cap432.mpd`,
+      ]),
+    );
 
     for (const manifest of ['index.m3u8', 'index.mpd']) {
       const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,height', '-of', 'json', `${s3.endpoint}/origin/titles/${titleId}/avc1/${manifest}`]);
       const streams = (JSON.parse(stdout).streams as { codec_name: string; height?: number }[]).filter((s) => s.codec_name === 'h264');
       expect(new Set(streams.map((s) => s.height)).size).toBeGreaterThanOrEqual(3);
     }
+    for (const manifest of ['index.cap432.m3u8', 'index.cap432.mpd']) {
+      const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,height', '-of', 'json', `${s3.endpoint}/origin/titles/${titleId}/avc1/${manifest}`]);
+      const heights = (JSON.parse(stdout).streams as { codec_name: string; height?: number }[]).filter((s) => s.codec_name === 'h264').map((s) => s.height);
+      expect([manifest, [...new Set(heights)].sort((a, b) => a! - b!)]).toEqual([manifest, [234, 360, 432]]);
+    }
+  });
+
+  it('makes the title available with the inventory the encoding workflow\'s own steps build: every uploaded object\'s size and SHA-256', async () => {
+    const titleId = titleIdFor('source', 'uploads/clip.mp4', undefined);
+    const title = (await catalog.get(titleId))!;
+    const body = await s3.read('origin', inventoryKey(titleId));
+    const inventory = parseInventory(titleId, body, title.encoding!.inventory!);
+
+    const uploaded = (await s3.keys('origin', `titles/${titleId}/`)).filter((key) => key !== inventoryKey(titleId));
+    expect(inventory.map((object) => object.key)).toEqual(uploaded);
+    for (const object of inventory) {
+      const stored = await s3.read('origin', object.key);
+      expect(object).toEqual({ key: object.key, size: stored.length, sha256: createHash('sha256').update(stored).digest('hex'), titleId });
+    }
+    expect(title.encoding!.inventory).toMatchObject({ objects: uploaded.length, bytes: inventory.reduce((sum, object) => sum + object.size, 0) });
   });
 
   it('ends a file that is not a video as a failed title with the reason', async () => {

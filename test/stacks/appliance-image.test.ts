@@ -59,23 +59,69 @@ describe('ApplianceImageStack', () => {
     });
   });
 
-  it('rebuilds when the base image changes, checked daily, with tests on, and retires all but the newest images', () => {
+  it('rebuilds weekly from the newest Debian AMI unconditionally, with tests on, and keeps recent and recently launched images', () => {
     image.hasResourceProperties('AWS::ImageBuilder::ImagePipeline', {
-      Schedule: { ScheduleExpression: 'cron(0 3 * * ? *)', PipelineExecutionStartCondition: 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE' },
+      Schedule: { ScheduleExpression: 'cron(0 3 ? * SUN *)', PipelineExecutionStartCondition: 'EXPRESSION_MATCH_ONLY' },
       ImageTestsConfiguration: { ImageTestsEnabled: true, TimeoutMinutes: 60 },
       Status: 'ENABLED',
     });
     image.hasResourceProperties('AWS::ImageBuilder::LifecyclePolicy', {
       ResourceType: 'AMI_IMAGE',
-      PolicyDetails: [{ Action: { Type: 'DELETE', IncludeResources: { Amis: true, Snapshots: true } }, Filter: { Type: 'COUNT', Value: 5 } }],
+      PolicyDetails: [
+        {
+          Action: { Type: 'DELETE', IncludeResources: { Amis: true, Snapshots: true } },
+          Filter: { Type: 'COUNT', Value: 5 },
+          ExclusionRules: { Amis: { LastLaunched: { Unit: 'DAYS', Value: 90 } } },
+        },
+      ],
       ResourceSelection: { TagMap: { 'nearstream:image': 'nearstream-dev-appliance' } },
     });
+  });
+
+  it('starts the first build at deploy, and one per new bundle, with the bundle version as idempotency token', () => {
+    const [build] = Object.values(image.findResources('Custom::AWS'));
+    const create = JSON.stringify(build.Properties.Create);
+    const hash = dev.environment.applianceImage.image.bundle.assetHash.slice(0, 12);
+    expect(create).toContain('startImagePipelineExecution');
+    expect(create).toContain(`nearstream-${hash}`);
+    expect(JSON.stringify(build.Properties.Update)).toContain(`appliance-build-${hash}`);
+    const [pipelineId] = Object.keys(image.findResources('AWS::ImageBuilder::ImagePipeline'));
+    expect(JSON.stringify(build.DependsOn)).toContain(pipelineId);
+    image.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: [{ Action: 'imagebuilder:StartImagePipelineExecution', Effect: 'Allow', Resource: { 'Fn::GetAtt': [pipelineId, 'Arn'] } }] },
+    });
+  });
+
+  it('keeps the SSM agent in the image, the only way into an appliance', () => {
+    image.hasResourceProperties('AWS::ImageBuilder::ImageRecipe', {
+      AdditionalInstanceConfiguration: { SystemsManagerAgent: { UninstallAfterBuild: false } },
+    });
+  });
+
+  it('builds in its own subnet behind a group with nothing in and only web ports out, needing no default VPC', () => {
+    const [groupId] = Object.keys(image.findResources('AWS::EC2::SecurityGroup'));
+    const [subnetId] = Object.keys(image.findResources('AWS::EC2::Subnet'));
+    image.hasResourceProperties('AWS::ImageBuilder::InfrastructureConfiguration', {
+      SubnetId: { Ref: subnetId },
+      SecurityGroupIds: [{ 'Fn::GetAtt': [groupId, 'GroupId'] }],
+    });
+    const [group] = Object.values(image.findResources('AWS::EC2::SecurityGroup'));
+    expect(group.Properties.SecurityGroupIngress).toBeUndefined();
+    expect(group.Properties.SecurityGroupEgress.map((rule: { FromPort: number }) => rule.FromPort).sort()).toEqual([443, 80]);
+  });
+
+  it('writes the component document as Image Builder documents it: schema 1.0 as a string, the .tar.gz release', () => {
+    const document = componentDocument() as unknown as { schemaVersion: unknown };
+    expect(document.schemaVersion).toBe('1.0');
+    expect(JSON.stringify(document)).toContain('.tar.gz');
+    expect(JSON.stringify(document)).not.toContain('.tar.xz');
   });
 
   it('lets build instances read only the bundle from the asset bucket, beside the Image Builder minimum', () => {
     const policies = Object.values(image.findResources('AWS::IAM::Policy'));
     const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement);
-    expect(statements.every((statement: { Action: string | string[] }) => [statement.Action].flat().every((action) => action.startsWith('s3:')))).toBe(true);
+    const buildStatements = statements.filter((statement: { Action: string | string[] }) => statement.Action !== 'imagebuilder:StartImagePipelineExecution');
+    expect(buildStatements.every((statement: { Action: string | string[] }) => [statement.Action].flat().every((action) => action.startsWith('s3:')))).toBe(true);
     expect(JSON.stringify(statements)).not.toContain('s3:Put');
   });
 });

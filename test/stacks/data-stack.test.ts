@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { synthEnvironment } from '../support/synth';
 
 describe('DataStack', () => {
-  const prod = synthEnvironment({ name: 'prod', primaryRegion: 'eu-west-1', secondaryRegion: 'eu-central-1' });
+  const prod = synthEnvironment({ name: 'prod', viewerEmailFrom: 'no-reply@example.com', primaryRegion: 'eu-west-1', secondaryRegion: 'eu-central-1' });
   const prodData = prod.template(prod.environment.data);
   const ephemeral = synthEnvironment({ name: 'pr-42' });
 
@@ -56,9 +56,23 @@ describe('DataStack', () => {
 
   it('pins the logical ids of stateful resources so a refactor cannot replace them', () => {
     expect(Object.keys(prodData.findResources('AWS::DynamoDB::GlobalTable'))).toEqual(['ControlTable']);
-    expect(Object.keys(prodData.findResources('AWS::SecretsManager::Secret')).sort()).toEqual(['OriginSigningSecret', 'UrlSigningSecret']);
+    expect(Object.keys(prodData.findResources('AWS::SecretsManager::Secret')).sort()).toEqual(['OriginKeyStore', 'OriginSigningSecret', 'UrlSigningSecret']);
     expect(Object.keys(prodData.findResources('AWS::S3::Bucket'))).toContain('OriginBucket');
     expect(Object.keys(prodData.findResources('AWS::Cognito::UserPool'))).toEqual(['ViewerUserPool']);
+  });
+
+  it('keeps generation 1\'s key pair and public key under the logical ids environments deployed before key generations have', () => {
+    expect(Object.keys(prodData.findResources('Custom::CloudFrontKeyPair'))).toEqual(['OriginTierKeyPairB6C9C6D1']);
+    expect(Object.keys(prodData.findResources('AWS::CloudFront::PublicKey'))).toEqual(['OriginTierPublicKey02977D3C']);
+  });
+
+  it('keeps exporting generation 1\'s key pair id while it is trusted, for control planes deployed before the key id moved into the secret', () => {
+    const exportsOf = (template: typeof prodData) =>
+      Object.values(template.toJSON().Outputs as Record<string, { Export?: { Name: string } }>).flatMap((output) => (output.Export ? [output.Export.Name] : []));
+    const retired = synthEnvironment({ name: 'pr-43', originKeyGenerations: [2] });
+
+    expect(exportsOf(prodData)).toContain('nearstream-prod-data:ExportsOutputRefOriginTierPublicKey02977D3C964EE80F');
+    expect(exportsOf(retired.template(retired.environment.data)).filter((name) => name.includes('PublicKey'))).toEqual([]);
   });
 
   it('leaves nothing behind in an ephemeral environment: no Retain anywhere, no deletion protection', () => {

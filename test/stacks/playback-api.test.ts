@@ -86,7 +86,8 @@ describe('playback API infrastructure', () => {
       LoggingConfiguration: Match.objectLike({ DestinationBucketName: Match.anyValue() }),
     });
     data.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'nearstream/dev/origin-signing-key', ReplicaRegions: [{ Region: 'us-west-2' }] });
-    data.hasResourceProperties('Custom::CloudFrontKeyPair', { SecretId: { Ref: 'OriginSigningSecret' }, Generation: '1' });
+    data.hasResourceProperties('Custom::CloudFrontKeyPair', { KeyStoreId: { Ref: 'OriginKeyStore' }, Generation: '1' });
+    data.hasResourceProperties('Custom::CloudFrontSigningKey', { SigningSecretId: { Ref: 'OriginSigningSecret' }, Generation: '1' });
   });
 
   it('gives appliance roles execute-api:Invoke on the fleet routes only', () => {
@@ -109,7 +110,32 @@ describe('playback API infrastructure', () => {
     });
   });
 
-  it('gives the play function its signing configuration and the lease and session settings', () => {
+  it('creates the stage only after the /home route its settings name, which API Gateway requires', () => {
+    const [homeRouteId] = Object.keys(primary.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: 'GET /home' } }));
+    const [stage] = Object.values(primary.findResources('AWS::ApiGatewayV2::Stage'));
+    expect(stage.DependsOn).toContain(homeRouteId);
+  });
+
+  it('answers browsers\' preflight for the viewer routes, without credentials', () => {
+    primary.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['*'],
+        AllowMethods: ['GET', 'POST', 'OPTIONS'],
+        AllowHeaders: ['authorization', 'content-type'],
+        AllowCredentials: Match.absent(),
+        MaxAge: 86400,
+      },
+    });
+  });
+
+  it('allows only the configured web origins when they are given', () => {
+    const locked = synthEnvironment({ name: 'dev', corsOrigins: ['https://watch.example.com', 'http://localhost:5173'] });
+    locked.template(locked.environment.controlPlanes[1]).hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://watch.example.com', 'http://localhost:5173'] }),
+    });
+  });
+
+  it('gives the play function its signing configuration and the lease and session settings, the key pair id coming with the key from the secret', () => {
     secondary.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
@@ -117,12 +143,15 @@ describe('playback API infrastructure', () => {
           URL_SIGNING_SECRET_NAME: 'nearstream/dev/url-signing-key',
           ORIGIN_SIGNING_SECRET_NAME: 'nearstream/dev/origin-signing-key',
           ORIGIN_DOMAIN_NAME: Match.anyValue(),
-          ORIGIN_KEY_PAIR_ID: Match.anyValue(),
+          ORIGIN_KEY_PAIR_ID: Match.absent(),
           STREAM_LEASE_SECONDS: '300',
           SESSION_TTL_SECONDS: '14400',
         }),
       },
       MemorySize: 1024,
     });
+    for (const template of [primary, secondary]) {
+      expect(JSON.stringify(template.toJSON())).not.toMatch(/PublicKey/);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { synthEnvironment } from '../support/synth';
 
 describe('latency routing with a custom domain', () => {
-  const prod = synthEnvironment({ name: 'prod', domainName: 'example.com', hostedZoneId: 'Z0123456789ABC' });
+  const prod = synthEnvironment({ name: 'prod', viewerEmailFrom: 'no-reply@example.com', domainName: 'example.com', hostedZoneId: 'Z0123456789ABC' });
   const templates = prod.environment.controlPlanes.map((stack) => ({ region: stack.region, template: prod.template(stack) }));
   const latencyRecords = templates.flatMap(({ template }) =>
     Object.values(template.findResources('AWS::Route53::RecordSet', { Properties: { Name: 'api.example.com.' } })),

@@ -12,11 +12,16 @@ import { LocalGateway } from '../../local/api/local-gateway';
 import { bundleAgent } from '../../appliance-image/build';
 import { DynamoDbLocal } from './dynamodb-local';
 import { TEST_KEYRING } from './fixtures';
+import { AwsCall } from './iam/call-permissions';
+import { Principal } from './iam/least-privilege';
+import { SigV4RecordingProxy } from './iam/sigv4-recording-proxy';
 import { ProcessResult, runProcess } from './run-process';
 import { S3Server } from './s3-server';
 
 export const AGENT_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 export const AGENT_PRINCIPAL = 'arn:aws:iam::000000000000:user/S3RVER';
+/** Who the agent acts as in AWS: a bare-metal appliance of cluster `isp-a`, by its certificate's OU. */
+export const APPLIANCE_IDENTITY: Principal = { role: 'appliance-bare-metal', principalTags: { 'x509Subject/OU': 'isp-a' } };
 
 /** A made-up title: `count` objects of random bytes under `titles/<titleId>/avc1/`. */
 export function makeTitle(titleId: string, count: number, bytes: number): { object: ManifestObject; body: Buffer }[] {
@@ -44,6 +49,9 @@ export class ApplianceWorld {
   s3!: S3Server;
   gateway!: LocalGateway;
   fleet!: FleetStore;
+  /** What the agent reaches the origin and the fleet API through, recording its AWS calls for the IAM check. */
+  private originProxy?: SigV4RecordingProxy;
+  private fleetApiProxy?: SigV4RecordingProxy;
 
   async start(): Promise<void> {
     this.agentBundle = bundleAgent(path.join(this.root, 'nearstream-agent.js'));
@@ -57,6 +65,7 @@ export class ApplianceWorld {
         return { method, path: route, auth: 'appliance' as const, handler };
       }),
     );
+    [this.originProxy, this.fleetApiProxy] = await Promise.all([SigV4RecordingProxy.start(this.s3.endpoint), SigV4RecordingProxy.start(this.gateway.url)]);
     fs.mkdirSync(this.cacheDir, { recursive: true });
     fs.writeFileSync(this.keyringFile, JSON.stringify({ activeKeyId: 'k1', k1: TEST_KEYRING.keys.get('k1')!.toString('utf8') }));
     this.writeConfig({});
@@ -69,12 +78,12 @@ export class ApplianceWorld {
         applianceId: 'oca-1',
         clusterId: 'isp-a',
         region: 'us-east-1',
-        controlPlaneUrl: this.gateway.url,
+        controlPlaneUrl: this.fleetApiProxy!.url,
         baseUrl: 'https://oca-1.isp-a.example',
         prefixes: ['198.51.100.0/24'],
         capacity: { egressGbps: 10, diskBytes: 100_000_000 },
         originBucket: 'origin',
-        s3Endpoint: this.s3.endpoint,
+        s3Endpoint: this.originProxy!.url,
         cacheDir: this.cacheDir,
         stateDir: this.stateDir,
         keyringFile: this.keyringFile,
@@ -128,6 +137,11 @@ export class ApplianceWorld {
     return spawn(process.execPath, [this.agentBundle, ...args, '--config', this.configFile], { env: { ...process.env, ...AGENT_CREDENTIALS }, stdio: 'ignore' });
   }
 
+  /** The AWS calls the agent made (to the origin and the fleet API) since the last time they were taken. */
+  takeAgentCalls(): AwsCall[] {
+    return [...(this.originProxy?.take() ?? []), ...(this.fleetApiProxy?.take() ?? [])];
+  }
+
   /** Every file nginx could serve, with its SHA-256. */
   servedFiles(): Record<string, string> {
     const files: Record<string, string> = {};
@@ -143,6 +157,7 @@ export class ApplianceWorld {
   }
 
   async stop(): Promise<void> {
+    await Promise.all([this.originProxy?.stop(), this.fleetApiProxy?.stop()]);
     await this.gateway?.stop();
     await this.s3?.stop();
     await this.dynamo?.stop();

@@ -38,6 +38,8 @@ export interface SynthesizedEnvironment {
   readonly pluginReports: readonly PluginReport[];
   /** The message synth failed with, if it did. */
   readonly synthError?: string;
+  /** Context the app asked CDK to look up in an account (the CLI would fail without credentials). */
+  readonly missingContext: readonly string[];
   template(stack: Stack): Template;
 }
 
@@ -64,11 +66,16 @@ export function synthEnvironment(input: EnvironmentInput, options: SynthOptions 
   const pluginReports: PluginReport[] = fs.existsSync(reportFile)
     ? JSON.parse(fs.readFileSync(reportFile, 'utf8')).pluginReports
     : [];
+  const manifestFile = path.join(outdir, 'manifest.json');
+  const missingContext: string[] = fs.existsSync(manifestFile)
+    ? (JSON.parse(fs.readFileSync(manifestFile, 'utf8')).missing ?? []).map((entry: { key: string }) => entry.key)
+    : [];
   const templates = new Map<Stack, Template>();
   return {
     environment,
     pluginReports,
     synthError,
+    missingContext,
     template(stack: Stack): Template {
       let template = templates.get(stack);
       if (!template) {

@@ -8,6 +8,7 @@ import { createRejectHandler } from '../../../lambda/encoding/reject';
 import { titleIdFor } from '../../../lambda/encoding/title-id';
 import { resolveEnvironment } from '../../../lib/config/environment';
 import { DynamoDbLocal } from '../../support/dynamodb-local';
+import { leastPrivilege } from '../../support/iam/least-privilege';
 import { S3Server } from '../../support/s3-server';
 
 // MediaConvert and SNS cannot run here; S3 (s3rver) and DynamoDB (DynamoDB Local) are real.
@@ -25,6 +26,13 @@ const settings: IngestSettings = {
   maxUploadBytes: 1_000_000,
   defaultLadder: 'fixed',
 };
+
+const iam = leastPrivilege({
+  controlTables: [TABLE],
+  buckets: { source: 'source', origin: 'origin' },
+  arns: { [TOPIC]: 'encoding-failures', [settings.mediaConvertRoleArn]: 'mediaconvert-jobs' },
+  mocks: [mediaConvertMock, snsMock],
+});
 
 const upload = (key: string, size = 1000): UploadEvent => ({ detail: { bucket: { name: 'source' }, object: { key, size } } });
 
@@ -54,23 +62,22 @@ describe('encoding workflow', () => {
   let jobCounter = 0;
 
   const ingest = () =>
-    createIngestHandler({
+    iam.actingAs('encoding-ingest', createIngestHandler({
       catalog,
       mediaConvert: new MediaConvertClient({ region: 'us-east-1' }),
       s3: s3.client(),
       settings,
       nowIso: () => '2026-11-21T20:00:00.000Z',
-    });
+    }));
   const complete = () =>
-    createCompleteHandler({
+    iam.actingAs('encoding-complete', createCompleteHandler({
       catalog,
       s3: s3.client(),
       sns: new SNSClient({ region: 'us-east-1' }),
       topicArn: TOPIC,
       rates: RATES,
-      nowIso: () => '2026-11-21T21:00:00.000Z',
-    });
-  const reject = () => createRejectHandler({ catalog, sns: new SNSClient({ region: 'us-east-1' }), topicArn: TOPIC });
+    }));
+  const reject = () => iam.actingAs('encoding-reject', createRejectHandler({ catalog, sns: new SNSClient({ region: 'us-east-1' }), topicArn: TOPIC }));
 
   beforeAll(async () => {
     dynamo = await DynamoDbLocal.start();
@@ -164,6 +171,25 @@ describe('encoding workflow', () => {
     expect(result).toMatchObject({ outcome: 'submitted', titleId: titleIdFor('source', 'uploads/with space+plus.mp4', undefined) });
   });
 
+  it('reads the exact upload version the event names, as the versioned source bucket sends it', async () => {
+    await s3.put('source', 'uploads/versioned.mp4', 'x');
+    probeFinds(720);
+    const event: UploadEvent = { detail: { bucket: { name: 'source' }, object: { key: 'uploads/versioned.mp4', size: 1000, 'version-id': '3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH' } } };
+    const result = await ingest()(event);
+    expect(result).toMatchObject({ outcome: 'submitted', titleId: titleIdFor('source', 'uploads/versioned.mp4', '3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH') });
+  });
+
+  it('rejects an upload deleted before it was ingested, naming it, even when its key is no URL encoding', async () => {
+    const result = await ingest()(upload('uploads/deleted-100%.mp4'));
+    expect(result).toEqual({
+      outcome: 'rejected',
+      titleId: titleIdFor('source', 'uploads/deleted-100%.mp4', undefined),
+      reason: 's3://source/uploads/deleted-100%.mp4 no longer exists: it was deleted before it could be encoded',
+      source: 's3://source/uploads/deleted-100%.mp4',
+    });
+    expect(mediaConvertMock.calls()).toHaveLength(0);
+  });
+
   it('refuses an upload over the size limit before probing or encoding, failing the title and notifying', async () => {
     await s3.put('source', 'uploads/huge.mxf', 'x');
     const result = await ingest()(upload('uploads/huge.mxf', 5_000_000));
@@ -244,7 +270,7 @@ describe('encoding workflow', () => {
       };
     }
 
-    it('keeps the title processing until every job completed, then makes it available with sizes, savings and cost', async () => {
+    it('keeps the title processing until every job completed, then makes its inventory due, with sizes, savings and cost', async () => {
       await writeRendition('avc1', 'avc1_234p', 1_000_000);
       await writeRendition('avc1', 'avc1_720p', 9_000_000);
       await writeRendition('hvc1', 'hvc1_720p', 6_000_000);
@@ -255,8 +281,8 @@ describe('encoding workflow', () => {
       ]);
       const av1 = completed('av1', 'job-av1', [{ codec: 'av01', renditions: [['av01_720p', 1280, 720]] }]);
 
-      expect(await complete()(fixed)).toEqual({ titleId, status: 'processing' });
-      expect(await complete()(av1)).toEqual({ titleId, status: 'available' });
+      expect(await complete()(fixed)).toEqual({ titleId, status: 'processing', inventoryDue: false });
+      expect(await complete()(av1)).toEqual({ titleId, status: 'processing', inventoryDue: true });
 
       const title = (await catalog.get(titleId))!;
       expect(title.renditions.map((r) => [r.codec, r.height, r.bytes, r.bitrateKbps])).toEqual([
@@ -267,7 +293,7 @@ describe('encoding workflow', () => {
       ]);
       expect(title.manifests.avc1).toEqual({ hls: `titles/${titleId}/avc1/index.m3u8`, dash: `titles/${titleId}/avc1/index.mpd` });
       expect(title.durationSeconds).toBe(60);
-      expect(title.availableFrom).toBe('2026-11-21T21:00:00.000Z');
+      expect(title.encoding!.inventory).toBeUndefined();
       expect(title.encoding).toMatchObject({ producedBytes: 20_000_000, jobs: { fixed: { status: 'COMPLETE' }, av1: { status: 'COMPLETE' } } });
       expect(title.encoding!.referenceBytes).toBeGreaterThan(20_000_000);
       expect(title.encoding!.savingsPercent).toBeGreaterThan(0);
@@ -287,7 +313,7 @@ describe('encoding workflow', () => {
         },
       });
       await Promise.all([complete()(event('fixed', 'avc1')), complete()(event('av1', 'av01'))]);
-      expect((await catalog.get(raced))!.status).toBe('available');
+      expect((await catalog.get(raced))!.encoding!.jobs).toMatchObject({ fixed: { status: 'COMPLETE' }, av1: { status: 'COMPLETE' } });
     });
 
     it('fails the title and notifies on ERROR, and a later COMPLETE of its other job does not revive it', async () => {
@@ -297,7 +323,7 @@ describe('encoding workflow', () => {
       const error: JobStateChangeEvent = {
         detail: { status: 'ERROR', jobId: 'job-bad', errorCode: 1010, errorMessage: 'Unable to open input file', userMetadata: { nearstreamTitleId: corrupt, nearstreamJob: 'fixed' } },
       };
-      expect(await complete()(error)).toEqual({ titleId: corrupt, status: 'failed' });
+      expect(await complete()(error)).toEqual({ titleId: corrupt, status: 'failed', inventoryDue: false });
       await complete()({ detail: { status: 'COMPLETE', jobId: 'job-av1', userMetadata: { nearstreamTitleId: corrupt, nearstreamJob: 'av1' }, outputGroupDetails: [] } });
 
       expect(await catalog.get(corrupt)).toMatchObject({
@@ -307,7 +333,7 @@ describe('encoding workflow', () => {
       expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
     });
 
-    it('refuses an event without the title it belongs to, so the rule\'s retries and dead-letter queue catch it', async () => {
+    it('refuses an event without the title it belongs to, so the completion state machine\'s retries and failure alarm catch it', async () => {
       await expect(complete()({ detail: { status: 'COMPLETE', jobId: 'stray' } })).rejects.toThrow('carries no nearstreamTitleId');
     });
   });
