@@ -9,6 +9,7 @@ const IMAGE_DIR = __dirname;
 const BUNDLED_FILES: Record<string, string> = {
   'install/install.sh': 'install.sh',
   'nginx/token.js': 'nginx/token.js',
+  'nginx/renditions.js': 'nginx/renditions.js',
   'nginx/nearstream-edge.conf.template': 'nginx/nearstream-edge.conf.template',
   'systemd/nearstream-configure.service': 'systemd/nearstream-configure.service',
 };

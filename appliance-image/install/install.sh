@@ -34,7 +34,7 @@ case "${ID}:${VERSION_ID}" in
   debian:12 | ubuntu:24.04) ;;
   *) fail "unsupported system ${PRETTY_NAME:-unknown}: Debian 12 or Ubuntu 24.04 is needed" ;;
 esac
-for file in agent/nearstream-agent.js nginx/token.js nginx/nearstream-edge.conf.template systemd/nearstream-configure.service; do
+for file in agent/nearstream-agent.js nginx/token.js nginx/renditions.js nginx/nearstream-edge.conf.template systemd/nearstream-configure.service; do
   [ -f "$BUNDLE/$file" ] || fail "the bundle at $BUNDLE lacks $file"
 done
 if [ -n "$SETTINGS" ] && [ ! -f "$SETTINGS" ]; then
@@ -107,6 +107,7 @@ ensure_file() { # source target mode
 }
 ensure_file "$BUNDLE/agent/nearstream-agent.js" /opt/nearstream/agent/nearstream-agent.js 644
 ensure_file "$BUNDLE/nginx/token.js" /opt/nearstream/nginx/token.js 644
+ensure_file "$BUNDLE/nginx/renditions.js" /opt/nearstream/nginx/renditions.js 644
 ensure_file "$BUNDLE/nginx/nearstream-edge.conf.template" /opt/nearstream/nginx/nearstream-edge.conf.template 644
 ensure_file "$BUNDLE/systemd/nearstream-configure.service" /opt/nearstream/systemd/nearstream-configure.service 644
 ensure_file "$BUNDLE/systemd/nearstream-configure.service" /etc/systemd/system/nearstream-configure.service 644

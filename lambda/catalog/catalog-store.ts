@@ -1,12 +1,35 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { CONTROL_TABLE_SCHEMA, INDEX_PARTITIONS, itemKeys } from '../shared/control-table';
+import type { CursorShape } from '../shared/cursor';
 import { conditionally } from '../shared/dynamodb';
+import { ID_PATTERN } from '../shared/request-fields';
 import { CatalogTitle } from './catalog';
 
 export interface CatalogPage {
   readonly titles: CatalogTitle[];
   readonly lastKey?: Record<string, unknown>;
 }
+
+/** `gsi1` orders the catalog by `<lower-case name>#<titleId>`; ids hold no `#`, so the id is what follows the last one. */
+function catalogSortKey(title: CatalogTitle): string {
+  return `${title.name.toLowerCase()}#${title.titleId}`;
+}
+
+/** Cursors of `CatalogStore.list`: a position in the catalog partition of `gsi1`, and only there. */
+export const CATALOG_CURSOR: CursorShape = {
+  sortKeyAttribute: CONTROL_TABLE_SCHEMA.index.sortKey,
+  startKey: (sortKey) => {
+    const titleId = sortKey.slice(sortKey.lastIndexOf('#') + 1);
+    if (!sortKey.includes('#') || !ID_PATTERN.test(titleId)) {
+      return undefined;
+    }
+    return {
+      ...itemKeys.title(titleId),
+      [CONTROL_TABLE_SCHEMA.index.partitionKey]: INDEX_PARTITIONS.catalog,
+      [CONTROL_TABLE_SCHEMA.index.sortKey]: sortKey,
+    };
+  },
+};
 
 /**
  * Catalog entries in the control table: one item per title, listed through `gsi1` in name order.
@@ -23,6 +46,7 @@ export class CatalogStore {
     return Item ? toTitle(Item) : undefined;
   }
 
+  /** A page of available titles in name order, after `startKey` (a page's `lastKey`, or a `CATALOG_CURSOR`'s). */
   async list(limit: number, startKey?: Record<string, unknown>): Promise<CatalogPage> {
     const index = CONTROL_TABLE_SCHEMA.index;
     const result = await this.client.send(
@@ -95,7 +119,7 @@ function toItem(title: CatalogTitle, revision: number): Record<string, unknown> 
   return {
     ...itemKeys.title(title.titleId),
     [CONTROL_TABLE_SCHEMA.index.partitionKey]: INDEX_PARTITIONS.catalog,
-    [CONTROL_TABLE_SCHEMA.index.sortKey]: `${title.name.toLowerCase()}#${title.titleId}`,
+    [CONTROL_TABLE_SCHEMA.index.sortKey]: catalogSortKey(title),
     ...title,
     revision,
   };

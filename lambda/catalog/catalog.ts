@@ -1,3 +1,5 @@
+import type { InventoryRecord } from '../shared/title-inventory';
+
 /**
  * The catalog entry of one title: the one shape the encoding workflow writes and playback reads.
  * Paths are keys in the origin bucket, relative to its root, e.g. `titles/<titleId>/avc1/index.m3u8`.
@@ -18,6 +20,11 @@ export interface Rendition {
 export interface CodecManifests {
   readonly hls: string;
   readonly dash: string;
+  /**
+   * The picture heights the manifests were also written cut at, for the origin tier
+   * (`cappedManifestPath`): none for a title encoded before they were.
+   */
+  readonly cappedHeights?: readonly number[];
 }
 
 /** How a title was encoded, and what it cost: written by the encoding workflow. */
@@ -38,6 +45,8 @@ export interface EncodingRecord {
   readonly estimatedCostUsd?: number;
   /** Why the title failed, for operators. */
   readonly failureReason?: string;
+  /** The title's `inventory.json`, written before the title became available. */
+  readonly inventory?: InventoryRecord;
 }
 
 export interface CatalogTitle {

@@ -1,17 +1,29 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { titleIdSchema } from '../fleet/fleet-protocol';
+import { REQUEST_LIMITS } from '../shared/control-table';
 import { decodeCursor, encodeCursor } from '../shared/cursor';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
 import { HttpError, json, parseParameters, routedHandler, viewerAccountId } from '../shared/http';
+import { wholeNumber } from '../shared/request-fields';
 import { isPlayable, publicView } from './catalog';
-import { CatalogStore } from './catalog-store';
+import { CATALOG_CURSOR, CatalogStore } from './catalog-store';
 
-const listQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(25),
-  cursor: z.string().max(2048).optional(),
+export const MAX_PAGE_TITLES = 100;
+
+/** Query parameters arrive as text: `limit` must be plain digits, so `1e2`, `0x10` or `1,2` (a repeated key) are refused. */
+export const listTitlesQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,3}$/, `must be a whole number from 1 to ${MAX_PAGE_TITLES}`)
+    .default('25')
+    .transform(Number)
+    .pipe(wholeNumber(1, MAX_PAGE_TITLES)),
+  cursor: z.string().max(REQUEST_LIMITS.cursorChars).optional(),
 });
+
+export const titlePath = z.strictObject({ titleId: titleIdSchema });
 
 export interface CatalogDependencies {
   readonly catalog: CatalogStore;
@@ -23,17 +35,17 @@ export function createCatalogHandler(deps: CatalogDependencies) {
   return routedHandler({
     'GET /titles': async (event) => {
       viewerAccountId(event);
-      const query = parseParameters(event.queryStringParameters, listQuery, 'query');
-      const page = await deps.catalog.list(query.limit, decodeCursor(query.cursor));
+      const query = parseParameters(event.queryStringParameters, listTitlesQuery, 'query');
+      const page = await deps.catalog.list(query.limit, decodeCursor(query.cursor, CATALOG_CURSOR));
       const now = deps.nowMs();
       return json(200, {
         titles: page.titles.filter((title) => isPlayable(title, now)).map(publicView),
-        nextCursor: encodeCursor(page.lastKey),
+        nextCursor: encodeCursor(page.lastKey, CATALOG_CURSOR),
       });
     },
     'GET /titles/{titleId}': async (event) => {
       viewerAccountId(event);
-      const { titleId } = parseParameters(event.pathParameters, z.object({ titleId: titleIdSchema }), 'path');
+      const { titleId } = parseParameters(event.pathParameters, titlePath, 'path');
       const title = await deps.catalog.get(titleId);
       if (!title || !isPlayable(title, deps.nowMs())) {
         throw new HttpError(404, 'unknown-title', `no playable title '${titleId}'`);

@@ -81,6 +81,10 @@ export function codecPrefix(titleId: string, codec: Codec): string {
 /** The manifest base name MediaConvert and the stand-in both write: `index.m3u8`, `index.mpd`. */
 export const MANIFEST_BASENAME = 'index';
 
+/**
+ * `_<codec>_<height>p`: the origin tier's CloudFront Function reads a rendition's height back from
+ * this name (`lambda/edge/rendition-guard.js`; a test holds the two together).
+ */
 function rungName(codec: Codec, rung: { height: number }): string {
   return `_${codec}_${rung.height}p`;
 }

@@ -1,36 +1,40 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parsePrefix } from '../playback/ip-prefix';
+import { REQUEST_LIMITS } from '../shared/control-table';
+import { decimalNumber, idField, wholeNumber } from '../shared/request-fields';
 
-/** Appliance, cluster and title ids: they go into tokens and URLs, so no dots or slashes. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const id = (what: string) => z.string().regex(ID_PATTERN, `must be a ${what} id: 1-64 letters, digits, '-' or '_'`);
-
-/** An appliance reports at most this many titles: its inventory must fit one DynamoDB item. */
-export const MAX_INVENTORY_TITLES = 8000;
+/** An appliance reports at most this many titles: its inventory must fit its one DynamoDB item. */
+export const MAX_INVENTORY_TITLES = REQUEST_LIMITS.inventoryTitles;
 export const MAX_PREFIXES = 256;
+/** The fastest appliance the fleet plans for; egress is kept to the Mbps. */
+const egressGbps = (min: number) => decimalNumber(min, 1000, 3);
+/** Shares (load, error rate) are kept to six decimal places. */
+const share = decimalNumber(0, 1, 6);
 
-export const applianceIdSchema = id('appliance');
-export const titleIdSchema = id('title');
+export const applianceIdSchema = idField('appliance');
+export const titleIdSchema = idField('title');
 
 export const registrationSchema = z.strictObject({
   applianceId: applianceIdSchema,
-  clusterId: id('cluster'),
-  region: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'must be an AWS region name like us-east-1'),
+  clusterId: idField('cluster'),
+  region: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]{1,16}-\d$/, 'must be an AWS region name like us-east-1'),
   baseUrl: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL with no path, like https://oca-1.isp.example' })
+    .max(REQUEST_LIMITS.baseUrlChars)
+    // Refinements run even after the URL check failed, so this one must not throw on a non-URL.
     .refine((text) => {
-      const url = new URL(text);
-      return (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash;
+      const url = URL.canParse(text) ? new URL(text) : undefined;
+      return url !== undefined && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash;
     }, 'must be an http(s) URL with no path, like https://oca-1.isp.example')
     .transform((text) => text.replace(/\/$/, '')),
   capacity: z.strictObject({
-    egressGbps: z.number().positive().max(1000),
-    diskBytes: z.number().int().positive(),
+    egressGbps: egressGbps(0.001),
+    diskBytes: wholeNumber(1, Number.MAX_SAFE_INTEGER),
   }),
   prefixes: z
     .array(
-      z.string().superRefine((text, context) => {
+      z.string().max(REQUEST_LIMITS.prefixChars).superRefine((text, context) => {
         const parsed = parsePrefix(text);
         if (typeof parsed === 'string') {
           context.addIssue({ code: 'custom', message: parsed });
@@ -42,15 +46,13 @@ export const registrationSchema = z.strictObject({
 });
 export type Registration = z.infer<typeof registrationSchema>;
 
-const share = z.number().min(0).max(1);
-
 export const reportSchema = z
   .strictObject({
     applianceId: applianceIdSchema,
     health: z.strictObject({
       load: share,
-      egressGbps: z.number().min(0),
-      diskUsedBytes: z.number().int().min(0),
+      egressGbps: egressGbps(0),
+      diskUsedBytes: wholeNumber(0, Number.MAX_SAFE_INTEGER),
       errorRate: share,
     }),
     inventory: z.strictObject({

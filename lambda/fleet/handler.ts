@@ -1,13 +1,16 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
+import { REQUEST_LIMITS } from '../shared/control-table';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
 import { callerPrincipalArn, HttpError, json, parseBody, parseParameters, routedHandler } from '../shared/http';
 import { applianceIdSchema, MAX_INVENTORY_TITLES, registrationSchema, reportSchema } from './fleet-protocol';
 import { FleetRefusal, FleetRefusedError, FleetStore } from './fleet-store';
 
-/** Reports carry inventories of up to MAX_INVENTORY_TITLES ids. */
-const MAX_REPORT_BYTES = 64 + MAX_INVENTORY_TITLES * 68 + 4096;
+/** Reports carry inventories of up to MAX_INVENTORY_TITLES ids, each `"<id>",` in JSON. */
+const MAX_REPORT_BYTES = MAX_INVENTORY_TITLES * (REQUEST_LIMITS.idChars + 3) + 4096;
+
+export const manifestQuery = z.object({ applianceId: applianceIdSchema });
 
 const REFUSAL_STATUS: Record<FleetRefusal, number> = {
   'not-registered': 404,
@@ -25,7 +28,7 @@ export function createFleetHandler(deps: FleetDependencies) {
   return routedHandler({
     'POST /fleet/register': async (event) => {
       const principal = callerPrincipalArn(event);
-      const registration = parseBody(event, registrationSchema);
+      const registration = parseBody(event, registrationSchema, REQUEST_LIMITS.registrationBodyBytes);
       const appliance = await refusalsAsHttp(deps.store.register(registration, principal, deps.now()));
       return json(200, { applianceId: appliance.applianceId, clusterId: appliance.clusterId, registeredAt: appliance.registeredAt });
     },
@@ -42,7 +45,7 @@ export function createFleetHandler(deps: FleetDependencies) {
     },
     'GET /fleet/manifest': async (event) => {
       const principal = callerPrincipalArn(event);
-      const { applianceId } = parseParameters(event.queryStringParameters, z.object({ applianceId: applianceIdSchema }), 'query');
+      const { applianceId } = parseParameters(event.queryStringParameters, manifestQuery, 'query');
       const appliance = await deps.store.get(applianceId);
       if (!appliance) {
         throw new HttpError(404, 'not-registered', `appliance '${applianceId}' is not registered`);

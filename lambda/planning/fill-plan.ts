@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { FillManifest, ManifestObject } from '../shared/fill-manifest';
+import { checkManifest, FillManifest, ManifestObject } from '../shared/fill-manifest';
 
 /**
  * Nightly fill planning, pure: from each cluster's demand history, the release schedule, title
@@ -216,9 +216,11 @@ export interface ManifestTiming {
 /**
  * The unsigned manifest of one cluster's plan: every object of every placed title, and which
  * appliance holds which title. `objectsOf` gives a title's objects (all of them: a title is whole).
+ * Throws `ManifestRejectedError` for a manifest appliances would refuse (a bad key, a validity
+ * too long), so none is ever signed.
  */
 export function manifestOf(plan: ClusterPlan, objectsOf: (titleId: string) => readonly ManifestObject[], timing: ManifestTiming): Omit<FillManifest, 'format'> {
-  return {
+  const manifest = {
     clusterId: plan.clusterId,
     generation: timing.generation,
     createdAt: timing.createdAt,
@@ -226,4 +228,6 @@ export function manifestOf(plan: ClusterPlan, objectsOf: (titleId: string) => re
     objects: plan.titles.flatMap((titleId) => objectsOf(titleId)),
     placements: Object.fromEntries(plan.placements),
   };
+  checkManifest(manifest);
+  return manifest;
 }

@@ -1,10 +1,11 @@
-import { CatalogTitle, CODECS, isPlayable } from '../catalog/catalog';
+import { CatalogTitle, CodecManifests, CODECS, isPlayable } from '../catalog/catalog';
+import { cappedManifestPath } from '../shared/rendition-manifests';
 import { titleIdSchema } from '../fleet/fleet-protocol';
 import { Keyring, signToken, tokenizedPath, tokenScope } from '../shared/url-token';
 import { z } from 'zod';
 import { chooseRenditions, PLANS } from './entitlements';
 import { FleetCache } from './fleet-cache';
-import { OriginSigner, OriginSource } from './origin-signer';
+import { OriginScope, OriginSigner, OriginSource } from './origin-signer';
 import { PlaybackSession, ViewerStore } from './viewer-store';
 
 export const playRequestSchema = z.strictObject({
@@ -104,12 +105,11 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
       nowMs,
     );
     const appliances: ApplianceSource[] = choices.map(({ appliance, matchedBy }) => {
-      const token = signToken(keyring, {
-        expiresAt: expiresAtEpochSeconds,
-        applianceId: appliance.applianceId,
-        titleId: title.titleId,
-        maxHeight: choice.maxHeight,
-      });
+      const token = signToken(
+        keyring,
+        { expiresAt: expiresAtEpochSeconds, applianceId: appliance.applianceId, titleId: title.titleId, maxHeight: choice.maxHeight },
+        Math.floor(nowMs / 1000),
+      );
       const url = (path: string) => `${appliance.baseUrl}${tokenizedPath(token, title.titleId, relativeToScope(title.titleId, path))}`;
       return {
         tier: 'appliance',
@@ -142,12 +142,28 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
         degraded: fleet.degraded,
         fleetAgeSeconds: fleet.ageMs === undefined ? undefined : Math.round(fleet.ageMs / 1000),
       },
-      sources: [...appliances, origin.sign(title.titleId, manifests, expiresAtEpochSeconds)],
+      sources: [...appliances, origin.sign(title.titleId, cappedManifests(manifests, choice.maxHeight), expiresAtEpochSeconds, originScope(manifests, choice.maxHeight))],
     };
   } catch (error) {
     await deps.viewers.releaseSlot(accountId, slot, sessionId);
     throw error;
   }
+}
+
+/**
+ * The origin tier's manifests for a session capped at `maxHeight`: the ones the encoding cut at the
+ * tallest picture height within it, which list nothing the session may not fetch. A title encoded
+ * before they were cut gets its whole manifests; the distribution still refuses taller renditions
+ * by their names. (Appliances cut manifests per token themselves.)
+ */
+function cappedManifests(manifests: CodecManifests, maxHeight: number): CodecManifests {
+  const cut = Math.max(...(manifests.cappedHeights ?? []).filter((height) => height <= maxHeight));
+  return Number.isFinite(cut) ? { hls: cappedManifestPath(manifests.hls, cut), dash: cappedManifestPath(manifests.dash, cut) } : manifests;
+}
+
+/** The origin policy opens the chosen codec's directory only, up to the session's height. */
+function originScope(manifests: CodecManifests, maxHeight: number): OriginScope {
+  return { directory: manifests.hls.slice(0, manifests.hls.lastIndexOf('/') + 1), maxHeight };
 }
 
 function relativeToScope(titleId: string, path: string): string {

@@ -1,6 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { ZodType } from 'zod';
+import { REQUEST_LIMITS } from './control-table';
 import { logger } from './powertools';
+import { SUBJECT_PATTERN } from './request-fields';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 
@@ -39,7 +41,8 @@ export function parseBody<T>(event: APIGatewayProxyEventV2, schema: ZodType<T>, 
   }
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (raw.byteLength > maxBytes) {
-    throw new HttpError(413, 'body-too-large', `body is ${raw.byteLength} bytes; the limit is ${maxBytes}`, {
+    throw new HttpError(413, 'body-too-large', `body: is ${raw.byteLength} bytes; the limit is ${maxBytes}`, {
+      field: 'body',
       limitBytes: maxBytes,
     });
   }
@@ -63,31 +66,50 @@ function validate<T>(value: unknown, schema: ZodType<T>, root: string): T {
     return result.data;
   }
   const issue = result.error.issues[0];
-  const field = issue.path.reduce<string>(
-    (path, segment) => (typeof segment === 'number' ? `${path}[${segment}]` : `${path}.${String(segment)}`),
+  // An unknown key is reported on its parent object; name the key itself.
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  const field = path.reduce<string>(
+    (where, segment) => (typeof segment === 'number' ? `${where}[${segment}]` : `${where}.${String(segment)}`),
     root,
   );
   throw invalid(field, issue.message);
 }
 
-/** The viewer's account id: the JWT authorizer's verified `sub` claim. */
+/**
+ * The viewer's account id: the JWT authorizer's verified `sub` claim. The issuer vouches for the
+ * token, not for the claim's shape, and the subject becomes a key: one that could not be (too long,
+ * control characters) is refused here rather than by the table.
+ */
 export function viewerAccountId(event: APIGatewayProxyEventV2): string {
-  const claims = (event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } }).authorizer?.jwt
-    ?.claims;
+  const claims = (event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } } | undefined)?.authorizer
+    ?.jwt?.claims;
   const sub = claims?.sub;
   if (typeof sub !== 'string' || sub === '') {
-    throw new HttpError(401, 'unauthenticated', 'a viewer token with a subject is required');
+    throw new HttpError(401, 'unauthenticated', 'token.sub: a viewer token with a subject is required', { field: 'token.sub' });
+  }
+  if (!SUBJECT_PATTERN.test(sub)) {
+    throw new HttpError(
+      401,
+      'unauthenticated',
+      `token.sub: must be 1-${REQUEST_LIMITS.subjectChars} printable ASCII characters, as OIDC subjects are`,
+      { field: 'token.sub' },
+    );
   }
   return sub;
 }
 
+const ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:\S+$/;
+
 /** The IAM principal that signed an appliance's request (the IAM authorizer's caller ARN). */
 export function callerPrincipalArn(event: APIGatewayProxyEventV2): string {
-  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam;
-  if (!iam?.userArn) {
-    throw new HttpError(401, 'unauthenticated', 'requests must be signed with SigV4 by an appliance role');
+  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } } | undefined)?.authorizer?.iam;
+  const arn = iam?.userArn;
+  if (typeof arn !== 'string' || arn.length > REQUEST_LIMITS.principalArnChars || !ARN.test(arn)) {
+    throw new HttpError(401, 'unauthenticated', 'Authorization: requests must be signed with SigV4 by an appliance role', {
+      field: 'Authorization',
+    });
   }
-  return iam.userArn;
+  return arn;
 }
 
 type Handler = (event: APIGatewayProxyEventV2, context?: Context) => Promise<HttpResult>;

@@ -13,6 +13,23 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 export const TOKEN_VERSION = 'v1';
 
+/**
+ * The longest a token may live: the control plane will not sign a token expiring further ahead,
+ * and every verifier (the appliances' edge, `verifyToken`) refuses one, even correctly signed, so a
+ * leaked signing path or a misconfigured session length cannot mint long-lived URLs.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
+
+/** How far a verifier's clock may lag the signer's before a token at the lifetime cap is refused. */
+export const TOKEN_CLOCK_SKEW_SECONDS = 5 * 60;
+
+/**
+ * A token whose `maxHeight` is at least this opens every rendition, so the edge skips the height
+ * check: 8K is above every rung of every ladder. Only operators' checks sign one; the play path
+ * caps at the plan's height, which is lower.
+ */
+export const UNCAPPED_MAX_HEIGHT = 4320;
+
 /** Ids inside a token: no dots, no slashes, nothing that needs escaping in a URL. */
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
@@ -38,7 +55,8 @@ export type TokenRejection =
   | 'bad-signature'
   | 'expired'
   | 'wrong-appliance'
-  | 'wrong-title';
+  | 'wrong-title'
+  | 'lifetime-too-long';
 
 export type TokenVerdict =
   | { readonly valid: true; readonly claims: TokenClaims }
@@ -96,8 +114,12 @@ export function tokenScope(titleId: string): string {
   return `titles/${titleId}/`;
 }
 
-/** Signs a token for one appliance and title with the keyring's active key. */
-export function signToken(keyring: Keyring, claims: Omit<TokenClaims, 'keyId'>): string {
+/**
+ * Signs a token for one appliance and title with the keyring's active key. A token expiring more
+ * than `MAX_TOKEN_LIFETIME_SECONDS` after `nowEpochSeconds` is refused rather than shortened, so a
+ * session length above the cap fails loudly instead of ending sessions early.
+ */
+export function signToken(keyring: Keyring, claims: Omit<TokenClaims, 'keyId'>, nowEpochSeconds: number): string {
   for (const [field, value] of [['applianceId', claims.applianceId], ['titleId', claims.titleId]] as const) {
     if (!ID.test(value)) {
       throw new Error(`cannot sign a token: ${field} '${value}' must be 1-64 letters, digits, '-' or '_'`);
@@ -105,6 +127,11 @@ export function signToken(keyring: Keyring, claims: Omit<TokenClaims, 'keyId'>):
   }
   if (!Number.isInteger(claims.expiresAt) || !Number.isInteger(claims.maxHeight) || claims.maxHeight <= 0) {
     throw new Error('cannot sign a token: expiresAt and maxHeight must be whole numbers');
+  }
+  if (claims.expiresAt - nowEpochSeconds > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw new Error(
+      `cannot sign a token: expiresAt ${claims.expiresAt} is ${claims.expiresAt - nowEpochSeconds} s away; tokens live at most MAX_TOKEN_LIFETIME_SECONDS (${MAX_TOKEN_LIFETIME_SECONDS} s)`,
+    );
   }
   const full: TokenClaims = { ...claims, keyId: keyring.activeKeyId };
   const signature = mac(keyring.keys.get(keyring.activeKeyId)!, full).toString('base64url');
@@ -134,7 +161,8 @@ const reject = (rejection: TokenRejection, message: string, status: 403 | 410 = 
 
 /**
  * Checks a token for a request. The signature is checked first, in constant time, so that nothing
- * about the claims is revealed for a forged token; then expiry (410), appliance and path scope.
+ * about the claims is revealed for a forged token; then expiry (410), lifetime, appliance and path
+ * scope. The rendition height is the edge's to check: only it has the title's manifests.
  */
 export function verifyToken(token: string, context: VerifyContext): TokenVerdict {
   const fields = token.split('.');
@@ -163,6 +191,9 @@ export function verifyToken(token: string, context: VerifyContext): TokenVerdict
   }
   if (claims.expiresAt <= context.nowEpochSeconds) {
     return reject('expired', `token expired at ${claims.expiresAt}`, 410);
+  }
+  if (claims.expiresAt - context.nowEpochSeconds > MAX_TOKEN_LIFETIME_SECONDS + TOKEN_CLOCK_SKEW_SECONDS) {
+    return reject('lifetime-too-long', `token expires more than ${MAX_TOKEN_LIFETIME_SECONDS} s from now`);
   }
   if (claims.applianceId !== context.applianceId) {
     return reject('wrong-appliance', `token is for appliance '${claims.applianceId}'`);

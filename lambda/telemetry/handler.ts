@@ -3,10 +3,10 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ViewerStore } from '../playback/viewer-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
-import { httpHandler, json, parseBody, viewerAccountId } from '../shared/http';
+import { httpHandler, invalid, json, parseBody, viewerAccountId } from '../shared/http';
 import { metrics as sharedMetrics } from '../shared/powertools';
 import { DemandStore } from './demand-store';
-import { eventBatchSchema, SessionFacts, summarize, utcDay } from './telemetry';
+import { EVENT_WINDOW_RULE, eventBatchSchema, firstEventOutsideWindow, SessionFacts, summarize, utcDay } from './telemetry';
 
 const MAX_BATCH_BYTES = 64 * 1024;
 
@@ -31,6 +31,10 @@ export function createTelemetryHandler(deps: TelemetryDependencies) {
     const accountId = viewerAccountId(event);
     const { events } = parseBody(event, eventBatchSchema, MAX_BATCH_BYTES);
     const nowMs = deps.nowMs();
+    const outside = firstEventOutsideWindow(events, nowMs);
+    if (outside !== -1) {
+      throw invalid(`body.events[${outside}].at`, `${EVENT_WINDOW_RULE} (${new Date(nowMs).toISOString()})`);
+    }
 
     const sessionIds = [...new Set(events.map((e) => e.sessionId))];
     const found = await Promise.all(sessionIds.map((id) => deps.viewers.getSession(id)));

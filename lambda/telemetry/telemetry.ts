@@ -1,18 +1,25 @@
 import { z } from 'zod';
-import { ID_PATTERN } from '../fleet/fleet-protocol';
+import { decimalNumber, idField, wholeNumber } from '../shared/request-fields';
 
 export const EVENT_TYPES = ['start', 'heartbeat', 'rebuffer', 'bitrate-switch', 'error', 'stop'] as const;
 export const MAX_EVENTS_PER_BATCH = 100;
+/** No title runs a week; positions are kept to the millisecond. */
+const MAX_POSITION_SECONDS = 7 * 24 * 3600;
+/** Player clocks drift: an event stamped further ahead than this is refused, so it cannot outrank later positions. */
+const MAX_EVENT_CLOCK_SKEW_MS = 5 * 60_000;
+/** Players send batches within seconds; anything older than this belongs to a session long expired. */
+const MAX_EVENT_AGE_MS = 7 * 24 * 3600_000;
+export const EVENT_WINDOW_RULE = `must be within the last ${MAX_EVENT_AGE_MS / 86_400_000} days and at most ${MAX_EVENT_CLOCK_SKEW_MS / 60_000} minutes ahead of the server's clock`;
 
 export const eventBatchSchema = z.strictObject({
   events: z
     .array(
       z.strictObject({
         type: z.enum(EVENT_TYPES),
-        sessionId: z.string().regex(ID_PATTERN, 'must be the session id /play returned'),
+        sessionId: idField('session', 'must be the session id /play returned'),
         at: z.iso.datetime({ offset: true }),
-        positionSeconds: z.number().min(0).max(7 * 24 * 3600).optional(),
-        bitrateKbps: z.number().int().positive().max(200_000).optional(),
+        positionSeconds: decimalNumber(0, MAX_POSITION_SECONDS, 3).optional(),
+        bitrateKbps: wholeNumber(1, 200_000).optional(),
         fatal: z.boolean().optional(),
         code: z.string().max(64).optional(),
       }),
@@ -21,6 +28,14 @@ export const eventBatchSchema = z.strictObject({
     .max(MAX_EVENTS_PER_BATCH, `must hold at most ${MAX_EVENTS_PER_BATCH} events`),
 });
 export type PlayerEvent = z.infer<typeof eventBatchSchema>['events'][number];
+
+/** The index of the first event stamped outside `EVENT_WINDOW_RULE` for a batch received at `nowMs`; -1 when none is. */
+export function firstEventOutsideWindow(events: readonly PlayerEvent[], nowMs: number): number {
+  return events.findIndex((event) => {
+    const atMs = Date.parse(event.at);
+    return atMs > nowMs + MAX_EVENT_CLOCK_SKEW_MS || atMs < nowMs - MAX_EVENT_AGE_MS;
+  });
+}
 
 /** What the control plane knows of a session an event names. */
 export interface SessionFacts {

@@ -5,13 +5,16 @@ import { loadConfig } from '../../appliance-image/agent/src/config';
 import { ControlPlane } from '../../appliance-image/agent/src/control-plane';
 import { fill } from '../../appliance-image/agent/src/fill';
 import { Origin } from '../../appliance-image/agent/src/origin';
-import { AGENT_CREDENTIALS, AGENT_PRINCIPAL, ApplianceWorld, makeTitle } from '../support/agent-harness';
+import { NodeStore } from '../../appliance-image/agent/src/store';
+import { AGENT_CREDENTIALS, AGENT_PRINCIPAL, APPLIANCE_IDENTITY, ApplianceWorld, makeTitle } from '../support/agent-harness';
 import { TEST_KEYRING } from '../support/fixtures';
+import { leastPrivilege } from '../support/iam/least-privilege';
 
 type Item = { object: ManifestObject; body: Buffer };
 
 describe('the fill agent', () => {
   const world = new ApplianceWorld();
+  leastPrivilege({ buckets: { origin: 'origin' } }).observe(APPLIANCE_IDENTITY, { take: () => world.takeAgentCalls() });
   const movie = makeTitle('movie', 6, 120_000);
   const show = makeTitle('show', 4, 80_000);
   const doc = makeTitle('doc', 3, 50_000);
@@ -101,7 +104,7 @@ describe('the fill agent', () => {
     await world.publish(4, [...movie, ...doc, ...big]);
     world.writeConfig({ bandwidthCapBytesPerSecond: 1_000_000 });
     const agent = world.startAgent('fill', '--ignore-window');
-    const partial = path.join(world.stateDir, 'partial', big[0].object.sha256);
+    const partial = path.join(world.stateDir, 'partial', NodeStore.partialName(big[0].object));
     const deadline = Date.now() + 20_000;
     while (!(fs.existsSync(partial) && fs.statSync(partial).size > 500_000) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -172,7 +175,8 @@ describe('the fill agent', () => {
     Object.assign(process.env, AGENT_CREDENTIALS);
     const config = loadConfig(world.configFile);
     const windowEndsIn = 2500;
-    const fakeStart = Date.UTC(2026, 10, 22, 6) - windowEndsIn;
+    // The next 06:00 UTC, the window's end: the manifest was made just now, not in this clock's future.
+    const fakeStart = Math.ceil((Date.now() - 6 * 3_600_000) / 86_400_000) * 86_400_000 + 6 * 3_600_000 - windowEndsIn;
     const realStart = Date.now();
 
     const outcome = await fill(config, {

@@ -18,14 +18,14 @@ describe('the nginx edge server', () => {
   let edge: EdgeServer;
 
   const token = (overrides: Partial<{ applianceId: string; titleId: string; expiresAt: number }> = {}) =>
-    signToken(TEST_KEYRING, { applianceId: 'oca-1', titleId: 't1', maxHeight: 1080, expiresAt: NOW() + 600, ...overrides });
+    signToken(TEST_KEYRING, { applianceId: 'oca-1', titleId: 't1', maxHeight: 1080, expiresAt: NOW() + 600, ...overrides }, NOW());
   const get = (pathname: string, headers: Record<string, string> = {}) => fetch(edge.url(pathname), { headers });
 
   beforeAll(async () => {
     fs.chmodSync(root, 0o755);
     for (const [key, body] of [
       ['titles/t1/avc1/index.m3u8', '#EXTM3U\n#EXT-X-VERSION:7\n'],
-      ['titles/t1/avc1/index.mpd', '<?xml version="1.0"?><MPD/>'],
+      ['titles/t1/avc1/index.mpd', '<?xml version="1.0"?><MPD><Period><AdaptationSet><Representation id="1" height="720"><SegmentTemplate media="seg-$Number$.m4s"/></Representation></AdaptationSet></Period></MPD>'],
       ['titles/t1/avc1/seg-1.m4s', segment],
       ['titles/t2/avc1/seg-1.m4s', 'other title'],
     ] as const) {

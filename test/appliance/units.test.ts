@@ -1,4 +1,4 @@
-import { renderUnits, windowHours } from '../../appliance-image/agent/src/units';
+import { FILL_RESTART_SECONDS, renderUnits, windowHours } from '../../appliance-image/agent/src/units';
 
 const paths = { agent: '/opt/nearstream/agent/nearstream-agent.js', node: '/usr/bin/node', configFile: '/etc/nearstream/agent.json', user: 'nearstream' };
 const config = { fillWindow: { startHourUtc: 22, endHourUtc: 6 }, cacheDir: '/srv/nearstream/cache', stateDir: '/var/lib/nearstream', keyringFile: '/etc/nearstream/keyring/keyring.json' };
@@ -23,6 +23,15 @@ describe('systemd units', () => {
     expect(units['nearstream-fill.service']).toContain('ExecStart=/usr/bin/node /opt/nearstream/agent/nearstream-agent.js fill --config /etc/nearstream/agent.json');
     expect(units['nearstream-agent.service']).toContain('ExecStart=/usr/bin/node /opt/nearstream/agent/nearstream-agent.js serve --config /etc/nearstream/agent.json');
     expect(units['nearstream-agent.service']).toContain('Restart=always');
+  });
+
+  it('starts a failed fill again after a pause, no more often than fits in one window', () => {
+    const fillUnit = units['nearstream-fill.service'];
+    expect(fillUnit).toContain('Restart=on-failure');
+    expect(fillUnit).toContain(`RestartSec=${FILL_RESTART_SECONDS}`);
+    expect(fillUnit).toContain('StartLimitIntervalSec=28800');
+    expect(fillUnit).toContain(`StartLimitBurst=${28800 / FILL_RESTART_SECONDS + 1}`);
+    expect(fillUnit.indexOf('StartLimitIntervalSec')).toBeLessThan(fillUnit.indexOf('[Service]'));
   });
 
   it('refuses an empty window', () => {

@@ -1,66 +1,16 @@
 import { createHash, Hash } from 'node:crypto';
-import * as fs from 'node:fs';
 import { FileHandle } from 'node:fs/promises';
 import { IncomingMessage } from 'node:http';
-import * as path from 'node:path';
 import { ManifestObject } from '../../../lambda/shared/fill-manifest';
 import { Origin } from './origin';
 import { RateLimiter } from './rate-limiter';
+import { TransientError } from './retry';
+import { NodeStore, PartialFile } from './store';
 
 export class CorruptObjectError extends Error {}
 
 /** Bytes from the network are written in batches of at most this size: fewer, larger writes. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
-
-/** Where an object's bytes collect until verified: outside the served tree, named by its digest. */
-export function partialPath(stateDir: string, object: ManifestObject): string {
-  return path.join(stateDir, 'partial', object.sha256);
-}
-
-/** Where a verified object is served from. */
-export function cachePath(cacheDir: string, key: string): string {
-  const resolved = path.resolve(cacheDir, key);
-  if (!resolved.startsWith(path.resolve(cacheDir) + path.sep)) {
-    throw new Error(`object key '${key}' resolves outside the cache`);
-  }
-  return resolved;
-}
-
-/** Directories a fill has already made: a title's hundreds of segments share a handful. */
-export class DirectoryCache {
-  private readonly made = new Set<string>();
-
-  async ensure(dir: string): Promise<void> {
-    if (!this.made.has(dir)) {
-      await fs.promises.mkdir(dir, { recursive: true });
-      this.made.add(dir);
-    }
-  }
-}
-
-/**
- * Makes verified objects durable and visible (sync, then rename into the served tree) behind the
- * downloads, so a connection never waits on the disk; at most `limit` commits run at once, and a
- * download that would exceed that waits for one to finish.
- */
-export class Committer {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  async submit(work: () => Promise<void>): Promise<{ committed: Promise<void> }> {
-    while (this.running >= this.limit) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
-    this.running++;
-    const committed = work().finally(() => {
-      this.running--;
-      this.waiting.shift()?.();
-    });
-    return { committed };
-  }
-}
 
 /** Hashes what an earlier, interrupted run left in the partial file. */
 async function hashExisting(file: FileHandle, bytes: number, hash: Hash): Promise<void> {
@@ -130,42 +80,40 @@ function receive(body: IncomingMessage, file: FileHandle, hash: Hash, limit: num
     });
     body.once('end', finish);
     body.once('error', fail);
-    body.once('aborted', () => fail(new Error('the origin closed the connection mid-object')));
+    body.once('aborted', () => fail(new TransientError('the origin closed the connection mid-object')));
   });
 }
 
 /**
- * Fetches one object into the cache, verified. Bytes stream through SHA-256 into a partial file
- * outside the served tree; after a crash or a kill, the next run hashes what the partial holds and
- * asks the origin only for the rest. Resolves once the bytes are verified, with their commit
- * under way: the object appears at its served path only by an atomic rename after its size and
- * digest match and its bytes are synced. A mismatch discards the partial and throws.
+ * Fetches one object's bytes into its partial file (from the store, outside the served tree),
+ * verified: bytes stream through SHA-256; after a crash or a kill, the next run hashes what the
+ * partial holds and asks the origin only for the rest. Resolves with the partial once its size and
+ * digest match the manifest, for the store to commit. A mismatch empties the partial and throws
+ * `CorruptObjectError`; any other failure keeps what arrived for the next attempt to resume.
  */
 export async function downloadVerified(
   origin: Origin,
   bucket: string,
   object: ManifestObject,
-  dirs: { readonly cacheDir: string; readonly stateDir: string; readonly made: DirectoryCache; readonly committer: Committer },
+  store: NodeStore,
   limiter: RateLimiter,
   onBytes: (bytes: number) => void,
   signal: AbortSignal,
-): Promise<{ committed: Promise<void> }> {
-  const partial = partialPath(dirs.stateDir, object);
-  const target = cachePath(dirs.cacheDir, object.key);
-  await dirs.made.ensure(path.dirname(partial));
-  const file = await fs.promises.open(partial, 'a+', 0o644);
+): Promise<PartialFile> {
+  const partial = await store.openPartial(object);
+  const file = partial.handle;
   try {
     let hash = createHash('sha256');
-    let written = (await file.stat()).size;
+    let written = partial.bytes;
     if (written > object.size) {
-      await file.truncate(0);
+      await store.restartPartial(partial);
       written = 0;
     }
     await hashExisting(file, written, hash);
     if (written < object.size) {
       const { body, startsAt } = await origin.read(bucket, object.key, written, signal);
       if (startsAt !== written) {
-        await file.truncate(0);
+        await store.restartPartial(partial);
         hash = createHash('sha256');
         written = 0;
       }
@@ -174,24 +122,12 @@ export async function downloadVerified(
     }
     const digest = hash.digest('hex');
     if (written !== object.size || digest !== object.sha256) {
-      await file.truncate(0);
+      await store.restartPartial(partial);
       throw new CorruptObjectError(`${object.key}: got ${written} bytes with sha256 ${digest}; the manifest says ${object.size} bytes, ${object.sha256}`);
     }
+    return partial;
   } catch (error) {
-    await file.close().catch(() => undefined);
-    if ((await fs.promises.stat(partial).then((stats) => stats.size, () => -1)) === 0) {
-      await fs.promises.rm(partial, { force: true });
-    }
+    await store.abandonPartial(partial);
     throw error;
   }
-  return dirs.committer.submit(async () => {
-    try {
-      await file.chmod(0o644);
-      await file.datasync();
-    } finally {
-      await file.close();
-    }
-    await dirs.made.ensure(path.dirname(target));
-    await fs.promises.rename(partial, target);
-  });
 }

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { MAX_TOKEN_LIFETIME_SECONDS, TOKEN_CLOCK_SKEW_SECONDS, UNCAPPED_MAX_HEIGHT } from '../../../lambda/shared/url-token';
 import { AgentConfig } from './config';
 
 export interface EdgeOptions {
@@ -28,6 +29,9 @@ export function renderEdgeConfig(template: string, config: Pick<AgentConfig, 'ap
   const rendered: Record<string, string> = {
     ...values,
     accessLog: options.accessLog === 'off' ? 'off' : `${options.accessLog} nearstream_json`,
+    // The token rules the control plane signs by, so the edge cannot drift from them.
+    maxTokenLifetimeSeconds: String(MAX_TOKEN_LIFETIME_SECONDS + TOKEN_CLOCK_SKEW_SECONDS),
+    uncappedMaxHeight: String(UNCAPPED_MAX_HEIGHT),
   };
   return template.replace(/\{\{(\w+)\}\}/g, (placeholder, name: string) => {
     if (!(name in rendered)) {

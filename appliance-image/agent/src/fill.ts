@@ -1,17 +1,17 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { inventoryDigest } from '../../../lambda/fleet/fleet-protocol';
-import { ManifestObject, ManifestRejectedError, SignedFillManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
+import { MAX_MANIFEST_BYTES, ManifestRejectedError, objectsForAppliance, SignedFillManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
 import { parseKeyring } from '../../../lambda/shared/url-token';
 import { AgentConfig } from './config';
 import { ControlPlane } from './control-plane';
-import { cachePath, Committer, CorruptObjectError, DirectoryCache, downloadVerified } from './download';
 import { HealthFigures } from './edge-metrics';
 import { log } from './log';
 import { Origin } from './origin';
-import { fillWindowEnd, planFill, titlesHeld } from './plan';
-import { RateLimiter } from './rate-limiter';
-import { AgentState, FillOutcome, HeldObject, heldBytesOf, readState, writeFileAtomically, writeState } from './state';
+import { fillWindowEnd, FillPlan, planFill, titlesHeld } from './plan';
+import { RetryPolicy, withRetries } from './retry';
+import { AgentState, FillOutcome, heldBytesOf, StateFacts } from './state';
+import { NodeStore, StoreRefusedError } from './store';
+import { transfer } from './transfer';
 
 export interface FillDependencies {
   readonly origin: Origin;
@@ -24,236 +24,188 @@ export interface FillOptions {
   readonly ignoreWindow?: boolean;
 }
 
-const ATTEMPTS_PER_OBJECT = 3;
-const PROGRESS_INTERVAL_MS = 2000;
-const STATE_FLUSH_MS = 500;
+/** Register, manifest pointer and manifest: nothing goes on without them, so they are retried until the window ends. */
+const CONTROL_RETRIES: RetryPolicy = { baseDelayMs: 1000, maxDelayMs: 60_000 };
+/** The report at the end may outlive the window by this much. */
+const REPORT_GRACE_MS = 60_000;
+
+type Outcome = Omit<FillOutcome, 'startedAt' | 'finishedAt'>;
+const NOTHING = { downloadedBytes: 0, downloadedObjects: 0, evictedObjects: 0, failures: [] };
 
 /** The last manifest the agent accepted, kept so `status` and reports know which titles are complete. */
-export function acceptedManifestFile(stateDir: string): string {
-  return path.join(stateDir, 'manifest.json');
+export function readAcceptedManifest(stateDir: string, problems?: string[]): SignedFillManifest | undefined {
+  const text = NodeStore.acceptedManifestText(stateDir, problems);
+  try {
+    return text === undefined ? undefined : (JSON.parse(text) as SignedFillManifest);
+  } catch (error) {
+    problems?.push(`manifest.json is not JSON: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
-export function readAcceptedManifest(stateDir: string): SignedFillManifest | undefined {
-  const file = acceptedManifestFile(stateDir);
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as SignedFillManifest) : undefined;
+interface RemoteCalls {
+  readonly deadlineMs: number;
+  readonly nowMs: () => number;
+  readonly signal?: AbortSignal;
 }
 
-/**
- * Partial downloads of objects the new manifest no longer lists would never be finished: they are
- * removed before the fill, so an interrupted night cannot leak disk. Returns how many went.
- */
-function discardUnlistedPartials(stateDir: string, downloads: readonly ManifestObject[]): number {
-  const dir = path.join(stateDir, 'partial');
-  if (!fs.existsSync(dir)) {
-    return 0;
-  }
-  const wanted = new Set(downloads.map((object) => object.sha256));
-  const unlisted = fs.readdirSync(dir).filter((name) => !wanted.has(name));
-  for (const name of unlisted) {
-    fs.rmSync(path.join(dir, name), { force: true });
-  }
-  return unlisted.length;
+/** Calls the control plane or the origin, retrying what is transient until the window's end. */
+function remote<T>(what: string, call: () => Promise<T>, limits: RemoteCalls, policy = CONTROL_RETRIES): Promise<T> {
+  return withRetries(call, { ...limits, policy, onRetry: (error, attempt, delayMs) => log('warn', `${what} failed; retrying`, { attempt, retryInMs: delayMs, reason: error.message }) });
 }
 
-/**
- * One night's fill: register, fetch and verify the cluster's manifest, download what is missing
- * (bounded parallelism, bandwidth cap, disk ceiling, verified while streaming), stop cleanly at the
- * window's end keeping what is verified, evict what is no longer listed once everything new is
- * verified, and report the titles held and the node's health to the control plane.
- */
-export async function fill(config: AgentConfig, deps: FillDependencies, options: FillOptions = {}): Promise<FillOutcome> {
-  const startedAt = new Date(deps.nowMs()).toISOString();
-  const windowEnd = options.ignoreWindow ? deps.nowMs() + 24 * 3600 * 1000 : fillWindowEnd(deps.nowMs(), config.fillWindow.startHourUtc, config.fillWindow.endHourUtc);
-  let state = readState(config.stateDir);
-  const finish = async (outcome: Omit<FillOutcome, 'startedAt' | 'finishedAt'>, manifest?: SignedFillManifest): Promise<FillOutcome> => {
-    const done: FillOutcome = { startedAt, finishedAt: new Date(deps.nowMs()).toISOString(), ...outcome };
-    state = { ...state, lastFill: done };
-    writeState(config.stateDir, state);
-    await report(config, deps, state, manifest ?? readAcceptedManifest(config.stateDir));
-    log(done.result === 'complete' ? 'info' : 'warn', 'fill finished', { ...done, failures: done.failures.length });
-    return done;
-  };
-  const nothing = { downloadedBytes: 0, downloadedObjects: 0, evictedObjects: 0, failures: [] };
-  if (windowEnd === undefined) {
-    return finish({ ...nothing, result: 'window-ended', message: `outside the fill window ${config.fillWindow.startHourUtc}:00-${config.fillWindow.endHourUtc}:00 UTC` });
-  }
-
+/** Registers, then fetches and verifies the cluster's manifest: the manifest and its text, or why it was refused. */
+async function receiveManifest(
+  config: AgentConfig,
+  deps: FillDependencies,
+  state: AgentState,
+  limits: RemoteCalls,
+): Promise<{ registration: string } & ({ manifest: SignedFillManifest; text: string } | { rejected: string })> {
   const keyring = parseKeyring(fs.readFileSync(config.keyringFile, 'utf8'));
-  const registration = {
+  const registration = JSON.stringify({
     applianceId: config.applianceId,
     clusterId: config.clusterId,
     region: config.region,
     baseUrl: config.baseUrl,
     capacity: config.capacity,
     prefixes: config.prefixes,
-  };
+  });
   // Registration is idempotent: a node whose registration is unchanged since the control plane
   // last accepted it asks for its manifest at the same time instead of one round trip later.
-  const registering = deps.controlPlane.register(registration);
-  if (JSON.stringify(registration) !== state.registration) {
+  const registering = remote('register', () => deps.controlPlane.register(JSON.parse(registration)), limits);
+  if (registration !== state.registration) {
     await registering;
   }
-  const [pointer] = await Promise.all([deps.controlPlane.manifestPointer(config.applianceId), registering]);
-  const text = await deps.origin.readText(pointer.bucket, pointer.key);
-  let manifest: SignedFillManifest;
+  const [pointer] = await Promise.all([remote('manifest pointer', () => deps.controlPlane.manifestPointer(config.applianceId), limits), registering]);
+  if (typeof pointer?.bucket !== 'string' || typeof pointer.key !== 'string') {
+    throw new Error(`the control plane's manifest pointer names no bucket and key: ${JSON.stringify(pointer).slice(0, 200)}`);
+  }
+  const text = await remote('manifest read', () => deps.origin.readText(pointer.bucket, pointer.key, MAX_MANIFEST_BYTES), limits);
   try {
-    manifest = verifyManifest(text, {
+    const manifest = verifyManifest(text, {
       keyring,
       clusterId: config.clusterId,
       currentGeneration: state.appliedGeneration,
+      currentCreatedAt: state.appliedCreatedAt,
       nowMs: deps.nowMs(),
       diskBudgetBytes: config.diskCeilingBytes,
       applianceId: config.applianceId,
     });
+    return { registration, manifest, text };
   } catch (error) {
     if (error instanceof ManifestRejectedError) {
-      return finish({ ...nothing, result: 'rejected', message: error.message });
+      return { registration, rejected: error.message };
     }
     throw error;
   }
-  writeFileAtomically(acceptedManifestFile(config.stateDir), text);
-  const plan = planFill(manifest, config.applianceId, state.objects);
-  state = { ...state, targetGeneration: manifest.generation, registration: JSON.stringify(registration) };
-  writeState(config.stateDir, state);
-  const discardedPartials = discardUnlistedPartials(config.stateDir, plan.downloads);
-  log('info', 'fill starting', { generation: manifest.generation, downloads: plan.downloads.length, bytes: plan.downloadBytes, evictions: plan.evictions.length, discardedPartials });
+}
 
+/**
+ * Tonight's objects must fit beside what stays. Old content is evicted only once the new is
+ * verified, except what is in the way of a download and, when the rest would not fit under the
+ * ceiling, just enough of what the manifest no longer lists (it is on its way out anyway), or the
+ * node could never take a new plan. Returns the evictions left for the end, and how many went.
+ */
+function makeRoom(store: NodeStore, plan: FillPlan, diskCeilingBytes: number): { later: string[]; evicted: number } {
+  const early = new Set(plan.inTheWay);
+  const later = plan.evictions.filter((key) => !early.has(key));
+  let heldBytes = heldBytesOf(store.objects);
+  for (const key of plan.inTheWay) {
+    heldBytes -= store.objects.get(key)?.size ?? 0;
+  }
+  while (heldBytes + plan.downloadBytes > diskCeilingBytes && later.length > 0) {
+    const key = later.shift()!;
+    heldBytes -= store.objects.get(key)?.size ?? 0;
+    early.add(key);
+  }
+  early.forEach((key) => store.evict(key));
+  if (early.size > 0) {
+    log('info', 'evicted early to make room', { objects: early.size, inTheWay: plan.inTheWay.length });
+  }
+  return { later, evicted: early.size };
+}
+
+/**
+ * One night's fill, as a pipeline: fetch and verify the cluster's manifest (registering first),
+ * reconcile the state with the cache, plan, transfer (download, verify, commit; bounded by the
+ * window, the bandwidth cap and the disk ceiling), evict what is no longer listed once everything
+ * new is verified, and report the titles held and the node's health to the control plane.
+ */
+export async function fill(config: AgentConfig, deps: FillDependencies, options: FillOptions = {}): Promise<FillOutcome> {
+  const startedAt = new Date(deps.nowMs()).toISOString();
+  const windowEnd = options.ignoreWindow ? deps.nowMs() + 24 * 3600 * 1000 : fillWindowEnd(deps.nowMs(), config.fillWindow.startHourUtc, config.fillWindow.endHourUtc);
+  let store: NodeStore;
+  try {
+    store = NodeStore.open(config);
+  } catch (error) {
+    if (!(error instanceof StoreRefusedError)) {
+      throw error;
+    }
+    // Nothing can be written where the node keeps its state: say so, and change nothing.
+    const done: FillOutcome = { startedAt, finishedAt: new Date(deps.nowMs()).toISOString(), ...NOTHING, result: 'failed', message: error.message };
+    log('error', 'fill finished', { ...done, failures: 0 });
+    return done;
+  }
+  let accepted: SignedFillManifest | undefined;
+  const finish = async (outcome: Outcome, facts: StateFacts = {}): Promise<FillOutcome> => {
+    const done: FillOutcome = { startedAt, finishedAt: new Date(deps.nowMs()).toISOString(), ...outcome };
+    await store.snapshot({ ...facts, lastFill: done });
+    await report(config, deps, store.state, accepted ?? readAcceptedManifest(config.stateDir), undefined, { deadlineMs: deps.nowMs() + REPORT_GRACE_MS, nowMs: deps.nowMs });
+    log(done.result === 'complete' ? 'info' : 'warn', 'fill finished', { ...done, failures: done.failures.length });
+    return done;
+  };
+  if (windowEnd === undefined) {
+    return finish({ ...NOTHING, result: 'window-ended', message: `outside the fill window ${config.fillWindow.startHourUtc}:00-${config.fillWindow.endHourUtc}:00 UTC` });
+  }
   const controller = new AbortController();
   const windowTimer = setTimeout(() => controller.abort(new Error('fill window ended')), Math.max(0, windowEnd - deps.nowMs()));
-  const limiter = new RateLimiter(config.bandwidthCapBytesPerSecond);
-  const dirs = { cacheDir: config.cacheDir, stateDir: config.stateDir, made: new DirectoryCache(), committer: new Committer(config.parallelism * 2) };
-  const failures: { key: string; reason: string }[] = [];
-  let downloadedBytes = 0;
-  let downloadedObjects = 0;
-  let reservedBytes = 0;
-  let ceilingReached = false;
-  const started = performance.now();
-  const progress = setInterval(() => {
-    const seconds = (performance.now() - started) / 1000;
-    const rate = downloadedBytes / Math.max(seconds, 0.001);
-    log('info', 'fill progress', {
-      bytes: downloadedBytes,
-      totalBytes: plan.downloadBytes,
-      objects: downloadedObjects,
-      totalObjects: plan.downloads.length,
-      rateBytesPerSecond: Math.round(rate),
-      etaSeconds: rate > 0 ? Math.round((plan.downloadBytes - downloadedBytes) / rate) : null,
-    });
-  }, PROGRESS_INTERVAL_MS);
-
-  // State is persisted at most every STATE_FLUSH_MS, and at the end: an object verified but not yet
-  // recorded is merely fetched again next time, while nothing is recorded before its bytes are synced.
-  // The working set is mutated in place and the held total kept as a running sum: a node holds
-  // hundreds of thousands of segments, so nothing here may copy or scan them per object.
-  const objects: Record<string, HeldObject> = { ...state.objects };
-  let heldBytes = heldBytesOf(objects);
-  // Tonight's objects must fit beside what stays. Normally the old content is evicted only once the
-  // new is verified; when that would not fit under the ceiling, just enough of what the manifest no
-  // longer lists goes first (it is on its way out anyway), or the node could never take a new plan.
-  let evictedObjects = 0;
-  const evict = (key: string) => {
-    fs.rmSync(cachePath(config.cacheDir, key), { force: true });
-    heldBytes -= objects[key].size;
-    delete objects[key];
-    evictedObjects++;
-  };
-  const evictions = [...plan.evictions];
-  while (heldBytes + plan.downloadBytes > config.diskCeilingBytes && evictions.length > 0) {
-    evict(evictions.shift()!);
-  }
-  if (evictedObjects > 0) {
-    state = { ...state, objects: { ...objects } };
-    writeState(config.stateDir, state);
-    log('info', 'evicted early to make room', { objects: evictedObjects });
-  }
-  let lastFlush = 0;
-  const persist = (force = false) => {
-    if (force || performance.now() - lastFlush >= STATE_FLUSH_MS) {
-      state = { ...state, objects };
-      writeState(config.stateDir, state);
-      lastFlush = performance.now();
-    }
-  };
-  const queue = [...plan.downloads];
-  const committing = new Set<Promise<void>>();
-  const worker = async () => {
-    for (let object = queue.shift(); object && !controller.signal.aborted; object = queue.shift()) {
-      const replaced = objects[object.key]?.size ?? 0;
-      if (heldBytes - replaced + reservedBytes + object.size > config.diskCeilingBytes) {
-        ceilingReached = true;
-        failures.push({ key: object.key, reason: `would exceed the disk ceiling of ${config.diskCeilingBytes} bytes` });
-        continue;
-      }
-      // The object's bytes stay reserved against the ceiling until they are committed or dropped.
-      reservedBytes += object.size;
-      const verified = await fetchWithRetries(object);
-      if (!verified) {
-        reservedBytes -= object.size;
-        continue;
-      }
-      const recorded = verified.committed
-        .then(
-          () => {
-            heldBytes += object.size - (objects[object.key]?.size ?? 0);
-            objects[object.key] = { size: object.size, sha256: object.sha256, titleId: object.titleId };
-            downloadedObjects++;
-            persist();
-          },
-          (error: Error) => {
-            log('error', 'verified object could not be stored', { key: object.key, reason: error.message });
-            failures.push({ key: object.key, reason: `verified but could not be stored: ${error.message}` });
-          },
-        )
-        .finally(() => {
-          reservedBytes -= object.size;
-          committing.delete(recorded);
-        });
-      committing.add(recorded);
-    }
-  };
-  /** Downloads and verifies the object; resolves with its commit (sync and rename) under way, or undefined if it failed. */
-  const fetchWithRetries = async (object: ManifestObject): Promise<{ committed: Promise<void> } | undefined> => {
-    for (let attempt = 1; attempt <= ATTEMPTS_PER_OBJECT; attempt++) {
-      try {
-        return await downloadVerified(deps.origin, config.originBucket, object, dirs, limiter, (bytes) => (downloadedBytes += bytes), controller.signal);
-      } catch (error) {
-        if (controller.signal.aborted) {
-          return undefined;
-        }
-        const reason = (error as Error).message;
-        log('warn', error instanceof CorruptObjectError ? 'corrupt object discarded' : 'download failed', { key: object.key, attempt, reason });
-        if (attempt === ATTEMPTS_PER_OBJECT) {
-          failures.push({ key: object.key, reason });
-        }
-      }
-    }
-    return undefined;
-  };
+  const limits = { deadlineMs: windowEnd, nowMs: deps.nowMs, signal: controller.signal };
   try {
-    await Promise.all(Array.from({ length: config.parallelism }, worker));
-  } finally {
-    // Verified objects are committed even when the window has ended: they are kept.
-    while (committing.size > 0) {
-      await Promise.all([...committing]);
+    const received = await receiveManifest(config, deps, store.state, limits);
+    store.note({ registration: received.registration });
+    const listed = 'manifest' in received ? new Map(objectsForAppliance(received.manifest, config.applianceId).map((object) => [object.key, object])) : undefined;
+    const reconciled = await store.reconcile(listed, controller.signal);
+    log(reconciled.lost + reconciled.removed + reconciled.refused.length > 0 ? 'warn' : 'info', 'cache reconciled', { ...reconciled, refused: reconciled.refused.slice(0, 20) });
+    if ('rejected' in received) {
+      return await finish({ ...NOTHING, result: 'rejected', message: received.rejected });
     }
-    clearTimeout(windowTimer);
-    clearInterval(progress);
-    persist(true);
-  }
+    const { manifest, text } = received;
+    store.acceptManifest(text);
+    accepted = manifest;
+    store.note({ targetGeneration: manifest.generation });
+    const plan = planFill(manifest, config.applianceId, store.objects);
+    const discardedPartials = store.discardPartialsExcept(plan.downloads);
+    log('info', 'fill starting', { generation: manifest.generation, downloads: plan.downloads.length, bytes: plan.downloadBytes, evictions: plan.evictions.length, discardedPartials });
 
-  const complete = !controller.signal.aborted && failures.length === 0;
-  if (complete) {
-    evictions.forEach(evict);
-    state = { ...state, objects, appliedGeneration: manifest.generation };
-    writeState(config.stateDir, state);
+    const room = makeRoom(store, plan, config.diskCeilingBytes);
+    const moved = await transfer(plan.downloads, { config, origin: deps.origin, store, ...limits });
+    const complete = !controller.signal.aborted && moved.failures.length === 0;
+    if (complete) {
+      room.later.forEach((key) => store.evict(key));
+    }
+    const result: FillOutcome['result'] = complete ? 'complete' : controller.signal.aborted ? 'window-ended' : moved.ceilingReached ? 'ceiling-reached' : 'failed';
+    const evictedObjects = room.evicted + (complete ? room.later.length : 0);
+    const { downloadedBytes, downloadedObjects, failures } = moved;
+    return await finish(
+      { result, generation: manifest.generation, downloadedBytes, downloadedObjects, evictedObjects, failures },
+      complete ? { appliedGeneration: manifest.generation, appliedCreatedAt: manifest.createdAt } : {},
+    );
+  } catch (error) {
+    const reason = (error as Error).message;
+    if (controller.signal.aborted || deps.nowMs() >= windowEnd) {
+      return finish({ ...NOTHING, result: 'window-ended', message: `the window ended before the fill could go on: ${reason}` });
+    }
+    log('error', 'fill failed', { reason });
+    return finish({ ...NOTHING, result: 'failed', message: reason });
+  } finally {
+    clearTimeout(windowTimer);
   }
-  const result: FillOutcome['result'] = complete ? 'complete' : controller.signal.aborted ? 'window-ended' : ceilingReached ? 'ceiling-reached' : 'failed';
-  return finish({ result, generation: manifest.generation, downloadedBytes, downloadedObjects, evictedObjects, failures }, manifest);
 }
 
 /**
  * Tells the control plane what the node holds complete, and how it is: the edge's figures when the
- * caller measured them (`serve`), else none but disk use. Never fails the fill.
+ * caller measured them (`serve`), else none but disk use. Retried until `retry.deadlineMs` when
+ * given. Never fails the fill.
  */
 export async function report(
   config: AgentConfig,
@@ -261,34 +213,35 @@ export async function report(
   state: AgentState,
   manifest: SignedFillManifest | undefined,
   edge: HealthFigures = { load: 0, egressGbps: 0, errorRate: 0 },
+  retry?: { readonly deadlineMs: number; readonly nowMs: () => number },
 ): Promise<void> {
   const titles = titlesHeld(manifest, config.applianceId, state.objects);
+  const body = {
+    applianceId: config.applianceId,
+    health: { ...edge, diskUsedBytes: heldBytesOf(state.objects) },
+    inventory: { titles, digest: inventoryDigest(titles) },
+  };
   try {
-    await deps.controlPlane.report({
-      applianceId: config.applianceId,
-      health: {
-        ...edge,
-        diskUsedBytes: heldBytesOf(state.objects),
-      },
-      inventory: { titles, digest: inventoryDigest(titles) },
-    });
+    await (retry ? remote('report', () => deps.controlPlane.report(body), retry) : deps.controlPlane.report(body));
   } catch (error) {
     log('error', 'report to the control plane failed', { reason: (error as Error).message });
   }
 }
 
-/** What `status` prints: what the node holds, which generation, and how the last fill went. */
+/** What `status` prints: what the node holds, which generation, how the last fill went, and what of its state could not be read. */
 export function status(config: AgentConfig) {
-  const state = readState(config.stateDir);
-  const manifest = readAcceptedManifest(config.stateDir);
+  const stateProblems: string[] = [];
+  const state = NodeStore.readState(config.stateDir, stateProblems);
+  const manifest = readAcceptedManifest(config.stateDir, stateProblems);
   return {
     applianceId: config.applianceId,
     clusterId: config.clusterId,
     appliedGeneration: state.appliedGeneration ?? null,
     targetGeneration: state.targetGeneration ?? null,
-    objectsHeld: Object.keys(state.objects).length,
+    objectsHeld: state.objects.size,
     bytesHeld: heldBytesOf(state.objects),
     titlesHeld: titlesHeld(manifest, config.applianceId, state.objects),
     lastFill: state.lastFill ?? null,
+    stateProblems,
   };
 }

@@ -2,7 +2,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Keyring, parseKeyring } from '../../../lambda/shared/url-token';
 import { AgentConfig } from './config';
 import { log } from './log';
-import { writeFileAtomically } from './state';
+import { writeFileAtomically } from './store';
 
 /** A Secrets Manager client, loaded only by the commands that need one: `fill` starts faster without it. */
 export async function secretsClient(region: string): Promise<SecretsManagerClient> {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseKeyring, signToken, tokenizedPath } from '../../../lambda/shared/url-token';
+import { parseKeyring, signToken, tokenizedPath, UNCAPPED_MAX_HEIGHT } from '../../../lambda/shared/url-token';
 import { AgentConfig, loadConfig } from './config';
 import { readEdgeTemplate } from './edge-config';
 import { applyNodeFiles, loadNodeSettings, NODE_LAYOUT, renderNodeFiles } from './node-settings';
@@ -10,7 +10,7 @@ import { AccessLogReader, activeConnections, healthFigures } from './edge-metric
 import { log } from './log';
 import { Origin } from './origin';
 import { refreshKey, secretsClient } from './keyring';
-import { readState } from './state';
+import { NodeStore } from './store';
 
 const USAGE = [
   'usage: nearstream-agent <fill|serve|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]',
@@ -50,15 +50,12 @@ async function serve(config: AgentConfig): Promise<void> {
             maxConnections: config.edge.maxConnections,
           })
         : undefined;
-    await report(config, deps, readState(config.stateDir), readAcceptedManifest(config.stateDir), edge);
+    await report(config, deps, NodeStore.readState(config.stateDir), readAcceptedManifest(config.stateDir), edge);
     for (let waited = 0; waited < REPORT_INTERVAL_MS && !stopping; waited += 500) {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
 }
-
-/** An operator's check may fetch any rendition: 8K is above every rung of the ladder. */
-const MAX_HEIGHT_ANY = 4320;
 
 /**
  * A URL for one object on this node, signed with its key ring as the control plane would sign it:
@@ -73,7 +70,13 @@ function signedUrl(config: AgentConfig, objectPath: string, ttlSeconds: number):
     throw new Error('sign-url: --ttl-seconds must be a positive whole number');
   }
   const keyring = parseKeyring(fs.readFileSync(config.keyringFile, 'utf8'));
-  const token = signToken(keyring, { applianceId: config.applianceId, titleId: match[1], expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds, maxHeight: MAX_HEIGHT_ANY });
+  // An operator's check may fetch any rendition, even of a title whose manifests are not filled.
+  const nowEpochSeconds = Math.floor(Date.now() / 1000);
+  const token = signToken(
+    keyring,
+    { applianceId: config.applianceId, titleId: match[1], expiresAt: nowEpochSeconds + ttlSeconds, maxHeight: UNCAPPED_MAX_HEIGHT },
+    nowEpochSeconds,
+  );
   return `${config.baseUrl.replace(/\/$/, '')}${tokenizedPath(token, match[1], match[2])}`;
 }
 

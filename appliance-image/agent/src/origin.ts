@@ -1,12 +1,15 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { TransientError } from './retry';
 import { nodeSigner } from './sigv4';
 
 export class OriginError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** S3's error code (`NoSuchKey`, `SlowDown`), when it sent one. */
+    readonly serviceCode?: string,
   ) {
     super(message);
     this.name = 'OriginError';
@@ -75,23 +78,29 @@ export class Origin {
         response.on('data', (chunk: string) => (text = (text + chunk).slice(0, 1000)));
         response.on('error', reject);
         response.on('end', () => {
-          const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? 'no error code';
-          reject(new OriginError(status, `GET s3://${bucket}/${key} answered ${status} (${code})`));
+          const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1];
+          reject(new OriginError(status, `GET s3://${bucket}/${key} answered ${status} (${code ?? 'no error code'})`, code));
         });
       });
-      request.on('timeout', () => request.destroy(new Error(`GET s3://${bucket}/${key}: no data for ${IDLE_TIMEOUT_MS / 1000} s`)));
+      request.on('timeout', () => request.destroy(new TransientError(`GET s3://${bucket}/${key}: no data for ${IDLE_TIMEOUT_MS / 1000} s`)));
       request.on('error', reject);
       request.end();
     });
   }
 
-  async readText(bucket: string, key: string): Promise<string> {
+  /** A small object's text; one longer than `maxBytes` is refused without reading the rest. */
+  async readText(bucket: string, key: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<string> {
     const { body } = await this.read(bucket, key);
-    body.setEncoding('utf8');
-    let text = '';
+    const chunks: Buffer[] = [];
+    let bytes = 0;
     for await (const chunk of body) {
-      text += chunk as string;
+      bytes += (chunk as Buffer).length;
+      if (bytes > maxBytes) {
+        body.destroy();
+        throw new Error(`s3://${bucket}/${key} is over ${maxBytes} bytes long`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    return text;
+    return Buffer.concat(chunks).toString('utf8');
   }
 }

@@ -10,6 +10,9 @@ export interface UnitPaths {
   readonly user: string;
 }
 
+/** How long systemd waits before starting a failed fill again. */
+export const FILL_RESTART_SECONDS = 300;
+
 /** Hours in the fill window, wrapping past midnight. */
 export function windowHours(startHourUtc: number, endHourUtc: number): number {
   return (endHourUtc - startHourUtc + 24) % 24;
@@ -18,7 +21,10 @@ export function windowHours(startHourUtc: number, endHourUtc: number): number {
 /**
  * The node's systemd units, rendered from its config: the long-running agent (health reports, key
  * refresh), and the nightly fill started by a timer at the window's opening plus a random delay of
- * up to half the window, so a cluster's appliances do not all hit the origin at once.
+ * up to half the window, so a cluster's appliances do not all hit the origin at once. A fill that
+ * fails (an origin or control plane down for longer than its retries, a manifest refused) is
+ * started again FILL_RESTART_SECONDS later, at most as often as fits in one window; a fill started
+ * outside its window ends at once with success, so the restarts end with the window.
  */
 export function renderUnits(
   config: Pick<AgentConfig, 'fillWindow' | 'cacheDir' | 'stateDir' | 'keyringFile'>,
@@ -71,10 +77,14 @@ export function renderUnits(
       'Description=Nearstream nightly fill from the origin',
       'After=network-online.target',
       'Wants=network-online.target',
+      `StartLimitIntervalSec=${hours * 3600}`,
+      `StartLimitBurst=${Math.ceil((hours * 3600) / FILL_RESTART_SECONDS) + 1}`,
       '',
       '[Service]',
       'Type=oneshot',
       exec('fill'),
+      'Restart=on-failure',
+      `RestartSec=${FILL_RESTART_SECONDS}`,
       'Nice=10',
       'IOSchedulingClass=best-effort',
       'IOSchedulingPriority=7',

@@ -1,4 +1,4 @@
-import { FillManifest, ManifestRejectedError, objectsForAppliance, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
+import { checkManifest, FillManifest, ManifestExpectations, ManifestRejectedError, objectKeyProblem, objectsForAppliance, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
 import { parseKeyring } from '../../../lambda/shared/url-token';
 import { TEST_KEYRING } from '../../support/fixtures';
 
@@ -13,7 +13,7 @@ const base = {
 };
 const expectations = { keyring: TEST_KEYRING, clusterId: 'isp-a', currentGeneration: 4, nowMs: NOW, diskBudgetBytes: 1000, applianceId: 'oca-1' };
 
-function rejection(text: string, overrides: Partial<typeof expectations> = {}): string {
+function rejection(text: string, overrides: Partial<ManifestExpectations> = {}): string {
   try {
     verifyManifest(text, { ...expectations, ...overrides });
   } catch (error) {
@@ -58,6 +58,75 @@ describe('fill manifests', () => {
     ['placements that are not title lists', signed({ placements: { 'oca-1': 't1' } as never }), /placements\.oca-1 must be a list of title ids/],
   ])('rejects %s, naming the reason', (_label, text, reason) => {
     expect(rejection(text)).toMatch(reason);
+  });
+
+  it.each([
+    ['a generation past 2^53, where n and n+1 are one number', signed({ generation: 2 ** 60 }), /^generation must be a whole number from 1 to 9007199254740991 \(got 1152921504606847000\)$/],
+    ['a generation of zero', signed({ generation: 0 }), /^generation must be a whole number/],
+    ['a generation that is a string', signed({ generation: '6' as never }), /^generation must be a whole number/],
+    ['a createdAt that is not a timestamp', signed({ createdAt: 'yesterday' }), /^createdAt must be an ISO 8601 UTC instant like .* \(got 'yesterday'\)$/],
+    ['a date that does not exist', signed({ createdAt: '2026-02-30T01:00:00.000Z' }), /^createdAt must be an ISO 8601 UTC instant/],
+    ['a local time', signed({ validUntil: '2026-11-22T01:00:00+02:00' }), /^validUntil must be an ISO 8601 UTC instant/],
+    ['a validUntil before createdAt', signed({ createdAt: '2026-11-21T01:30:00.000Z', validUntil: '2026-11-21T01:00:00.000Z' }), /^validUntil .* is not after createdAt/],
+    ['a validity of a year', signed({ validUntil: '2027-11-21T01:00:00.000Z' }), /^it is valid for 8760 hours; the most is 168$/],
+    ['a createdAt an hour ahead of the node', signed({ createdAt: '2026-11-21T03:00:00.000Z' }), /^createdAt 2026-11-21T03:00:00.000Z is in the future \(this node's clock says 2026-11-21T02:00:00.000Z\)$/],
+    ['a size past 2^53', signed({ objects: [object('titles/t1/a', 2 ** 60)] }), /^objects\[0\] needs/],
+    ['a fractional size', signed({ objects: [object('titles/t1/a', 1.5)] }), /^objects\[0\] needs/],
+    ['a key outside titles/', signed({ objects: [object('index.html')] }), /'index\.html' is not under titles\/t1\/, where the edge serves title 't1'/],
+    ['a key under another title', signed({ objects: [object('titles/t2/a')] }), /is not under titles\/t1\//],
+    ['a key that is only its title\'s directory', signed({ objects: [object('titles/t1')] }), /is not under titles\/t1\//],
+    ['a NUL', signed({ objects: [object('titles/t1/a\u0000.m4s')] }), /^object key 'titles\/t1\/a\\u\{0\}\.m4s' contains the invisible or control character U\+0000$/],
+    ['a newline', signed({ objects: [object('titles/t1/a\n.m4s')] }), /control character U\+000A/],
+    ['a zero-width space', signed({ objects: [object('titles/t1/a\u200b.m4s')] }), /U\+200B/],
+    ['a no-break space', signed({ objects: [object('titles/t1/a\u00a0.m4s')] }), /U\+00A0/],
+    ['a lone surrogate', signed({ objects: [object('titles/t1/a\ud800.m4s')] }), /U\+D800/],
+    ['a backslash', signed({ objects: [object('titles/t1/..\\..\\x')] }), /contains a backslash/],
+    ['a leading space', signed({ objects: [object('titles/t1/ a.m4s')] }), /leading or trailing spaces/],
+    ['a trailing space on a directory', signed({ objects: [object('titles/t1/avc1 /a.m4s')] }), /leading or trailing spaces/],
+    ['decomposed Unicode', signed({ objects: [object('titles/t1/cafe\u0301.m4s')] }), /normalization form C/],
+    ['a 256-byte file name', signed({ objects: [object(`titles/t1/${'x'.repeat(256)}`)] }), /has a path segment of 256 bytes; file names are at most 255/],
+    ['a key of 1,025 bytes', signed({ objects: [object(`titles/t1/${'x/'.repeat(507)}x`)] }), /is 1025 bytes long; S3 keys are at most 1024/],
+    ['a key over 4,096 bytes', signed({ objects: [object(`titles/t1/${'x/'.repeat(2043)}xx`)] }), /is 4098 bytes long/],
+    ['a key that is another\'s directory', signed({ objects: [object('titles/t1/avc1/a'), object('titles/t1/avc1')] }), /^object key 'titles\/t1\/avc1' is also a directory of 'titles\/t1\/avc1\/a'$/],
+    ['the same key with two digests', signed({ objects: [object('titles/t1/a'), { ...object('titles/t1/a'), sha256: 'b'.repeat(64) }] }), /listed twice/],
+    ['a placement for a non-id', signed({ placements: { 'oca-1': ['t1'], '../x': ['t1'] } }), /placements: '\.\.\/x' is not an appliance id/],
+  ])('rejects %s, naming the reason', (_label, text, reason) => {
+    expect(rejection(text)).toMatch(reason);
+  });
+
+  it('refuses a newer generation made before the applied one, which would otherwise pin the node to a clock in the future', () => {
+    expect(rejection(signed({ generation: 6 }), { currentCreatedAt: '2026-11-21T01:30:00.000Z' })).toBe(
+      'generation 6 was created at 2026-11-21T01:00:00.000Z, before the applied generation 4 (2026-11-21T01:30:00.000Z)',
+    );
+    expect(verifyManifest(signed({ generation: 5 }), { ...expectations, currentCreatedAt: '2026-11-21T00:30:00.000Z' }).generation).toBe(5);
+  });
+
+  it.each([
+    'titles/t1/avc1/index_0_00001.m4s',
+    'titles/t1/caf\u00e9 au lait (director\'s cut)/seg #1.m4s',
+    `titles/t1/${'x'.repeat(255)}`,
+    `titles/t1/${'x/'.repeat(506)}xx`,
+    'titles/t1/__proto__',
+  ])('accepts the key %s', (key) => {
+    expect(objectKeyProblem(key, 't1')).toBeUndefined();
+    expect(verifyManifest(signed({ objects: [object(key)] }), expectations).objects[0].key).toBe(key);
+  });
+
+  it('checks a manifest before signing by the same rules, so a planner never signs what appliances refuse', () => {
+    expect(() => checkManifest(base)).not.toThrow();
+    expect(() => checkManifest({ ...base, validUntil: '2026-12-21T01:00:00.000Z' })).toThrow(ManifestRejectedError);
+    expect(() => checkManifest({ ...base, objects: [object('titles/t2/a')] })).toThrow("fill manifest rejected: object key 'titles/t2/a' is not under titles/t1/");
+  });
+
+  it('verifies a manifest of 100,000 objects in seconds, not minutes', () => {
+    const objects = Array.from({ length: 100_000 }, (_, i) => object(`titles/t${i % 400}/avc1/index_0_${String(i).padStart(6, '0')}.m4s`, 1, `t${i % 400}`));
+    const text = signed({ objects });
+
+    const started = performance.now();
+    const manifest = verifyManifest(text, { ...expectations, diskBudgetBytes: 1e12 });
+
+    expect(manifest.objects).toHaveLength(100_000);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   describe('with placements', () => {
