@@ -142,6 +142,28 @@ describe.each(Object.keys(SHAPES))('deploy-time rules over %s', (label) => {
   });
 });
 
+describe('upgrading an environment deployed with strong cross-stack references', () => {
+  it('keeps every export the stacks of the previous release import (CloudFormation refuses to delete one still imported)', () => {
+    const dev = templatesOf({ name: 'dev' });
+    const exported = dev.flatMap(({ stack, template }) =>
+      Object.entries((template as { Outputs?: Record<string, { Export?: unknown }> }).Outputs ?? {})
+        .filter(([, output]) => output.Export)
+        .map(([id]) => `${stack.stackName}:${id}`),
+    );
+    expect(exported).toEqual(
+      expect.arrayContaining([
+        'nearstream-dev-data:ExportsOutputFnGetAttSourceKeyC3114A1EArn56CD82BD',
+        'nearstream-dev-data:ExportsOutputFnGetAttOriginTierOriginKeyAACB54DEArnDC162052',
+        'nearstream-dev-data:ExportsOutputRefViewerIdentityUserPoolPlayerClientDA4CF5965C319F5D',
+        'nearstream-dev-data:ExportsOutputRefViewerUserPool7C2409A3',
+        'nearstream-dev-data:ExportsOutputFnGetAttOriginTierDistribution63348E59DomainName6E162944',
+        'nearstream-dev-data:ExportsOutputRefOriginTierPublicKey02977D3C964EE80F',
+        'nearstream-dev-origin-replica-us-west-2:ExportsOutputFnGetAttOriginReplicaKeyF72AF6E8Arn1BC7ACE6',
+      ]),
+    );
+  });
+});
+
 describe('cdk destroy of an ephemeral environment', () => {
   it('deletes every bucket, emptied first by an auto-delete resource (which also refuses late writes)', () => {
     const problems: string[] = [];

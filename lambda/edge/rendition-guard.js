@@ -44,6 +44,11 @@ function capOf(policy) {
 
 function handler(event) {
     var request = event.request;
+    // No object key needs an escape (keys are letters, digits, '_', '-', '.'), and an escaped name
+    // (`2160%70`) would slip past the height below while S3 still decodes it to the rung.
+    if (request.uri.indexOf('%') !== -1) {
+        return FORBIDDEN;
+    }
     var rung = RUNG.exec(request.uri.slice(request.uri.lastIndexOf('/') + 1));
     if (!rung) {
         return request;

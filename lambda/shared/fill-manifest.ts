@@ -104,6 +104,16 @@ export function signManifest(manifest: Omit<FillManifest, 'format'>, keyring: Ke
 export const MAX_OBJECT_KEY_BYTES = 1024;
 /** The longest file name Linux file systems store, in bytes: one path segment of a key. */
 export const MAX_KEY_SEGMENT_BYTES = 255;
+/**
+ * What the edge serves (appliance-image/nginx/token.js `RAW_PATH`, held to these by a test): a title
+ * id of letters, digits, `_` and `-`, and file segments of those and `.`, not starting with a dot.
+ */
+export const SERVABLE_TITLE_ID = /^[A-Za-z0-9_-]+$/;
+export const SERVABLE_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+/** The edge's longest request path (token.js `MAX_RAW_PATH`). */
+export const EDGE_MAX_PATH = 1024;
+/** Room for `/t/<the longest token>/` before the key inside the edge's path limit, with margin. */
+export const MAX_SERVABLE_KEY_BYTES = 512;
 /** S3's largest object. */
 export const MAX_OBJECT_BYTES = 5 * 1024 ** 4;
 /** The longest a manifest may stay valid after it was made: a node that misses a week of plans must hear again first. */
@@ -167,6 +177,16 @@ export function objectKeyProblem(key: string, titleId: string): string | undefin
   }
   if (segments.length < 3 || segments[0] !== 'titles' || segments[1] !== titleId) {
     return `is not under titles/${titleId}/, where the edge serves title '${titleId}'`;
+  }
+  if (!SERVABLE_TITLE_ID.test(titleId)) {
+    return `names title ${quoted(titleId)}, which the edge would not serve: only letters, digits, '_' and '-'`;
+  }
+  const unservable = segments.slice(2).find((segment) => !SERVABLE_SEGMENT.test(segment));
+  if (unservable !== undefined) {
+    return `has a path segment ${quoted(unservable)} the edge would not serve: only letters, digits, '_', '-' and '.', not starting with '.'`;
+  }
+  if (bytes > MAX_SERVABLE_KEY_BYTES) {
+    return `is ${bytes} bytes long; the edge serves keys of at most ${MAX_SERVABLE_KEY_BYTES}, so that /t/<token>/ and the key fit its ${EDGE_MAX_PATH}-character request path`;
   }
   return undefined;
 }

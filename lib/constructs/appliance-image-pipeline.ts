@@ -209,6 +209,8 @@ export class ApplianceImagePipeline extends Construct {
       distributionConfigurationArn: distribution.attrArn,
       imageTestsConfiguration: { imageTestsEnabled: true, timeoutMinutes: 60 },
       enhancedImageMetadataEnabled: true,
+      // The lifecycle policy selects Image Builder images by these tags (the AMI tags above are the EC2 side's).
+      imageTags: imageTag,
       // Each build resolves Debian's SSM parameter to its newest AMI. A dependency-update start
       // condition would never fire here (it compares semantic versions, which an `ssm:` parent and
       // a fixed component version never change), so the schedule builds unconditionally.
@@ -259,7 +261,13 @@ export class ApplianceImagePipeline extends Construct {
         {
           action: { type: 'DELETE', includeResources: { amis: true, snapshots: true } },
           filter: { type: 'COUNT', value: imagesKept },
-          exclusionRules: { amis: { lastLaunched: { value: (props.keepImagesLaunchedWithin ?? Duration.days(90)).toDays(), unit: 'DAYS' } } },
+          exclusionRules: {
+            amis: {
+              lastLaunched: { value: (props.keepImagesLaunchedWithin ?? Duration.days(90)).toDays(), unit: 'DAYS' },
+              // The AMI a fleet's config names: tag it so, and no count retires it.
+              tagMap: { [KEEP_IMAGE_TAG]: 'true' },
+            },
+          },
         },
       ],
       resourceSelection: { tagMap: imageTag },
@@ -267,6 +275,9 @@ export class ApplianceImagePipeline extends Construct {
     });
   }
 }
+
+/** An AMI carrying this tag with value `true` is never retired by the lifecycle policy. */
+export const KEEP_IMAGE_TAG = 'nearstream:keep';
 
 /** The id CDK gives the singleton function behind every AwsCustomResource of a stack. */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';

@@ -43,6 +43,11 @@ describe('the origin tier\'s rendition guard (CloudFront Function)', () => {
     expect(handler({ request: withCookie('index_avc1_234p.m3u8', 720) })).toMatchObject({ uri: expect.any(String) });
   });
 
+  it('refuses any escaped name, which could hide a rung\'s height from the check while S3 decodes it', () => {
+    expect(refused(handler({ request: withCookie('index_avc1_2160%70_000000001.cmfv', 720) }))).toBe(true);
+    expect(refused(handler({ request: withCookie('index%5Favc1_720p_000000001.cmfv', 1080) }))).toBe(true);
+  });
+
   it('reads the policy of a signed manifest URL before any cookie, as CloudFront does', () => {
     const policy = new URL(capped(480).hls).searchParams.get('Policy')!;
     expect(refused(handler({ request: request('index_avc1_540p.m3u8', {}, { Policy: { value: policy } }) }))).toBe(true);

@@ -59,10 +59,11 @@ describe('ApplianceImageStack', () => {
     });
   });
 
-  it('rebuilds weekly from the newest Debian AMI unconditionally, with tests on, and keeps recent and recently launched images', () => {
+  it('rebuilds weekly from the newest Debian AMI unconditionally, with tests on, and keeps recent, recently launched and kept images', () => {
     image.hasResourceProperties('AWS::ImageBuilder::ImagePipeline', {
       Schedule: { ScheduleExpression: 'cron(0 3 ? * SUN *)', PipelineExecutionStartCondition: 'EXPRESSION_MATCH_ONLY' },
       ImageTestsConfiguration: { ImageTestsEnabled: true, TimeoutMinutes: 60 },
+      ImageTags: { 'nearstream:image': 'nearstream-dev-appliance' },
       Status: 'ENABLED',
     });
     image.hasResourceProperties('AWS::ImageBuilder::LifecyclePolicy', {
@@ -71,7 +72,7 @@ describe('ApplianceImageStack', () => {
         {
           Action: { Type: 'DELETE', IncludeResources: { Amis: true, Snapshots: true } },
           Filter: { Type: 'COUNT', Value: 5 },
-          ExclusionRules: { Amis: { LastLaunched: { Unit: 'DAYS', Value: 90 } } },
+          ExclusionRules: { Amis: { LastLaunched: { Unit: 'DAYS', Value: 90 }, TagMap: { 'nearstream:keep': 'true' } } },
         },
       ],
       ResourceSelection: { TagMap: { 'nearstream:image': 'nearstream-dev-appliance' } },

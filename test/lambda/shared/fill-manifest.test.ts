@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { checkManifest, FillManifest, ManifestExpectations, ManifestRejectedError, objectKeyProblem, objectsForAppliance, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
 import { parseKeyring } from '../../../lambda/shared/url-token';
 import { TEST_KEYRING } from '../../support/fixtures';
@@ -103,13 +105,41 @@ describe('fill manifests', () => {
 
   it.each([
     'titles/t1/avc1/index_0_00001.m4s',
-    'titles/t1/caf\u00e9 au lait (director\'s cut)/seg #1.m4s',
+    'titles/t1/avc1/index.cap720.m3u8',
     `titles/t1/${'x'.repeat(255)}`,
-    `titles/t1/${'x/'.repeat(506)}xx`,
+    `titles/t1/${'x/'.repeat(248)}xx`,
     'titles/t1/__proto__',
   ])('accepts the key %s', (key) => {
     expect(objectKeyProblem(key, 't1')).toBeUndefined();
     expect(verifyManifest(signed({ objects: [object(key)] }), expectations).objects[0].key).toBe(key);
+  });
+
+  it.each([
+    ['titles/t1/avc1/.hidden', "path segment '.hidden' the edge would not serve"],
+    ['titles/t1/avc1/seg 1.m4s', "path segment 'seg 1.m4s' the edge would not serve"],
+    ['titles/t1/caf\u00e9/seg.m4s', 'the edge would not serve'],
+    ['titles/t1/avc1/50%.m4s', 'the edge would not serve'],
+    ['titles/t1/avc1/a?b', 'the edge would not serve'],
+    ['titles/t1/avc1/x#y', 'the edge would not serve'],
+    ['titles/t1/avc1/a+b~c.m4s', 'the edge would not serve'],
+    [`titles/t1/${'x/'.repeat(252)}x`, 'the edge serves keys of at most 512'],
+  ])('refuses the key %s, which the edge would refuse to serve', (key, reason) => {
+    expect(objectKeyProblem(key, 't1')).toContain(reason);
+    expect(rejection(signed({ objects: [object(key)] }))).toContain(reason);
+  });
+
+  it('accepts exactly the keys the edge serves behind the longest token (token.js RAW_PATH and MAX_RAW_PATH)', () => {
+    const tokenJs = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'appliance-image', 'nginx', 'token.js'), 'utf8');
+    const rawPath = new RegExp(/var RAW_PATH = \/(.+)\/;/.exec(tokenJs)![1]);
+    const maxRawPath = Number(/var MAX_RAW_PATH = (\d+);/.exec(tokenJs)![1]);
+    const longestToken = ['v1', 'k'.repeat(64), '9'.repeat(10), 'a'.repeat(64), 't'.repeat(64), '4320', 'S'.repeat(43)].join('.');
+    const samples = ['seg.m4s', '.hidden', 'a..b', '-x', '_x', 'a b', 'a%20b', 'caf\u00e9', 'x.', 'index.cap720.mpd', 'a/b/c.m4s', 'x'.repeat(240), `${'x/'.repeat(250)}x`];
+    for (const sample of samples) {
+      const key = `titles/t1/${sample}`;
+      const served = `/t/${longestToken}/${key}`;
+      const edge = served.length <= maxRawPath && rawPath.test(served);
+      expect({ key, manifest: objectKeyProblem(key, 't1') === undefined }).toEqual({ key, manifest: edge });
+    }
   });
 
   it('checks a manifest before signing by the same rules, so a planner never signs what appliances refuse', () => {
