@@ -348,7 +348,10 @@ export function verifyManifest(text: string, expect: ManifestExpectations): Sign
   if (!(validUntilMs > expect.nowMs)) {
     throw new ManifestRejectedError(`expired at ${manifest.validUntil}`);
   }
-  if (expect.currentGeneration !== undefined && manifest.generation < expect.currentGeneration) {
+  // A lower generation made after the applied one is a planner whose numbering restarted (its
+  // pointer item was restored or recreated): its plan is the newer, or the node would refuse plans forever.
+  const restarted = expect.currentCreatedAt !== undefined && createdAtMs > Date.parse(expect.currentCreatedAt);
+  if (expect.currentGeneration !== undefined && manifest.generation < expect.currentGeneration && !restarted) {
     throw new ManifestRejectedError(`generation ${manifest.generation} is older than the applied generation ${expect.currentGeneration}`);
   }
   if (expect.currentGeneration !== undefined && expect.currentCreatedAt !== undefined && manifest.generation > expect.currentGeneration && createdAtMs < Date.parse(expect.currentCreatedAt)) {

@@ -48,6 +48,21 @@ describe('the node store', () => {
     expect(fs.readdirSync(path.join(dirs.stateDir, 'partial'))).toEqual([]);
   });
 
+  it('refuses to commit through a directory swapped for a link after the run checked it', async () => {
+    const store = NodeStore.open(dirs);
+    const first = randomBytes(100);
+    await put(store, objectOf('titles/t1/avc1/seg-1.m4s', first), first);
+    const body = randomBytes(100);
+    const object = objectOf('titles/t1/avc1/seg-2.m4s', body);
+    const partial = await store.openPartial(object);
+    await partial.handle.write(body);
+    fs.rmSync(path.join(dirs.cacheDir, 'titles', 't1', 'avc1'), { recursive: true });
+    fs.symlinkSync(outside, path.join(dirs.cacheDir, 'titles', 't1', 'avc1'));
+
+    await expect(store.commit(partial, object)).rejects.toThrow(/link/);
+    expect(fs.readdirSync(outside)).toEqual(['victim']);
+  });
+
   it('gives identical bytes under two keys a partial file each, and a served file each', async () => {
     const store = NodeStore.open(dirs);
     const body = randomBytes(5000);

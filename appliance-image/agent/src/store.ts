@@ -391,6 +391,10 @@ export class NodeStore {
       await partial.handle.chmod(0o644);
       await partial.handle.datasync();
       await this.ensureCacheDirectory(path.posix.dirname(object.key));
+      // Checked once per run above, and again here: a link swapped in since would carry the rename out of the cache.
+      if (!this.parentsAreReal(object.key)) {
+        throw new StoreRefusedError(`a directory above ${quoted(object.key)} went away during the fill`);
+      }
       try {
         await fs.promises.rename(partial.path, target);
       } catch (error) {

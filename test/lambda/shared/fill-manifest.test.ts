@@ -96,6 +96,11 @@ describe('fill manifests', () => {
     expect(rejection(text)).toMatch(reason);
   });
 
+  it('follows a planner whose numbering restarted: a lower generation made after the applied one is the newer plan', () => {
+    expect(verifyManifest(signed({ generation: 1 }), { ...expectations, currentCreatedAt: '2026-11-21T00:30:00.000Z' }).generation).toBe(1);
+    expect(rejection(signed({ generation: 3 }), { currentCreatedAt: '2026-11-21T01:00:00.000Z' })).toBe('generation 3 is older than the applied generation 4');
+  });
+
   it('refuses a newer generation made before the applied one, which would otherwise pin the node to a clock in the future', () => {
     expect(rejection(signed({ generation: 6 }), { currentCreatedAt: '2026-11-21T01:30:00.000Z' })).toBe(
       'generation 6 was created at 2026-11-21T01:00:00.000Z, before the applied generation 4 (2026-11-21T01:30:00.000Z)',
