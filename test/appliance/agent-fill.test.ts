@@ -127,7 +127,8 @@ describe('the fill agent', () => {
 
   it.each([
     ['a tampered signature', (text: string) => text.replace('"generation":5', '"generation":5 ').replace(/"value":"[^"]+"/, '"value":"AAAA"'), /signature does not match/],
-    ['an older generation', (text: string) => JSON.stringify(signManifest({ ...JSON.parse(text), generation: 1 }, TEST_KEYRING)), /older than the applied generation 4/],
+    // An old plan replayed: a lower generation made before the applied one (made after it, it would be a planner whose numbering restarted).
+    ['an older generation', (text: string) => JSON.stringify(signManifest({ ...JSON.parse(text), generation: 1, createdAt: new Date(Date.now() - 6 * 86_400_000).toISOString() }, TEST_KEYRING)), /older than the applied generation 4/],
     ['a path escaping the cache', (text: string) => JSON.stringify(signManifest({ ...JSON.parse(text), objects: [{ key: 'titles/../../../etc/x', size: 1, sha256: 'a'.repeat(64), titleId: 'x' }] }, TEST_KEYRING)), /path segment/],
     ['a duplicate key', (text: string) => { const m = JSON.parse(text); return JSON.stringify(signManifest({ ...m, objects: [m.objects[0], m.objects[0]] }, TEST_KEYRING)); }, /listed twice/],
     ['more bytes than the disk ceiling', (text: string) => { const m = JSON.parse(text); return JSON.stringify(signManifest({ ...m, objects: [{ ...m.objects[0], size: 60_000_000 }] }, TEST_KEYRING)); }, /the disk budget is 50000000/],
