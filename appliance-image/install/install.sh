@@ -44,7 +44,9 @@ fi
 # Packages.
 missing=()
 for package in nginx libnginx-mod-http-js ca-certificates; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  # No `grep -q` after a pipe here: with pipefail, its early exit can kill the writer with SIGPIPE
+  # and fail the pipeline at random (under load), which `set -e` turns into a silent exit.
+  [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
@@ -57,7 +59,7 @@ NODE=/opt/nearstream/node/bin/node
 if [ -n "$NODE_TARBALL" ]; then
   [ -n "$NODE_SHA256" ] || fail "--node-tarball needs --node-sha256"
   echo "$NODE_SHA256  $NODE_TARBALL" | sha256sum --check --status || fail "$NODE_TARBALL does not match --node-sha256"
-  wanted="$(tar -tf "$NODE_TARBALL" | head -1 | cut -d/ -f1)"
+  wanted="$(tar -tf "$NODE_TARBALL" | awk -F/ 'NR == 1 { print $1 }')"
   if [ "$(cat /opt/nearstream/node/.release 2>/dev/null || true)" != "$wanted" ]; then
     rm -rf /opt/nearstream/node.new
     mkdir -p /opt/nearstream/node.new
@@ -79,7 +81,7 @@ if ! id nearstream >/dev/null 2>&1; then
   useradd --system --user-group --home-dir /var/lib/nearstream --no-create-home --shell /usr/sbin/nologin nearstream
   changed "created user nearstream"
 fi
-if ! id -nG www-data | tr ' ' '\n' | grep -qx nearstream; then
+if ! [[ " $(id -nG www-data) " == *" nearstream "* ]]; then
   usermod -a -G nearstream www-data
   changed "added www-data to group nearstream"
 fi

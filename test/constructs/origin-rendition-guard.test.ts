@@ -1,12 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { Match } from 'aws-cdk-lib/assertions';
 import { CODECS } from '../../lambda/catalog/catalog';
 import { jobSettings } from '../../lambda/encoding/ladder';
 import { cloudFrontSigner } from '../../lambda/playback/origin-signer';
-import { OriginTier } from '../../lib/constructs/origin-tier';
+import { bareOriginTier } from '../support/bare-origin-tier';
 import { cloudFrontKeyPair } from '../support/fixtures';
 
 type Response = { statusCode: number } | { uri: string };
@@ -85,18 +83,7 @@ describe('the origin tier\'s rendition guard (CloudFront Function)', () => {
   });
 
   it('runs on every viewer request of the origin distribution, on the 2.0 runtime', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const stack = new Stack(app, 'Tier', { env: { account: '123456789012', region: 'us-east-1' } });
-    new OriginTier(stack, 'OriginTier', {
-      namePrefix: 'nearstream-test',
-      signingSecretName: 'nearstream/test/origin-signing-key',
-      secondaryRegion: 'us-west-2',
-      removalPolicy: RemovalPolicy.DESTROY,
-      logRetentionDays: 7,
-      logEncryptionKey: new Key(stack, 'LogKey'),
-      bucketName: 'nearstream-test-origin',
-    });
-    const template = Template.fromStack(stack);
+    const { template } = bareOriginTier();
     const [functionId] = Object.keys(template.findResources('AWS::CloudFront::Function'));
     template.hasResourceProperties('AWS::CloudFront::Function', { FunctionConfig: Match.objectLike({ Runtime: 'cloudfront-js-2.0' }), AutoPublish: true });
     template.hasResourceProperties('AWS::CloudFront::Distribution', {

@@ -1,24 +1,10 @@
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { Match } from 'aws-cdk-lib/assertions';
 import { OriginSigningKeySettings } from '../../lib/config/environment';
-import { OriginTier } from '../../lib/constructs/origin-tier';
+import { bareOriginTier } from '../support/bare-origin-tier';
 
 /** The tier alone in a bare stack, with the signing key generations given. */
 function originTier(signingKeys?: OriginSigningKeySettings) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new Stack(app, 'Tier', { env: { account: '123456789012', region: 'us-east-1' } });
-  const tier = new OriginTier(stack, 'OriginTier', {
-    namePrefix: 'nearstream-test',
-    signingSecretName: 'nearstream/test/origin-signing-key',
-    secondaryRegion: 'us-west-2',
-    removalPolicy: RemovalPolicy.DESTROY,
-    logRetentionDays: 7,
-    logEncryptionKey: new Key(stack, 'LogKey'),
-    bucketName: 'nearstream-test-origin',
-    signingKeys,
-  });
-  const template = Template.fromStack(stack);
+  const { tier, template } = bareOriginTier(signingKeys);
   const idOf = (type: string, properties?: unknown) => {
     const ids = Object.keys(template.findResources(type, properties === undefined ? undefined : { Properties: properties }));
     expect(ids).toHaveLength(1);
