@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TITLE_KEY_PREFIX } from '../encoding/ladder';
-import { ManifestObject } from './fill-manifest';
+import { ManifestObject, objectKeyProblem } from './fill-manifest';
 
 /**
  * A title's inventory: every object the encoding wrote under `titles/<id>/`, with its size and the
@@ -84,6 +84,7 @@ export function assembleInventory(
       `title ${titleId}: ${undigested.length} of ${objects.length} objects have no digest of their current size (${named}${undigested.length > 3 ? ', ...' : ''}); hash them first`,
     );
   }
+  refuseUnservableKeys(titleId, objects);
   const entries: ManifestObject[] = objects.map((object) => ({ key: object.key, size: object.size, sha256: digests.get(object.key)!.sha256, titleId }));
   const body = JSON.stringify(entries);
   return {
@@ -114,8 +115,22 @@ export function parseInventory(titleId: string, body: Uint8Array, record: Invent
     const issue = result.error.issues[0];
     throw new InventoryError(`${record.key} does not describe title ${titleId}: at ${issue.path.join('.') || 'the top'}, ${issue.message}`);
   }
+  refuseUnservableKeys(titleId, result.data);
   if (result.data.length !== record.objects) {
     throw new InventoryError(`${record.key} lists ${result.data.length} objects; the catalog recorded ${record.objects}`);
   }
   return result.data;
+}
+
+/**
+ * Every key must be one appliances can hold and serve (the fill manifest's rules): a title with one
+ * that is not waits with the key and the reason named, instead of failing a region's whole plan.
+ */
+function refuseUnservableKeys(titleId: string, objects: readonly { readonly key: string }[]): void {
+  for (const { key } of objects) {
+    const problem = objectKeyProblem(key, titleId);
+    if (problem !== undefined) {
+      throw new InventoryError(`title ${titleId}: object key '${key}' ${problem}; appliances could not hold it`);
+    }
+  }
 }
