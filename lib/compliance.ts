@@ -13,10 +13,14 @@ export function addComplianceChecks(app: App): void {
 }
 
 /**
- * How cdk-nag renders the ARN of a bucket named with pseudo parameters, in `scope`'s stack: the
- * partition is a literal when CDK knows it (feature flag enablePartitionLiterals), else a Ref.
+ * How cdk-nag renders one of a stack's pseudo parameters inside a finding: the literal value when
+ * CDK knows it (an environment with an account, or enablePartitionLiterals), else `<AWS::…>`.
  */
+export function nagPseudo(value: string, pseudoParameter: 'AWS::Partition' | 'AWS::Region' | 'AWS::AccountId'): string {
+  return Token.isUnresolved(value) ? `<${pseudoParameter}>` : value;
+}
+
+/** How cdk-nag renders the ARN of a bucket named with pseudo parameters, in `scope`'s stack. */
 export function nagBucketArn(scope: Construct, bucketName: string): string {
-  const partition = Stack.of(scope).partition;
-  return `arn:${Token.isUnresolved(partition) ? '<AWS::Partition>' : partition}:s3:::${bucketName}`;
+  return `arn:${nagPseudo(Stack.of(scope).partition, 'AWS::Partition')}:s3:::${bucketName}`;
 }

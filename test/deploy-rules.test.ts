@@ -1,5 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { EnvironmentInput } from '../lib/config/environment';
+import { TemplateResolver } from './support/iam/template-resolver';
 import { synthEnvironment } from './support/synth';
 
 /**
@@ -219,35 +220,21 @@ const NAME_PROPERTIES: Record<string, { property: string; scope: 'account' | 're
   'AWS::Cognito::UserPoolDomain': { property: 'Domain', scope: 'region' },
 };
 
-/** A fixed name with the stack's pseudo parameters filled in; undefined when it refers to another resource (then it is unique). */
-function fixedName(value: unknown, stack: Stack): string | undefined {
-  if (typeof value === 'string') return value;
-  if (!value || typeof value !== 'object') return undefined;
-  const ref = (value as Record<string, unknown>).Ref;
-  if (ref === 'AWS::AccountId') return '123456789012';
-  if (ref === 'AWS::Region') return stack.region;
-  if (ref === 'AWS::Partition') return 'aws';
-  if (ref === 'AWS::URLSuffix') return 'amazonaws.com';
-  const join = (value as Record<string, unknown>)['Fn::Join'] as [string, unknown[]] | undefined;
-  if (join) {
-    const parts = join[1].map((part) => fixedName(part, stack));
-    return parts.every((part) => part !== undefined) ? parts.join(join[0]) : undefined;
-  }
-  return undefined;
-}
-
 describe('physical names across environments in one account', () => {
   it('gives no two resources of the same kind the same fixed name, within an environment or across environments', () => {
     const owners = new Map<string, string[]>();
     let named = 0;
     for (const [label, stacks] of Object.entries(ENVIRONMENTS)) {
-      for (const { stack, template } of stacks) {
+      // Names resolved as a deployment into one account would make them (the IAM check's resolver).
+      const deployed = stacks.map(({ stack, template }) => ({ stackName: stack.stackName, region: stack.region, account: '123456789012', template }));
+      const resolver = new TemplateResolver(deployed);
+      for (const [index, { stack, template }] of stacks.entries()) {
         for (const [id, resource] of Object.entries(template.Resources)) {
           const rule = NAME_PROPERTIES[resource.Type];
           if (!rule) continue;
           const raw = rule.property.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], resource.Properties);
-          const name = fixedName(raw, stack);
-          if (name === undefined) continue;
+          if (raw === undefined) continue;
+          const name = resolver.resolveString(deployed[index], raw);
           named++;
           const key = `${resource.Type} ${rule.scope === 'region' ? `${stack.region} ` : ''}${name}`;
           owners.set(key, [...(owners.get(key) ?? []), `${label}: ${stack.stackName}/${id}`]);

@@ -27,6 +27,11 @@ export interface CodecManifests {
   readonly cappedHeights?: readonly number[];
 }
 
+/** The codec directory a title's manifests live in, `titles/<titleId>/<codec>/`, with its slash. */
+export function codecDirectory(manifests: CodecManifests): string {
+  return manifests.hls.slice(0, manifests.hls.lastIndexOf('/') + 1);
+}
+
 /** How a title was encoded, and what it cost: written by the encoding workflow. */
 export interface EncodingRecord {
   /** `fixed`: the reference ladder; `automated`: MediaConvert Automated ABR for AVC and HEVC. */

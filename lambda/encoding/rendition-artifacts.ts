@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CatalogTitle, Codec, CodecManifests } from '../catalog/catalog';
+import { CatalogTitle, Codec, codecDirectory, CodecManifests } from '../catalog/catalog';
 import { pictureHeights, RENDITION_INDEX_FILE, renditionIndex } from '../shared/rendition-index';
 import { capDash, capHls, cappedManifestPath } from '../shared/rendition-manifests';
 import { ObjectDigest } from '../shared/title-inventory';
@@ -18,12 +18,13 @@ export interface DerivedObject {
  * a capped viewer (CloudFront cannot cut a body). Both are the rules of `rendition-manifests.ts`.
  */
 export function renditionObjects(manifests: CodecManifests, texts: { readonly hls: string; readonly dash: string }): { objects: DerivedObject[]; cappedHeights: number[] } {
-  const directory = manifests.hls.slice(0, manifests.hls.lastIndexOf('/') + 1);
-  const cappedHeights = pictureHeights(texts);
+  const directory = codecDirectory(manifests);
+  const index = renditionIndex(texts);
+  const cappedHeights = pictureHeights(index);
   return {
     cappedHeights,
     objects: [
-      { key: `${directory}${RENDITION_INDEX_FILE}`, body: JSON.stringify(renditionIndex(texts)), contentType: 'application/json' },
+      { key: `${directory}${RENDITION_INDEX_FILE}`, body: JSON.stringify(index), contentType: 'application/json' },
       ...cappedHeights.flatMap((height) => [
         { key: cappedManifestPath(manifests.hls, height), body: capHls(texts.hls, height), contentType: 'application/vnd.apple.mpegurl' },
         { key: cappedManifestPath(manifests.dash, height), body: capDash(texts.dash, height), contentType: 'application/dash+xml' },

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ID_PATTERN } from '../shared/request-fields';
 
 /**
  * A title's id, derived from where its upload lives: the same object version always gives the
@@ -9,11 +10,9 @@ export function titleIdFor(bucket: string, key: string, versionId: string | unde
   return `t${digest.slice(0, 23)}`;
 }
 
-const TITLE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-
 /** A title id handed to a step (by the state machine, or an operator re-running it), checked before it names any key. */
 export function requireTitleId(value: unknown): string {
-  if (typeof value !== 'string' || !TITLE_ID.test(value)) {
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
     throw new Error(`titleId must be a title id (letters, digits, '-' and '_', at most 64), got ${JSON.stringify(value)}`);
   }
   return value;

@@ -1,4 +1,4 @@
-import { CatalogTitle, CodecManifests, CODECS, isPlayable } from '../catalog/catalog';
+import { CatalogTitle, codecDirectory, CodecManifests, CODECS, isPlayable } from '../catalog/catalog';
 import { cappedManifestPath } from '../shared/rendition-manifests';
 import { titleIdSchema } from '../fleet/fleet-protocol';
 import { Keyring, signToken, tokenizedPath, tokenScope } from '../shared/url-token';
@@ -163,7 +163,7 @@ function cappedManifests(manifests: CodecManifests, maxHeight: number): CodecMan
 
 /** The origin policy opens the chosen codec's directory only, up to the session's height. */
 function originScope(manifests: CodecManifests, maxHeight: number): OriginScope {
-  return { directory: manifests.hls.slice(0, manifests.hls.lastIndexOf('/') + 1), maxHeight };
+  return { directory: codecDirectory(manifests), maxHeight };
 }
 
 function relativeToScope(titleId: string, path: string): string {

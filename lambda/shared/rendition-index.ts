@@ -104,7 +104,7 @@ export function renditionHeightOf(path: string, manifests: { readonly hls: strin
 }
 
 /** The distinct heights of a codec directory's pictures, lowest first: one capped manifest pair each. */
-export function pictureHeights(manifests: { readonly hls: string; readonly dash: string }): number[] {
-  const heights = renditionIndex(manifests).renditions.map((rendition) => rendition.height);
+export function pictureHeights(index: RenditionIndex): number[] {
+  const heights = index.renditions.map((rendition) => rendition.height);
   return [...new Set(heights.filter((height): height is number => height !== null && height > NO_PICTURE))].sort((a, b) => a - b);
 }

@@ -8,9 +8,9 @@ export interface ViewerAccessInput {
   readonly jwtAudiences?: readonly string[];
   /** Web origins allowed to call the API from a browser; any (`*`) unless given. */
   readonly corsOrigins?: readonly string[];
-  /** The sender of the viewer pool's email, an address on an SES-verified identity; required in prod. */
+  /** The sender of the viewer pool's email, an address on an SES-verified domain; required in prod. */
   readonly viewerEmailFrom?: string;
-  /** Where that identity is verified; the primary region unless given. */
+  /** Where that domain is verified; the primary region unless given. */
   readonly viewerEmailSesRegion?: string;
 }
 
@@ -24,7 +24,7 @@ export interface ViewerAuthSettings {
 
 /** How the Cognito user pool sends viewers' verification and recovery email. */
 export interface ViewerEmailSettings {
-  /** The sender, an address on an identity verified in SES. */
+  /** The sender, an address on a domain verified in SES. */
   readonly fromAddress: string;
   /** The SES region: the primary region, or us-east-1, us-west-2 or eu-west-1. */
   readonly sesRegion: string;
@@ -58,7 +58,7 @@ const EMAIL_ADDRESS = /^[^\s@]+@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]
 export function viewerEmailProblems(input: ViewerAccessInput, kind: EnvironmentKind, primaryRegion: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (input.viewerEmailFrom !== undefined && !EMAIL_ADDRESS.test(input.viewerEmailFrom)) {
-    problems.push({ field: 'viewerEmailFrom', rule: `'${input.viewerEmailFrom}' must be an email address on your SES-verified identity` });
+    problems.push({ field: 'viewerEmailFrom', rule: `'${input.viewerEmailFrom}' must be an email address on your SES-verified domain` });
   }
   const sesRegion = input.viewerEmailSesRegion;
   if (sesRegion !== undefined && sesRegion !== primaryRegion && !COGNITO_SES_REGIONS.includes(sesRegion)) {
@@ -73,7 +73,7 @@ export function viewerEmailProblems(input: ViewerAccessInput, kind: EnvironmentK
   if (kind === 'prod' && input.jwtIssuer === undefined && input.viewerEmailFrom === undefined) {
     problems.push({
       field: 'viewerEmailFrom',
-      rule: "is required in prod when viewers sign in with Cognito: its own email sends only a few dozen messages a day, so sign-ups would stall. Verify an identity in SES (out of the sandbox) and give an address on it",
+      rule: "is required in prod when viewers sign in with Cognito: its own email sends only a few dozen messages a day, so sign-ups would stall. Verify your sending domain in SES (out of the sandbox) and give an address on it",
     });
   }
   return problems;

@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { CfnInstanceProfile, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnComponent, CfnDistributionConfiguration, CfnImagePipeline, CfnImageRecipe, CfnInfrastructureConfiguration, CfnLifecyclePolicy } from 'aws-cdk-lib/aws-imagebuilder';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { buildApplianceBundle, packApplianceBundle } from '../../appliance-image/build';
+import { nagBucketArn, nagPseudo } from '../compliance';
 import { ImageBuildNetwork } from './image-build-network';
 
 export interface ApplianceImagePipelineProps {
@@ -133,9 +134,7 @@ export class ApplianceImagePipeline extends Construct {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
     const version = this.bundle.assetHash.slice(0, 12);
-    // How cdk-nag prints the asset bucket: literal partition and account where they are known.
-    const known = (value: string, placeholder: string) => (Token.isUnresolved(value) ? placeholder : value);
-    const assetObjects = `arn:${known(stack.partition, '<AWS::Partition>')}:s3:::cdk-hnb659fds-assets-${known(stack.account, '<AWS::AccountId>')}-${stack.region}/*`;
+    const assetObjects = `${nagBucketArn(this, `cdk-hnb659fds-assets-${nagPseudo(stack.account, 'AWS::AccountId')}-${stack.region}`)}/*`;
     const imageTag = { 'nearstream:image': `${props.namePrefix}-appliance` };
     const imagesKept = props.imagesKept ?? 5;
 

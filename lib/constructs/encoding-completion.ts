@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CfnResource, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
@@ -29,6 +29,7 @@ import { TITLE_KEY_PREFIX } from '../../lambda/encoding/ladder';
 import { itemKeys } from '../../lambda/shared/control-table';
 import { RENDITION_INDEX_FILE } from '../../lambda/shared/rendition-index';
 import { INVENTORY_NAME } from '../../lambda/shared/title-inventory';
+import { nagPseudo } from '../compliance';
 import { MediaBucketRef } from './encoding-ladder';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
@@ -222,10 +223,9 @@ export class EncodingCompletion extends Construct {
       },
     );
     // The Distributed Map runs its batches as executions of this same state machine.
-    const literal = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<${pseudo}>` : value);
     const machineId = stack.resolve((this.stateMachine.node.defaultChild as CfnResource).logicalId);
     const executions =
-      `arn:${literal(stack.partition, 'AWS::Partition')}:states:${literal(stack.region, 'AWS::Region')}:${literal(stack.account, 'AWS::AccountId')}` +
+      `arn:${nagPseudo(stack.partition, 'AWS::Partition')}:states:${nagPseudo(stack.region, 'AWS::Region')}:${nagPseudo(stack.account, 'AWS::AccountId')}` +
       `:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}`;
     Validations.of(this.stateMachine.node.findChild('DistributedMapPolicy')).acknowledge(
       {

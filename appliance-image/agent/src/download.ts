@@ -5,25 +5,13 @@ import { ManifestObject } from '../../../lambda/shared/fill-manifest';
 import { Origin } from './origin';
 import { RateLimiter } from './rate-limiter';
 import { TransientError } from './retry';
+import { hashRange } from './no-follow';
 import { NodeStore, PartialFile } from './store';
 
 export class CorruptObjectError extends Error {}
 
 /** Bytes from the network are written in batches of at most this size: fewer, larger writes. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
-
-/** Hashes what an earlier, interrupted run left in the partial file. */
-async function hashExisting(file: FileHandle, bytes: number, hash: Hash): Promise<void> {
-  const buffer = Buffer.allocUnsafe(Math.min(bytes, WRITE_BATCH_BYTES));
-  for (let at = 0; at < bytes; ) {
-    const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, bytes - at), at);
-    if (bytesRead === 0) {
-      throw new Error(`the partial file shrank while being read at byte ${at}`);
-    }
-    hash.update(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
-    at += bytesRead;
-  }
-}
 
 /**
  * Streams a response body into the file: every chunk into the digest as it arrives, the bytes in
@@ -109,7 +97,10 @@ export async function downloadVerified(
       await store.restartPartial(partial);
       written = 0;
     }
-    await hashExisting(file, written, hash);
+    // What an earlier, interrupted run left in the partial file.
+    if (!(await hashRange(file, written, hash))) {
+      throw new Error(`the partial file shrank below its ${written} bytes while being read`);
+    }
     if (written < object.size) {
       const { body, startsAt } = await origin.read(bucket, object.key, written, signal);
       if (startsAt !== written) {

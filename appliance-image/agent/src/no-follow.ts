@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -48,7 +48,7 @@ export function readTextNoFollow(file: string): string | undefined {
 }
 
 /** Makes a directory's entries (names renamed into it) durable. */
-export function fsyncDirectory(dir: string): void {
+function fsyncDirectory(dir: string): void {
   const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   try {
     fs.fsyncSync(fd);
@@ -166,6 +166,23 @@ export function walkFiles(root: string, top: string): { readonly files: Map<stri
 
 const HASH_READ_BYTES = 1024 * 1024;
 
+/**
+ * Feeds the first `bytes` of an open file into `hash`, 1 MiB at a time; false if the file ends
+ * early or `signal` aborts, and the hash is then incomplete.
+ */
+export async function hashRange(handle: fs.promises.FileHandle, bytes: number, hash: Hash, signal?: AbortSignal): Promise<boolean> {
+  const buffer = Buffer.allocUnsafe(Math.min(bytes, HASH_READ_BYTES));
+  for (let at = 0; at < bytes; ) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, bytes - at), at);
+    if (bytesRead === 0 || signal?.aborted) {
+      return false;
+    }
+    hash.update(buffer.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+  return true;
+}
+
 /** Hashes a file read without following links: its identity as read, or undefined unless its bytes are `expected`. */
 export async function hashFile(file: string, expected: { readonly size: number; readonly sha256: string }, signal: AbortSignal): Promise<FileIdentity | undefined> {
   const handle = await fs.promises.open(file, O_RDONLY | O_NOFOLLOW);
@@ -175,14 +192,8 @@ export async function hashFile(file: string, expected: { readonly size: number; 
       return undefined;
     }
     const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(Math.min(stats.size, HASH_READ_BYTES));
-    for (let at = 0; at < stats.size; ) {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, stats.size - at), at);
-      if (bytesRead === 0 || signal.aborted) {
-        return undefined;
-      }
-      hash.update(buffer.subarray(0, bytesRead));
-      at += bytesRead;
+    if (!(await hashRange(handle, stats.size, hash, signal))) {
+      return undefined;
     }
     return hash.digest('hex') === expected.sha256 ? { size: stats.size, ino: stats.ino, ctimeMs: stats.ctimeMs } : undefined;
   } finally {

@@ -85,10 +85,6 @@ const factSchemas: { readonly [K in keyof StateFacts]-?: z.ZodType<StateFacts[K]
   }),
 };
 
-export function emptyState(): AgentState {
-  return { objects: new Map() };
-}
-
 /** Bytes of every object the cache holds verified. */
 export function heldBytesOf(objects: ReadonlyMap<string, HeldObject>): number {
   let total = 0;

@@ -8,7 +8,7 @@ import {
   dashRepresentations,
   hlsRenditionHeights,
 } from '../../../lambda/shared/rendition-manifests';
-import { pictureHeights, renditionHeightOf } from '../../../lambda/shared/rendition-index';
+import { pictureHeights, renditionHeightOf, renditionIndex } from '../../../lambda/shared/rendition-index';
 import { encodeCmaf, MEDIACONVERT_HEIGHTS, MEDIACONVERT_HLS, MEDIACONVERT_MPD, SHARED_TEMPLATE_MPD } from '../../support/manifests';
 
 const MEDIACONVERT = { hls: MEDIACONVERT_HLS, dash: MEDIACONVERT_MPD };
@@ -76,7 +76,7 @@ describe('rendition manifests', () => {
   });
 
   it('lists the picture heights a capped manifest pair is cut for, and where the origin keeps it', () => {
-    expect(pictureHeights(MEDIACONVERT)).toEqual([360, 720, 1080]);
+    expect(pictureHeights(renditionIndex(MEDIACONVERT))).toEqual([360, 720, 1080]);
     expect(cappedManifestPath('titles/t1/avc1/index.m3u8', 720)).toBe('titles/t1/avc1/index.cap720.m3u8');
     expect(cappedManifestPath('titles/t1/avc1/index.mpd', 2160)).toBe('titles/t1/avc1/index.cap2160.mpd');
   });
@@ -97,12 +97,12 @@ describe('rendition manifests', () => {
       const found = new Map(files.map((name) => [name, renditionHeightOf(name, manifests)]));
       expect([...found.values()].every((height) => height !== undefined)).toBe(true);
       expect([...new Set(found.values())].sort((a, b) => a! - b!)).toEqual([0, ...heights]);
-      expect(pictureHeights(manifests)).toEqual(heights);
+      expect(pictureHeights(renditionIndex(manifests))).toEqual(heights);
     });
 
     it('cuts both manifests so that what remains names only files at or below the height', () => {
       const manifests = { hls: capHls(read('index.m3u8'), 400), dash: capDash(read('index.mpd'), 400) };
-      expect(pictureHeights(manifests)).toEqual(heights.filter((height) => height <= 400));
+      expect(pictureHeights(renditionIndex(manifests))).toEqual(heights.filter((height) => height <= 400));
       const named = fs.readdirSync(dir).filter((name) => renditionHeightOf(name, manifests) !== undefined);
       expect(named.length).toBeGreaterThan(0);
       expect(named.every((name) => renditionHeightOf(name, manifests)! <= 400)).toBe(true);
