@@ -63,6 +63,20 @@ describe('the node store', () => {
     expect(fs.readdirSync(outside)).toEqual(['victim']);
   });
 
+  it('tells serve when the recorded state changed, so it re-reads only then', async () => {
+    const store = NodeStore.open(dirs);
+    const body = randomBytes(100);
+    const before = NodeStore.recordVersion(dirs.stateDir);
+    expect(NodeStore.recordVersion(dirs.stateDir)).toBe(before);
+
+    await put(store, objectOf('titles/t1/avc1/seg-1.m4s', body), body);
+    await store.flush();
+
+    expect(NodeStore.recordVersion(dirs.stateDir)).not.toBe(before);
+    const after = NodeStore.recordVersion(dirs.stateDir);
+    expect(NodeStore.recordVersion(dirs.stateDir)).toBe(after);
+  });
+
   it('gives identical bytes under two keys a partial file each, and a served file each', async () => {
     const store = NodeStore.open(dirs);
     const body = randomBytes(5000);

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { SignedFillManifest } from '../../../lambda/shared/fill-manifest';
 import { parseKeyring, signToken, tokenizedPath, UNCAPPED_MAX_HEIGHT } from '../../../lambda/shared/url-token';
 import { AgentConfig, loadConfig } from './config';
 import { readEdgeTemplate } from './edge-config';
@@ -10,6 +11,7 @@ import { AccessLogReader, activeConnections, healthFigures } from './edge-metric
 import { log } from './log';
 import { Origin } from './origin';
 import { refreshKey, secretsClient } from './keyring';
+import { AgentState } from './state';
 import { NodeStore } from './store';
 
 const USAGE = [
@@ -38,6 +40,7 @@ async function serve(config: AgentConfig): Promise<void> {
   process.once('SIGINT', stop);
   let nextKeyRefresh = 0;
   const accessLog = config.edge ? new AccessLogReader(config.edge.accessLog) : undefined;
+  let recorded: { version: string; state: AgentState; manifest: SignedFillManifest | undefined } | undefined;
   while (!stopping) {
     if (config.keyringSecretId && Date.now() >= nextKeyRefresh) {
       await refreshKey(config, await secretsClient(config.region)).catch((error: Error) => log('error', 'key ring refresh failed', { reason: error.message }));
@@ -50,7 +53,13 @@ async function serve(config: AgentConfig): Promise<void> {
             maxConnections: config.edge.maxConnections,
           })
         : undefined;
-    await report(config, deps, NodeStore.readState(config.stateDir), readAcceptedManifest(config.stateDir), edge);
+    // A node holds hundreds of thousands of objects and they change only when a fill runs: the
+    // recorded state and manifest are read and validated again only when their files changed.
+    const version = NodeStore.recordVersion(config.stateDir);
+    if (recorded?.version !== version) {
+      recorded = { version, state: NodeStore.readState(config.stateDir), manifest: readAcceptedManifest(config.stateDir) };
+    }
+    await report(config, deps, recorded.state, recorded.manifest, edge);
     for (let waited = 0; waited < REPORT_INTERVAL_MS && !stopping; waited += 500) {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }

@@ -84,6 +84,19 @@ export class NodeStore {
   }
 
   /**
+   * Which version of the recorded state and accepted manifest is on disk (inode, size and mtime of
+   * each file, never following a link): `serve` reads and validates them again only when it changes.
+   */
+  static recordVersion(stateDir: string): string {
+    return [STATE_FILE, JOURNAL_FILE, MANIFEST_FILE]
+      .map((name) => {
+        const stats = fs.lstatSync(path.join(stateDir, name), { throwIfNoEntry: false });
+        return stats ? `${stats.ino}:${stats.size}:${stats.mtimeMs}` : '-';
+      })
+      .join('|');
+  }
+
+  /**
    * The state as recorded (snapshot and journal), without touching anything: for `status` and
    * reports. What could not be read is dropped and logged, or added to `problems` when given.
    */
