@@ -5,17 +5,11 @@ import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { API_ROUTES, ApiFunction, FLEET_ROUTES } from '../../lambda/shared/api-routes';
 import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
 import { ApiThrottleSettings, PlaybackSettings, ViewerAuthSettings } from '../config/environment';
 import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
 import { RegionalApi } from './regional-api';
-
-/** The appliance-facing routes, all behind IAM (SigV4) authorization. */
-export const FLEET_ROUTES: readonly [HttpMethod, string][] = [
-  [HttpMethod.POST, '/fleet/register'],
-  [HttpMethod.POST, '/fleet/report'],
-  [HttpMethod.GET, '/fleet/manifest'],
-];
 
 const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
 
@@ -117,25 +111,24 @@ export class PlaybackApi extends Construct {
     );
     this.functions = { catalog, play, telemetry, home, fleet };
 
-    const viewers = new HttpJwtAuthorizer('ViewerJwt', props.viewerAuth.issuerUrl, {
-      jwtAudience: [...props.viewerAuth.audiences],
-    });
-    this.api.addLambdaRoute(HttpMethod.GET, '/titles', catalog, viewers);
-    this.api.addLambdaRoute(HttpMethod.GET, '/titles/{titleId}', catalog, viewers);
-    this.api.addLambdaRoute(HttpMethod.POST, '/play', play, viewers);
-    this.api.addLambdaRoute(HttpMethod.POST, '/events', telemetry, viewers);
-    this.api.addLambdaRoute(HttpMethod.GET, '/home', home, viewers);
-    this.api.throttleRoute(HttpMethod.GET, '/home', props.homeThrottle.ratePerSecond, props.homeThrottle.burst);
-    const appliances = new HttpIamAuthorizer();
-    for (const [method, route] of FLEET_ROUTES) {
-      this.api.addLambdaRoute(method, route, fleet, appliances);
+    const authorizers = {
+      viewer: new HttpJwtAuthorizer('ViewerJwt', props.viewerAuth.issuerUrl, { jwtAudience: [...props.viewerAuth.audiences] }),
+      appliance: new HttpIamAuthorizer(),
+    };
+    const routed: Partial<Record<ApiFunction, NearstreamFunction>> = this.functions;
+    for (const route of API_ROUTES) {
+      const fn = routed[route.fn];
+      if (fn && route.auth !== 'public') {
+        this.api.addLambdaRoute(HttpMethod[route.method], route.path, fn, authorizers[route.auth]);
+      }
     }
+    this.api.throttleRoute(HttpMethod.GET, '/home', props.homeThrottle.ratePerSecond, props.homeThrottle.burst);
   }
 
   /** Lets an appliance role (EC2 instance profile or IAM Roles Anywhere) call the fleet routes. */
   grantApplianceAccess(grantee: IGrantable): void {
-    for (const [method, route] of FLEET_ROUTES) {
-      this.api.grantInvoke(grantee, method, route);
+    for (const route of FLEET_ROUTES) {
+      this.api.grantInvoke(grantee, HttpMethod[route.method], route.path);
     }
   }
 }

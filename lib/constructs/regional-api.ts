@@ -13,6 +13,7 @@ import {
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { IKey } from 'aws-cdk-lib/aws-kms';
 import { ITopic } from 'aws-cdk-lib/aws-sns';
+import { API_CORS } from '../../lambda/shared/api-routes';
 import { Construct } from 'constructs';
 import { ApiAlarmSettings, ApiThrottleSettings } from '../config/environment';
 import { EncryptedLogGroup } from './encrypted-log-group';
@@ -60,9 +61,9 @@ export class RegionalApi extends Construct {
       // authenticate with bearer tokens, not cookies, so credentials stay off.
       corsPreflight: {
         allowOrigins: [...props.corsAllowedOrigins],
-        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
-        allowHeaders: ['authorization', 'content-type'],
-        maxAge: Duration.days(1),
+        allowMethods: API_CORS.allowMethods.map((method) => CorsHttpMethod[method]),
+        allowHeaders: [...API_CORS.allowHeaders],
+        maxAge: Duration.seconds(API_CORS.maxAgeSeconds),
       },
     });
     this.accessLogs = new EncryptedLogGroup(this, 'AccessLogs', {

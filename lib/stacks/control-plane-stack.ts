@@ -7,6 +7,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { IKey } from 'aws-cdk-lib/aws-kms';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
+import { API_ROUTES } from '../../lambda/shared/api-routes';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
 import { retentionOf } from '../config/retention';
@@ -83,9 +84,10 @@ export class ControlPlaneStack extends Stack {
       serviceName: 'health',
       environment: { HEALTH_TABLE_BUDGET_MS: String(config.healthProbe.tableBudgetMs) },
     }).bindTable(controlTable, { envVar: 'CONTROL_TABLE_NAME', actions: ['dynamodb:PutItem', 'dynamodb:GetItem'] });
+    const healthRoute = API_ROUTES.find((route) => route.fn === 'health')!;
     const publicHealthReason =
       'GET /health is public on purpose: Route 53 health checkers cannot sign requests, and it reveals only up/down and the region.';
-    Validations.of(this.api.addLambdaRoute(HttpMethod.GET, '/health', this.healthFunction)).acknowledge(
+    Validations.of(this.api.addLambdaRoute(HttpMethod[healthRoute.method], healthRoute.path, this.healthFunction)).acknowledge(
       { id: 'AwsSolutions::AwsSolutions-APIG4', reason: publicHealthReason },
       { id: 'cdk-validator-cfnguard::api_gw_v2_authorization_type_configured_check', reason: publicHealthReason },
     );

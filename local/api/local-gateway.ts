@@ -1,25 +1,46 @@
+import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { API_CORS, ApiAuth } from '../../lambda/shared/api-routes';
 
-/** How a route is authorized, as API Gateway would: none, a viewer JWT, or SigV4 (IAM). */
-export type LocalAuth = 'none' | 'viewer' | 'appliance';
+/** API Gateway HTTP APIs' payload quota. */
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
+export type LocalHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface LocalRoute {
   readonly method: string;
   /** An API Gateway route path, e.g. `/titles/{titleId}`. */
   readonly path: string;
-  readonly auth: LocalAuth;
-  readonly handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+  readonly auth: ApiAuth;
+  readonly handler: LocalHandler;
+}
+
+/** Checks a viewer's bearer token as the API's JWT authorizer does and returns its claims; throws when it is not valid. */
+export type ViewerTokenVerifier = (token: string) => Promise<Record<string, unknown>>;
+
+export interface LocalGatewayOptions {
+  /** @default - a free port */
+  readonly port?: number;
+  /** Required when a route is for viewers. */
+  readonly viewerTokens?: ViewerTokenVerifier;
+  /**
+   * Origins browsers may call from, answered as the deployed API's CORS preflight configuration
+   * (`API_CORS`) answers them.
+   * @default - no CORS headers
+   */
+  readonly corsAllowedOrigins?: readonly string[];
 }
 
 /**
  * LOCAL STAND-IN for API Gateway, for the local platform and tests: turns HTTP requests on a
- * loopback port into API Gateway v2 events for the real handlers. It authorizes the way the real
- * API is configured but does not verify credentials: an appliance route needs a SigV4
- * Authorization header and its caller is `arn:aws:iam::000000000000:user/<access key id>`; a
- * viewer route needs a Bearer JWT whose `sub` it reads without checking the signature. Never expose
- * it beyond loopback.
+ * loopback port into API Gateway v2 events for the real handlers, authorized as the real API is
+ * configured. A viewer route needs a Bearer JWT that `viewerTokens` accepts (signature, issuer,
+ * audience, expiry: see `jwtAuthorizer`); an appliance route needs a SigV4 Authorization header,
+ * whose signature it does NOT check: its caller is `arn:aws:iam::000000000000:user/<access key
+ * id>`. A handler that throws is a 500, as a Lambda error is behind API Gateway. Never expose it
+ * beyond loopback.
  */
 export class LocalGateway {
   private constructor(
@@ -27,28 +48,80 @@ export class LocalGateway {
     readonly url: string,
   ) {}
 
-  static async start(routes: readonly LocalRoute[], port = 0): Promise<LocalGateway> {
+  static async start(routes: readonly LocalRoute[], options: LocalGatewayOptions = {}): Promise<LocalGateway> {
+    if (routes.some((route) => route.auth === 'viewer') && !options.viewerTokens) {
+      throw new Error('LocalGateway: viewer routes need a viewerTokens verifier');
+    }
     const compiled = routes.map((route) => ({
       route,
       pattern: new RegExp(`^${route.path.replace(/\{(\w+)\}/g, (_, name: string) => `(?<${name}>[^/]+)`)}$`),
     }));
     const server = http.createServer((request, response) => {
       const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      let received = 0;
+      request.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > MAX_PAYLOAD_BYTES) {
+          // API Gateway refuses a payload over its quota before any authorizer or integration runs.
+          request.pause();
+          response.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ message: 'Request Entity Too Large' }));
+          return;
+        }
+        chunks.push(chunk);
+      });
       request.on('end', () => {
-        void dispatch(compiled, request, Buffer.concat(chunks)).then((result) => {
-          response.writeHead(result.statusCode ?? 200, result.headers as http.OutgoingHttpHeaders);
-          response.end(result.body ?? '');
-        });
+        if (received > MAX_PAYLOAD_BYTES) {
+          return;
+        }
+        const cors = corsHeaders(request, options.corsAllowedOrigins ?? []);
+        void dispatch(compiled, request, Buffer.concat(chunks), options.viewerTokens, cors)
+          .catch(() => reply(500, 'Internal Server Error'))
+          .then((result) => {
+            response.writeHead(result.statusCode ?? 200, { ...(result.headers as http.OutgoingHttpHeaders), ...cors.headers });
+            response.end(result.body ?? '');
+          });
       });
     });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', resolve);
+    });
     return new LocalGateway(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
   }
+}
+
+interface Cors {
+  readonly preflight: boolean;
+  readonly headers: Record<string, string>;
+}
+
+/** API Gateway's CORS: a preflight from an allowed origin is answered before any authorizer; other answers carry the origin. */
+function corsHeaders(request: http.IncomingMessage, allowed: readonly string[]): Cors {
+  const origin = request.headers.origin;
+  const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+  if (!origin || !(allowed.includes('*') || allowed.includes(origin))) {
+    return { preflight, headers: {} };
+  }
+  const allowOrigin = allowed.includes('*') ? '*' : origin;
+  if (!preflight) {
+    return { preflight, headers: { 'access-control-allow-origin': allowOrigin } };
+  }
+  return {
+    preflight,
+    headers: {
+      'access-control-allow-origin': allowOrigin,
+      'access-control-allow-methods': API_CORS.allowMethods.join(','),
+      'access-control-allow-headers': API_CORS.allowHeaders.join(','),
+      'access-control-max-age': String(API_CORS.maxAgeSeconds),
+    },
+  };
 }
 
 function reply(statusCode: number, message: string): APIGatewayProxyStructuredResultV2 {
@@ -59,9 +132,17 @@ async function dispatch(
   routes: readonly { route: LocalRoute; pattern: RegExp }[],
   request: http.IncomingMessage,
   body: Buffer,
+  viewerTokens: ViewerTokenVerifier | undefined,
+  cors: Cors,
 ): Promise<APIGatewayProxyStructuredResultV2> {
+  if (!(request.url ?? '/').startsWith('/') || (request.url ?? '/').startsWith('//')) {
+    return reply(400, 'Bad Request');
+  }
   const url = new URL(request.url ?? '/', 'http://local');
   const method = request.method ?? 'GET';
+  if (cors.preflight) {
+    return { statusCode: 204 };
+  }
   const match = routes.map(({ route, pattern }) => ({ route, found: pattern.exec(url.pathname) })).find((m) => m.found && m.route.method === method);
   if (!match?.found) {
     return reply(404, 'Not Found');
@@ -76,7 +157,7 @@ async function dispatch(
     authorizer = { iam: { userArn: `arn:aws:iam::000000000000:user/${credential[1]}`, accountId: '000000000000' } };
   } else if (match.route.auth === 'viewer') {
     const token = /^Bearer (.+)$/.exec(authorization)?.[1];
-    const claims = token ? decodeJwtClaims(token) : undefined;
+    const claims = token ? await viewerTokens!(token).catch(() => undefined) : undefined;
     if (!claims) {
       return reply(401, 'Unauthorized');
     }
@@ -97,7 +178,7 @@ async function dispatch(
       apiId: 'local',
       domainName: url.host,
       domainPrefix: 'local',
-      requestId: `local-${Date.now()}`,
+      requestId: randomUUID(),
       routeKey: `${method} ${match.route.path}`,
       stage: '$default',
       time: new Date().toISOString(),
@@ -107,13 +188,4 @@ async function dispatch(
     },
   } as unknown as APIGatewayProxyEventV2;
   return match.route.handler(event);
-}
-
-function decodeJwtClaims(token: string): Record<string, unknown> | undefined {
-  try {
-    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
-    return typeof claims === 'object' && claims !== null && typeof claims.sub === 'string' ? claims : undefined;
-  } catch {
-    return undefined;
-  }
 }
