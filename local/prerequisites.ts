@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** What needs the machine's own tools: the test suite, each benchmark that uses more than Node. */
-export const PURPOSES = ['test', 'bench:fill', 'bench:edge', 'bench:synth'] as const;
+/** What needs the machine's own tools: the local platform, the test suite, each benchmark that uses more than Node. */
+export const PURPOSES = ['start', 'test', 'bench:fill', 'bench:edge', 'bench:synth', 'bench:play'] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
 /** A tool Nearstream runs from the machine rather than from npm, and the Debian package it comes in. */
@@ -21,16 +21,17 @@ export interface SystemTool {
  * so what CI installs and what a benchmark checks cannot drift apart.
  */
 export const SYSTEM_TOOLS: readonly SystemTool[] = [
-  { name: 'java', probe: { command: 'java' }, debianPackage: 'default-jre-headless', neededBy: ['test', 'bench:fill', 'bench:synth'], why: 'runs DynamoDB Local' },
-  { name: 'ffmpeg', probe: { command: 'ffmpeg' }, debianPackage: 'ffmpeg', neededBy: ['test', 'bench:synth'], why: 'the local encoder stand-in and its tests' },
-  { name: 'nginx', probe: { command: 'nginx' }, debianPackage: 'nginx', neededBy: ['test', 'bench:edge', 'bench:synth'], why: 'the appliance edge server' },
+  { name: 'java', probe: { command: 'java' }, debianPackage: 'default-jre-headless', neededBy: ['start', 'test', 'bench:fill', 'bench:synth', 'bench:play'], why: 'runs DynamoDB Local' },
+  { name: 'ffmpeg', probe: { command: 'ffmpeg' }, debianPackage: 'ffmpeg', neededBy: ['start', 'test', 'bench:synth', 'bench:play'], why: 'the local encoder stand-in and its tests' },
+  { name: 'nginx', probe: { command: 'nginx' }, debianPackage: 'nginx', neededBy: ['start', 'test', 'bench:edge', 'bench:synth', 'bench:play'], why: 'the appliance edge server' },
   {
     name: 'njs',
     probe: { file: '/usr/lib/nginx/modules/ngx_http_js_module.so' },
     debianPackage: 'libnginx-mod-http-js',
-    neededBy: ['test', 'bench:edge', 'bench:synth'],
+    neededBy: ['start', 'test', 'bench:edge', 'bench:synth', 'bench:play'],
     why: 'the edge server checks tokens in njs',
   },
+  { name: 'chromium', probe: { command: 'chromium' }, debianPackage: 'chromium', neededBy: ['test'], why: 'plays the local web page in a real browser' },
   { name: 'debootstrap', probe: { command: 'debootstrap' }, debianPackage: 'debootstrap', neededBy: ['test', 'bench:synth'], why: 'the appliance install is tested in a fresh Debian 12 root' },
   { name: 'cloud-init', probe: { command: 'cloud-init' }, debianPackage: 'cloud-init', neededBy: ['test', 'bench:synth'], why: 'renders and checks the fleet user data' },
   { name: 'rclone', probe: { command: 'rclone' }, debianPackage: 'rclone', neededBy: ['bench:fill'], why: 'the baseline the fill benchmark runs beside' },
@@ -101,7 +102,8 @@ export function installMissing(purposes: readonly Purpose[], log: (line: string)
   log(`installing ${packages.join(' ')} (${missing.map((tool) => tool.why).join('; ')})`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   for (const args of [['update', '-q'], ['install', '-y', '-q', '--no-install-recommends', ...packages]]) {
-    const result = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+    // apt's output goes to stderr: a command's stdout may be a JSON report.
+    const result = spawnSync('apt-get', args, { stdio: ['ignore', process.stderr, 'inherit'], env });
     if (result.status !== 0) {
       throw new Error(`apt-get ${args.join(' ')} exited ${result.status}`);
     }

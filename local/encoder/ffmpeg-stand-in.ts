@@ -28,7 +28,7 @@ const run = promisify(execFile);
 const ENCODERS: Readonly<Record<Codec, { readonly encoder: string; readonly extra: readonly string[] }>> = {
   avc1: { encoder: 'libx264', extra: ['-preset', 'veryfast', '-profile:v', 'high', '-crf', '23'] },
   hvc1: { encoder: 'libx265', extra: ['-preset', 'fast', '-crf', '26', '-tag:v', 'hvc1', '-x265-params', 'log-level=error'] },
-  av01: { encoder: 'libsvtav1', extra: ['-preset', '10', '-crf', '35'] },
+  av01: { encoder: 'libsvtav1', extra: ['-preset', '12', '-crf', '35'] },
 };
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -72,7 +72,7 @@ export async function probeSource(file: string): Promise<SourceProbe> {
  * Encodes one codec's ladder into `outputDir` as CMAF with HLS and DASH manifests, and reads back
  * what was written: each representation's size from its files, its picture from the MPD.
  */
-export async function encodeCodec(file: string, source: SourceProbe, codec: Codec, outputDir: string, titleId: string): Promise<CodecOutputs> {
+export async function encodeCodec(file: string, source: SourceProbe, codec: Codec, outputDir: string, titleId: string, signal?: AbortSignal): Promise<CodecOutputs> {
   const rungs = rungsFor(codec, source.height);
   const { encoder, extra } = ENCODERS[codec];
   const split = `[0:v]split=${rungs.length}${rungs.map((_, i) => `[s${i}]`).join('')}`;
@@ -97,9 +97,10 @@ export async function encodeCodec(file: string, source: SourceProbe, codec: Code
     '-adaptation_sets', source.hasAudio ? 'id=0,streams=v id=1,streams=a' : 'id=0,streams=v',
     path.join(outputDir, `${MANIFEST_BASENAME}.mpd`),
   );
-  await run('ffmpeg', args, { maxBuffer: 16 * 1024 * 1024 });
+  await run('ffmpeg', args, { maxBuffer: 16 * 1024 * 1024, signal });
 
   const mpd = fs.readFileSync(path.join(outputDir, `${MANIFEST_BASENAME}.mpd`), 'utf8');
+  correctHlsBandwidths(path.join(outputDir, `${MANIFEST_BASENAME}.m3u8`), mpd);
   const files = fs.readdirSync(outputDir);
   const renditions: Rendition[] = [];
   for (const match of mpd.matchAll(/<Representation\b[^>]*\bid="(\d+)"[^>]*>/g)) {
@@ -129,6 +130,32 @@ export async function encodeCodec(file: string, source: SourceProbe, codec: Code
   };
 }
 
+/**
+ * ffmpeg's DASH muxer writes some HLS variants' BANDWIDTH from the encoder's nominal rate, which
+ * SVT-AV1 in CRF mode leaves near zero (a 720p variant below the 360p one), and players climb the
+ * ladder by it. Each variant gets its representation's bandwidth from the MPD (measured from what
+ * was written) plus its audio's, as MediaConvert's manifests carry.
+ */
+function correctHlsBandwidths(masterFile: string, mpd: string): void {
+  const bandwidths = new Map<string, number>();
+  for (const match of mpd.matchAll(/<Representation\b[^>]*>/g)) {
+    const id = /\bid="(\d+)"/.exec(match[0])?.[1];
+    const bandwidth = /\bbandwidth="(\d+)"/.exec(match[0])?.[1];
+    if (id !== undefined && bandwidth !== undefined) {
+      bandwidths.set(id, Number(bandwidth));
+    }
+  }
+  const lines = fs.readFileSync(masterFile, 'utf8').split('\n');
+  const audioId = /URI="media_(\d+)\.m3u8"/.exec(lines.find((line) => line.startsWith('#EXT-X-MEDIA:TYPE=AUDIO')) ?? '')?.[1];
+  const audio = audioId === undefined ? 0 : (bandwidths.get(audioId) ?? 0);
+  const corrected = lines.map((line, i) => {
+    const variant = /^media_(\d+)\.m3u8$/.exec(lines[i + 1] ?? '')?.[1];
+    const video = variant === undefined ? undefined : bandwidths.get(variant);
+    return line.startsWith('#EXT-X-STREAM-INF:') && video !== undefined ? line.replace(/BANDWIDTH=\d+/, `BANDWIDTH=${video + audio}`) : line;
+  });
+  fs.writeFileSync(masterFile, corrected.join('\n'));
+}
+
 export interface LocalEncodeDependencies {
   readonly s3: S3Client;
   readonly originBucket: string;
@@ -142,12 +169,17 @@ export interface LocalEncodeDependencies {
 export interface LocalEncodeRequest {
   /** The video file to encode. */
   readonly file: string;
-  /** Where it would have been uploaded, for the title id: `s3://<bucket>/<key>`. */
-  readonly source: { readonly bucket: string; readonly key: string };
+  /**
+   * Where it was uploaded, for the title id: `s3://<bucket>/<key>`, and the object's version (in
+   * AWS, S3's version id: a re-upload under the same key is a new title).
+   */
+  readonly source: { readonly bucket: string; readonly key: string; readonly versionId?: string };
   /**
    * @default ['avc1'] - H.264 only: encoding HEVC and AV1 in software is slow on a laptop
    */
   readonly codecs?: readonly Codec[];
+  /** Aborting it kills the encode under way. */
+  readonly signal?: AbortSignal;
 }
 
 async function uploadDirectory(deps: LocalEncodeDependencies, directory: string, keyPrefix: string): Promise<void> {
@@ -169,7 +201,7 @@ async function uploadDirectory(deps: LocalEncodeDependencies, directory: string,
  * as a failed title.
  */
 export async function encodeTitleLocally(deps: LocalEncodeDependencies, request: LocalEncodeRequest): Promise<CatalogTitle> {
-  const titleId = titleIdFor(request.source.bucket, request.source.key, undefined);
+  const titleId = titleIdFor(request.source.bucket, request.source.key, request.source.versionId);
   const bytes = fs.statSync(request.file).size;
   await deps.catalog.putIfAbsent(processingTitle(titleId, { ...request.source, bytes }, 'fixed', deps.nowIso()));
   let source: SourceProbe;
@@ -190,7 +222,7 @@ export async function encodeTitleLocally(deps: LocalEncodeDependencies, request:
       for (const codec of CODECS_BY_JOB[kind].filter((c) => codecs.includes(c))) {
         const codecDir = path.join(workDir, codec);
         fs.mkdirSync(codecDir);
-        outputs.push(await encodeCodec(request.file, source, codec, codecDir, titleId));
+        outputs.push(await encodeCodec(request.file, source, codec, codecDir, titleId, request.signal));
         await uploadDirectory(deps, codecDir, codecPrefix(titleId, codec));
       }
       const jobId = `local-ffmpeg-${kind}`;

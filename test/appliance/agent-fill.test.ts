@@ -35,6 +35,14 @@ describe('the fill agent', () => {
     }
   };
 
+  it('registers a new node on its own, before any fill, so the next plan can place titles on it', async () => {
+    const run = await world.runAgent('register');
+
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('registered oca-1 in isp-a');
+    expect(await world.fleet.get('oca-1')).toMatchObject({ principalArn: AGENT_PRINCIPAL, clusterId: 'isp-a', baseUrl: 'https://oca-1.isp-a.example', titles: [] });
+  });
+
   it('fills a small catalog, verified, and reports the titles it holds to the control plane', async () => {
     await world.publish(1, [...movie, ...show]);
 

@@ -9,7 +9,7 @@ import { ObjectDigestStore } from '../../lambda/encoding/object-digest-store';
 import { titleIdFor } from '../../lambda/encoding/title-id';
 import { inventoryKey, parseInventory } from '../../lambda/shared/title-inventory';
 import { resolveEnvironment } from '../../lib/config/environment';
-import { encodeTitleLocally } from '../../local/encoder/ffmpeg-stand-in';
+import { encodeCodec, encodeTitleLocally, probeSource } from '../../local/encoder/ffmpeg-stand-in';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { S3Server } from '../support/s3-server';
 
@@ -107,6 +107,22 @@ describe('the ffmpeg stand-in for MediaConvert', () => {
       expect(object).toEqual({ key: object.key, size: stored.length, sha256: createHash('sha256').update(stored).digest('hex'), titleId });
     }
     expect(title.encoding!.inventory).toMatchObject({ objects: uploaded.length, bytes: inventory.reduce((sum, object) => sum + object.size, 0) });
+  });
+
+  it('labels every HLS variant with its representation\'s measured bandwidth plus audio, so an AV1 ladder climbs by height', async () => {
+    const outputDir = fs.mkdtempSync(path.join(workDir, 'av01-'));
+    const source = await probeSource(clip);
+    await encodeCodec(clip, source, 'av01', outputDir, 'tav1');
+
+    const master = fs.readFileSync(path.join(outputDir, 'index.m3u8'), 'utf8');
+    const mpd = fs.readFileSync(path.join(outputDir, 'index.mpd'), 'utf8');
+    const mpdBandwidth = (id: string) => Number(new RegExp(`<Representation\\b[^>]*\\bid="${id}"[^>]*\\bbandwidth="(\\d+)"`).exec(mpd)![1]);
+    const variants = [...master.matchAll(/BANDWIDTH=(\d+),RESOLUTION=\d+x(\d+)[^\n]*\nmedia_(\d+)\.m3u8/g)].map(([, bandwidth, height, id]) => ({ bandwidth: Number(bandwidth), height: Number(height), id }));
+    const audioId = /TYPE=AUDIO[^\n]*URI="media_(\d+)\.m3u8"/.exec(master)![1];
+
+    expect(variants.map((variant) => variant.height)).toEqual([360, 540, 720]);
+    expect(variants.map((variant) => variant.bandwidth)).toEqual(variants.map((variant) => mpdBandwidth(variant.id) + mpdBandwidth(audioId)));
+    expect(variants.map((variant) => variant.bandwidth)).toEqual([...variants.map((variant) => variant.bandwidth)].sort((a, b) => a - b));
   });
 
   it('ends a file that is not a video as a failed title with the reason', async () => {

@@ -130,7 +130,7 @@ export class ApplianceWorld {
 
   /** Runs the bundled agent to completion. */
   runAgent(...args: string[]): Promise<ProcessResult> {
-    return runProcess(process.execPath, [this.agentBundle, ...args, '--config', this.configFile], { ...process.env, ...AGENT_CREDENTIALS, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' });
+    return runProcess(process.execPath, [this.agentBundle, ...args, '--config', this.configFile], { ...process.env, ...AGENT_CREDENTIALS, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
   }
 
   startAgent(...args: string[]): ChildProcess {

@@ -62,14 +62,7 @@ async function receiveManifest(
   limits: RemoteCalls,
 ): Promise<{ registration: string } & ({ manifest: SignedFillManifest; text: string } | { rejected: string })> {
   const keyring = parseKeyring(fs.readFileSync(config.keyringFile, 'utf8'));
-  const registration = JSON.stringify({
-    applianceId: config.applianceId,
-    clusterId: config.clusterId,
-    region: config.region,
-    baseUrl: config.baseUrl,
-    capacity: config.capacity,
-    prefixes: config.prefixes,
-  });
+  const registration = JSON.stringify(registrationOf(config));
   // Registration is idempotent: a node whose registration is unchanged since the control plane
   // last accepted it asks for its manifest at the same time instead of one round trip later.
   const registering = remote('register', () => deps.controlPlane.register(JSON.parse(registration)), limits);
@@ -123,6 +116,18 @@ function makeRoom(store: NodeStore, plan: FillPlan, diskCeilingBytes: number): {
     log('info', 'evicted early to make room', { objects: early.size, inTheWay: plan.inTheWay.length });
   }
   return { later, evicted: early.size };
+}
+
+/** What a node registers with: who it is, where players reach it, what it can hold and serve. */
+export function registrationOf(config: AgentConfig) {
+  return {
+    applianceId: config.applianceId,
+    clusterId: config.clusterId,
+    region: config.region,
+    baseUrl: config.baseUrl,
+    capacity: config.capacity,
+    prefixes: config.prefixes,
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import { AgentConfig, loadConfig } from './config';
 import { readEdgeTemplate } from './edge-config';
 import { applyNodeFiles, loadNodeSettings, NODE_LAYOUT, renderNodeFiles } from './node-settings';
 import { ControlPlane } from './control-plane';
-import { fill, readAcceptedManifest, report, status } from './fill';
+import { fill, readAcceptedManifest, registrationOf, report, status } from './fill';
 import { AccessLogReader, activeConnections, healthFigures } from './edge-metrics';
 import { log } from './log';
 import { Origin } from './origin';
@@ -15,7 +15,7 @@ import { AgentState } from './state';
 import { NodeStore } from './store';
 
 const USAGE = [
-  'usage: nearstream-agent <fill|serve|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]',
+  'usage: nearstream-agent <fill|serve|register|status|refresh-key> [--config /etc/nearstream/agent.json] [--ignore-window]',
   '       nearstream-agent configure [--settings /etc/nearstream/node.json] [--node /usr/bin/node] [--root /]',
   '       nearstream-agent sign-url <titles/<titleId>/...> [--ttl-seconds 300] [--config /etc/nearstream/agent.json]',
 ].join('\n');
@@ -100,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const configFile = option(rest, '--config', NODE_LAYOUT.configFile);
-  if (!command || !['fill', 'serve', 'status', 'refresh-key', 'sign-url'].includes(command)) {
+  if (!command || !['fill', 'serve', 'register', 'status', 'refresh-key', 'sign-url'].includes(command)) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
@@ -108,6 +108,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'status':
       process.stdout.write(`${JSON.stringify(status(config), null, 2)}\n`);
+      return 0;
+    case 'register':
+      // A new node registers when it boots, so that the next plan places titles on it; the fill
+      // registers again (idempotently) before it asks for its manifest.
+      await new ControlPlane(config.controlPlaneUrl, config.region).register(registrationOf(config));
+      process.stdout.write(`registered ${config.applianceId} in ${config.clusterId} with ${config.controlPlaneUrl}\n`);
       return 0;
     case 'refresh-key':
       await refreshKey(config, await secretsClient(config.region));

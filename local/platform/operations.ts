@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Codec, CatalogTitle } from '../../lambda/catalog/catalog';
+import { CatalogStore } from '../../lambda/catalog/catalog-store';
+import { ObjectDigestStore } from '../../lambda/encoding/object-digest-store';
+import { titleIdFor } from '../../lambda/encoding/title-id';
+import { EnvironmentConfig } from '../../lib/config/environment';
+import { encodeTitleLocally } from '../encoder/ffmpeg-stand-in';
+import { LocalRegionProcess } from '../region/local-region';
+import { runFill } from './appliance';
+import { LOCAL_AWS_CREDENTIALS, PlatformState, regionEnvironment } from './platform-state';
+
+const LOCAL_CREDENTIALS = { accessKeyId: LOCAL_AWS_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_CREDENTIALS.AWS_SECRET_ACCESS_KEY };
+
+export function localS3(state: PlatformState): S3Client {
+  return new S3Client({ endpoint: state.endpoints.s3, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+}
+
+export function localDocumentClient(state: PlatformState): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({ endpoint: state.endpoints.dynamodb, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/**
+ * The cold path of one upload: the file goes into the source bucket, the MediaConvert stand-in
+ * encodes it into the origin, the catalog entry and inventory are written by the encoding
+ * workflow's own code. A title already available from the same file, in every codec asked for, is
+ * not encoded again (a restart keeps its titles).
+ */
+export async function encodeUpload(state: PlatformState, config: EnvironmentConfig, file: string, codecs: readonly Codec[], signal?: AbortSignal): Promise<CatalogTitle> {
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    throw new Error(`${file}: no such file`);
+  }
+  const s3 = localS3(state);
+  const documents = localDocumentClient(state);
+  const catalog = new CatalogStore(documents, state.tableName);
+  try {
+    const key = `uploads/${path.basename(file)}`;
+    // s3rver keeps no versions: the content's digest stands in for the version id S3 would give, so
+    // a changed file under the same name is a new title, and the same file is the same title.
+    const versionId = await contentVersion(file);
+    const existing = await catalog.get(titleIdFor(state.buckets.source, key, versionId));
+    if (existing?.status === 'available' && codecs.every((codec) => codec in existing.manifests)) {
+      return existing;
+    }
+    await s3.send(new PutObjectCommand({ Bucket: state.buckets.source, Key: key, Body: fs.readFileSync(file) }));
+    const title = await encodeTitleLocally(
+      {
+        s3,
+        originBucket: state.buckets.origin,
+        catalog,
+        digests: new ObjectDigestStore(documents, state.tableName),
+        rates: config.encoding.ratesUsdPerMinute,
+        nowIso: () => new Date().toISOString(),
+      },
+      { file, source: { bucket: state.buckets.source, key, versionId }, codecs, signal },
+    );
+    if (title.status !== 'available') {
+      throw new Error(`${path.basename(file)} did not become available: ${title.status}${title.encoding?.failureReason ? ` (${title.encoding.failureReason})` : ''}`);
+    }
+    return title;
+  } finally {
+    s3.destroy();
+    documents.destroy();
+  }
+}
+
+async function contentVersion(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) {
+    hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+/** Runs each region's nightly planning function once, as its schedule would. */
+export async function planRegions(state: PlatformState, config: EnvironmentConfig): Promise<{ region: string; planned: number }[]> {
+  return Promise.all(
+    state.regions.map(async (region) => {
+      const { planned } = await LocalRegionProcess.invokePlanning(state.bundles.region, {
+        region: region.name,
+        environment: regionEnvironment(state, config, region.name),
+        logFile: path.join(state.logsDir, `planning-${region.name}.log`),
+      });
+      return { region: region.name, planned };
+    }),
+  );
+}
+
+/** Runs the real agent's fill on every appliance at once; a failed fill names the appliance and its last log line. */
+export async function fillAppliances(state: PlatformState, note: (line: string) => void): Promise<void> {
+  const outcomes = await Promise.all(
+    state.appliances.map(async (appliance) => {
+      const result = await runFill(state.bundles.agent, appliance.configFile, path.join(state.logsDir, `fill-${appliance.applianceId}.log`));
+      note(`${appliance.applianceId} (${appliance.clusterId}): ${describeFill(result.lastLine)}`);
+      return { appliance, ...result };
+    }),
+  );
+  const failed = outcomes.filter((outcome) => outcome.code !== 0);
+  if (failed.length > 0) {
+    throw new Error(failed.map((outcome) => `${outcome.appliance.applianceId} fill exited ${outcome.code}: ${outcome.lastLine}`).join('; '));
+  }
+}
+
+/** The agent's closing log line, in a few words. */
+function describeFill(lastLine: string): string {
+  try {
+    const line = JSON.parse(lastLine) as { result?: string; downloadedObjects?: number; downloadedBytes?: number; message?: string };
+    return [line.result, line.downloadedObjects !== undefined ? `${line.downloadedObjects} objects` : undefined, line.downloadedBytes !== undefined ? `${(line.downloadedBytes / 1e6).toFixed(1)} MB` : undefined, line.message]
+      .filter(Boolean)
+      .join(', ');
+  } catch {
+    return lastLine;
+  }
+}

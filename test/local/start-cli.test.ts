@@ -1,0 +1,104 @@
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { freePlatformBase, platformPorts } from '../support/platform-ports';
+import { portsFree, waitFor } from '../support/ports';
+import { runProcess } from '../support/run-process';
+
+
+const START = path.join(__dirname, '..', '..', 'bin', 'start.ts');
+const start = (...args: string[]) => runProcess(process.execPath, [require.resolve('tsx/cli'), START, ...args]);
+
+describe('npm start', () => {
+  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-start-'));
+  const clip = path.join(workdir, 'talk.mp4');
+
+  beforeAll(() => {
+    execFileSync('ffmpeg', [
+      '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=24', '-f', 'lavfi', '-i', 'sine=frequency=330:sample_rate=48000',
+      '-t', '13', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-shortest', clip,
+    ]);
+  });
+
+  afterAll(() => fs.rmSync(workdir, { recursive: true, force: true }));
+
+  it('--once boots the platform, plays the title to the end, prints the report as JSON, stops everything and exits 0', async () => {
+    const base = await freePlatformBase(2);
+    const result = await start('--once', '--fresh', '--workdir', path.join(workdir, 'platform'), '--port', String(base), '--appliances', '2', '--codecs', 'avc1', '--video', clip, '--speed', '50', '--json');
+
+    expect(result.stderr).toMatch(/\[8\/8\] play '\w+' with the CLI player \(HLS, 50x\): done in/);
+    expect(result.status).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ completed: true, errors: [], region: 'A us-east-1', protocol: 'hls' });
+    expect(report.steering.sources.map((source: { tier: string }) => source.tier)).toContain('appliance');
+    expect(await portsFree(platformPorts(base, 2))).toBe(true);
+  }, 180_000);
+
+  it('stays up with the page and a dev viewer token until interrupted, then stops everything it started', async () => {
+    const base = await freePlatformBase(1);
+    const child = spawn(process.execPath, [require.resolve('tsx/cli'), START, '--workdir', path.join(workdir, 'interactive'), '--port', String(base), '--appliances', '1', '--codecs', 'avc1', '--video', clip, '--speed', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await waitFor(async () => {
+        if (!stderr.includes('Ctrl-C stops everything.')) throw new Error(stderr.slice(-300));
+      }, 90_000, 'npm start to come up');
+      const token = /valid 12 h[^\n]*\n\s+(\S+)/.exec(stderr)![1];
+      const page = await fetch(`http://127.0.0.1:${base}/api/status`);
+      const titles = await fetch(`http://127.0.0.1:${base + 2}/titles`, { headers: { authorization: `Bearer ${token}` } });
+      expect([page.status, titles.status]).toEqual([200, 200]);
+    } finally {
+      child.kill('SIGINT');
+    }
+
+    // The output comes with the status, to read when it is not 0.
+    expect([await exited, stderr.slice(-2000)]).toEqual([0, expect.stringContaining('SIGINT: stopping')]);
+    expect(await portsFree(platformPorts(base, 1))).toBe(true);
+  }, 150_000);
+
+  it('stops what it started and exits 130 when interrupted in the middle of starting', async () => {
+    const base = await freePlatformBase(1);
+    const child = spawn(process.execPath, [require.resolve('tsx/cli'), START, '--fresh', '--workdir', path.join(workdir, 'interrupted'), '--port', String(base), '--appliances', '1', '--codecs', 'avc1', '--video', clip], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await waitFor(async () => {
+        if (!/\[6\/9\] demo title/.test(stderr)) throw new Error(stderr.slice(-300));
+      }, 90_000, 'the encoding step');
+    } finally {
+      child.kill('SIGINT');
+    }
+
+    expect([await exited, stderr.slice(-2000)]).toEqual([130, expect.stringContaining('SIGINT: stopping what was started')]);
+    expect(stderr).not.toContain('[7/9]');
+    expect(await portsFree(platformPorts(base, 1))).toBe(true);
+    expect(fs.existsSync(path.join(workdir, 'interrupted', 'platform.lock'))).toBe(false);
+  }, 150_000);
+
+  it('names the step and the reason when a step fails, and leaves nothing running', async () => {
+    const base = await freePlatformBase(2);
+    const notAVideo = path.join(workdir, 'notes.mp4');
+    fs.writeFileSync(notAVideo, 'these are meeting notes, not a video\n');
+    const result = await start('--once', '--workdir', path.join(workdir, 'broken'), '--port', String(base), '--appliances', '1', '--video', notAVideo);
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/npm start: demo title: encode, publish, catalog failed: notes\.mp4 did not become available: failed \(notes\.mp4 could not be read as media/);
+    expect(await portsFree(platformPorts(base, 1))).toBe(true);
+  }, 120_000);
+
+  it('refuses bad usage with exit 2, naming the flag', async () => {
+    const unknown = await start('--onse');
+    const port = await start('--port', 'eighty');
+    const video = await start('--video', path.join(workdir, 'missing.mp4'));
+
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--onse'");
+    expect(port.status).toBe(2);
+    expect(port.stderr).toContain("--port must be a whole number from 1024 to 65000 (got 'eighty')");
+    expect(video.status).toBe(2);
+    expect(video.stderr).toContain(`--video: no such file: ${path.join(workdir, 'missing.mp4')}`);
+  });
+});
