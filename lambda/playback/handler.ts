@@ -11,9 +11,10 @@ import { metrics, tracer } from '../shared/powertools';
 import { SecretCache } from '../shared/secret-cache';
 import { parseKeyring } from '../shared/url-token';
 import { FleetCache } from './fleet-cache';
-import { activeKeySigner } from './origin-signer';
+import { activeKeySigner, checkOriginBaseUrl, OriginLocation } from './origin-signer';
 import { authorizePlay, PlayDependencies, PlayRefusal, PlayRefusedError, playRequestSchema } from './play-service';
 import { DEFAULT_STEERING_POLICY } from './steering';
+import { TitleCache } from './title-cache';
 import { ViewerStore } from './viewer-store';
 
 const REFUSAL_STATUS: Record<PlayRefusal, number> = {
@@ -45,13 +46,16 @@ export function createPlayHandler(deps: PlayDependencies) {
   });
 }
 
+/** How long a title read serves plays: a change to a title reaches them within this. */
+const TITLE_CACHE_MS = 5_000;
+
 function dependenciesFromEnvironment(): PlayDependencies {
   const table = requireEnv('CONTROL_TABLE_NAME');
   const client = sharedDocumentClient();
   const secrets = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClient({ maxAttempts: 2 })));
   const fleet = new FleetStore(client, table);
   return {
-    catalog: new CatalogStore(client, table),
+    catalog: new TitleCache(new CatalogStore(client, table), { maxAgeMs: TITLE_CACHE_MS }),
     viewers: new ViewerStore(client, table),
     fleet: new FleetCache(() => fleet.loadFleet(), {
       maxAgeMs: positiveIntegerEnv('FLEET_CACHE_SECONDS', 10) * 1000,
@@ -59,14 +63,35 @@ function dependenciesFromEnvironment(): PlayDependencies {
       retryAfterMs: 2000,
       policy: DEFAULT_STEERING_POLICY,
     }),
-    keyring: async () => parseKeyring(await secrets.get(requireEnv('URL_SIGNING_SECRET_NAME'))),
-    origin: activeKeySigner(secrets, requireEnv('ORIGIN_SIGNING_SECRET_NAME'), requireEnv('ORIGIN_DOMAIN_NAME')),
+    keyring: parsedSecret(secrets, requireEnv('URL_SIGNING_SECRET_NAME'), parseKeyring),
+    origin: activeKeySigner(secrets, requireEnv('ORIGIN_SIGNING_SECRET_NAME'), originFromEnvironment()),
     region: requireEnv('AWS_REGION'),
     sessionTtlSeconds: positiveIntegerEnv('SESSION_TTL_SECONDS', 4 * 60 * 60),
     leaseSeconds: positiveIntegerEnv('STREAM_LEASE_SECONDS', 300),
     nowMs: Date.now,
     newSessionId: randomUUID,
   };
+}
+
+/** A secret's value as `parse` makes it, parsed again only when the value changes (a rotation). */
+function parsedSecret<T>(secrets: SecretCache, secretId: string, parse: (value: string) => T): () => Promise<T> {
+  let current: { value: string; parsed: T } | undefined;
+  return async () => {
+    const value = await secrets.get(secretId);
+    if (current?.value !== value) {
+      current = { value, parsed: parse(value) };
+    }
+    return current.parsed;
+  };
+}
+
+/** The distribution's domain, unless `ORIGIN_BASE_URL` names a whole base URL (a local stand-in's). */
+function originFromEnvironment(): OriginLocation {
+  const baseUrl = process.env.ORIGIN_BASE_URL;
+  if (baseUrl) {
+    return { baseUrl: checkOriginBaseUrl(baseUrl, 'Environment variable ORIGIN_BASE_URL') };
+  }
+  return { domainName: requireEnv('ORIGIN_DOMAIN_NAME') };
 }
 
 let fromEnvironment: ReturnType<typeof createPlayHandler> | undefined;

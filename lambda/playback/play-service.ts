@@ -74,15 +74,21 @@ export interface PlayDependencies {
  */
 export async function authorizePlay(deps: PlayDependencies, accountId: string, request: PlayRequest, sourceIp: string): Promise<PlaybackGrant> {
   const nowMs = deps.nowMs();
-  const title = await deps.catalog.get(request.titleId);
+  // None of these needs another's answer: together they cost one round trip's wait, not several.
+  const [title, account, keyring, origin, fleet] = await Promise.all([
+    deps.catalog.get(request.titleId),
+    deps.viewers.getPlanAndHeldSlots(accountId, nowMs),
+    deps.keyring(),
+    deps.origin(),
+    deps.fleet.snapshot(),
+  ]);
   if (!title || !isPlayable(title, nowMs)) {
     throw new PlayRefusedError('unknown-title', `no playable title '${request.titleId}'`);
   }
-  const planName = await deps.viewers.getPlan(accountId);
-  if (!planName) {
+  if (!account.plan) {
     throw new PlayRefusedError('no-plan', 'the account has no active plan');
   }
-  const plan = PLANS[planName];
+  const plan = PLANS[account.plan];
   const choice = chooseRenditions(title, request.device, plan);
   if (!choice) {
     throw new PlayRefusedError(
@@ -91,11 +97,10 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
     );
   }
   const manifests = title.manifests[choice.codec]!;
-  const [keyring, origin, fleet] = await Promise.all([deps.keyring(), deps.origin(), deps.fleet.snapshot()]);
 
   const sessionId = deps.newSessionId();
   const expiresAtEpochSeconds = Math.floor(nowMs / 1000) + deps.sessionTtlSeconds;
-  const slot = await deps.viewers.claimStreamSlot(accountId, plan.maxStreams, sessionId, nowMs, nowMs + deps.leaseSeconds * 1000);
+  const slot = await deps.viewers.claimStreamSlot(accountId, plan.maxStreams, sessionId, nowMs, nowMs + deps.leaseSeconds * 1000, account.heldSlots);
   if (slot === undefined) {
     throw new PlayRefusedError('stream-limit', `the ${plan.name} plan allows ${plan.maxStreams} concurrent stream(s), all in use`);
   }
@@ -120,6 +125,7 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
         dash: url(manifests.dash),
       };
     });
+    const originSource = origin.sign(title.titleId, cappedManifests(manifests, choice.maxHeight), expiresAtEpochSeconds, originScope(manifests, choice.maxHeight));
     const session: PlaybackSession = {
       sessionId,
       accountId,
@@ -142,7 +148,7 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
         degraded: fleet.degraded,
         fleetAgeSeconds: fleet.ageMs === undefined ? undefined : Math.round(fleet.ageMs / 1000),
       },
-      sources: [...appliances, origin.sign(title.titleId, cappedManifests(manifests, choice.maxHeight), expiresAtEpochSeconds, originScope(manifests, choice.maxHeight))],
+      sources: [...appliances, originSource],
     };
   } catch (error) {
     await deps.viewers.releaseSlot(accountId, slot, sessionId);

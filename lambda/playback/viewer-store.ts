@@ -44,9 +44,27 @@ export class ViewerStore {
     private readonly tableName: string,
   ) {}
 
-  async getPlan(accountId: string): Promise<PlanName | undefined> {
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: itemKeys.plan(accountId) }));
-    return isPlanName(Item?.plan) ? Item.plan : undefined;
+  /**
+   * The account's plan and which of its stream slots live sessions hold, in one read of the
+   * account's plan and slot items (they sort next to each other: `plan`, `slot#0`, `slot#1`...).
+   */
+  async getPlanAndHeldSlots(accountId: string, nowMs: number): Promise<{ plan?: PlanName; heldSlots: ReadonlySet<number> }> {
+    const key = itemKeys.plan(accountId);
+    const { Items = [] } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :plan AND :lastSlot',
+        ExpressionAttributeValues: { ':pk': key.pk, ':plan': key.sk, ':lastSlot': 'slot#~' },
+      }),
+    );
+    const planItem = Items.find((item) => item.sk === key.sk);
+    const heldSlots = new Set<number>();
+    for (const item of Items) {
+      if (String(item.sk).startsWith('slot#') && item.leaseUntilMs > nowMs) {
+        heldSlots.add(Number(String(item.sk).slice('slot#'.length)));
+      }
+    }
+    return { plan: isPlanName(planItem?.plan) ? planItem.plan : undefined, heldSlots };
   }
 
   async putPlan(accountId: string, plan: PlanName): Promise<void> {
@@ -55,11 +73,21 @@ export class ViewerStore {
 
   /**
    * Claims the first free slot among `maxStreams` for `sessionId` until `leaseUntilMs`. A slot is
-   * free when it was never used or its lease ran out. Returns the slot, or undefined when all are
-   * held by live sessions.
+   * free when it was never used or its lease ran out; each is taken with a conditional write, so
+   * two plays racing for the last one cannot both win it. Slots in `likelyHeld` (as a read just
+   * before found them) are tried last: every slot is still tried, so a stale hint costs a round
+   * trip, never a wrong answer. Returns the slot, or undefined when all are held by live sessions.
    */
-  async claimStreamSlot(accountId: string, maxStreams: number, sessionId: string, nowMs: number, leaseUntilMs: number): Promise<number | undefined> {
-    for (let slot = 0; slot < maxStreams; slot++) {
+  async claimStreamSlot(
+    accountId: string,
+    maxStreams: number,
+    sessionId: string,
+    nowMs: number,
+    leaseUntilMs: number,
+    likelyHeld: ReadonlySet<number> = new Set(),
+  ): Promise<number | undefined> {
+    const slots = Array.from({ length: maxStreams }, (_, slot) => slot);
+    for (const slot of [...slots.filter((s) => !likelyHeld.has(s)), ...slots.filter((s) => likelyHeld.has(s))]) {
       const claimed = await conditionally(
         this.client.send(
           new PutCommand({

@@ -6,6 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
  */
 export class SecretCache {
   private readonly entries = new Map<string, { value: string; fetchedAtMs: number }>();
+  private readonly fetching = new Map<string, Promise<string>>();
 
   constructor(
     private readonly client: SecretsManagerClient,
@@ -18,6 +19,16 @@ export class SecretCache {
     if (cached && this.nowMs() - cached.fetchedAtMs < this.maxAgeMs) {
       return cached.value;
     }
+    // Every call that finds the value expired shares one read, instead of each paying for its own.
+    let fetching = this.fetching.get(secretId);
+    if (!fetching) {
+      fetching = this.fetch(secretId).finally(() => this.fetching.delete(secretId));
+      this.fetching.set(secretId, fetching);
+    }
+    return fetching;
+  }
+
+  private async fetch(secretId: string): Promise<string> {
     const { SecretString } = await this.client.send(new GetSecretValueCommand({ SecretId: secretId }));
     if (SecretString === undefined) {
       throw new Error(`secret ${secretId} has no string value`);

@@ -9,7 +9,7 @@ import { DEFAULT_STEERING_POLICY } from '../../lambda/playback/steering';
 import { ViewerStore } from '../../lambda/playback/viewer-store';
 import { formatOriginSigningKey } from '../../lambda/shared/origin-signing-key';
 import { verifyToken } from '../../lambda/shared/url-token';
-import { DynamoDbLocal } from '../support/dynamodb-local';
+import { DynamoDbLocal, LOCAL_AWS_ENV } from '../support/dynamodb-local';
 import { bodyOf, viewerEvent } from '../support/events';
 import { leastPrivilege } from '../support/iam/least-privilege';
 import { catalogTitle, cloudFrontKeyPair, healthReport, registration, TEST_KEYRING } from '../support/fixtures';
@@ -66,7 +66,7 @@ describe('POST /play against DynamoDB Local', () => {
     await catalog.put(catalogTitle('movie-1'));
     await catalog.put(catalogTitle('rare-1'));
     await catalog.put(catalogTitle('future-1', { availableFrom: '2030-01-01T00:00:00.000Z' }));
-    for (const [account, plan] of [['alice', 'premium'], ['bob', 'basic'], ['carol', 'standard'], ['dave', 'premium']] as const) {
+    for (const [account, plan] of [['alice', 'premium'], ['bob', 'basic'], ['carol', 'standard'], ['dave', 'premium'], ['erin', 'premium']] as const) {
       await viewers.putPlan(account, plan);
     }
     const now = new Date(clockMs);
@@ -204,7 +204,7 @@ describe('POST /play against DynamoDB Local', () => {
     expect(responses.filter((r) => r.statusCode === 403)).toHaveLength(2);
   });
 
-  it('keeps steering with the last good fleet snapshot when the registry fails, and says it is degraded', async () => {
+  it('keeps steering with the last good fleet snapshot when the registry fails, and says it is degraded once a refresh has failed', async () => {
     let registryUp = true;
     const fleet = new FleetCache(
       async () => {
@@ -221,11 +221,48 @@ describe('POST /play against DynamoDB Local', () => {
     registryUp = false;
     clockMs += 20_000;
 
-    const response = await play(handler, 'alice', body);
-    const grant = bodyOf(response) as { steering: { degraded: boolean }; sources: Source[] };
-    expect(response.statusCode).toBe(200);
-    expect(grant.steering.degraded).toBe(true);
-    expect(grant.sources.filter((s) => s.tier === 'appliance').length).toBeGreaterThan(0);
+    // The first play after the snapshot aged starts the refresh and does not wait for it; the refresh fails.
+    const duringRefresh = await play(handler, 'alice', body);
+    const afterFailure = await play(handler, 'alice', body);
+    const outcome = (response: Awaited<ReturnType<typeof play>>) => {
+      const grant = bodyOf(response) as { steering: { degraded: boolean }; sources: Source[] };
+      return [response.statusCode, grant.steering.degraded, grant.sources.some((s) => s.tier === 'appliance')];
+    };
+    expect([outcome(duringRefresh), outcome(afterFailure)]).toEqual([
+      [200, false, true],
+      [200, true, true],
+    ]);
+  });
+
+  it('answers a play while the fleet registry is being read again, without waiting for that read', async () => {
+    clockMs += 301_000;
+    let releaseRegistry = () => {};
+    let refreshes = 0;
+    const fleet = new FleetCache(
+      async () => {
+        if (refreshes++ > 0) {
+          await new Promise<void>((resolve) => (releaseRegistry = resolve));
+        }
+        return fleetStore.loadFleet();
+      },
+      { maxAgeMs: 10_000, loadTimeoutMs: 5000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY },
+      () => clockMs,
+    );
+    const handler = createPlayHandler(dependencies({ fleet }));
+    const body = { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 1080 }, clientIp: NEAR_CLIENT };
+    await fleetStore.report(healthReport('oca-near-1', ['movie-1']), ROLE, clockMs);
+    await play(handler, 'erin', body);
+    clockMs += 11_000;
+    try {
+      const response = await play(handler, 'erin', body);
+
+      const grant = bodyOf(response) as { steering: unknown; sources: Source[] };
+      expect([response.statusCode, refreshes]).toEqual([200, 2]);
+      expect(grant.steering).toEqual({ degraded: false, fleetAgeSeconds: 11 });
+      expect(grant.sources[0]).toMatchObject({ tier: 'appliance', clusterId: 'isp-near' });
+    } finally {
+      releaseRegistry();
+    }
   });
 
   it('goes to the origin tier, degraded, when the registry has never answered', async () => {
@@ -276,5 +313,96 @@ describe('POST /play against DynamoDB Local', () => {
     expect(response.body).not.toContain('/var/task');
     const retry = await play(createPlayHandler(dependencies()), 'bob', { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720 } });
     expect(retry.statusCode).toBe(200);
+  });
+
+  it('frees the slot it took when the session cannot be recorded', async () => {
+    clockMs += 301_000;
+    class UnrecordedSessions extends ViewerStore {
+      override async putSession(): Promise<void> {
+        throw new Error('table throttled');
+      }
+    }
+    const failing = createPlayHandler(dependencies({ viewers: new UnrecordedSessions(dynamo.documentClient(), TABLE) }));
+    const body = { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720 } };
+
+    const refused = await play(failing, 'bob', body);
+    const retry = await play(createPlayHandler(dependencies()), 'bob', body);
+
+    expect([refused.statusCode, retry.statusCode]).toEqual([500, 200]);
+  });
+
+  describe('built from its environment', () => {
+    const LOCAL_ORIGIN = 'http://127.0.0.1:4523';
+    const variables = (overrides: Record<string, string>): Record<string, string> => ({
+      ...LOCAL_AWS_ENV,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      CONTROL_TABLE_NAME: TABLE,
+      URL_SIGNING_SECRET_NAME: 'nearstream/test/url-signing',
+      ORIGIN_SIGNING_SECRET_NAME: 'nearstream/test/origin-signing-key',
+      ORIGIN_DOMAIN_NAME: ORIGIN_DOMAIN,
+      ...overrides,
+    });
+    let restore: (() => void)[] = [];
+
+    /** The module's own `handler`, loaded afresh under `env`, with Secrets Manager answering from memory. */
+    function handlerFrom(env: Record<string, string>): (event: ReturnType<typeof viewerEvent>) => ReturnType<ReturnType<typeof createPlayHandler>> {
+      const previous = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+      Object.assign(process.env, env);
+      restore.push(() => {
+        for (const [name, value] of Object.entries(previous)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+      });
+      let handler!: ReturnType<typeof handlerFrom>;
+      jest.isolateModules(() => {
+        const { SecretsManagerClient, GetSecretValueCommand } = require('@aws-sdk/client-secrets-manager');
+        const { mockClient } = require('aws-sdk-client-mock');
+        const secrets = mockClient(SecretsManagerClient);
+        secrets.on(GetSecretValueCommand, { SecretId: env.URL_SIGNING_SECRET_NAME }).resolves({
+          SecretString: JSON.stringify({ activeKeyId: 'k1', k1: TEST_KEYRING.keys.get('k1')!.toString('utf8') }),
+        });
+        secrets.on(GetSecretValueCommand, { SecretId: env.ORIGIN_SIGNING_SECRET_NAME }).resolves({ SecretString: originSigningSecret });
+        restore.push(() => secrets.restore());
+        handler = require('../../lambda/playback/handler').handler;
+      });
+      return handler;
+    }
+
+    afterEach(() => {
+      restore.reverse().forEach((undo) => undo());
+      restore = [];
+    });
+
+    it('signs the origin tier under ORIGIN_BASE_URL when it is set, for a local CloudFront stand-in', async () => {
+      const handler = handlerFrom(variables({ ORIGIN_BASE_URL: LOCAL_ORIGIN }));
+
+      const response = await handler(viewerEvent('POST /play', 'erin', { body: { titleId: 'rare-1', device: { codecs: ['avc1'], maxHeight: 1080 } } }));
+
+      expect(response.statusCode).toBe(200);
+      const origin = (bodyOf(response) as { sources: Source[] }).sources.at(-1)!;
+      const url = new URL(origin.hls);
+      const policy = JSON.parse(Buffer.from(url.searchParams.get('Policy')!.replace(/-/g, '+').replace(/_/g, '=').replace(/~/g, '/'), 'base64').toString());
+      expect(`${url.origin}${url.pathname}`).toBe(`${LOCAL_ORIGIN}/titles/rare-1/avc1/index.m3u8`);
+      expect(policy.Statement[0].Resource).toBe(`${LOCAL_ORIGIN}/titles/rare-1/avc1/*`);
+      expect(origin.cookies).toMatchObject({ 'CloudFront-Policy': url.searchParams.get('Policy'), 'CloudFront-Signature': url.searchParams.get('Signature') });
+    });
+
+    it('signs the origin tier under https://ORIGIN_DOMAIN_NAME when no base URL is set', async () => {
+      const handler = handlerFrom(variables({ ORIGIN_BASE_URL: '' }));
+
+      const response = await handler(viewerEvent('POST /play', 'erin', { body: { titleId: 'rare-1', device: { codecs: ['avc1'], maxHeight: 1080 } } }));
+
+      const origin = (bodyOf(response) as { sources: Source[] }).sources.at(-1)!;
+      expect(origin.hls.startsWith(`https://${ORIGIN_DOMAIN}/titles/rare-1/avc1/index.m3u8?Policy=`)).toBe(true);
+    });
+
+    it('refuses an ORIGIN_BASE_URL with a path, naming the variable', () => {
+      const handler = handlerFrom(variables({ ORIGIN_BASE_URL: `${LOCAL_ORIGIN}/origin/` }));
+
+      expect(() => handler(viewerEvent('POST /play', 'erin', { body: {} }))).toThrow(
+        `Environment variable ORIGIN_BASE_URL must be an http(s) URL with no path, query or trailing slash, such as http://127.0.0.1:4523 (got '${LOCAL_ORIGIN}/origin/')`,
+      );
+    });
   });
 });
