@@ -98,5 +98,7 @@ export function regionEnvironment(state: PlatformState, config: EnvironmentConfi
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL: 'INFO',
     POWERTOOLS_TRACE_ENABLED: 'false',
+    // Without a daemon to send to, the X-Ray SDK's automatic mode only adds async hooks to every call.
+    AWS_XRAY_MANUAL_MODE: '1',
   };
 }

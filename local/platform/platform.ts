@@ -46,6 +46,12 @@ export interface LocalPlatformOptions {
   readonly log: (line: string) => void;
   /** All the numbered steps the caller will show, the platform's included. @default PLATFORM_STEPS */
   readonly totalSteps?: number;
+  /**
+   * Keep the tables in the working directory across restarts; without, DynamoDB Local holds them in
+   * memory (several times the write rate: the play benchmark measures the play path, not its disk).
+   * @default true
+   */
+  readonly keepTables?: boolean;
   /** Aborting it (Ctrl-C) cuts the start short: the encode under way is killed, no further step starts. */
   readonly signal?: AbortSignal;
 }
@@ -142,7 +148,7 @@ export class LocalPlatform {
     const keys = loadOrCreateKeys(layout.keysFile);
     const names = resourceNames(config);
     fs.mkdirSync(layout.dynamodbDir, { recursive: true });
-    const dynamo = await DynamoDbLocal.start({ port: ports.dynamodb, dataDir: layout.dynamodbDir });
+    const dynamo = await DynamoDbLocal.start({ port: ports.dynamodb, dataDir: this.options.keepTables === false ? undefined : layout.dynamodbDir });
     this.stoppers.push({ what: 'DynamoDB Local', stop: () => dynamo.stop() });
     await dynamo.createControlTable(names.tableName);
     const s3 = await S3Server.start([names.buckets.source, names.buckets.origin], { port: ports.s3, directory: layout.s3Dir });

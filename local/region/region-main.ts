@@ -28,6 +28,9 @@ async function serve(settings: RegionGatewaySettings): Promise<void> {
     },
   );
   process.stderr.write(`listening on ${gateway.url}\n`);
+  // A platform that dies without stopping its regions must not leave them serving.
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && process.kill(process.pid, 'SIGTERM'), 1_000).unref();
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
