@@ -16,14 +16,12 @@ const BUNDLED_FILES: Record<string, string> = {
 
 /** Bundles the agent into one file for the node's Node.js. */
 export function bundleAgent(outfile: string): string {
-  buildSync({
-    entryPoints: [path.join(IMAGE_DIR, 'agent', 'src', 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    outfile,
-    logLevel: 'error',
-  });
+  return bundleForNode(path.join(IMAGE_DIR, 'agent', 'src', 'main.ts'), outfile);
+}
+
+/** Bundles a TypeScript entry point and everything it imports into one file for Node 20, as the Lambdas are bundled. */
+export function bundleForNode(entryPoint: string, outfile: string): string {
+  buildSync({ entryPoints: [entryPoint], bundle: true, platform: 'node', target: 'node20', outfile, logLevel: 'error' });
   return outfile;
 }
 

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { buildSync } from 'esbuild';
+import { bundleForNode } from '../../appliance-image/build';
 import { StoppedError, waitFor } from '../services/ports';
 import { RegionGatewaySettings, RESULT_PREFIX } from './region-protocol';
 
@@ -26,15 +26,7 @@ export interface RegionProcessOptions {
 
 /** Bundles the region process as the Lambdas are bundled (esbuild, one file), so it starts in a fraction of a second. */
 export function bundleRegion(outfile: string): string {
-  buildSync({
-    entryPoints: [path.join(__dirname, 'region-main.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    outfile,
-    logLevel: 'error',
-  });
-  return outfile;
+  return bundleForNode(path.join(__dirname, 'region-main.ts'), outfile);
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateKeyPair, importJWK, KeyLike, SignJWT } from 'jose';
@@ -112,6 +113,39 @@ describe('viewer sign-in on the local platform', () => {
       'access-control-max-age': '86400',
     });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('refuses a token without an expiry or issued in the future, as well as an over-quota body or a target that is not a path, before any handler', async () => {
+    const ownKey = await importJWK(JSON.parse(fs.readFileSync(path.join(directory, 'signing-key.json'), 'utf8')).privateJwk, 'RS256');
+    const kid = JSON.parse(Buffer.from((await issuer.tokenFor('x')).split('.')[0], 'base64url').toString()).kid as string;
+    const base = () => new SignJWT({ client_id: LOCAL_VIEWER_AUDIENCE }).setProtectedHeader({ alg: 'RS256', kid }).setSubject('dev-viewer').setIssuer(issuer.issuer).setAudience(LOCAL_VIEWER_AUDIENCE);
+    const noExpiry = await base().setIssuedAt().sign(ownKey);
+    const fromTheFuture = await base().setIssuedAt(Math.floor(Date.now() / 1000) + 3600).setExpirationTime('2h').sign(ownKey);
+    seen.length = 0;
+
+    expect([(await whoami(noExpiry)).status, (await whoami(fromTheFuture)).status]).toEqual([401, 401]);
+    const huge = await new Promise<number | undefined>((resolve, reject) => {
+      const request = http.request({ host: '127.0.0.1', port: Number(new URL(gateway.url).port), path: '/whoami', method: 'POST' }, (response) => resolve(response.statusCode));
+      // The server answers before it has read the body and stops reading: a write may then fail.
+      request.on('error', (error) => setTimeout(() => reject(error), 1_000));
+      request.end(Buffer.alloc(11 * 1024 * 1024));
+    });
+    expect(huge).toBe(413);
+    const absolute = await new Promise<number | undefined>((resolve, reject) =>
+      http.get({ host: '127.0.0.1', port: Number(new URL(gateway.url).port), path: 'http://[bad/x' }, (response) => resolve(response.statusCode)).on('error', reject),
+    );
+    expect(absolute).toBe(400);
+    expect(seen).toEqual([]);
+  });
+
+  it('answers a request target the issuer cannot parse, or a token request that is not a form, with a 400 and keeps serving', async () => {
+    const target = await new Promise<number | undefined>((resolve, reject) =>
+      http.get({ host: '127.0.0.1', port: Number(new URL(issuer.issuer).port), path: 'http://[bad/x' }, (response) => resolve(response.statusCode)).on('error', reject),
+    );
+    const json = await fetch(issuer.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"grant_type":"password"}' });
+
+    expect([target, json.status]).toEqual([400, 400]);
+    expect((await fetch(issuer.jwksUrl)).status).toBe(200);
   });
 
   it('turns a handler that throws into a 500 carrying nothing of the error, as API Gateway does', async () => {

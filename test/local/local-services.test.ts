@@ -31,6 +31,14 @@ describe('the Secrets Manager stand-in', () => {
     await expect(client.send(new GetSecretValueCommand({ SecretId: 'nearstream/local/url-signing-key', VersionStage: 'AWSPREVIOUS' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
     await expect(client.send(new ListSecretsCommand({}))).rejects.toThrow('the local Secrets Manager answers GetSecretValue only, not secretsmanager.ListSecrets');
   });
+
+  it('answers a body that is JSON but not an object with a SerializationException, and keeps serving', async () => {
+    for (const body of ['null', '[]', '7']) {
+      const response = await fetch(secrets.endpoint, { method: 'POST', headers: { 'x-amz-target': 'secretsmanager.GetSecretValue' }, body });
+      expect([body, response.status, ((await response.json()) as { __type: string }).__type]).toEqual([body, 400, 'SerializationException']);
+    }
+    expect((await client.send(new GetSecretValueCommand({ SecretId: 'nearstream/local/url-signing-key' }))).SecretString).toBe('{"activeKeyId":"k1"}');
+  });
 });
 
 describe('the local platform\'s instance lock', () => {
