@@ -25,6 +25,18 @@ describe('what the suite leaves behind', () => {
     }
   });
 
+  it('finds a process whose environment lost the marker but whose command line names a path inside the run directory, as nginx does', async () => {
+    const unmarked = { ...process.env };
+    delete unmarked[RUN_MARKER];
+    const nginxLike = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30_000)', `${runDir}/appliances/oca-a1/nginx`], { env: unmarked, stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(leftoverProcesses(runDir).map(({ pid }) => Number(pid))).toContain(nginxLike.pid);
+    } finally {
+      nginxLike.kill('SIGKILL');
+    }
+  });
+
   it('finds a file system mounted inside the run directory', async () => {
     const mountPoint = path.join(runDir, 'proc');
     fs.mkdirSync(mountPoint);

@@ -10,7 +10,11 @@ function readProc(pid: string, file: string): string {
   }
 }
 
-/** Processes other than jest and its workers that inherited this run's marker or live in its directory. */
+/**
+ * Processes other than jest and its workers that inherited this run's marker, live in its
+ * directory, or name a path inside it on their command line (nginx rewrites its environment into
+ * its process title, marker included, so its `-p <prefix>` is what still shows where it came from).
+ */
 export function leftoverProcesses(runDir: string): { pid: string; command: string }[] {
   const marker = `${RUN_MARKER}=${runDir}`;
   return fs
@@ -30,7 +34,8 @@ export function leftoverProcesses(runDir: string): { pid: string; command: strin
           return false;
         }
       })();
-      return !isJestWorker && !isEsbuildService && (readProc(pid, 'environ').split('\0').includes(marker) || rootedInRun);
+      const namesRunDir = command.includes(`${runDir}/`);
+      return !isJestWorker && !isEsbuildService && (readProc(pid, 'environ').split('\0').includes(marker) || rootedInRun || namesRunDir);
     })
     .map((pid) => ({ pid, command: readProc(pid, 'cmdline').replace(/\0/g, ' ').trim().slice(0, 160) }));
 }
