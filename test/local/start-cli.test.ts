@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePlatformBase, platformPorts } from '../support/platform-ports';
-import { portsFree, waitFor } from '../support/ports';
+import { portsFree, StoppedError, waitFor } from '../support/ports';
 import { runProcess } from '../support/run-process';
 
 
@@ -43,6 +43,7 @@ describe('npm start', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       await waitFor(async () => {
+        if (child.exitCode !== null) throw new StoppedError(`npm start exited ${child.exitCode}: ${stderr.slice(-2000)}`);
         if (!stderr.includes('Ctrl-C stops everything.')) throw new Error(stderr.slice(-300));
       }, 90_000, 'npm start to come up');
       const token = /valid 12 h[^\n]*\n\s+(\S+)/.exec(stderr)![1];
@@ -66,6 +67,7 @@ describe('npm start', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       await waitFor(async () => {
+        if (child.exitCode !== null) throw new StoppedError(`npm start exited ${child.exitCode}: ${stderr.slice(-2000)}`);
         if (!/\[6\/9\] demo title/.test(stderr)) throw new Error(stderr.slice(-300));
       }, 90_000, 'the encoding step');
     } finally {
