@@ -14,7 +14,7 @@ import { LocalSecretsManager } from '../services/secrets-server';
 import { applianceFiles, ApplianceSpec, LocalAppliance, runAgent, writeApplianceConfig } from './appliance';
 import { makeDemoClip } from './demo-clip';
 import { acquireInstanceLock } from './instance-lock';
-import { loadOrCreateKeys } from './keys';
+import { loadOrCreateKeys, PlatformKeys } from './keys';
 import { layoutOf, namedPorts, PlatformLayout, PlatformPorts, portsOf } from './layout';
 import { encodeUpload, fillAppliances, planRegions } from './operations';
 import { regionEndpoints } from './login';
@@ -78,6 +78,8 @@ export class LocalPlatform {
   readonly ports: PlatformPorts;
   state!: PlatformState;
   issuer!: LocalOidcIssuer;
+  /** Read once, when the services start. */
+  private keys!: PlatformKeys;
   progress: Progress;
 
   private constructor(readonly options: LocalPlatformOptions) {
@@ -145,7 +147,7 @@ export class LocalPlatform {
 
   private async startServices(note: (line: string) => void): Promise<void> {
     const { layout, ports, config } = this;
-    const keys = loadOrCreateKeys(layout.keysFile);
+    const keys = (this.keys = loadOrCreateKeys(layout.keysFile));
     const names = resourceNames(config);
     fs.mkdirSync(layout.dynamodbDir, { recursive: true });
     const dynamo = await DynamoDbLocal.start({ port: ports.dynamodb, dataDir: this.options.keepTables === false ? undefined : layout.dynamodbDir });
@@ -234,7 +236,7 @@ export class LocalPlatform {
       const ordinal = Math.floor(i / CLUSTERS.length) + 1;
       return { applianceId: `oca-${cluster.clusterId.slice(-1)}${ordinal}`, clusterId: cluster.clusterId, region: region.name, controlPlaneUrl: region.url, prefixes: cluster.prefixes, port };
     });
-    const keys = loadOrCreateKeys(this.layout.keysFile);
+    const keys = this.keys;
     for (const spec of specs) {
       const files = applianceFiles(this.layout.appliancesDir, spec.applianceId);
       const config = writeApplianceConfig(files, spec, { bucket: this.state.buckets.origin, s3Endpoint: this.state.endpoints.s3 }, keys.urlSigningKeyring);

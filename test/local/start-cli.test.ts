@@ -10,6 +10,20 @@ import { runProcess } from '../support/run-process';
 const START = path.join(__dirname, '..', '..', 'bin', 'start.ts');
 const start = (...args: string[]) => runProcess(process.execPath, [require.resolve('tsx/cli'), START, ...args]);
 
+/** `npm start` left running: its stderr so far, its exit, and a wait for a line of its progress. */
+function startRunning(...args: string[]) {
+  const child = spawn(process.execPath, [require.resolve('tsx/cli'), START, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const until = (line: RegExp, what: string) =>
+    waitFor(async () => {
+      if (child.exitCode !== null) throw new StoppedError(`npm start exited ${child.exitCode}: ${stderr.slice(-2000)}`);
+      if (!line.test(stderr)) throw new Error(stderr.slice(-300));
+    }, 90_000, what);
+  return { child, exited, until, stderr: () => stderr };
+}
+
 describe('npm start', () => {
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-start-'));
   const clip = path.join(workdir, 'talk.mp4');
@@ -37,16 +51,10 @@ describe('npm start', () => {
 
   it('stays up with the page and a dev viewer token until interrupted, then stops everything it started', async () => {
     const base = await freePlatformBase(1);
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), START, '--workdir', path.join(workdir, 'interactive'), '--port', String(base), '--appliances', '1', '--codecs', 'avc1', '--video', clip, '--speed', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { child, exited, until, stderr } = startRunning('--workdir', path.join(workdir, 'interactive'), '--port', String(base), '--appliances', '1', '--codecs', 'avc1', '--video', clip, '--speed', '50');
     try {
-      await waitFor(async () => {
-        if (child.exitCode !== null) throw new StoppedError(`npm start exited ${child.exitCode}: ${stderr.slice(-2000)}`);
-        if (!stderr.includes('Ctrl-C stops everything.')) throw new Error(stderr.slice(-300));
-      }, 90_000, 'npm start to come up');
-      const token = /valid 12 h[^\n]*\n\s+(\S+)/.exec(stderr)![1];
+      await until(/Ctrl-C stops everything\./, 'npm start to come up');
+      const token = /valid 12 h[^\n]*\n\s+(\S+)/.exec(stderr())![1];
       const page = await fetch(`http://127.0.0.1:${base}/api/status`);
       const titles = await fetch(`http://127.0.0.1:${base + 2}/titles`, { headers: { authorization: `Bearer ${token}` } });
       expect([page.status, titles.status]).toEqual([200, 200]);
@@ -55,27 +63,21 @@ describe('npm start', () => {
     }
 
     // The output comes with the status, to read when it is not 0.
-    expect([await exited, stderr.slice(-2000)]).toEqual([0, expect.stringContaining('SIGINT: stopping')]);
+    expect([await exited, stderr().slice(-2000)]).toEqual([0, expect.stringContaining('SIGINT: stopping')]);
     expect(await portsFree(platformPorts(base, 1))).toBe(true);
   }, 150_000);
 
   it('stops what it started and exits 130 when interrupted in the middle of starting', async () => {
     const base = await freePlatformBase(1);
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), START, '--fresh', '--workdir', path.join(workdir, 'interrupted'), '--port', String(base), '--appliances', '1', '--codecs', 'avc1', '--video', clip], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { child, exited, until, stderr } = startRunning('--fresh', '--workdir', path.join(workdir, 'interrupted'), '--port', String(base), '--appliances', '1', '--codecs', 'avc1', '--video', clip);
     try {
-      await waitFor(async () => {
-        if (child.exitCode !== null) throw new StoppedError(`npm start exited ${child.exitCode}: ${stderr.slice(-2000)}`);
-        if (!/\[6\/9\] demo title/.test(stderr)) throw new Error(stderr.slice(-300));
-      }, 90_000, 'the encoding step');
+      await until(/\[6\/9\] demo title/, 'the encoding step');
     } finally {
       child.kill('SIGINT');
     }
 
-    expect([await exited, stderr.slice(-2000)]).toEqual([130, expect.stringContaining('SIGINT: stopping what was started')]);
-    expect(stderr).not.toContain('[7/9]');
+    expect([await exited, stderr().slice(-2000)]).toEqual([130, expect.stringContaining('SIGINT: stopping what was started')]);
+    expect(stderr()).not.toContain('[7/9]');
     expect(await portsFree(platformPorts(base, 1))).toBe(true);
     expect(fs.existsSync(path.join(workdir, 'interrupted', 'platform.lock'))).toBe(false);
   }, 150_000);
