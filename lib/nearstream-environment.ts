@@ -1,7 +1,8 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { acknowledgeCdkProviders } from './cdk-provider-acknowledgements';
 import { EnvironmentConfig, regionsOf } from './config/environment';
+import { ENVIRONMENT_TAGS } from './config/lifetime';
 import { EnvironmentNaming } from './config/naming';
 import { ApplianceImageStack } from './stacks/appliance-image-stack';
 import { AppliancesStack } from './stacks/appliances-stack';
@@ -102,10 +103,32 @@ export class NearstreamEnvironment extends Construct {
             }),
         )
       : [];
+    tagEnvironment(this, config);
     acknowledgeCdkProviders(this);
     Validations.of(this).acknowledge({
       id: 'Annotation::@aws-cdk/core:crossStackReferencesBothTransitional',
       reason: 'Deliberate for one release (see test/feature-flags.test.ts): producers keep the exports environments deployed with strong references still import, while consumers move to Fn::GetStackOutput.',
     });
+  }
+}
+
+/**
+ * Tags every stack with the environment's name and kind, and an ephemeral one with its creator and
+ * expiry, which the scheduled cleanup reads. Stack tags, set on each stack (the app's
+ * `explicitStackTags` flag ignores `Tags.of` for stacks): CloudFormation copies them onto every
+ * resource it creates, so they also show on each bill line.
+ */
+function tagEnvironment(scope: Construct, config: EnvironmentConfig): void {
+  const tags: [string, string][] = [
+    [ENVIRONMENT_TAGS.environment, config.name],
+    [ENVIRONMENT_TAGS.kind, config.kind],
+  ];
+  if (config.lifetime) {
+    tags.push([ENVIRONMENT_TAGS.creator, config.lifetime.creator], [ENVIRONMENT_TAGS.expiresAt, config.lifetime.expiresAt]);
+  }
+  for (const stack of scope.node.findAll().filter(Stack.isStack)) {
+    for (const [key, value] of tags) {
+      stack.tags.setTag(key, value);
+    }
   }
 }

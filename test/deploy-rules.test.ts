@@ -23,6 +23,8 @@ const SHAPES: Record<string, EnvironmentInput> = {
   },
   'pr-42 with a domain and a fleet': {
     name: 'pr-42',
+    creator: 'alice',
+    expiresAt: '2026-12-02T12:00:00Z',
     domainName: 'example.com',
     hostedZoneId: 'Z0123456789ABC',
     applianceAmis: { 'us-east-1': 'ami-0123456789abcdef0', 'us-west-2': 'ami-0fedcba9876543210' },
@@ -184,6 +186,49 @@ describe('cdk destroy of an ephemeral environment', () => {
     }
     expect(buckets).toBeGreaterThan(3);
     expect(problems).toEqual([]);
+  });
+
+  it('retains nothing: no resource of any stack is kept on deletion or replacement', () => {
+    const retained: string[] = [];
+    let resources = 0;
+    for (const { stack, template } of ENVIRONMENTS['pr-42 with a domain and a fleet']) {
+      for (const [id, resource] of Object.entries(template.Resources as Record<string, { DeletionPolicy?: string; UpdateReplacePolicy?: string; Properties?: Record<string, unknown> }>)) {
+        resources++;
+        for (const policy of [resource.DeletionPolicy, resource.UpdateReplacePolicy]) {
+          if (policy !== undefined && policy !== 'Delete') retained.push(`${stack.stackName}/${id}: ${policy}`);
+        }
+        if (resource.Properties?.DeletionProtectionEnabled === true || resource.Properties?.DeletionProtection === 'ACTIVE') {
+          retained.push(`${stack.stackName}/${id}: deletion protection`);
+        }
+      }
+      if (stack.terminationProtection) retained.push(`${stack.stackName}: termination protection`);
+    }
+    expect(resources).toBeGreaterThan(100);
+    expect(retained).toEqual([]);
+  });
+
+  it('builds no appliance image by itself: AMIs are not stack resources and would outlive the environment', () => {
+    for (const { stack, template } of ENVIRONMENTS['pr-42 with a domain and a fleet']) {
+      const types = Object.values(template.Resources).map((resource) => resource.Type);
+      expect({ stack: stack.stackName, startsBuilds: types.includes('Custom::AWS') }).toEqual({ stack: stack.stackName, startsBuilds: false });
+      for (const pipeline of Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::ImageBuilder::ImagePipeline')) {
+        expect(pipeline.Properties?.Schedule).toBeUndefined();
+      }
+    }
+    const prod = ENVIRONMENTS['prod with a domain, an EC2 fleet and bare metal'].find(({ stack }) => stack.stackName === 'nearstream-prod-appliance-image')!;
+    expect(Object.values(prod.template.Resources).map((resource) => resource.Type)).toContain('Custom::AWS');
+  });
+
+  it('tags every stack with the environment, its kind, creator and expiry, which the cleanup reads', () => {
+    for (const { stack } of ENVIRONMENTS['pr-42 with a domain and a fleet']) {
+      expect({ stack: stack.stackName, tags: stack.tags.tagValues() }).toEqual({
+        stack: stack.stackName,
+        tags: { 'nearstream:environment': 'pr-42', 'nearstream:kind': 'ephemeral', 'nearstream:creator': 'alice', 'nearstream:expires-at': '2026-12-02T12:00:00Z' },
+      });
+    }
+    for (const { stack } of ENVIRONMENTS['prod with a domain, an EC2 fleet and bare metal']) {
+      expect(stack.tags.tagValues()).toEqual({ 'nearstream:environment': 'prod', 'nearstream:kind': 'prod' });
+    }
   });
 });
 

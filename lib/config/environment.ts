@@ -10,8 +10,10 @@ import {
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../../lambda/shared/url-token';
 import { ConfigError, ConfigProblem, positiveWholeNumberProblems } from './config-error';
 import { OriginKeyInput, originKeyProblems, OriginSigningKeySettings, originSigningKeysOf } from './origin-signing-keys';
+import { EnvironmentLifetime, LifetimeInput, lifetimeProblems } from './lifetime';
 import { corsProblems, ViewerAccessInput, viewerAuthProblems, ViewerAuthSettings, viewerEmailProblems, ViewerEmailSettings } from './viewer-access';
 
+export type { EnvironmentLifetime } from './lifetime';
 export type { OriginSigningKeySettings } from './origin-signing-keys';
 export type { ViewerAuthSettings, ViewerEmailSettings } from './viewer-access';
 
@@ -102,10 +104,15 @@ export interface EnvironmentConfig {
   /** @default - no Roles Anywhere trust anchor; bare-metal appliances cannot get AWS credentials */
   readonly rolesAnywhere?: RolesAnywhereSettings;
   readonly originSigningKeys: OriginSigningKeySettings;
+  /**
+   * Who made an ephemeral environment and when the scheduled cleanup may destroy it.
+   * @default - none: named environments (dev, staging, prod) never expire
+   */
+  readonly lifetime?: EnvironmentLifetime;
 }
 
 /** What a user may say about an environment; `resolveEnvironment` fills in the rest. */
-export interface EnvironmentInput extends ApplianceInput, ViewerAccessInput, OriginKeyInput {
+export interface EnvironmentInput extends ApplianceInput, ViewerAccessInput, OriginKeyInput, LifetimeInput {
   readonly name: string;
   readonly account?: string;
   readonly primaryRegion?: string;
@@ -183,8 +190,18 @@ const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const DOMAIN_NAME = /^(?=.{4,200}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const HOSTED_ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
 
+/** How strictly to resolve. */
+export interface ResolveOptions {
+  /**
+   * An ephemeral environment must say who made it and when it expires: set where an environment is
+   * about to be deployed (`bin/`), so none escapes the scheduled cleanup.
+   * @default false
+   */
+  readonly requireLifetime?: boolean;
+}
+
 /** Resolves an environment from what the user said, or throws one `ConfigError` naming every problem. */
-export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
+export function resolveEnvironment(input: EnvironmentInput, options: ResolveOptions = {}): EnvironmentConfig {
   const problems: ConfigProblem[] = [];
   const defaults = NAMED_ENVIRONMENTS[input.name] ?? EPHEMERAL_DEFAULTS;
   const primaryRegion = input.primaryRegion ?? DEFAULT_PRIMARY_REGION;
@@ -218,7 +235,14 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     ...fleetProblems(input, [primaryRegion, secondaryRegion]),
     ...rolesAnywhereProblems(input),
     ...originKeyProblems(input),
+    ...lifetimeProblems(input, isEphemeralName(input.name)),
   );
+  if (options.requireLifetime && isEphemeralName(input.name) && input.creator === undefined && input.expiresAt === undefined) {
+    problems.push({
+      field: 'expiresAt',
+      rule: `an ephemeral environment ('${input.name}') needs an expiry and a creator: create it with \`npm run env -- create ${input.name}\` (3 days unless --ttl), or give -c creator=<you> -c expiresAt=<UTC instant like 2026-12-02T12:00:00Z>`,
+    });
+  }
   if (problems.length > 0) {
     throw new ConfigError(input.name, problems);
   }
@@ -252,6 +276,7 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
       ? { certificateBundlePem: input.rolesAnywhereCaBundle, acmPcaArn: input.rolesAnywherePcaArn }
       : undefined,
     originSigningKeys: originSigningKeysOf(input),
+    lifetime: input.creator !== undefined && input.expiresAt !== undefined ? { creator: input.creator, expiresAt: input.expiresAt } : undefined,
   };
   validateSettings(config);
   return config;
@@ -319,6 +344,11 @@ export function validateSettings(config: EnvironmentConfig): void {
   if (problems.length > 0) {
     throw new ConfigError(config.name, problems);
   }
+}
+
+/** Any name that is not one of the named environments: created on demand, tagged to expire. */
+export function isEphemeralName(name: string): boolean {
+  return !Object.hasOwn(NAMED_ENVIRONMENTS, name);
 }
 
 /** Both regions, primary first: the order every multi-region loop uses. */

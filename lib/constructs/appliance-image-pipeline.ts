@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { CfnInstanceProfile, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnComponent, CfnDistributionConfiguration, CfnImagePipeline, CfnImageRecipe, CfnInfrastructureConfiguration, CfnLifecyclePolicy } from 'aws-cdk-lib/aws-imagebuilder';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -18,6 +19,20 @@ export interface ApplianceImagePipelineProps {
   readonly regions: readonly string[];
   /** The SSM parameter each region's AMI id is published to. */
   readonly amiParameterName: string;
+  /**
+   * What happens to the deploy-time build trigger's log group when the stack goes away.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Build an image when the stack deploys, on every new bundle and weekly. AMIs and their snapshots
+   * are not CloudFormation resources: an environment meant to expire turns this off, so destroying
+   * it leaves no image behind (its pipeline can still be started by hand).
+   * @default true
+   */
+  readonly automaticBuilds?: boolean;
   /**
    * The base image: Debian 12 from Debian's public SSM parameter, resolved at every build.
    * @default 'ssm:/aws/service/debian/release/bookworm/latest/amd64'
@@ -200,6 +215,7 @@ export class ApplianceImagePipeline extends Construct {
       })),
     });
 
+    const automaticBuilds = props.automaticBuilds ?? true;
     this.pipeline = new CfnImagePipeline(this, 'Pipeline', {
       name: `${props.namePrefix}-appliance`,
       description: 'Builds, validates and tests the appliance AMI; copies it to every region',
@@ -213,33 +229,43 @@ export class ApplianceImagePipeline extends Construct {
       // Each build resolves Debian's SSM parameter to its newest AMI. A dependency-update start
       // condition would never fire here (it compares semantic versions, which an `ssm:` parent and
       // a fixed component version never change), so the schedule builds unconditionally.
-      schedule: {
-        scheduleExpression: props.schedule ?? 'cron(0 3 ? * SUN *)',
-        pipelineExecutionStartCondition: 'EXPRESSION_MATCH_ONLY',
-      },
+      schedule: automaticBuilds
+        ? { scheduleExpression: props.schedule ?? 'cron(0 3 ? * SUN *)', pipelineExecutionStartCondition: 'EXPRESSION_MATCH_ONLY' }
+        : undefined,
       status: 'ENABLED',
     });
-
-    // The first image, and a new one whenever the bundle changes, without waiting for the schedule:
-    // the fleet's AMI parameter exists only once a build has run. The bundle version is the
-    // idempotency token, so a repeated deploy starts no second build of the same bundle.
-    const firstBuild = new AwsCustomResource(this, 'BuildOnDeploy', {
-      onCreate: startBuild(this.pipeline.attrArn, version),
-      onUpdate: startBuild(this.pipeline.attrArn, version),
-      policy: AwsCustomResourcePolicy.fromStatements([
-        new PolicyStatement({ actions: ['imagebuilder:StartImagePipelineExecution'], resources: [this.pipeline.attrArn] }),
-      ]),
-      installLatestAwsSdk: false,
-    });
-    firstBuild.node.addDependency(this.pipeline);
-    const provider = stack.node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID);
-    if (provider) {
-      const deployTimeOnly = 'CDK\'s AwsCustomResource provider, which makes one StartImagePipelineExecution call while CloudFormation deploys and serves nothing';
-      Validations.of(provider).acknowledge(
-        { id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: `${deployTimeOnly}; this AWS policy lets it write only its own logs.` },
-        { id: 'cdk-validator-cfnguard::cloudwatch_log_group_encrypted_check', reason: `${deployTimeOnly}; its logs hold the call's request and response, a pipeline ARN and an execution id, no viewer or content data.` },
-        { id: 'cdk-validator-cfnguard::lambda_inside_vpc_check', reason: `${deployTimeOnly}; it reaches only the Image Builder API and needs no VPC.` },
+    if (automaticBuilds) {
+      // The first image, and a new one whenever the bundle changes, without waiting for the schedule:
+      // the fleet's AMI parameter exists only once a build has run. The bundle version is the
+      // idempotency token, so a repeated deploy starts no second build of the same bundle.
+      // Its own log group, so an ephemeral environment's destroy removes it (CDK's default is kept forever).
+      const buildLogs = new LogGroup(this, 'BuildOnDeployLogs', {
+        retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+        removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+      });
+      Validations.of(buildLogs).acknowledge(
+        { id: 'cdk-validator-cfnguard::cloudwatch_log_group_encrypted_check', reason: 'Logs of the one deploy-time StartImagePipelineExecution call: a pipeline ARN and an execution id, no viewer or content data.' },
+        { id: 'cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check', reason: 'The environment\'s log retention (a year only in prod): these logs record one deploy-time call.' },
       );
+      const firstBuild = new AwsCustomResource(this, 'BuildOnDeploy', {
+        onCreate: startBuild(this.pipeline.attrArn, version),
+        onUpdate: startBuild(this.pipeline.attrArn, version),
+        policy: AwsCustomResourcePolicy.fromStatements([
+          new PolicyStatement({ actions: ['imagebuilder:StartImagePipelineExecution'], resources: [this.pipeline.attrArn] }),
+        ]),
+        installLatestAwsSdk: false,
+        logGroup: buildLogs,
+      });
+      firstBuild.node.addDependency(this.pipeline);
+      const provider = stack.node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID);
+      if (provider) {
+        const deployTimeOnly = 'CDK\'s AwsCustomResource provider, which makes one StartImagePipelineExecution call while CloudFormation deploys and serves nothing';
+        Validations.of(provider).acknowledge(
+          { id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: `${deployTimeOnly}; this AWS policy lets it write only its own logs.` },
+          { id: 'cdk-validator-cfnguard::cloudwatch_log_group_encrypted_check', reason: `${deployTimeOnly}; its logs hold the call's request and response, a pipeline ARN and an execution id, no viewer or content data.` },
+          { id: 'cdk-validator-cfnguard::lambda_inside_vpc_check', reason: `${deployTimeOnly}; it reaches only the Image Builder API and needs no VPC.` },
+        );
+      }
     }
 
     const lifecycleRole = new Role(this, 'LifecycleRole', {

@@ -63,7 +63,9 @@ export class ViewerIdentity extends Construct {
       },
     );
     this.playerClient = this.userPool.addClient('PlayerClient', {
-      authFlows: { userSrp: true },
+      // Admin password auth needs IAM credentials (cognito-idp:AdminInitiateAuth), so players cannot
+      // use it; the post-deploy smoke test signs its test viewer in with it.
+      authFlows: { userSrp: true, adminUserPassword: true },
       generateSecret: false,
       preventUserExistenceErrors: true,
       accessTokenValidity: Duration.hours(1),

@@ -2,6 +2,8 @@ import { Fn, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EnvironmentConfig, regionsOf } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
+import { retentionOf } from '../config/retention';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ApplianceImagePipeline } from '../constructs/appliance-image-pipeline';
 
 export interface ApplianceImageStackProps extends StackProps {
@@ -19,6 +21,9 @@ export class ApplianceImageStack extends Stack {
       namePrefix: naming.prefix,
       regions: regionsOf(props.config),
       amiParameterName: naming.applianceAmiParameterName,
+      logRemovalPolicy: retentionOf(props.config).removalPolicy,
+      logRetention: props.config.logRetentionDays as RetentionDays,
+      automaticBuilds: props.config.lifetime === undefined,
     });
   }
 

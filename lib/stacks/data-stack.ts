@@ -169,6 +169,7 @@ export class DataStack extends Stack {
       viewerAuth,
       origin: { domainName: this.originTier.distribution.distributionDomainName },
     };
+    new CfnOutput(this, 'ControlTableName', { value: naming.controlTableName, description: 'The control table (a global table, replicated to the secondary region)' });
     new CfnOutput(this, 'OriginBucketName', { value: this.originTier.bucket.bucketName });
     new CfnOutput(this, 'SourceBucketName', { value: this.sourceBucket.bucket.bucketName, description: 'Upload titles here to encode them' });
     new CfnOutput(this, 'OriginDomainName', { value: this.originTier.distribution.distributionDomainName });
