@@ -1,0 +1,241 @@
+import { ENVIRONMENT_TAGS } from '../../lib/config/lifetime';
+
+/** A stack as DescribeStacks shows it, in the region it was found in. */
+export interface FoundStack {
+  readonly stackName: string;
+  readonly region: string;
+  /** CloudFormation's StackStatus, e.g. `CREATE_COMPLETE`, `DELETE_FAILED`. */
+  readonly status: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** A stack named by where it lives: what DeleteStack and the reports need. */
+export interface StackRef {
+  readonly stackName: string;
+  readonly region: string;
+}
+
+/** Why an environment (or a stack of one) is left alone this run. */
+export type SkipReason =
+  /** prod and staging are never destroyed by the cleanup, whatever their tags say. */
+  | 'protected-kind'
+  /** An ephemeral environment without an expiry (`dev`, or one deployed by hand) lives until destroyed by hand. */
+  | 'no-expiry'
+  | 'not-expired'
+  /** The expiry tag is not an exact UTC instant: someone must look. */
+  | 'bad-expiry'
+  /** The kind tag is missing or not prod, staging or ephemeral. */
+  | 'bad-kind'
+  /** The stack's name is not `nearstream-<environment tag>-<part>`: its tags cannot be trusted. */
+  | 'name-mismatch'
+  /** The stacks of one environment disagree on its kind or expiry. */
+  | 'conflicting-tags';
+
+/** The reasons that mean a tag is wrong (rather than an environment simply not due): these are reported to operators. */
+export const BAD_TAG_REASONS: ReadonlySet<SkipReason> = new Set<SkipReason>(['bad-expiry', 'bad-kind', 'name-mismatch', 'conflicting-tags']);
+
+export interface Skip {
+  /** The environment tag's value. */
+  readonly environment: string;
+  readonly reason: SkipReason;
+  /** One sentence naming the stack or tag at fault. */
+  readonly detail: string;
+  readonly stacks: readonly StackRef[];
+}
+
+/** What this run does to one expired environment. */
+export interface Teardown {
+  readonly environment: string;
+  readonly expiresAt: string;
+  /** DeleteStack for the first time: the layer no remaining stack depends on. */
+  readonly start: readonly StackRef[];
+  /** Stacks in DELETE_FAILED: reported, and DeleteStack issued again (CloudFormation allows it). */
+  readonly retry: readonly StackRef[];
+  /** Stacks already in DELETE_IN_PROGRESS: not issued again. */
+  readonly inProgress: readonly StackRef[];
+  /** Stacks of the current layer in another operation (an update, a rollback): tried again next run. */
+  readonly busy: readonly StackRef[];
+  /** Stacks of later layers, deleted once the current layer is gone. */
+  readonly waiting: readonly StackRef[];
+  /** True when this run issues DeleteStack for the environment's last remaining layer. */
+  readonly removed: boolean;
+}
+
+export interface CleanupPlan {
+  readonly teardowns: readonly Teardown[];
+  readonly skipped: readonly Skip[];
+}
+
+const STACK_PREFIX = 'nearstream-';
+const REGION = '[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\\d';
+
+/**
+ * The parts of an environment's stack names (lib/nearstream-environment.ts), each with its layer:
+ * the order deletion goes in, the reverse of the stacks' dependencies. Appliances depend on their
+ * region's control plane; control planes and encoding depend on data; data depends on the origin
+ * replica. The appliance image depends on nothing but is deleted with the middle layer so that it
+ * never outlives the appliances that boot from it.
+ */
+const STACK_PARTS: readonly { readonly part: string; readonly layer: number; readonly name: RegExp }[] = [
+  { part: 'appliances', regional: true, layer: 0 },
+  { part: 'control-plane', regional: true, layer: 1 },
+  { part: 'encoding', regional: false, layer: 1 },
+  { part: 'appliance-image', regional: false, layer: 1 },
+  { part: 'data', regional: false, layer: 2 },
+  { part: 'origin-replica', regional: true, layer: 3 },
+].map(({ part, regional, layer }) => ({ part, layer, name: new RegExp(`^${STACK_PREFIX}(.+)-${part}${regional ? `-${REGION}` : ''}$`) }));
+
+/** A stack of a part this module does not know goes first: nothing known depends on it. */
+const UNKNOWN_PART_LAYER = 0;
+
+const UTC_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+const KINDS = ['prod', 'staging', 'ephemeral'];
+
+/** Where a stack stands in its environment's deletion order. */
+export interface StackPosition {
+  /** The part of the stack's name after the environment's (`control-plane`), undefined for a part this module does not know. */
+  readonly part?: string;
+  /** 0 is deleted first. */
+  readonly layer: number;
+}
+
+/**
+ * The position of a stack of the environment `environmentTag` names, read from the end of the
+ * stack's name (environment names contain hyphens too); undefined when the name belongs to
+ * another environment.
+ */
+export function positionOf(stackName: string, environmentTag: string): StackPosition | undefined {
+  for (const { part, name, layer } of STACK_PARTS) {
+    const match = name.exec(stackName);
+    if (match) {
+      return match[1] === environmentTag ? { part, layer } : undefined;
+    }
+  }
+  // No known part at the end: the tag says where the environment's name ends, and the rest is a
+  // part added after this module was written.
+  const prefix = `${STACK_PREFIX}${environmentTag}-`;
+  return stackName.startsWith(prefix) && stackName.length > prefix.length ? { layer: UNKNOWN_PART_LAYER } : undefined;
+}
+
+/** The instant an exact UTC timestamp names, or undefined when it is not one (`2026-02-30T00:00:00Z` is not). */
+export function parseExpiry(text: string): Date | undefined {
+  if (!UTC_INSTANT.test(text)) {
+    return undefined;
+  }
+  const instant = new Date(text);
+  // Date rolls 30 February over into March; an expiry that does not print back as itself is a typo.
+  return !Number.isNaN(instant.getTime()) && instant.toISOString().replace('.000Z', 'Z') === text ? instant : undefined;
+}
+
+const refOf = (stack: FoundStack): StackRef => ({ stackName: stack.stackName, region: stack.region });
+
+/**
+ * Decides, from the stacks found in every region and the time, which environments are expired and
+ * what to delete of each in this run. A whole environment takes longer to delete than a function
+ * may run, so each run advances each expired environment by one layer (the stacks no remaining
+ * stack depends on) and returns; the next scheduled run does the next layer. Planning again from
+ * the same stacks gives the same plan, and stacks already being deleted are never issued again.
+ *
+ * Only `ephemeral` environments whose every stack carries the same valid expiry in the past are
+ * torn down; prod and staging never are, and anything with a missing, unreadable or inconsistent
+ * tag is skipped and named. Stacks without the environment tag, or not named `nearstream-…`, are
+ * not Nearstream environments' and are ignored.
+ */
+export function planCleanup(stacks: readonly FoundStack[], now: Date): CleanupPlan {
+  const skipped: Skip[] = [];
+  const byEnvironment = new Map<string, { stack: FoundStack; layer: number }[]>();
+  for (const stack of stacks) {
+    const environment = stack.tags[ENVIRONMENT_TAGS.environment];
+    if (environment === undefined || !stack.stackName.startsWith(STACK_PREFIX) || stack.status === 'DELETE_COMPLETE') {
+      continue;
+    }
+    const position = positionOf(stack.stackName, environment);
+    if (!position) {
+      skipped.push({
+        environment,
+        reason: 'name-mismatch',
+        detail: `stack ${stack.stackName} in ${stack.region} is tagged ${ENVIRONMENT_TAGS.environment}=${environment} but is not named ${STACK_PREFIX}${environment}-<part>`,
+        stacks: [refOf(stack)],
+      });
+      continue;
+    }
+    byEnvironment.set(environment, [...(byEnvironment.get(environment) ?? []), { stack, layer: position.layer }]);
+  }
+
+  const teardowns: Teardown[] = [];
+  for (const [environment, members] of [...byEnvironment].sort(([a], [b]) => a.localeCompare(b))) {
+    const decision = decideEnvironment(environment, members, now);
+    if ('reason' in decision) {
+      skipped.push(decision);
+    } else {
+      teardowns.push(decision);
+    }
+  }
+  return { teardowns, skipped };
+}
+
+function decideEnvironment(environment: string, members: readonly { stack: FoundStack; layer: number }[], now: Date): Teardown | Skip {
+  const stacks = members.map(({ stack }) => refOf(stack));
+  const skip = (reason: SkipReason, detail: string): Skip => ({ environment, reason, detail, stacks });
+
+  const kinds = distinctTag(members, ENVIRONMENT_TAGS.kind);
+  if (kinds.length > 1) {
+    return skip('conflicting-tags', `its stacks disagree on ${ENVIRONMENT_TAGS.kind}: ${kinds.map(String).join(', ')}`);
+  }
+  const [kind] = kinds;
+  if (kind === 'prod' || kind === 'staging') {
+    return skip('protected-kind', `${ENVIRONMENT_TAGS.kind}=${kind} is never cleaned up`);
+  }
+  if (kind !== 'ephemeral') {
+    return skip('bad-kind', `${ENVIRONMENT_TAGS.kind} is ${kind === undefined ? 'missing' : `'${kind}'`}; expected one of ${KINDS.join(', ')}`);
+  }
+
+  const expiries = distinctTag(members, ENVIRONMENT_TAGS.expiresAt);
+  if (expiries.length > 1) {
+    return skip('conflicting-tags', `its stacks disagree on ${ENVIRONMENT_TAGS.expiresAt}: ${expiries.map(String).join(', ')}`);
+  }
+  const [expiresAt] = expiries;
+  if (expiresAt === undefined) {
+    return skip('no-expiry', `no ${ENVIRONMENT_TAGS.expiresAt} tag: it lives until destroyed by hand`);
+  }
+  const expiry = parseExpiry(expiresAt);
+  if (!expiry) {
+    return skip('bad-expiry', `${ENVIRONMENT_TAGS.expiresAt}='${expiresAt}' is not an exact UTC instant like 2026-12-02T12:00:00Z`);
+  }
+  // The expiry is the first instant the environment may go, so reaching it is enough.
+  if (expiry.getTime() > now.getTime()) {
+    return skip('not-expired', `expires at ${expiresAt}`);
+  }
+
+  const currentLayer = Math.min(...members.map(({ layer }) => layer));
+  const current = members.filter(({ layer }) => layer === currentLayer).map(({ stack }) => stack);
+  const withStatus = (test: (status: string) => boolean) => current.filter(({ status }) => test(status)).map(refOf);
+  const start = withStatus((status) => !isBusy(status) && status !== 'DELETE_IN_PROGRESS' && status !== 'DELETE_FAILED');
+  const retry = withStatus((status) => status === 'DELETE_FAILED');
+  const busy = withStatus(isBusy);
+  const waiting = members.filter(({ layer }) => layer !== currentLayer).map(({ stack }) => refOf(stack));
+  return {
+    environment,
+    expiresAt,
+    start,
+    retry,
+    inProgress: withStatus((status) => status === 'DELETE_IN_PROGRESS'),
+    busy,
+    waiting,
+    removed: waiting.length === 0 && busy.length === 0 && start.length + retry.length > 0,
+  };
+}
+
+/**
+ * A stack in the middle of another operation (an update, a rollback, an import), which DeleteStack
+ * refuses. REVIEW_IN_PROGRESS is a stack whose first change set was never executed: it holds no
+ * resources and deletes at once.
+ */
+function isBusy(status: string): boolean {
+  return status.endsWith('_IN_PROGRESS') && status !== 'DELETE_IN_PROGRESS' && status !== 'REVIEW_IN_PROGRESS';
+}
+
+/** The values the stacks give a tag, `undefined` standing for stacks without it; sorted for stable messages. */
+function distinctTag(members: readonly { stack: FoundStack }[], key: string): (string | undefined)[] {
+  return [...new Set(members.map(({ stack }) => stack.tags[key]))].sort();
+}

@@ -1,0 +1,244 @@
+import { BAD_TAG_REASONS, CleanupPlan, FoundStack, planCleanup, positionOf, StackRef } from '../../../lambda/cleanup/cleanup-plan';
+import { ENVIRONMENT_TAGS } from '../../../lib/config/lifetime';
+import { synthEnvironment } from '../../support/synth';
+
+const PRIMARY = 'us-east-1';
+const SECONDARY = 'us-west-2';
+const NOW = new Date('2026-12-02T12:00:00Z');
+const PAST = '2026-12-01T12:00:00Z';
+const FUTURE = '2026-12-03T12:00:00Z';
+
+interface EnvironmentOptions {
+  readonly kind?: string;
+  readonly expiresAt?: string;
+  readonly appliances?: boolean;
+  /** Status by stack name; every other stack is CREATE_COMPLETE. */
+  readonly status?: Readonly<Record<string, string>>;
+}
+
+/** Every stack of one environment, in both regions, tagged as lib/nearstream-environment.ts tags them. */
+function environment(name: string, options: EnvironmentOptions = {}): FoundStack[] {
+  const { kind = 'ephemeral', expiresAt = PAST, appliances = true } = options;
+  const tags: Record<string, string> = { [ENVIRONMENT_TAGS.environment]: name, [ENVIRONMENT_TAGS.kind]: kind, [ENVIRONMENT_TAGS.creator]: 'alice' };
+  if (expiresAt !== '') {
+    tags[ENVIRONMENT_TAGS.expiresAt] = expiresAt;
+  }
+  const stacks: StackRef[] = [
+    { stackName: `nearstream-${name}-origin-replica-${SECONDARY}`, region: SECONDARY },
+    { stackName: `nearstream-${name}-data`, region: PRIMARY },
+    { stackName: `nearstream-${name}-encoding`, region: PRIMARY },
+    { stackName: `nearstream-${name}-appliance-image`, region: PRIMARY },
+    ...[PRIMARY, SECONDARY].flatMap((region) => [
+      { stackName: `nearstream-${name}-control-plane-${region}`, region },
+      ...(appliances ? [{ stackName: `nearstream-${name}-appliances-${region}`, region }] : []),
+    ]),
+  ];
+  return stacks.map((stack) => ({ ...stack, status: options.status?.[stack.stackName] ?? 'CREATE_COMPLETE', tags }));
+}
+
+const names = (stacks: readonly StackRef[]) => stacks.map((stack) => stack.stackName).sort();
+
+/**
+ * Plays the schedule: plans, lets CloudFormation finish every deletion issued, and plans again
+ * until nothing is left; the layers in the order they were issued.
+ */
+function deletionOrder(stacks: readonly FoundStack[], now = NOW): string[][] {
+  const layers: string[][] = [];
+  let remaining = [...stacks];
+  for (let run = 0; run < 10 && remaining.length > 0; run += 1) {
+    const issued = planCleanup(remaining, now).teardowns.flatMap((teardown) => [...teardown.start, ...teardown.retry]);
+    if (issued.length === 0) {
+      break;
+    }
+    layers.push(names(issued));
+    remaining = remaining.filter((stack) => !issued.some((gone) => gone.stackName === stack.stackName));
+  }
+  return layers;
+}
+
+describe('planCleanup', () => {
+  it('deletes an expired environment one layer per run, across both regions, appliances first and the origin replica last', () => {
+    expect(deletionOrder(environment('pr-41'))).toEqual([
+      ['nearstream-pr-41-appliances-us-east-1', 'nearstream-pr-41-appliances-us-west-2'],
+      ['nearstream-pr-41-appliance-image', 'nearstream-pr-41-control-plane-us-east-1', 'nearstream-pr-41-control-plane-us-west-2', 'nearstream-pr-41-encoding'],
+      ['nearstream-pr-41-data'],
+      ['nearstream-pr-41-origin-replica-us-west-2'],
+    ]);
+  });
+
+  it('starts with the control planes, encoding and appliance image when the environment has no appliances', () => {
+    const [teardown] = planCleanup(environment('pr-41', { appliances: false }), NOW).teardowns;
+    expect(names(teardown.start)).toEqual(['nearstream-pr-41-appliance-image', 'nearstream-pr-41-control-plane-us-east-1', 'nearstream-pr-41-control-plane-us-west-2', 'nearstream-pr-41-encoding']);
+    expect(names(teardown.waiting)).toEqual(['nearstream-pr-41-data', 'nearstream-pr-41-origin-replica-us-west-2']);
+    expect(teardown.removed).toBe(false);
+  });
+
+  it('treats an environment as expired from the instant of its expiry, not a second before', () => {
+    const stacks = environment('pr-41', { expiresAt: '2026-12-02T12:00:00Z' });
+    expect(planCleanup(stacks, NOW).teardowns).toHaveLength(1);
+    const before = planCleanup(stacks, new Date(NOW.getTime() - 1000));
+    expect(before.teardowns).toEqual([]);
+    expect(before.skipped).toEqual([expect.objectContaining({ environment: 'pr-41', reason: 'not-expired', detail: 'expires at 2026-12-02T12:00:00Z' })]);
+  });
+
+  it('never deletes prod or staging, even tagged with an expiry in the past', () => {
+    const plan = planCleanup([...environment('prod', { kind: 'prod' }), ...environment('staging', { kind: 'staging' })], NOW);
+    expect(plan.teardowns).toEqual([]);
+    expect(plan.skipped.map((skip) => [skip.environment, skip.reason])).toEqual([['prod', 'protected-kind'], ['staging', 'protected-kind']]);
+    expect(plan.skipped[0].stacks).toHaveLength(8);
+  });
+
+  it('leaves an ephemeral environment without an expiry alone, quietly: dev and hand-deployed ones have none', () => {
+    const plan = planCleanup(environment('dev', { expiresAt: '' }), NOW);
+    expect(plan.teardowns).toEqual([]);
+    expect(plan.skipped).toEqual([expect.objectContaining({ environment: 'dev', reason: 'no-expiry' })]);
+    expect(BAD_TAG_REASONS.has('no-expiry')).toBe(false);
+  });
+
+  it.each(['tomorrow', '2026-02-30T00:00:00Z', '2026-12-02T12:00:00+01:00', '2026-12-02T12:00:00.000Z', '2026-12-02'])(
+    'skips an environment whose expiry %s is not an exact UTC instant, naming the value',
+    (expiresAt) => {
+      const plan = planCleanup(environment('pr-41', { expiresAt }), NOW);
+      expect(plan.teardowns).toEqual([]);
+      expect(plan.skipped).toEqual([expect.objectContaining({ environment: 'pr-41', reason: 'bad-expiry', detail: expect.stringContaining(`'${expiresAt}'`) })]);
+      expect(BAD_TAG_REASONS.has('bad-expiry')).toBe(true);
+    },
+  );
+
+  it('skips an environment whose kind tag is missing or unknown', () => {
+    const stacks = environment('pr-41').map((stack) => ({ ...stack, tags: { ...stack.tags, [ENVIRONMENT_TAGS.kind]: 'dev' } }));
+    expect(planCleanup(stacks, NOW).skipped).toEqual([expect.objectContaining({ reason: 'bad-kind', detail: expect.stringContaining("'dev'") })]);
+    const untagged = environment('pr-41').map(({ tags: { [ENVIRONMENT_TAGS.kind]: _kind, ...rest }, ...stack }) => ({ ...stack, tags: rest }));
+    expect(planCleanup(untagged, NOW).skipped).toEqual([expect.objectContaining({ reason: 'bad-kind', detail: expect.stringContaining('missing') })]);
+  });
+
+  it('skips an environment whose stacks disagree on its expiry', () => {
+    const stacks = environment('pr-41');
+    stacks[0] = { ...stacks[0], tags: { ...stacks[0].tags, [ENVIRONMENT_TAGS.expiresAt]: FUTURE } };
+    const plan = planCleanup(stacks, NOW);
+    expect(plan.teardowns).toEqual([]);
+    expect(plan.skipped).toEqual([expect.objectContaining({ reason: 'conflicting-tags', detail: expect.stringContaining(`${PAST}, ${FUTURE}`) })]);
+  });
+
+  it('skips and names a stack whose environment tag disagrees with its name, and tears the rest down without it', () => {
+    const stacks = [
+      ...environment('pr-4'),
+      { ...environment('pr-42')[1], tags: environment('pr-4')[1].tags },
+      { ...environment('pr-42')[2], stackName: 'nearstream-other-thing', tags: environment('pr-4')[1].tags },
+    ];
+    const plan = planCleanup(stacks, NOW);
+    expect(plan.skipped.map((skip) => [skip.reason, names(skip.stacks)])).toEqual([
+      ['name-mismatch', ['nearstream-pr-42-data']],
+      ['name-mismatch', ['nearstream-other-thing']],
+    ]);
+    expect(plan.skipped[0].detail).toBe('stack nearstream-pr-42-data in us-east-1 is tagged nearstream:environment=pr-4 but is not named nearstream-pr-4-<part>');
+    expect(plan.teardowns.map((teardown) => teardown.environment)).toEqual(['pr-4']);
+    expect([...plan.teardowns[0].start, ...plan.teardowns[0].waiting].map((stack) => stack.stackName)).not.toContain('nearstream-pr-42-data');
+  });
+
+  it('reads environment names with hyphens, even ones ending like a stack part', () => {
+    expect(positionOf('nearstream-pr-feature-x-control-plane-us-west-2', 'pr-feature-x')).toEqual({ part: 'control-plane', layer: 1 });
+    expect(positionOf('nearstream-pr-data-data', 'pr-data')).toEqual({ part: 'data', layer: 2 });
+    expect(positionOf('nearstream-pr-data-data', 'pr')).toBeUndefined();
+    expect(deletionOrder(environment('pr-data', { appliances: false })).at(-2)).toEqual(['nearstream-pr-data-data']);
+  });
+
+  it('deletes a stack of a part it does not know in the first layer', () => {
+    const [first] = environment('pr-41');
+    const stacks = [...environment('pr-41'), { ...first, stackName: 'nearstream-pr-41-cdn', region: PRIMARY }];
+    expect(positionOf('nearstream-pr-41-cdn', 'pr-41')).toEqual({ layer: 0 });
+    expect(deletionOrder(stacks)[0]).toEqual(['nearstream-pr-41-appliances-us-east-1', 'nearstream-pr-41-appliances-us-west-2', 'nearstream-pr-41-cdn']);
+  });
+
+  it('does not issue a deletion again while it is in progress, and waits for it before the next layer', () => {
+    const status = { 'nearstream-pr-41-appliances-us-east-1': 'DELETE_IN_PROGRESS' };
+    const plan = planCleanup(environment('pr-41', { status }), NOW);
+    const [teardown] = plan.teardowns;
+    expect(names(teardown.start)).toEqual(['nearstream-pr-41-appliances-us-west-2']);
+    expect(names(teardown.inProgress)).toEqual(['nearstream-pr-41-appliances-us-east-1']);
+    expect(teardown.waiting).toHaveLength(6);
+    expect(planCleanup(environment('pr-41', { status }), NOW)).toEqual(plan);
+
+    const bothGoing = planCleanup(environment('pr-41', { status: { ...status, 'nearstream-pr-41-appliances-us-west-2': 'DELETE_IN_PROGRESS' } }), NOW);
+    expect(bothGoing.teardowns[0].start).toEqual([]);
+    expect(bothGoing.teardowns[0].removed).toBe(false);
+  });
+
+  it('retries a stack whose deletion failed, and deletes nothing behind it', () => {
+    const [teardown] = planCleanup(environment('pr-41', { appliances: false, status: { 'nearstream-pr-41-encoding': 'DELETE_FAILED' } }), NOW).teardowns;
+    expect(names(teardown.retry)).toEqual(['nearstream-pr-41-encoding']);
+    expect(names(teardown.start)).not.toContain('nearstream-pr-41-encoding');
+    expect(names(teardown.waiting)).toEqual(['nearstream-pr-41-data', 'nearstream-pr-41-origin-replica-us-west-2']);
+  });
+
+  it('waits for a stack in another operation rather than calling DeleteStack, which CloudFormation would refuse', () => {
+    const [replica] = environment('pr-41');
+    const [teardown] = planCleanup([{ ...replica, status: 'UPDATE_ROLLBACK_IN_PROGRESS' }], NOW).teardowns;
+    expect(teardown).toMatchObject({ start: [], retry: [], busy: [{ stackName: replica.stackName }], removed: false });
+  });
+
+  it('reports an environment removed in the run that deletes its last layer, and not before or after', () => {
+    const [replica, data] = environment('pr-41');
+    expect(planCleanup([replica, data], NOW).teardowns[0].removed).toBe(false);
+    expect(planCleanup([replica], NOW).teardowns[0]).toMatchObject({ start: [{ stackName: replica.stackName, region: SECONDARY }], removed: true });
+    expect(planCleanup([{ ...replica, status: 'DELETE_FAILED' }], NOW).teardowns[0]).toMatchObject({ retry: [{ stackName: replica.stackName }], removed: true });
+    expect(planCleanup([{ ...replica, status: 'DELETE_IN_PROGRESS' }], NOW).teardowns[0]).toMatchObject({ start: [], removed: false });
+    expect(planCleanup([{ ...replica, status: 'DELETE_COMPLETE' }], NOW)).toEqual({ teardowns: [], skipped: [] });
+  });
+
+  it('plans several environments at once, each at its own layer', () => {
+    const plan = planCleanup(
+      [
+        ...environment('pr-9', { expiresAt: FUTURE }),
+        ...environment('pr-2').slice(0, 2),
+        ...environment('pr-1', { appliances: false }),
+        ...environment('staging', { kind: 'staging' }),
+      ],
+      NOW,
+    );
+    expect(plan.teardowns.map((teardown) => [teardown.environment, names(teardown.start)])).toEqual([
+      ['pr-1', ['nearstream-pr-1-appliance-image', 'nearstream-pr-1-control-plane-us-east-1', 'nearstream-pr-1-control-plane-us-west-2', 'nearstream-pr-1-encoding']],
+      ['pr-2', ['nearstream-pr-2-data']],
+    ]);
+    expect(plan.skipped.map((skip) => [skip.environment, skip.reason])).toEqual([['pr-9', 'not-expired'], ['staging', 'protected-kind']]);
+  });
+
+  it('ignores stacks that are not an environment\'s: no environment tag, or not named nearstream-…', () => {
+    const [stack] = environment('pr-41');
+    const { [ENVIRONMENT_TAGS.environment]: _environment, ...untagged } = stack.tags;
+    const plan: CleanupPlan = planCleanup([{ ...stack, tags: untagged }, { ...stack, stackName: 'CDKToolkit' }], NOW);
+    expect(plan).toEqual({ teardowns: [], skipped: [] });
+  });
+});
+
+describe('planCleanup on the stacks lib/nearstream-environment.ts synthesizes', () => {
+  const synthesized = synthEnvironment({
+    name: 'pr-feature-x',
+    account: '123456789012',
+    applianceAmis: { [PRIMARY]: 'ami-0123456789abcdef0', [SECONDARY]: 'ami-0fedcba9876543210' },
+    creator: 'alice',
+    expiresAt: PAST,
+  });
+  const { environment: env } = synthesized;
+  const stacks = [env.originReplica, env.data, env.encoding, ...env.controlPlanes, env.applianceImage, ...env.appliances];
+
+  it('knows every part of the environment\'s stack names and reads its tags', () => {
+    expect(synthesized.synthError).toBeUndefined();
+    expect(env.appliances).toHaveLength(2);
+    for (const stack of stacks) {
+      expect([stack.stackName, positionOf(stack.stackName, 'pr-feature-x')?.part]).toEqual([stack.stackName, expect.any(String)]);
+    }
+  });
+
+  it('deletes every stack after every stack that depends on it, and all of them in the end', () => {
+    const found: FoundStack[] = stacks.map((stack) => ({ stackName: stack.stackName, region: stack.region, status: 'CREATE_COMPLETE', tags: stack.tags.tagValues() }));
+    const order = deletionOrder(found);
+    const runOf = (stackName: string) => order.findIndex((layer) => layer.includes(stackName));
+    expect(order.flat().sort()).toEqual(stacks.map((stack) => stack.stackName).sort());
+    for (const stack of stacks) {
+      for (const dependency of stack.dependencies) {
+        expect([stack.stackName, dependency.stackName, runOf(stack.stackName) < runOf(dependency.stackName)]).toEqual([stack.stackName, dependency.stackName, true]);
+      }
+    }
+  });
+});
