@@ -29,6 +29,12 @@ describe('system prerequisites', () => {
     expect(missingTools(['bench:fill'], bin)).toEqual([]);
   });
 
+  it('asks only for ffmpeg for the smoke test: the pipeline\'s CodeBuild step installs no more', () => {
+    expect(missingTools(['smoke'], bin).map((tool) => tool.name)).toEqual(['ffmpeg']);
+    withCommands('ffmpeg');
+    expect(missingTools(['smoke'], bin)).toEqual([]);
+  });
+
   it('does not count a file that is not executable as the command', () => {
     fs.writeFileSync(path.join(bin, 'wrk'), 'not a program', { mode: 0o644 });
     expect(missingTools(['bench:edge'], bin).map((tool) => tool.name)).toContain('wrk');
