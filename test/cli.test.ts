@@ -8,8 +8,13 @@ const CDK = path.join(ROOT, 'node_modules', '.bin', 'cdk');
 
 /** Runs the real CDK CLI over bin/nearstream.ts, as a user would, with no AWS credentials. */
 function cdkSynth(...context: string[]) {
+  return cdkSynthStacks([], ...context);
+}
+
+/** `cdk synth <stacks> -c …`: selecting stacks also limits bundling to them. */
+function cdkSynthStacks(stacks: string[], ...context: string[]) {
   const output = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-cli-'));
-  const args = ['synth', '--quiet', '--output', output, ...context.flatMap((entry) => ['-c', entry])];
+  const args = ['synth', '--quiet', '--output', output, ...context.flatMap((entry) => ['-c', entry]), ...stacks];
   const env: NodeJS.ProcessEnv = { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true', AWS_EC2_METADATA_DISABLED: 'true' };
   delete env.AWS_PROFILE;
   const result = spawnSync(CDK, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
@@ -30,7 +35,7 @@ function stacksIn(output: string): { stackName: string; environment: string }[] 
 }
 
 describe('cdk synth through bin/nearstream.ts', () => {
-  it('synthesizes dev by default: six top-level stacks over both regions, with every handler bundled', () => {
+  it('synthesizes dev by default: six top-level stacks over both regions (no pipeline stack without pipeline settings), with every handler bundled', () => {
     const result = cdkSynth();
 
     expect(result.stderr).not.toMatch(/ERROR/);
@@ -59,6 +64,8 @@ describe('cdk synth through bin/nearstream.ts', () => {
     fs.writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n');
     const result = cdkSynth(
       'env=pr-42',
+      'creator=alice',
+      'expiresAt=2026-12-02T12:00:00Z',
       'domain=example.com',
       'hostedZoneId=Z0123456789ABC',
       'account=123456789012',
@@ -91,12 +98,47 @@ describe('cdk synth through bin/nearstream.ts', () => {
     expect(JSON.stringify(west.Resources)).toContain('MIIBtest');
   });
 
+  it('adds the pipeline stack, with staging and prod in both regions, when a connection and a repository are given', () => {
+    const result = cdkSynthStacks(
+      ['NearstreamPipeline'],
+      'account=123456789012',
+      'pipelineConnectionArn=arn:aws:codeconnections:us-east-1:123456789012:connection/12345678-1234-1234-1234-123456789012',
+      'pipelineRepository=example-org/nearstream',
+      'environments={"prod": {"viewerEmailFrom": "no-reply@example.com"}}',
+    );
+
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    expect(stacksIn(result.output)).toContainEqual({ stackName: 'nearstream-pipeline', environment: 'aws://123456789012/us-east-1' });
+    for (const [stage, env] of [['Staging', 'staging'], ['Prod', 'prod']]) {
+      const staged = stacksIn(path.join(result.output, `assembly-NearstreamPipeline-${stage}`)).map((stack) => `${stack.stackName} ${stack.environment}`);
+      expect(staged).toEqual(
+        expect.arrayContaining([
+          `nearstream-${env}-data aws://123456789012/us-east-1`,
+          `nearstream-${env}-control-plane-us-east-1 aws://123456789012/us-east-1`,
+          `nearstream-${env}-control-plane-us-west-2 aws://123456789012/us-west-2`,
+          `nearstream-${env}-origin-replica-us-west-2 aws://123456789012/us-west-2`,
+        ]),
+      );
+    }
+    const pipeline = JSON.parse(fs.readFileSync(path.join(result.output, 'NearstreamPipeline.template.json'), 'utf8'));
+    const synthProject = Object.values(pipeline.Resources as Record<string, { Type: string; Properties: { Source?: { BuildSpec?: string } } }>).find(
+      (resource) => resource.Type === 'AWS::CodeBuild::Project' && resource.Properties.Source?.BuildSpec?.includes('npx cdk synth'),
+    );
+    expect(synthProject?.Properties.Source?.BuildSpec).toContain('pipelineRepository=example-org/nearstream');
+  });
+
   it.each([
     [['env=Bad_Name'], "env: 'Bad_Name' must be 1-16 lower-case letters"],
     [['account=12345'], "account: '12345' must be exactly 12 digits"],
     [['primaryRegion=us-west-2'], "secondaryRegion: must differ from primaryRegion (both are 'us-west-2')"],
     [['domain=example.com'], 'hostedZoneId: is required when domain is set'],
     [['applianceAmi=us-east-1=ami-0123456789abcdef0'], 'applianceAmi: has no AMI for us-west-2'],
+    [['env=pr-42'], 'expiresAt: an ephemeral environment (\'pr-42\') needs an expiry and a creator: create it with `npm run env -- create pr-42`'],
+    [['env=prod', 'creator=alice', 'expiresAt=2026-12-02T12:00:00Z', 'viewerEmailFrom=no-reply@example.com'], 'expiresAt: applies only to ephemeral environments'],
+    [['pipelineRepository=example-org/nearstream'], 'pipelineConnectionArn: is required for a pipeline'],
+    [['environments={"dev": 3}'], 'environments.dev: must be an object'],
+    [['environments=not json'], 'environments: must be a JSON object'],
   ])('fails on bad config %p with one message naming the field', (context, message) => {
     const result = cdkSynth(...context);
 
