@@ -16,7 +16,7 @@ const CONTEXT_KEYS = [
   'env', 'account', 'primaryRegion', 'secondaryRegion', 'domain', 'hostedZoneId', 'jwtIssuer', 'jwtAudience', 'corsOrigins',
   'viewerEmailFrom', 'viewerEmailSesRegion', 'applianceAmi', 'appliancesPerRegion', 'applianceInstanceType',
   'applianceAvailabilityZones', 'rolesAnywhereCaFile', 'rolesAnywherePcaArn', 'originKeyGenerations', 'originKeyActive',
-  'creator', 'expiresAt', 'environments', 'pipelineConnectionArn', 'pipelineRepository', 'pipelineBranch',
+  'creator', 'expiresAt', 'environments', 'pipelineConnectionArn', 'pipelineRepository', 'pipelineBranch', 'pipelinePullRequests',
 ] as const;
 
 /** Context as one string per key (an object, such as `environments` from cdk.json, as JSON). */
@@ -130,6 +130,7 @@ try {
       pipelineConnectionArn: contextText(app, 'pipelineConnectionArn'),
       pipelineRepository: contextText(app, 'pipelineRepository'),
       pipelineBranch: contextText(app, 'pipelineBranch'),
+      pipelinePullRequests: contextText(app, 'pipelinePullRequests'),
     },
     config.account,
     config.primaryRegion,

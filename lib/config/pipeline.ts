@@ -7,6 +7,8 @@ export interface PipelineInput {
   readonly pipelineRepository?: string;
   /** @default 'main' */
   readonly pipelineBranch?: string;
+  /** `on` or `off`. @default 'on' */
+  readonly pipelinePullRequests?: string;
 }
 
 /** The pipeline's source, resolved and validated. */
@@ -21,6 +23,12 @@ export interface PipelineSettings {
   readonly account: string;
   /** The pipeline's own region: the environments' primary region. */
   readonly region: string;
+  /**
+   * An environment per pull request into `branch`. Its build runs the pull request's code with the
+   * account's CDK deploy role: only for repositories where whoever can open a pull request is
+   * trusted with the account.
+   */
+  readonly pullRequestEnvironments: boolean;
 }
 
 export const DEFAULT_PIPELINE_BRANCH = 'main';
@@ -36,7 +44,7 @@ const BRANCH = /^(?!\/|.*\/\/|.*\/$|.*\.\.|.*\.lock$|.*@\{|.*\/\.)[A-Za-z0-9._/-
  * neither is (the app then has no pipeline stack); otherwise one `ConfigError` naming every problem.
  */
 export function resolvePipeline(input: PipelineInput, account: string | undefined, region: string): PipelineSettings | undefined {
-  const given = [input.pipelineConnectionArn, input.pipelineRepository, input.pipelineBranch].some((value) => value !== undefined);
+  const given = [input.pipelineConnectionArn, input.pipelineRepository, input.pipelineBranch, input.pipelinePullRequests].some((value) => value !== undefined);
   if (!given) {
     return undefined;
   }
@@ -59,11 +67,15 @@ export function resolvePipeline(input: PipelineInput, account: string | undefine
   if (!BRANCH.test(branch)) {
     problems.push({ field: 'pipelineBranch', rule: `'${branch}' must be a branch name of letters, digits, '.', '_', '-' and '/'` });
   }
+  const pullRequests = input.pipelinePullRequests ?? 'on';
+  if (pullRequests !== 'on' && pullRequests !== 'off') {
+    problems.push({ field: 'pipelinePullRequests', rule: `'${pullRequests}' must be on or off` });
+  }
   if (account === undefined) {
     problems.push({ field: 'account', rule: 'is required for a pipeline: its stages deploy to an explicit account in both regions' });
   }
   if (problems.length > 0) {
     throw new ConfigError('pipeline', problems);
   }
-  return { connectionArn: connectionArn!, repository: repository!, branch, account: account!, region };
+  return { connectionArn: connectionArn!, repository: repository!, branch, account: account!, region, pullRequestEnvironments: pullRequests === 'on' };
 }

@@ -76,17 +76,21 @@ export class PullRequestEnvironments extends Construct {
     super(scope, id);
     const qualifier = props.bootstrapQualifier ?? DEFAULT_BOOTSTRAP_QUALIFIER;
     const ttl = props.ttl ?? '3d';
+    // Where the build role may deploy (the bootstrap roles of these regions, this account) is where
+    // the commands deploy: never the command's own defaults.
+    const [primaryRegion, secondaryRegion] = props.regions;
+    const placement = `--account ${props.account} --primary-region ${primaryRegion} --secondary-region ${secondaryRegion}`;
     this.openPipeline = this.environmentPipeline('Open', props, qualifier, {
       events: [GitPullRequestEvent.OPEN, GitPullRequestEvent.UPDATED],
       commands: [
         'npx tsx bin/prerequisites.ts install smoke',
-        `npm run env -- create "$ENVIRONMENT_NAME" --creator "pull-request/$BRANCH" --ttl ${ttl}`,
-        'npm run smoke -- --env "$ENVIRONMENT_NAME"',
+        `npm run env -- create "$ENVIRONMENT_NAME" ${placement} --creator "pull-request/$BRANCH" --ttl ${ttl}`,
+        `npm run smoke -- --env "$ENVIRONMENT_NAME" --primary-region ${primaryRegion} --secondary-region ${secondaryRegion}`,
       ],
     });
     this.closedPipeline = this.environmentPipeline('Closed', props, qualifier, {
       events: [GitPullRequestEvent.CLOSED],
-      commands: ['npm run env -- destroy "$ENVIRONMENT_NAME" --yes'],
+      commands: [`npm run env -- destroy "$ENVIRONMENT_NAME" ${placement} --yes`],
     });
     acknowledgeGeneratedWildcards(this, SMOKE_WILDCARD_REASONS);
   }

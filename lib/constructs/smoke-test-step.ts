@@ -1,11 +1,12 @@
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { BuildEnvironmentVariableType } from 'aws-cdk-lib/aws-codebuild';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { EnvironmentConfig, regionsOf } from '../config/environment';
 import { ENVIRONMENT_TAGS } from '../config/lifetime';
 import { EnvironmentNaming } from '../config/naming';
 import { NearstreamEnvironment } from '../nearstream-environment';
-import { smokeOutputsFor } from '../../ops/smoke/outputs';
+import { SMOKE_TOKEN_VARIABLE, smokeOutputsFor } from '../../ops/smoke/outputs';
 import { DEPLOY_BUILD_ENVIRONMENT } from './build-environment';
 import { WildcardReason } from './pipeline-acknowledgements';
 
@@ -130,7 +131,7 @@ export interface SmokeTestStepProps {
   readonly input: IFileSetProducer;
   /** The environment the stage deployed. */
   readonly environment: NearstreamEnvironment;
-  /** @default Duration.minutes(30) */
+  /** Longer than the runner's 30-minute wait for a title it had to encode. @default Duration.minutes(45) */
   readonly timeout?: Duration;
 }
 
@@ -144,8 +145,17 @@ export function smokeTestStep(props: SmokeTestStepProps): CodeBuildStep {
   const [primaryRegion, secondaryRegion] = regionsOf(config);
   return new CodeBuildStep('Smoke', {
     input: props.input,
-    buildEnvironment: DEPLOY_BUILD_ENVIRONMENT,
-    timeout: props.timeout ?? Duration.minutes(30),
+    buildEnvironment: config.viewerAuth
+      ? {
+          ...DEPLOY_BUILD_ENVIRONMENT,
+          // With an external issuer there is no pool to make a test viewer in: a token for a test
+          // account, kept by the operator in this secret, stands in (CodeBuild reads it at start).
+          environmentVariables: {
+            [SMOKE_TOKEN_VARIABLE]: { type: BuildEnvironmentVariableType.SECRETS_MANAGER, value: smokeTokenSecretName(config) },
+          },
+        }
+      : DEPLOY_BUILD_ENVIRONMENT,
+    timeout: props.timeout ?? Duration.minutes(45),
     env: {
       NEARSTREAM_ENV: config.name,
       NEARSTREAM_PRIMARY_REGION: primaryRegion,
@@ -155,6 +165,11 @@ export function smokeTestStep(props: SmokeTestStepProps): CodeBuildStep {
     commands: ['npm ci', 'npx tsx bin/prerequisites.ts install smoke', 'npm run smoke'],
     rolePolicyStatements: smokeTestPolicyStatements(smokeAccessFor(props.environment)),
   });
+}
+
+/** The secret holding a viewer token for an environment that trusts an external issuer. */
+export function smokeTokenSecretName(config: EnvironmentConfig): string {
+  return `nearstream/${config.name}/smoke-viewer-token`;
 }
 
 function accountOf(config: EnvironmentConfig): string {

@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, CfnResource, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CfnResource, Stack, StackProps, Tags, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
 import { nagBucketArn } from '../compliance';
 import { EnvironmentConfig, ViewerAuthSettings } from '../config/environment';
+import { ENVIRONMENT_TAGS } from '../config/lifetime';
 import { EnvironmentNaming } from '../config/naming';
 import { retentionOf } from '../config/retention';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
@@ -160,6 +161,9 @@ export class DataStack extends Stack {
         deletionProtection: keep,
         email: config.viewerEmail,
       });
+      // CloudFormation does not copy stack tags onto user pools; the smoke test's role is scoped to
+      // its environment's pool by this tag.
+      Tags.of(this.viewerIdentity.userPool).add(ENVIRONMENT_TAGS.environment, config.name);
       pinLogicalId(this.viewerIdentity.userPool, 'ViewerUserPool');
       viewerAuth = { issuerUrl: this.viewerIdentity.issuerUrl, audiences: [this.viewerIdentity.playerClient.userPoolClientId] };
       new CfnOutput(this, 'ViewerUserPoolId', { value: this.viewerIdentity.userPool.userPoolId });

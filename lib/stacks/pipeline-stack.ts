@@ -39,7 +39,8 @@ export class PipelineStack extends Stack {
   readonly pipeline: CodePipeline;
   readonly staging: NearstreamStage;
   readonly prod: NearstreamStage;
-  readonly pullRequestEnvironments: PullRequestEnvironments;
+  /** Absent with `pipelinePullRequests=off`. */
+  readonly pullRequestEnvironments?: PullRequestEnvironments;
   /** Destroys expired ephemeral environments of this account (pull requests' and `npm run env`'s). */
   readonly cleanup: EnvironmentCleanup;
 
@@ -96,14 +97,16 @@ export class PipelineStack extends Stack {
       wildcards: SMOKE_WILDCARD_REASONS,
     });
 
-    this.pullRequestEnvironments = new PullRequestEnvironments(this, 'PullRequestEnvironments', {
-      connectionArn: settings.connectionArn,
-      repository: settings.repository,
-      branch: settings.branch,
-      account: settings.account,
-      regions: regionsOf(props.staging),
-      buildLogs,
-    });
+    this.pullRequestEnvironments = settings.pullRequestEnvironments
+      ? new PullRequestEnvironments(this, 'PullRequestEnvironments', {
+          connectionArn: settings.connectionArn,
+          repository: settings.repository,
+          branch: settings.branch,
+          account: settings.account,
+          regions: regionsOf(props.staging),
+          buildLogs,
+        })
+      : undefined;
     this.cleanup = new EnvironmentCleanup(this, 'EnvironmentCleanup', { regions: regionsOf(props.staging), logEncryptionKey: logKey.key });
   }
 

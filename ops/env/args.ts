@@ -2,7 +2,7 @@ import { parseArgs, ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../../lib/config/config-error';
 import { environmentNameForBranch } from '../../lib/config/environment-names';
 import { DEFAULT_PRIMARY_REGION, DEFAULT_SECONDARY_REGION, isEphemeralName, resolveEnvironment } from '../../lib/config/environment';
-import { DEFAULT_TTL_SECONDS, parseTtl } from '../../lib/config/lifetime';
+import { creatorTagValue, DEFAULT_TTL_SECONDS, parseTtl } from '../../lib/config/lifetime';
 
 export const USAGE = `usage: npm run env -- <command> [options]
 
@@ -128,7 +128,7 @@ export function parseEnvArgs(argv: readonly string[]): EnvCommand {
         );
       }
       const target = placementOf('create', environment, values);
-      return { command: 'create', target, lifetime: lifetimeOf(target, values), json };
+      return { command: 'create', target, lifetime: lifetimeOf(values), json };
     }
     case 'destroy': {
       const environment = environmentNameOf('destroy', values, positionals);
@@ -142,7 +142,7 @@ export function parseEnvArgs(argv: readonly string[]): EnvCommand {
     case 'diff':
     case 'synth': {
       const target = placementOf(name, environmentNameOf(name, values, positionals), values);
-      const lifetime = isEphemeralName(target.name) ? lifetimeOf(target, values) : namedWithoutLifetime(name, target, values);
+      const lifetime = isEphemeralName(target.name) ? lifetimeOf(values) : namedWithoutLifetime(name, target, values);
       const bundling = values['no-bundling'] !== true;
       return name === 'diff'
         ? { command: 'diff', target, lifetime, bundling, json }
@@ -201,7 +201,7 @@ function nameForBranch(command: string, branch: string): string {
   }
 }
 
-function lifetimeOf(target: Target, values: Values): LifetimeRequest {
+function lifetimeOf(values: Values): LifetimeRequest {
   const ttl = values.ttl as string | undefined;
   let ttlSeconds = DEFAULT_TTL_SECONDS;
   if (ttl !== undefined) {
@@ -211,12 +211,12 @@ function lifetimeOf(target: Target, values: Values): LifetimeRequest {
       throw new UsageError((error as Error).message);
     }
   }
-  const creator = values.creator as string | undefined;
-  if (creator !== undefined) {
-    // The config owns the tag-value rule; a placeholder expiry lets it judge the creator alone.
-    checked('creator', () => resolveEnvironment({ name: target.name, creator, expiresAt: '2000-01-01T00:00:00Z' }));
+  const given = values.creator as string | undefined;
+  if (given !== undefined && given.trim() === '') {
+    throw new UsageError('--creator must name someone (a person, a role, pull-request/<branch>)');
   }
-  return { ttlSeconds, creator };
+  // Whatever names the creator (a branch like fix/#12, an ARN) becomes a valid tag value.
+  return { ttlSeconds, creator: given === undefined ? undefined : creatorTagValue(given.trim()) };
 }
 
 /** Named environments never expire: the config refuses a lifetime, and so does the command, saying why. */

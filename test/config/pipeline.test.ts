@@ -25,7 +25,9 @@ describe('resolvePipeline', () => {
       branch: 'main',
       account: '123456789012',
       region: 'us-east-1',
+      pullRequestEnvironments: true,
     });
+    expect(resolvePipeline({ pipelineConnectionArn: ARN, pipelineRepository: 'o/n', pipelinePullRequests: 'off' }, '123456789012', 'us-east-1')?.pullRequestEnvironments).toBe(false);
     const older = ARN.replace('codeconnections', 'codestar-connections');
     expect(resolvePipeline({ pipelineConnectionArn: older, pipelineRepository: 'a/b.c', pipelineBranch: 'release/2026' }, '123456789012', 'eu-west-1')?.branch).toBe('release/2026');
   });
@@ -48,6 +50,7 @@ describe('resolvePipeline', () => {
     [{ pipelineConnectionArn: ARN, pipelineRepository: 'o/n', pipelineBranch: 'x; rm -rf /' }, 'pipelineBranch', 'must be a branch name'],
     [{ pipelineConnectionArn: ARN, pipelineRepository: 'o/n', pipelineBranch: 'feature.lock' }, 'pipelineBranch', 'must be a branch name'],
     [{ pipelineConnectionArn: ARN, pipelineRepository: 'o/n', pipelineBranch: '/main' }, 'pipelineBranch', 'must be a branch name'],
+    [{ pipelineConnectionArn: ARN, pipelineRepository: 'o/n', pipelinePullRequests: 'yes' }, 'pipelinePullRequests', 'must be on or off'],
   ])('refuses %p naming %s', (input, field, rule) => {
     expect(problemsOf(input)).toContainEqual({ field, rule: expect.stringContaining(rule) });
   });

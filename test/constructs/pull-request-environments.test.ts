@@ -74,15 +74,15 @@ describe('PullRequestEnvironments', () => {
     expect(buildCommands('creates and smoke-tests')).toEqual([
       `if [ "$ENVIRONMENT_NAME" = '${NAME_FROM_BRANCH}' ]; then ENVIRONMENT_NAME="$(npm run --silent env -- name --branch "$BRANCH")"; fi`,
       'npx tsx bin/prerequisites.ts install smoke',
-      'npm run env -- create "$ENVIRONMENT_NAME" --creator "pull-request/$BRANCH" --ttl 3d',
-      'npm run smoke -- --env "$ENVIRONMENT_NAME"',
+      'npm run env -- create "$ENVIRONMENT_NAME" --account 123456789012 --primary-region us-east-1 --secondary-region us-west-2 --creator "pull-request/$BRANCH" --ttl 3d',
+      'npm run smoke -- --env "$ENVIRONMENT_NAME" --primary-region us-east-1 --secondary-region us-west-2',
     ]);
   });
 
   it('destroys the same environment when the pull request closes', () => {
     expect(buildCommands('destroys')).toEqual([
       `if [ "$ENVIRONMENT_NAME" = '${NAME_FROM_BRANCH}' ]; then ENVIRONMENT_NAME="$(npm run --silent env -- name --branch "$BRANCH")"; fi`,
-      'npm run env -- destroy "$ENVIRONMENT_NAME" --yes',
+      'npm run env -- destroy "$ENVIRONMENT_NAME" --account 123456789012 --primary-region us-east-1 --secondary-region us-west-2 --yes',
     ]);
   });
 

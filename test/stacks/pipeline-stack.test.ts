@@ -7,7 +7,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { addComplianceChecks } from '../../lib/compliance';
 import { resolveEnvironment } from '../../lib/config/environment';
 import { PipelineSettings } from '../../lib/config/pipeline';
-import { smokeOutputsOf } from '../../lib/constructs/smoke-test-step';
+import { BuildEnvironmentVariableType } from 'aws-cdk-lib/aws-codebuild';
+import { CodePipelineSource } from 'aws-cdk-lib/pipelines';
+import { smokeOutputsOf, smokeTestStep } from '../../lib/constructs/smoke-test-step';
 import { NearstreamEnvironment } from '../../lib/nearstream-environment';
 import { PipelineStack, synthCommand } from '../../lib/stacks/pipeline-stack';
 import { PluginReport } from '../support/synth';
@@ -20,6 +22,7 @@ const SETTINGS: PipelineSettings = {
   branch: 'main',
   account: ACCOUNT,
   region: 'us-east-1',
+  pullRequestEnvironments: true,
 };
 const SYNTH_CONTEXT = { env: 'dev', environments: '{"prod": {"corsOrigins": "https://a.example, https://b.example"}}', creator: "o'brien" };
 
@@ -164,6 +167,14 @@ describe('PipelineStack', () => {
     );
   });
 
+  it('tags each environment\'s user pool with the environment the smoke role\'s condition names (stack tags do not reach user pools)', () => {
+    for (const [stage, name] of [[stack.staging, 'staging'], [stack.prod, 'prod']] as const) {
+      Template.fromStack(stage.environment.data).hasResourceProperties('AWS::Cognito::UserPool', {
+        UserPoolTags: Match.objectLike({ 'nearstream:environment': name }),
+      });
+    }
+  });
+
   it('tests and synthesizes in a privileged Debian build, rebuilding the app with the context it was given', () => {
     template.hasResourceProperties('AWS::CodeBuild::Project', {
       Environment: Match.objectLike({ PrivilegedMode: true, ComputeType: 'BUILD_GENERAL1_LARGE', Image: 'public.ecr.aws/docker/library/node:20-bookworm' }),
@@ -281,5 +292,38 @@ describe('PipelineStack placement', () => {
           synthContext: {},
         }),
     ).toThrow('environment staging: the pipeline deploys to account 123456789012 with primary region us-east-1, but staging is configured for 210987654321 in us-east-1');
+  });
+});
+
+describe('smokeTestStep', () => {
+  it('gives the smoke test a viewer token from a secret when the environment trusts an external issuer, and none otherwise', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const input = CodePipelineSource.connection(SETTINGS.repository, SETTINGS.branch, { connectionArn: SETTINGS.connectionArn });
+    const external = new NearstreamEnvironment(app, 'External', {
+      config: resolveEnvironment({ name: 'staging', account: ACCOUNT, jwtIssuer: 'https://issuer.example.com/', jwtAudiences: ['player'] }),
+    });
+    const own = new NearstreamEnvironment(app, 'Own', { config: resolveEnvironment({ name: 'pr-9', account: ACCOUNT }) });
+
+    expect(smokeTestStep({ input, environment: external }).buildEnvironment?.environmentVariables).toEqual({
+      NEARSTREAM_SMOKE_TOKEN: { type: BuildEnvironmentVariableType.SECRETS_MANAGER, value: 'nearstream/staging/smoke-viewer-token' },
+    });
+    expect(smokeTestStep({ input, environment: own }).buildEnvironment?.environmentVariables).toBeUndefined();
+  });
+});
+
+describe('PipelineStack without pull-request environments', () => {
+  it('builds no pull-request pipelines with pipelinePullRequests=off, and still cleans up expired environments', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new PipelineStack(app, 'Pipeline', {
+      env: { account: ACCOUNT, region: 'us-east-1' },
+      pipeline: { ...SETTINGS, pullRequestEnvironments: false },
+      staging: resolveEnvironment({ name: 'staging', account: ACCOUNT }),
+      prod: resolveEnvironment({ name: 'prod', account: ACCOUNT, viewerEmailFrom: 'no-reply@example.com' }),
+      synthContext: {},
+    });
+
+    expect(stack.pullRequestEnvironments).toBeUndefined();
+    expect(stack.node.tryFindChild('PullRequestEnvironments')).toBeUndefined();
+    expect(stack.cleanup.function).toBeDefined();
   });
 });

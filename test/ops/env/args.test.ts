@@ -1,3 +1,4 @@
+import { resolveEnvironment } from '../../../lib/config/environment';
 import { parseEnvArgs, UsageError } from '../../../ops/env/args';
 import { DEFAULT_TTL_SECONDS } from '../../../lib/config/lifetime';
 
@@ -71,8 +72,11 @@ describe('npm run env arguments', () => {
     expect(usageError(['create', 'pr-7', '--ttl', '45d'])).toBe("--ttl '45d' must be between 1h and 30d");
   });
 
-  it('refuses a creator that is no AWS tag value', () => {
-    expect(usageError(['create', 'pr-7', '--creator', 'a<b>'])).toMatch(/^creator: creator: 'a<b>' must be 1-256 letters/);
+  it('turns any creator into a valid tag value, so a pull request from branch fix/#12 (it\'s) still gets its environment', () => {
+    const command = parseEnvArgs(['create', 'pr-7', '--creator', "pull-request/fix/#12 (it's)"]);
+    expect(command).toMatchObject({ lifetime: { creator: 'pull-request/fix/-12 -it-s-' } });
+    expect(resolveEnvironment({ name: 'pr-7', creator: (command as { lifetime: { creator: string } }).lifetime.creator, expiresAt: '2026-12-02T12:00:00Z' }).lifetime).toBeDefined();
+    expect(usageError(['create', 'pr-7', '--creator', '  '])).toBe('--creator must name someone (a person, a role, pull-request/<branch>)');
   });
 
   it('refuses to destroy prod, staging or dev, and to create them', () => {
