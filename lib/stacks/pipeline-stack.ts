@@ -12,6 +12,7 @@ import { acknowledgeDeliveryPipelineFindings } from '../constructs/pipeline-ackn
 import { PullRequestEnvironments } from '../constructs/pull-request-environments';
 import { SMOKE_WILDCARD_REASONS, smokeTestStep } from '../constructs/smoke-test-step';
 import { NearstreamStage } from '../nearstream-stage';
+import packageJson from '../../package.json';
 
 export interface PipelineStackProps extends StackProps {
   readonly pipeline: PipelineSettings;
@@ -70,6 +71,9 @@ export class PipelineStack extends Stack {
       crossAccountKeys: true,
       enableKeyRotation: true,
       selfMutation: true,
+      // The CLI the repository pins, not npm's `latest` tag, which has lagged behind the assemblies
+      // this aws-cdk-lib writes (and then refuses them).
+      cliVersion: PINNED_CDK_CLI_VERSION,
       dockerEnabledForSynth: false,
       dockerEnabledForSelfMutation: false,
       codeBuildDefaults: { logging: { cloudWatch: { logGroup: buildLogs } } },
@@ -114,6 +118,9 @@ export class PipelineStack extends Stack {
     return new NearstreamStage(this, id, { config, env: { account: config.account, region: config.primaryRegion } });
   }
 }
+
+/** The `aws-cdk` CLI version in package.json, exactly: self-mutation deploys with the CLI the tests ran. */
+export const PINNED_CDK_CLI_VERSION: string = packageJson.devDependencies['aws-cdk'];
 
 /** `npx cdk synth -c 'key=value' …`, every value one shell word whatever it contains. */
 export function synthCommand(context: Readonly<Record<string, string>>): string {

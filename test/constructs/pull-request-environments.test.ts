@@ -1,21 +1,15 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { addComplianceChecks } from '../../lib/compliance';
 import { EncryptedLogGroup } from '../../lib/constructs/encrypted-log-group';
 import { LogEncryptionKey } from '../../lib/constructs/log-encryption-key';
 import { NAME_FROM_BRANCH, PullRequestEnvironments } from '../../lib/constructs/pull-request-environments';
-import { PluginReport } from '../support/synth';
+import { synthesizeReporting, testApp } from '../support/synth';
 
 const ACCOUNT = '123456789012';
-/** The feature flags the real app runs with (partition literals among them). */
-const CDK_JSON_CONTEXT = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')).context as Record<string, unknown>;
 
 function synthesize() {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-pr-'));
-  const app = new App({ outdir, context: CDK_JSON_CONTEXT });
+  const { app, outdir } = testApp('nearstream-pr-');
   const stack = new Stack(app, 'Pipeline', { env: { account: ACCOUNT, region: 'us-east-1' } });
   const logKey = new LogEncryptionKey(stack, 'LogKey', { aliasName: 'build-logs', removalPolicy: RemovalPolicy.DESTROY });
   const buildLogs = new EncryptedLogGroup(stack, 'BuildLogs', { retentionDays: 365, encryptionKey: logKey.key, removalPolicy: RemovalPolicy.DESTROY });
@@ -28,14 +22,7 @@ function synthesize() {
     buildLogs,
   });
   addComplianceChecks(app);
-  let synthError: string | undefined;
-  try {
-    app.synth();
-  } catch (error) {
-    synthError = (error as Error).message;
-  }
-  const reportFile = path.join(outdir, 'validation-report.json');
-  const pluginReports: PluginReport[] = fs.existsSync(reportFile) ? JSON.parse(fs.readFileSync(reportFile, 'utf8')).pluginReports : [];
+  const { synthError, pluginReports } = synthesizeReporting(app, outdir);
   return { template: Template.fromStack(stack), pluginReports, synthError };
 }
 

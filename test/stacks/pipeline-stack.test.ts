@@ -1,7 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { addComplianceChecks } from '../../lib/compliance';
@@ -11,11 +8,10 @@ import { BuildEnvironmentVariableType } from 'aws-cdk-lib/aws-codebuild';
 import { CodePipelineSource } from 'aws-cdk-lib/pipelines';
 import { smokeOutputsOf, smokeTestStep } from '../../lib/constructs/smoke-test-step';
 import { NearstreamEnvironment } from '../../lib/nearstream-environment';
-import { PipelineStack, synthCommand } from '../../lib/stacks/pipeline-stack';
-import { PluginReport } from '../support/synth';
+import { PINNED_CDK_CLI_VERSION, PipelineStack, synthCommand } from '../../lib/stacks/pipeline-stack';
+import { synthesizeReporting, testApp } from '../support/synth';
 
 const ACCOUNT = '123456789012';
-const CDK_JSON_CONTEXT = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')).context as Record<string, unknown>;
 const SETTINGS: PipelineSettings = {
   connectionArn: 'arn:aws:codeconnections:us-east-1:123456789012:connection/12345678-1234-1234-1234-123456789012',
   repository: 'example-org/nearstream',
@@ -41,8 +37,7 @@ interface PipelineStage {
 
 /** The whole app once (two environments take a while): pipeline stack, its stages, compliance checks. */
 function synthesizePipelineApp() {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-pipeline-'));
-  const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+  const { app, outdir } = testApp('nearstream-pipeline-');
   const stack = new PipelineStack(app, 'NearstreamPipeline', {
     env: { account: ACCOUNT, region: 'us-east-1' },
     stackName: 'nearstream-pipeline',
@@ -52,14 +47,7 @@ function synthesizePipelineApp() {
     synthContext: SYNTH_CONTEXT,
   });
   addComplianceChecks(app);
-  let synthError: string | undefined;
-  try {
-    app.synth();
-  } catch (error) {
-    synthError = (error as Error).message;
-  }
-  const reportFile = path.join(outdir, 'validation-report.json');
-  const pluginReports: PluginReport[] = fs.existsSync(reportFile) ? JSON.parse(fs.readFileSync(reportFile, 'utf8')).pluginReports : [];
+  const { synthError, pluginReports } = synthesizeReporting(app, outdir);
   return { app, stack, synthError, pluginReports, template: Template.fromStack(stack) };
 }
 
@@ -173,6 +161,13 @@ describe('PipelineStack', () => {
         UserPoolTags: Match.objectLike({ 'nearstream:environment': name }),
       });
     }
+  });
+
+  it('updates itself with the CDK CLI version the repository pins', () => {
+    expect(PINNED_CDK_CLI_VERSION).toMatch(/^2\.\d+\.\d+$/);
+    template.hasResourceProperties('AWS::CodeBuild::Project', {
+      Source: { BuildSpec: Match.serializedJson(Match.objectLike({ phases: Match.objectLike({ install: { commands: [`npm install -g aws-cdk@${PINNED_CDK_CLI_VERSION}`] } }) })) },
+    });
   });
 
   it('tests and synthesizes in a privileged Debian build, rebuilding the app with the context it was given', () => {

@@ -17,6 +17,25 @@ export interface SynthOptions {
 /** The feature flags and context `cdk.json` gives the real app: tests synthesize what users deploy. */
 const CDK_JSON_CONTEXT = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')).context as Record<string, unknown>;
 
+/** An app as `cdk.json` configures the real one, without bundling, writing into a scratch directory. */
+export function testApp(prefix: string): { app: App; outdir: string } {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { app: new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), outdir };
+}
+
+/** Synthesizes `app`, returning the compliance plugins' reports and the error synth failed with, if any. */
+export function synthesizeReporting(app: App, outdir: string): { synthError?: string; pluginReports: PluginReport[] } {
+  let synthError: string | undefined;
+  try {
+    app.synth();
+  } catch (error) {
+    synthError = (error as Error).message;
+  }
+  const reportFile = path.join(outdir, 'validation-report.json');
+  const pluginReports: PluginReport[] = fs.existsSync(reportFile) ? JSON.parse(fs.readFileSync(reportFile, 'utf8')).pluginReports : [];
+  return { synthError, pluginReports };
+}
+
 /** A violation as CDK's policy validation report lists it. */
 export interface ReportedViolation {
   readonly ruleName: string;
@@ -48,24 +67,14 @@ export interface SynthesizedEnvironment {
  * tests are about templates, not bundles), and synthesizes it into a scratch directory.
  */
 export function synthEnvironment(input: EnvironmentInput, options: SynthOptions = {}): SynthesizedEnvironment {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-synth-'));
-  const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+  const { app, outdir } = testApp('nearstream-synth-');
   const config = resolveEnvironment(input);
   const environment = new NearstreamEnvironment(app, `Nearstream-${config.name}`, { config });
   options.extend?.(environment);
   if (options.compliance) {
     addComplianceChecks(app);
   }
-  let synthError: string | undefined;
-  try {
-    app.synth();
-  } catch (error) {
-    synthError = (error as Error).message;
-  }
-  const reportFile = path.join(outdir, 'validation-report.json');
-  const pluginReports: PluginReport[] = fs.existsSync(reportFile)
-    ? JSON.parse(fs.readFileSync(reportFile, 'utf8')).pluginReports
-    : [];
+  const { synthError, pluginReports } = synthesizeReporting(app, outdir);
   const manifestFile = path.join(outdir, 'manifest.json');
   const missingContext: string[] = fs.existsSync(manifestFile)
     ? (JSON.parse(fs.readFileSync(manifestFile, 'utf8')).missing ?? []).map((entry: { key: string }) => entry.key)
