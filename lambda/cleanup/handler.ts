@@ -1,12 +1,14 @@
 import { CloudFormationClient, DeleteStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Context } from 'aws-lambda';
-import { ENVIRONMENT_TAGS } from '../../lib/config/lifetime';
-import { requireEnv } from '../shared/env';
+import { positiveIntegerEnv, requireEnv } from '../shared/env';
 import { logger, tracer } from '../shared/powertools';
 import { BootstrapRoles, bootstrapRoles } from './bootstrap-roles';
-import { BAD_TAG_REASONS, FoundStack, planCleanup, Skip, StackRef, Teardown } from './cleanup-plan';
+import { BAD_TAG_REASONS, DAILY_RETRY_HOUR_UTC, DEFAULT_RUN_INTERVAL_MINUTES, FailedDeletion, FoundStack, planCleanup, Skip, StackRef, Teardown } from './cleanup-plan';
+import { awaitDeletions, deleteProviderLogGroups, DeletingStack, KeptLogGroups, LogGroupRef, STOP_WAITING_BEFORE_TIMEOUT_MS } from './last-layer';
+import { sweepRecentlyDeleted } from './sweep';
 
 /** Temporary credentials, as AssumeRole returns them and SDK clients take them. */
 export interface SessionCredentials {
@@ -26,13 +28,36 @@ export interface CleanupDependencies {
   readonly sns: SNSClient;
   /** A CloudFormation client of `region` acting as the deploy role's session. */
   readonly cloudFormation: (region: string, credentials: SessionCredentials) => CloudFormationClient;
+  /** A CloudWatch Logs client of `region` acting as the function itself: it deletes the providers' log groups. */
+  readonly logs: (region: string) => CloudWatchLogsClient;
   readonly now: () => Date;
+  /** Waits while the last stacks delete; with `now`, the clock tests replace. */
+  readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * How often the schedule runs the function: it places the daily retry of failed deletions.
+   * @default 15 (DEFAULT_RUN_INTERVAL_MINUTES), EnvironmentCleanup's default schedule
+   */
+  readonly runIntervalMinutes?: number;
 }
 
 /** The account and partition the function runs in: the bootstrap roles it acts through are this account's. */
 export interface Invocation {
   readonly account: string;
   readonly partition: string;
+  /** When Lambda stops this run: waiting for last stacks ends `STOP_WAITING_BEFORE_TIMEOUT_MS` before. */
+  readonly timesOutAt: Date;
+}
+
+/** A stack found in DELETE_FAILED, and what the operator does about it. */
+export interface FailedStackReport extends StackRef {
+  /** CloudFormation's StackStatusReason, when DescribeStacks gave one. */
+  readonly statusReason?: string;
+  /** DeleteStack was issued again this run (the daily retry). */
+  readonly retried: boolean;
+  /** This run is one that tells operators: the first after the failure, or the daily reminder. */
+  readonly announced: boolean;
+  /** What to change, and how to retry without waiting for the daily retry. */
+  readonly fix: string;
 }
 
 /** What one run did: returned, logged, and published when an operator should know. */
@@ -40,15 +65,28 @@ export interface CleanupSummary {
   readonly at: string;
   /** DeleteStack issued for the first time. */
   readonly started: readonly StackRef[];
-  /** Stacks found in DELETE_FAILED, whose DeleteStack was issued again. */
-  readonly failed: readonly StackRef[];
+  /** Stacks of the current layers found in DELETE_FAILED. */
+  readonly failed: readonly FailedStackReport[];
   /** DeleteStack calls CloudFormation refused, with its message. */
   readonly refused: readonly (StackRef & { readonly error: string })[];
   readonly inProgress: readonly StackRef[];
   /** Stacks of the current layer in another operation, tried again next run. */
   readonly busy: readonly StackRef[];
-  /** Environments whose last layer this run started deleting. */
-  readonly removed: readonly string[];
+  /**
+   * Environments whose last stacks this run started deleting: every stack they have left is now
+   * deleting. They are gone once those deletions complete (in `lastLayerDeleted` when this run saw
+   * it; a failure shows in a later run).
+   */
+  readonly lastLayerStarted: readonly string[];
+  /**
+   * Environments whose last stacks this run saw reach DELETE_COMPLETE, having waited for them
+   * (started by this run or an earlier one); their provider log groups are deleted with them.
+   */
+  readonly lastLayerDeleted: readonly string[];
+  /** Log groups Lambda created for CDK's providers outside the stacks, deleted once their environment was gone. */
+  readonly logGroupsDeleted: readonly LogGroupRef[];
+  /** Provider log groups of a gone environment left in place, and why: an operator deletes them. */
+  readonly logGroupsKept: readonly KeptLogGroups[];
   /** Expired environments with layers left for later runs. */
   readonly waiting: readonly string[];
   readonly skipped: readonly Skip[];
@@ -61,9 +99,10 @@ const SESSION_NAME = 'nearstream-environment-cleanup';
 /**
  * One scheduled run: lists the Nearstream stacks of every region as the CDK deploy role, plans,
  * issues DeleteStack for each expired environment's next layer with the CloudFormation execution
- * role (what `cdk destroy` does), and reports. A region that cannot be listed fails the run before
- * anything is deleted: an environment's layers span regions, and half a picture could delete a
- * stack another region's stack still depends on.
+ * role (what `cdk destroy` does), waits for environments whose last stacks are now all deleting,
+ * deletes their provider log groups once those stacks are gone (last-layer.ts), and reports. A
+ * region that cannot be listed fails the run before anything is deleted: an environment's layers
+ * span regions, and half a picture could delete a stack another region's stack still depends on.
  */
 export function createCleanupHandler(deps: CleanupDependencies) {
   return async (invocation: Invocation): Promise<CleanupSummary> => {
@@ -74,13 +113,23 @@ export function createCleanupHandler(deps: CleanupDependencies) {
         deps.regions.map(async (region) => [region, deps.cloudFormation(region, await assumeRole(deps.sts, roles.get(region)!.deployRoleArn))] as const),
       ),
     );
-    const found = (await Promise.all(deps.regions.map((region) => listEnvironmentStacks(clients.get(region)!, region)))).flat();
-    const plan = planCleanup(found, now);
+    const listAll = async () => (await Promise.all(deps.regions.map((region) => listNearstreamStacks(clients.get(region)!, region)))).flat();
+    const found = await listAll();
+    const plan = planCleanup(found, now, { runIntervalMinutes: deps.runIntervalMinutes });
 
-    const report: RunReport = { started: [], failed: [], refused: [], removed: [], waiting: [] };
+    const report: RunReport = { started: [], failed: [], refused: [], lastLayerStarted: [], waiting: [] };
+    const stackIds = new Map(found.map((stack) => [`${stack.region}/${stack.stackName}`, stack.stackId]));
+    const awaited = new Map<string, DeletingStack[]>();
     for (const teardown of plan.teardowns) {
-      await advance(teardown, clients, roles, report);
+      const lastStacks = await advance(teardown, clients, roles, report);
+      if (lastStacks) {
+        awaited.set(teardown.environment, lastStacks.map((stack) => ({ ...stack, stackId: stackIds.get(`${stack.region}/${stack.stackName}`) })));
+      }
     }
+    const ending = await finishEnvironments(awaited, clients, deps, invocation, listAll);
+    const swept = await sweepRecentlyDeleted(found, [...awaited.keys()], { clients, regions: deps.regions, logs: deps.logs, now });
+    ending.logGroupsDeleted.push(...swept.deleted);
+    ending.logGroupsKept.push(...swept.kept);
     for (const skip of plan.skipped) {
       if (BAD_TAG_REASONS.has(skip.reason)) {
         logger.warn('environment skipped', { ...skip });
@@ -92,6 +141,7 @@ export function createCleanupHandler(deps: CleanupDependencies) {
     const summary: CleanupSummary = {
       at: now.toISOString(),
       ...report,
+      ...ending,
       inProgress: plan.teardowns.flatMap((teardown) => teardown.inProgress),
       busy: plan.teardowns.flatMap((teardown) => teardown.busy),
       skipped: plan.skipped,
@@ -106,25 +156,63 @@ export function createCleanupHandler(deps: CleanupDependencies) {
 /** What a run has done so far, filled in as it goes. */
 interface RunReport {
   readonly started: StackRef[];
-  readonly failed: StackRef[];
+  readonly failed: FailedStackReport[];
   readonly refused: (StackRef & { readonly error: string })[];
-  readonly removed: string[];
+  readonly lastLayerStarted: string[];
   readonly waiting: string[];
 }
 
-/** Issues one expired environment's DeleteStack calls for this run, logging each decision into `report`. */
-async function advance(teardown: Teardown, clients: ReadonlyMap<string, CloudFormationClient>, roles: ReadonlyMap<string, BootstrapRoles>, report: RunReport): Promise<void> {
-  const context = { environment: teardown.environment, expiresAt: teardown.expiresAt };
-  const issue = async (stack: StackRef, wasFailed: boolean): Promise<boolean> => {
-    if (wasFailed) {
-      report.failed.push(stack);
+/**
+ * Waits for the environments whose last stacks are all deleting, then deletes the provider log
+ * groups of those that are gone, checking first (DescribeStacks again) that none of their stacks
+ * is back.
+ */
+async function finishEnvironments(
+  awaited: ReadonlyMap<string, readonly DeletingStack[]>,
+  clients: ReadonlyMap<string, CloudFormationClient>,
+  deps: CleanupDependencies,
+  invocation: Invocation,
+  listAll: () => Promise<FoundStack[]>,
+): Promise<{ lastLayerDeleted: string[]; logGroupsDeleted: LogGroupRef[]; logGroupsKept: KeptLogGroups[] }> {
+  if (awaited.size === 0) {
+    return { lastLayerDeleted: [], logGroupsDeleted: [], logGroupsKept: [] };
+  }
+  const waitUntil = new Date(invocation.timesOutAt.getTime() - STOP_WAITING_BEFORE_TIMEOUT_MS);
+  const { deleted } = await awaitDeletions(awaited, clients, deps, waitUntil);
+  const logGroupsDeleted: LogGroupRef[] = [];
+  const logGroupsKept: KeptLogGroups[] = [];
+  if (deleted.length > 0) {
+    let current: FoundStack[] | undefined;
+    try {
+      current = await listAll();
+    } catch (error) {
+      // The run has deleted stacks already: report what is left rather than lose the report.
+      logger.error('could not list the stacks again; provider log groups kept', { error: error as Error });
+      logGroupsKept.push(...deleted.flatMap((environment) => deps.regions.map((region) => ({ environment, region, reason: (error as Error).message }))));
     }
+    for (const environment of current ? deleted : []) {
+      const result = await deleteProviderLogGroups(environment, deps.regions, (region) => current!.filter((stack) => stack.region === region), deps.logs);
+      logGroupsDeleted.push(...result.deleted);
+      logGroupsKept.push(...result.kept);
+    }
+  }
+  return { lastLayerDeleted: [...deleted], logGroupsDeleted, logGroupsKept };
+}
+
+/**
+ * Issues one expired environment's DeleteStack calls for this run, logging each decision into
+ * `report`. Returns the environment's last stacks when every one of them is now deleting.
+ */
+async function advance(teardown: Teardown, clients: ReadonlyMap<string, CloudFormationClient>, roles: ReadonlyMap<string, BootstrapRoles>, report: RunReport): Promise<StackRef[] | undefined> {
+  const context = {
+    environment: teardown.environment,
+    expiresAt: teardown.expiresAt,
+    ...(teardown.supersededExpiries.length > 0 ? { supersededExpiries: teardown.supersededExpiries } : {}),
+  };
+  const issue = async (stack: StackRef, message: string): Promise<boolean> => {
     try {
       await clients.get(stack.region)!.send(new DeleteStackCommand({ StackName: stack.stackName, RoleARN: roles.get(stack.region)!.executionRoleArn }));
-      logger.info(wasFailed ? 'retrying failed stack deletion' : 'deleting stack', { ...context, ...stack });
-      if (!wasFailed) {
-        report.started.push(stack);
-      }
+      logger.info(message, { ...context, ...stack });
       return true;
     } catch (error) {
       // One refused stack (termination protection, an unexpected state) must not stop the others.
@@ -135,10 +223,20 @@ async function advance(teardown: Teardown, clients: ReadonlyMap<string, CloudFor
   };
   let allIssued = true;
   for (const stack of teardown.start) {
-    allIssued = (await issue(stack, false)) && allIssued;
+    const issued = await issue(stack, 'deleting stack');
+    if (issued) {
+      report.started.push(stack);
+    }
+    allIssued = issued && allIssued;
   }
-  for (const stack of teardown.retry) {
-    allIssued = (await issue(stack, true)) && allIssued;
+  for (const failed of teardown.failed) {
+    const { stackName, region, statusReason, retry, announce } = failed;
+    report.failed.push({ stackName, region, statusReason, retried: retry, announced: announce, fix: howToFix(failed, roles.get(region)!.executionRoleArn) });
+    if (retry) {
+      allIssued = (await issue({ stackName, region }, 'retrying failed stack deletion')) && allIssued;
+    } else {
+      logger.warn('stack deletion failed; retried daily', { ...context, stackName, region, statusReason, announced: announce });
+    }
   }
   for (const stack of teardown.inProgress) {
     logger.info('stack deletion in progress', { ...context, ...stack });
@@ -146,29 +244,64 @@ async function advance(teardown: Teardown, clients: ReadonlyMap<string, CloudFor
   for (const stack of teardown.busy) {
     logger.warn('stack busy with another operation; deleting next run', { ...context, ...stack });
   }
-  if (teardown.removed && allIssued) {
-    report.removed.push(teardown.environment);
-    logger.info('environment removed: its last layer is deleting', context);
+  if (teardown.startsLastLayer && allIssued) {
+    report.lastLayerStarted.push(teardown.environment);
+    logger.info('environment deleting its last stacks', context);
   } else {
     report.waiting.push(teardown.environment);
     logger.info('environment waiting for its current layer to go', { ...context, layersLeft: teardown.waiting.map((stack) => stack.stackName) });
   }
+  const retried = teardown.failed.filter((failed) => failed.retry);
+  if (!teardown.lastLayer || !allIssued || retried.length < teardown.failed.length) {
+    return undefined;
+  }
+  return [...teardown.start, ...retried.map(({ stackName, region }) => ({ stackName, region })), ...teardown.inProgress];
 }
 
-/** Started, removed, failed or skipped for a bad tag: a quiet run (nothing expired, or only waiting) stays quiet. */
+/** What an operator does about a failed deletion: CloudFormation's reason, the usual causes, the retry command. */
+function howToFix(failed: FailedDeletion, executionRoleArn: string): string {
+  // StackStatusReason usually ends in '. ', which the sentence below would double.
+  const statusReason = failed.statusReason?.replace(/[.\s]+$/, '');
+  const reason = statusReason ? `CloudFormation says: ${statusReason}` : 'CloudFormation gave no reason: read the stack\'s events';
+  return (
+    `${reason}. Remove what keeps the named resources (objects in a bucket, something outside the stack still using them), ` +
+    `then retry with \`aws cloudformation delete-stack --region ${failed.region} --stack-name ${failed.stackName} --role-arn ${executionRoleArn}\` ` +
+    `(add --retain-resources <LogicalId> to leave one behind), or let the cleanup retry it at ${String(DAILY_RETRY_HOUR_UTC).padStart(2, '0')}:00 UTC.`
+  );
+}
+
+/**
+ * Started, refused, a failed deletion due its announcement (see failedDeletionCadence), or skipped
+ * for a bad tag: a quiet run (nothing expired, only waiting, or failures already announced today)
+ * stays quiet.
+ */
 function worthReporting(summary: CleanupSummary): boolean {
   return (
-    summary.started.length + summary.failed.length + summary.refused.length + summary.removed.length > 0 ||
+    summary.started.length +
+      announcedFailures(summary).length +
+      summary.refused.length +
+      summary.lastLayerStarted.length +
+      summary.lastLayerDeleted.length +
+      summary.logGroupsKept.length >
+      0 ||
     summary.skipped.some((skip) => BAD_TAG_REASONS.has(skip.reason))
   );
 }
 
+const announcedFailures = (summary: CleanupSummary) => summary.failed.filter((failed) => failed.announced);
+
 function subjectOf(summary: CleanupSummary): string {
   const badTags = summary.skipped.filter((skip) => BAD_TAG_REASONS.has(skip.reason)).length;
+  const failed = new Set([...announcedFailures(summary), ...summary.refused].map((stack) => stack.stackName)).size;
+  // An environment whose last stacks this run started and saw deleted counts as deleted only.
+  const stillDeleting = summary.lastLayerStarted.filter((environment) => !summary.lastLayerDeleted.includes(environment)).length;
+  const keptGroups = new Set(summary.logGroupsKept.map((kept) => kept.environment)).size;
   const parts = [
     summary.started.length > 0 && `${summary.started.length} stacks deleting`,
-    summary.removed.length > 0 && `${summary.removed.length} environments removed`,
-    summary.failed.length + summary.refused.length > 0 && `${new Set([...summary.failed, ...summary.refused].map((s) => s.stackName)).size} stacks failed`,
+    stillDeleting > 0 && `${stillDeleting} environments deleting their last stacks`,
+    summary.lastLayerDeleted.length > 0 && `${summary.lastLayerDeleted.length} environments deleted`,
+    keptGroups > 0 && `${keptGroups} environments' log groups kept`,
+    failed > 0 && `${failed} stacks failed`,
     badTags > 0 && `${badTags} skipped for bad tags`,
   ].filter(Boolean);
   // SNS subjects are at most 100 characters.
@@ -183,8 +316,11 @@ async function assumeRole(sts: STSClient, roleArn: string): Promise<SessionCrede
   return { accessKeyId: credentials.AccessKeyId, secretAccessKey: credentials.SecretAccessKey, sessionToken: credentials.SessionToken, expiration: credentials.Expiration };
 }
 
-/** Every stack of `region` named `nearstream-…` with an environment tag, all pages of DescribeStacks. */
-async function listEnvironmentStacks(client: CloudFormationClient, region: string): Promise<FoundStack[]> {
+/**
+ * Every stack of `region` named `nearstream-…`, all pages of DescribeStacks: the plan reads those
+ * with an environment tag, the log group cleanup all of them (an untagged one may share a name).
+ */
+async function listNearstreamStacks(client: CloudFormationClient, region: string): Promise<FoundStack[]> {
   const found: FoundStack[] = [];
   let nextToken: string | undefined;
   do {
@@ -196,8 +332,8 @@ async function listEnvironmentStacks(client: CloudFormationClient, region: strin
     }
     for (const stack of page.Stacks ?? []) {
       const tags = Object.fromEntries((stack.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
-      if (stack.StackName?.startsWith('nearstream-') && tags[ENVIRONMENT_TAGS.environment] !== undefined && stack.StackStatus) {
-        found.push({ stackName: stack.StackName, region, status: stack.StackStatus, tags });
+      if (stack.StackName?.startsWith('nearstream-') && stack.StackStatus) {
+        found.push({ stackName: stack.StackName, region, status: stack.StackStatus, tags, statusReason: stack.StackStatusReason, deletionStartedAt: stack.DeletionTime, stackId: stack.StackId });
       }
     }
     nextToken = page.NextToken;
@@ -205,16 +341,17 @@ async function listEnvironmentStacks(client: CloudFormationClient, region: strin
   return found;
 }
 
-/** `arn:<partition>:lambda:<region>:<account>:function:<name>` → its account and partition. */
-export function invocationOf(context: Pick<Context, 'invokedFunctionArn'>): Invocation {
+/** `arn:<partition>:lambda:<region>:<account>:function:<name>` → its account and partition; and when the run times out. */
+export function invocationOf(context: Pick<Context, 'invokedFunctionArn' | 'getRemainingTimeInMillis'>, now: Date): Invocation {
   const [, partition, , , account] = context.invokedFunctionArn.split(':');
   if (!partition || !/^\d{12}$/.test(account ?? '')) {
     throw new Error(`invokedFunctionArn '${context.invokedFunctionArn}' does not name a partition and a 12-digit account`);
   }
-  return { account, partition };
+  return { account, partition, timesOutAt: new Date(now.getTime() + context.getRemainingTimeInMillis()) };
 }
 
 let fromEnvironment: ReturnType<typeof createCleanupHandler> | undefined;
+const logsClients = new Map<string, CloudWatchLogsClient>();
 
 /** EventBridge Scheduler invokes this every few minutes; the event carries nothing it needs. */
 export const handler = (_event: unknown, context: Context): Promise<CleanupSummary> => {
@@ -228,7 +365,15 @@ export const handler = (_event: unknown, context: Context): Promise<CleanupSumma
     // A client per run: the credentials are the run's own session, and a new session each run
     // means none expires in a container that lives for hours.
     cloudFormation: (region, credentials) => tracer.captureAWSv3Client(new CloudFormationClient({ region, credentials, maxAttempts: 6 })),
+    logs: (region) => {
+      if (!logsClients.has(region)) {
+        logsClients.set(region, tracer.captureAWSv3Client(new CloudWatchLogsClient({ region, maxAttempts: 6 })));
+      }
+      return logsClients.get(region)!;
+    },
     now: () => new Date(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    runIntervalMinutes: positiveIntegerEnv('RUN_INTERVAL_MINUTES', DEFAULT_RUN_INTERVAL_MINUTES),
   });
-  return fromEnvironment(invocationOf(context));
+  return fromEnvironment(invocationOf(context, new Date()));
 };

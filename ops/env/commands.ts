@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DiffMethod, StackSelectionStrategy, Toolkit } from '@aws-cdk/toolkit-lib';
 import type { CachedCloudAssembly } from '@aws-cdk/toolkit-lib';
+import { isProtectedEnvironment, logGroupSearchPrefix, planLogGroupCleanup } from '../../lambda/cleanup/log-groups';
 import { EnvironmentConfig, resolveEnvironment } from '../../lib/config/environment';
 import { creatorTagValue, expiryAfter } from '../../lib/config/lifetime';
 import type { CallerIdentity, CredentialCheck } from '../aws/credentials';
@@ -26,6 +27,10 @@ export interface EnvIo {
   osUser(): string;
   findCredentials(): Promise<CredentialCheck>;
   describeStacks(regions: readonly string[]): Promise<DeployedStack[]>;
+  /** The names of `region`'s log groups starting with `prefix`, every page. */
+  listLogGroups(region: string, prefix: string): Promise<string[]>;
+  /** Deletes one of `region`'s log groups; false when it was gone already. */
+  deleteLogGroup(region: string, logGroupName: string): Promise<boolean>;
   /** Creates (once) and signs in the environment's test viewer, as the smoke test does. */
   signInTestViewer(settings: TestViewerSettings, region: string): Promise<{ email: string; accessToken: string }>;
 }
@@ -88,12 +93,60 @@ export async function destroyEnvironment(command: Command<'destroy'>, identity: 
   const result = await failingWith(host, () => toolkit.destroy(source, { stacks: ALL_STACKS, concurrency: STACK_CONCURRENCY }));
   const destroyed = result.stacks.filter((stack) => stack.stackExisted).map((stack) => stack.stackName).sort();
   const absent = result.stacks.filter((stack) => !stack.stackExisted).map((stack) => stack.stackName).sort();
+  let logGroups: ProviderLogGroups;
+  try {
+    logGroups = await removeProviderLogGroups(config.name, [config.primaryRegion, config.secondaryRegion], io);
+  } catch (error) {
+    throw new Error(
+      `the stacks of ${config.name} are gone, but deleting its provider log groups failed: ${(error as Error).message}. \`npm run env -- destroy ${config.name} --yes\` again retries them`,
+    );
+  }
   io.out(
     command.json
-      ? json({ environment: config.name, account, destroyed, absent })
-      : `destroyed ${destroyed.length} stack(s) of ${config.name}${absent.length > 0 ? `; ${absent.length} did not exist (${absent.join(', ')})` : ''}\n`,
+      ? json({ environment: config.name, account, destroyed, absent, logGroupsDeleted: logGroups.deleted, logGroupsKept: logGroups.kept })
+      : [
+          `destroyed ${destroyed.length} stack(s) of ${config.name}${absent.length > 0 ? `; ${absent.length} did not exist (${absent.join(', ')})` : ''}`,
+          `deleted ${logGroups.deleted.length} provider log group(s) that no stack held${logGroups.kept.length > 0 ? `; kept ${logGroups.kept.length}:` : ''}`,
+          ...logGroups.kept.map((kept) => `  ${kept.region} ${kept.logGroupName ?? '(all)'}: ${kept.reason}`),
+        ].join('\n') + '\n',
   );
   return 0;
+}
+
+/** What `removeProviderLogGroups` did, region by region. */
+export interface ProviderLogGroups {
+  readonly deleted: readonly { readonly region: string; readonly logGroupName: string }[];
+  /** A group left because another stack may write it, or a whole region (no name) because a stack of the environment remains. */
+  readonly kept: readonly { readonly region: string; readonly logGroupName?: string; readonly reason: string }[];
+}
+
+/**
+ * The last of an environment once its stacks are gone: the log groups Lambda created outside them
+ * for CDK's providers (lambda/cleanup/log-groups.ts, the matcher the scheduled cleanup uses too).
+ * In each region only after DescribeStacks shows none of the environment's stacks there; never for
+ * prod, staging or dev.
+ */
+export async function removeProviderLogGroups(environment: string, regions: readonly string[], io: EnvIo): Promise<ProviderLogGroups> {
+  if (isProtectedEnvironment(environment)) {
+    return { deleted: [], kept: regions.map((region) => ({ region, reason: `${environment}'s log groups are never deleted by a tool: delete them by hand if you mean to` })) };
+  }
+  const deleted: { region: string; logGroupName: string }[] = [];
+  const kept: { region: string; logGroupName?: string; reason: string }[] = [];
+  for (const region of regions) {
+    const stacks = await io.describeStacks([region]);
+    const plan = planLogGroupCleanup({ environment, regions, stacks, logGroupNames: await io.listLogGroups(region, logGroupSearchPrefix(environment)) });
+    if (plan.remainingStacks.length > 0) {
+      kept.push({ region, reason: `its stacks ${plan.remainingStacks.join(', ')} remain` });
+      continue;
+    }
+    kept.push(...plan.kept.map(({ logGroupName, reason }) => ({ region, logGroupName, reason })));
+    for (const logGroupName of plan.deletable) {
+      if (await io.deleteLogGroup(region, logGroupName)) {
+        deleted.push({ region, logGroupName });
+      }
+    }
+  }
+  return { deleted, kept };
 }
 
 export async function listEnvironments(command: Command<'list'>, identity: CallerIdentity, io: EnvIo): Promise<number> {

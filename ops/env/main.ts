@@ -1,5 +1,7 @@
 import * as os from 'node:os';
 import * as readline from 'node:readline/promises';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { deleteLogGroupIfPresent, listLogGroupNames } from '../../lambda/cleanup/log-group-client';
 import { ConfigError } from '../../lib/config/config-error';
 import { environmentNameForBranch } from '../../lib/config/environment-names';
 import { findCredentials, noCredentialsLine } from '../aws/credentials';
@@ -30,6 +32,8 @@ export function processIo(): EnvIo {
     osUser: () => os.userInfo().username,
     findCredentials: () => findCredentials(),
     describeStacks,
+    listLogGroups: (region, prefix) => withLogsClient(region, (client) => listLogGroupNames(client, prefix)),
+    deleteLogGroup: (region, logGroupName) => withLogsClient(region, (client) => deleteLogGroupIfPresent(client, logGroupName)),
     signInTestViewer: async (settings, region) => {
       const aws = defaultSmokeAws(() => undefined);
       try {
@@ -39,6 +43,16 @@ export function processIo(): EnvIo {
       }
     },
   };
+}
+
+/** A CloudWatch Logs client of `region` for one call, with the SDK's retries for throttling. */
+async function withLogsClient<T>(region: string, call: (client: CloudWatchLogsClient) => Promise<T>): Promise<T> {
+  const client = new CloudWatchLogsClient({ region, maxAttempts: 5 });
+  try {
+    return await call(client);
+  } finally {
+    client.destroy();
+  }
 }
 
 /** Runs `npm run env -- <argv>` and returns its exit code; prints one clear line on any failure. */

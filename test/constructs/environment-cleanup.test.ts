@@ -1,31 +1,20 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { addComplianceChecks } from '../../lib/compliance';
 import { EnvironmentCleanup, EnvironmentCleanupProps } from '../../lib/constructs/environment-cleanup';
-import { PluginReport } from '../support/synth';
+import { synthesizeReporting, testApp } from '../support/synth';
 
 const ACCOUNT = '123456789012';
-const CDK_JSON_CONTEXT = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')).context as Record<string, unknown>;
 
 /** The cleanup alone in a bare stack of the pipeline's account and region, synthesized with cdk-nag and cfn-guard as `bin/` runs them. */
 function bareCleanup(props: Partial<EnvironmentCleanupProps> = {}) {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-cleanup-'));
-  const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+  const { app, outdir } = testApp('nearstream-cleanup-');
   const stack = new Stack(app, 'Pipeline', { env: { account: ACCOUNT, region: 'us-east-1' } });
   const cleanup = new EnvironmentCleanup(stack, 'EnvironmentCleanup', { regions: ['us-east-1', 'us-west-2'], ...props });
   addComplianceChecks(app);
-  let synthError: string | undefined;
-  try {
-    app.synth();
-  } catch (error) {
-    synthError = (error as Error).message;
-  }
-  const reportFile = path.join(outdir, 'validation-report.json');
-  const reports: PluginReport[] = fs.existsSync(reportFile) ? JSON.parse(fs.readFileSync(reportFile, 'utf8')).pluginReports : [];
+  const { synthError, pluginReports: reports } = synthesizeReporting(app, outdir);
   // Read from the cloud assembly: Template.fromStack would synthesize again and throw the findings
   // instead of letting the compliance test list them.
   const template = Template.fromJSON(JSON.parse(fs.readFileSync(path.join(outdir, stack.templateFile), 'utf8')));
@@ -52,12 +41,14 @@ describe('EnvironmentCleanup', () => {
     });
   });
 
-  it('tells the function its regions, the bootstrap qualifier and its topic', () => {
+  it('tells the function its regions, the bootstrap qualifier, its topic and the run interval, and lets it run 15 minutes to wait for last stacks', () => {
     const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
-      Timeout: 120,
-      Environment: { Variables: Match.objectLike({ CLEANUP_REGIONS: 'us-east-1,us-west-2', CDK_QUALIFIER: 'hnb659fds', NOTIFICATION_TOPIC_ARN: { Ref: topicId } }) },
+      Timeout: 900,
+      Environment: {
+        Variables: Match.objectLike({ CLEANUP_REGIONS: 'us-east-1,us-west-2', CDK_QUALIFIER: 'hnb659fds', NOTIFICATION_TOPIC_ARN: { Ref: topicId }, RUN_INTERVAL_MINUTES: '15' }),
+      },
     });
   });
 
@@ -65,12 +56,46 @@ describe('EnvironmentCleanup', () => {
     const statements = functionRoleStatements(template);
     const actions = statements.flatMap((statement) => [statement.Action].flat()).sort();
     expect(actions).toEqual(
-      ['kms:Decrypt', 'kms:GenerateDataKey*', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sns:Publish', 'sts:AssumeRole', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+      [
+        'kms:Decrypt',
+        'kms:GenerateDataKey*',
+        'logs:CreateLogStream',
+        'logs:DeleteLogGroup',
+        'logs:DeleteLogGroup',
+        'logs:DescribeLogGroups',
+        'logs:PutLogEvents',
+        'sns:Publish',
+        'sts:AssumeRole',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
     );
     const assume = statements.find((statement) => statement.Action === 'sts:AssumeRole')!;
     expect(JSON.stringify(assume.Resource)).not.toContain('*');
     expect(resolveArns(assume.Resource)).toEqual([deployRole('hnb659fds', 'us-east-1'), deployRole('hnb659fds', 'us-west-2')]);
     template.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
+  });
+
+  it('lets the function delete only Nearstream functions\' log groups in its regions, list them there, and never delete prod\'s, staging\'s or dev\'s', () => {
+    const statements = functionRoleStatements(template) as { Effect: string; Action: string | string[]; Resource: unknown }[];
+    const withAction = (action: string, effect: string) => statements.filter((statement) => [statement.Action].flat().includes(action) && statement.Effect === effect);
+
+    const [deleteAllowed] = withAction('logs:DeleteLogGroup', 'Allow');
+    expect(withAction('logs:DeleteLogGroup', 'Allow')).toHaveLength(1);
+    expect(deleteAllowed.Action).toBe('logs:DeleteLogGroup');
+    expect(resolveArns(deleteAllowed.Resource)).toEqual([
+      `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:/aws/lambda/nearstream-*`,
+      `arn:aws:logs:us-west-2:${ACCOUNT}:log-group:/aws/lambda/nearstream-*`,
+    ]);
+    const [describe] = withAction('logs:DescribeLogGroups', 'Allow');
+    expect(describe.Action).toBe('logs:DescribeLogGroups');
+    expect(resolveArns(describe.Resource)).toEqual([`arn:aws:logs:us-east-1:${ACCOUNT}:log-group:*`, `arn:aws:logs:us-west-2:${ACCOUNT}:log-group:*`]);
+
+    const denied = withAction('logs:DeleteLogGroup', 'Deny');
+    expect(denied).toHaveLength(1);
+    expect(resolveArns(denied[0].Resource)).toEqual(
+      ['dev', 'prod', 'staging'].map((environment) => `arn:aws:logs:*:${ACCOUNT}:log-group:/aws/lambda/nearstream-${environment}-*`),
+    );
   });
 
   it('keeps its record of deletions a year, encrypted with a key of its own', () => {
@@ -102,9 +127,10 @@ describe('EnvironmentCleanup', () => {
     }
   });
 
-  it('takes another bootstrap qualifier and schedule', () => {
-    const custom = bareCleanup({ qualifier: 'nrst1', schedule: ScheduleExpression.rate(Duration.minutes(30)) }).template;
+  it('takes another bootstrap qualifier and run interval', () => {
+    const custom = bareCleanup({ qualifier: 'nrst1', runInterval: Duration.minutes(30) }).template;
     custom.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(30 minutes)' });
+    custom.hasResourceProperties('AWS::Lambda::Function', { Timeout: 900, Environment: { Variables: Match.objectLike({ RUN_INTERVAL_MINUTES: '30' }) } });
     const assume = functionRoleStatements(custom).find((statement) => statement.Action === 'sts:AssumeRole')!;
     expect(resolveArns(assume.Resource)).toEqual([deployRole('nrst1', 'us-east-1'), deployRole('nrst1', 'us-west-2')]);
   });
@@ -116,6 +142,19 @@ describe('EnvironmentCleanup', () => {
   ])('refuses regions %j, saying why', (regions, message) => {
     const stack = new Stack(new App(), 'Pipeline', { env: { account: ACCOUNT, region: 'us-east-1' } });
     expect(() => new EnvironmentCleanup(stack, 'EnvironmentCleanup', { regions })).toThrow(message);
+  });
+
+  it('ends each run before the next when the interval is shorter than Lambda\'s longest timeout', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Pipeline', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    new EnvironmentCleanup(stack, 'EnvironmentCleanup', { regions: ['us-east-1'], runInterval: Duration.minutes(10) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(10 minutes)' });
+    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 600, Environment: { Variables: Match.objectLike({ RUN_INTERVAL_MINUTES: '10' }) } });
+  });
+
+  it.each([[Duration.seconds(90)], [Duration.seconds(30)]])('refuses a run interval of %s, which rate() cannot say', (runInterval) => {
+    const stack = new Stack(new App(), 'Pipeline', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    expect(() => new EnvironmentCleanup(stack, 'EnvironmentCleanup', { regions: ['us-east-1'], runInterval })).toThrow('EnvironmentCleanup runInterval must be a whole number of minutes, at least 1');
   });
 
   it('refuses a bootstrap qualifier the bootstrap template would not accept', () => {

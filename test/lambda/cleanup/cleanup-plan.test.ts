@@ -1,4 +1,5 @@
-import { BAD_TAG_REASONS, CleanupPlan, FoundStack, planCleanup, positionOf, StackRef } from '../../../lambda/cleanup/cleanup-plan';
+import { BAD_TAG_REASONS, CleanupPlan, failedDeletionCadence, FoundStack, planCleanup, positionOf, StackRef } from '../../../lambda/cleanup/cleanup-plan';
+import { environmentStackNames } from '../../../lambda/cleanup/log-groups';
 import { ENVIRONMENT_TAGS } from '../../../lib/config/lifetime';
 import { synthEnvironment } from '../../support/synth';
 
@@ -46,7 +47,7 @@ function deletionOrder(stacks: readonly FoundStack[], now = NOW): string[][] {
   const layers: string[][] = [];
   let remaining = [...stacks];
   for (let run = 0; run < 10 && remaining.length > 0; run += 1) {
-    const issued = planCleanup(remaining, now).teardowns.flatMap((teardown) => [...teardown.start, ...teardown.retry]);
+    const issued = planCleanup(remaining, now).teardowns.flatMap((teardown) => [...teardown.start, ...teardown.failed.filter((failed) => failed.retry)]);
     if (issued.length === 0) {
       break;
     }
@@ -70,7 +71,7 @@ describe('planCleanup', () => {
     const [teardown] = planCleanup(environment('pr-41', { appliances: false }), NOW).teardowns;
     expect(names(teardown.start)).toEqual(['nearstream-pr-41-appliance-image', 'nearstream-pr-41-control-plane-us-east-1', 'nearstream-pr-41-control-plane-us-west-2', 'nearstream-pr-41-encoding']);
     expect(names(teardown.waiting)).toEqual(['nearstream-pr-41-data', 'nearstream-pr-41-origin-replica-us-west-2']);
-    expect(teardown.removed).toBe(false);
+    expect(teardown.startsLastLayer).toBe(false);
   });
 
   it('treats an environment as expired from the instant of its expiry, not a second before', () => {
@@ -112,12 +113,52 @@ describe('planCleanup', () => {
     expect(planCleanup(untagged, NOW).skipped).toEqual([expect.objectContaining({ reason: 'bad-kind', detail: expect.stringContaining('missing') })]);
   });
 
-  it('skips an environment whose stacks disagree on its expiry', () => {
-    const stacks = environment('pr-41');
-    stacks[0] = { ...stacks[0], tags: { ...stacks[0].tags, [ENVIRONMENT_TAGS.expiresAt]: FUTURE } };
-    const plan = planCleanup(stacks, NOW);
-    expect(plan.teardowns).toEqual([]);
-    expect(plan.skipped).toEqual([expect.objectContaining({ reason: 'conflicting-tags', detail: expect.stringContaining(`${PAST}, ${FUTURE}`) })]);
+  describe('when the stacks disagree on the expiry, as a failed update rolled back on some of them leaves them', () => {
+    /** pr-41 with its first `count` stacks (the origin replica first) carrying `expiresAt` instead. */
+    const withSome = (count: number, expiresAt: string | undefined, options: EnvironmentOptions = {}) =>
+      environment('pr-41', options).map((stack, index) => {
+        if (index >= count) {
+          return stack;
+        }
+        const { [ENVIRONMENT_TAGS.expiresAt]: _expiresAt, ...tags } = stack.tags;
+        return { ...stack, tags: expiresAt === undefined ? tags : { ...tags, [ENVIRONMENT_TAGS.expiresAt]: expiresAt } };
+      });
+
+    it('tears the environment down once the latest of its expiries has passed, noting the earlier ones', () => {
+      const plan = planCleanup(withSome(3, '2026-12-02T11:00:00Z'), NOW);
+      expect(plan.skipped).toEqual([]);
+      expect(plan.teardowns).toEqual([expect.objectContaining({ environment: 'pr-41', expiresAt: '2026-12-02T11:00:00Z', supersededExpiries: [PAST] })]);
+      expect(names(plan.teardowns[0].start)).toEqual(['nearstream-pr-41-appliances-us-east-1', 'nearstream-pr-41-appliances-us-west-2']);
+    });
+
+    it('keeps the environment until the latest expiry when any stack carries one in the future, quietly', () => {
+      const plan = planCleanup(withSome(1, FUTURE), NOW);
+      expect(plan.teardowns).toEqual([]);
+      expect(plan.skipped).toEqual([expect.objectContaining({ reason: 'not-expired', detail: `expires at ${FUTURE} (the latest of ${PAST}, ${FUTURE}, which its stacks disagree on)` })]);
+      expect(BAD_TAG_REASONS.has('not-expired')).toBe(false);
+      expect(planCleanup(withSome(1, FUTURE), new Date(FUTURE)).teardowns).toHaveLength(1);
+    });
+
+    it('never deletes it when any stack says prod or staging, and reports the conflict', () => {
+      for (const kind of ['prod', 'staging']) {
+        const stacks = environment('pr-41').map((stack, index) => (index === 4 ? { ...stack, tags: { ...stack.tags, [ENVIRONMENT_TAGS.kind]: kind } } : stack));
+        const plan = planCleanup(stacks, NOW);
+        expect(plan.teardowns).toEqual([]);
+        expect(plan.skipped).toEqual([expect.objectContaining({ reason: 'conflicting-tags', detail: expect.stringContaining(`ephemeral, ${kind}; with ${kind} among them it is never cleaned up`) })]);
+      }
+    });
+
+    it('reports, and keeps, an environment where some stacks carry no expiry: one of the two is wrong', () => {
+      const plan = planCleanup(withSome(1, undefined), NOW);
+      expect(plan.teardowns).toEqual([]);
+      expect(plan.skipped).toEqual([expect.objectContaining({ reason: 'conflicting-tags', detail: `nearstream-pr-41-origin-replica-us-west-2 carry no ${ENVIRONMENT_TAGS.expiresAt} while its other stacks carry ${PAST}` })]);
+    });
+
+    it('reports an unreadable expiry on any stack rather than taking the latest of the rest', () => {
+      const plan = planCleanup(withSome(1, 'next tuesday'), NOW);
+      expect(plan.teardowns).toEqual([]);
+      expect(plan.skipped).toEqual([expect.objectContaining({ reason: 'bad-expiry', detail: expect.stringContaining("'next tuesday'") })]);
+    });
   });
 
   it('skips and names a stack whose environment tag disagrees with its name, and tears the rest down without it', () => {
@@ -161,29 +202,48 @@ describe('planCleanup', () => {
 
     const bothGoing = planCleanup(environment('pr-41', { status: { ...status, 'nearstream-pr-41-appliances-us-west-2': 'DELETE_IN_PROGRESS' } }), NOW);
     expect(bothGoing.teardowns[0].start).toEqual([]);
-    expect(bothGoing.teardowns[0].removed).toBe(false);
+    expect(bothGoing.teardowns[0].startsLastLayer).toBe(false);
   });
 
-  it('retries a stack whose deletion failed, and deletes nothing behind it', () => {
-    const [teardown] = planCleanup(environment('pr-41', { appliances: false, status: { 'nearstream-pr-41-encoding': 'DELETE_FAILED' } }), NOW).teardowns;
-    expect(names(teardown.retry)).toEqual(['nearstream-pr-41-encoding']);
+  it('reports a stack whose deletion failed with its reason, retries it in the daily run, and deletes nothing behind it', () => {
+    const statusReason = 'The following resource(s) failed to delete: [Bucket83908E77].';
+    const stacks = environment('pr-41', { appliances: false, status: { 'nearstream-pr-41-encoding': 'DELETE_FAILED' } }).map((stack) =>
+      stack.status === 'DELETE_FAILED' ? { ...stack, statusReason, deletionStartedAt: new Date('2026-12-01T18:00:05Z') } : stack,
+    );
+    const [teardown] = planCleanup(stacks, NOW).teardowns;
+    expect(teardown.failed).toEqual([{ stackName: 'nearstream-pr-41-encoding', region: PRIMARY, statusReason, retry: false, announce: false }]);
     expect(names(teardown.start)).not.toContain('nearstream-pr-41-encoding');
     expect(names(teardown.waiting)).toEqual(['nearstream-pr-41-data', 'nearstream-pr-41-origin-replica-us-west-2']);
+
+    const [daily] = planCleanup(stacks, new Date('2026-12-02T09:07:00Z')).teardowns;
+    expect(daily.failed).toEqual([expect.objectContaining({ stackName: 'nearstream-pr-41-encoding', retry: true, announce: true })]);
+    expect(names(daily.waiting)).toEqual(names(teardown.waiting));
   });
 
   it('waits for a stack in another operation rather than calling DeleteStack, which CloudFormation would refuse', () => {
     const [replica] = environment('pr-41');
     const [teardown] = planCleanup([{ ...replica, status: 'UPDATE_ROLLBACK_IN_PROGRESS' }], NOW).teardowns;
-    expect(teardown).toMatchObject({ start: [], retry: [], busy: [{ stackName: replica.stackName }], removed: false });
+    expect(teardown).toMatchObject({ start: [], failed: [], busy: [{ stackName: replica.stackName }], startsLastLayer: false });
   });
 
-  it('reports an environment removed in the run that deletes its last layer, and not before or after', () => {
+  it('says an environment starts its last layer in the run that issues DeleteStack for its last stacks, and not before or after', () => {
     const [replica, data] = environment('pr-41');
-    expect(planCleanup([replica, data], NOW).teardowns[0].removed).toBe(false);
-    expect(planCleanup([replica], NOW).teardowns[0]).toMatchObject({ start: [{ stackName: replica.stackName, region: SECONDARY }], removed: true });
-    expect(planCleanup([{ ...replica, status: 'DELETE_FAILED' }], NOW).teardowns[0]).toMatchObject({ retry: [{ stackName: replica.stackName }], removed: true });
-    expect(planCleanup([{ ...replica, status: 'DELETE_IN_PROGRESS' }], NOW).teardowns[0]).toMatchObject({ start: [], removed: false });
+    expect(planCleanup([replica, data], NOW).teardowns[0].startsLastLayer).toBe(false);
+    expect(planCleanup([replica], NOW).teardowns[0]).toMatchObject({ start: [{ stackName: replica.stackName, region: SECONDARY }], startsLastLayer: true });
+    expect(planCleanup([{ ...replica, status: 'DELETE_IN_PROGRESS' }], NOW).teardowns[0]).toMatchObject({ start: [], startsLastLayer: false });
     expect(planCleanup([{ ...replica, status: 'DELETE_COMPLETE' }], NOW)).toEqual({ teardowns: [], skipped: [] });
+    // A failed last stack left for the daily retry is not deleting; the daily run that retries it starts it again.
+    expect(planCleanup([{ ...replica, status: 'DELETE_FAILED' }], NOW).teardowns[0]).toMatchObject({ failed: [{ retry: false }], startsLastLayer: false });
+    expect(planCleanup([{ ...replica, status: 'DELETE_FAILED' }], new Date('2026-12-02T09:07:00Z')).teardowns[0]).toMatchObject({ failed: [{ retry: true }], startsLastLayer: true });
+  });
+
+  it('says the current layer is the last while nothing waits behind it and nothing of it is busy, deleting or not', () => {
+    const [replica, data] = environment('pr-41');
+    expect(planCleanup([replica, data], NOW).teardowns[0].lastLayer).toBe(false);
+    for (const status of ['CREATE_COMPLETE', 'DELETE_IN_PROGRESS', 'DELETE_FAILED']) {
+      expect([status, planCleanup([{ ...replica, status }], NOW).teardowns[0].lastLayer]).toEqual([status, true]);
+    }
+    expect(planCleanup([{ ...replica, status: 'UPDATE_IN_PROGRESS' }], NOW).teardowns[0].lastLayer).toBe(false);
   });
 
   it('plans several environments at once, each at its own layer', () => {
@@ -211,6 +271,55 @@ describe('planCleanup', () => {
   });
 });
 
+describe('failedDeletionCadence', () => {
+  const MINUTE = 60_000;
+  /** The schedule's runs: every 15 minutes, 7 minutes past the quarter, from `from` for `hours`. */
+  const runs = (from: string, hours: number) => Array.from({ length: hours * 4 }, (_, index) => new Date(new Date(from).getTime() + 7 * MINUTE + index * 15 * MINUTE));
+
+  /**
+   * Plays the schedule over a stack whose deletion began at `deletionStartedAt` and fails within a
+   * minute every time. `restampedByRetry` says whether a retry restarts DeletionTime: the rule
+   * must hold either way. Returns the runs that announced and the runs that retried.
+   */
+  function play(deletionStartedAt: Date, days: number, restampedByRetry: boolean) {
+    let started = deletionStartedAt;
+    const announced: string[] = [];
+    const retried: string[] = [];
+    for (const now of runs('2026-12-02T12:00:00Z', days * 24).filter((run) => run > deletionStartedAt)) {
+      const { retry, announce } = failedDeletionCadence(started, now);
+      if (announce) {
+        announced.push(now.toISOString());
+      }
+      if (retry) {
+        retried.push(now.toISOString());
+        started = restampedByRetry ? new Date(now.getTime() + 5000) : started;
+      }
+    }
+    return { announced, retried };
+  }
+
+  it.each([true, false])('announces a failure in the first run after it, then once a day with the daily retry (DeletionTime restamped by a retry: %s)', (restampedByRetry) => {
+    // The deletion began in the 12:07 run and failed before the 12:22 run.
+    const { announced, retried } = play(new Date('2026-12-02T12:07:05Z'), 3, restampedByRetry);
+    expect(announced).toEqual(['2026-12-02T12:22:00.000Z', '2026-12-03T09:07:00.000Z', '2026-12-04T09:07:00.000Z', '2026-12-05T09:07:00.000Z']);
+    expect(retried).toEqual(['2026-12-03T09:07:00.000Z', '2026-12-04T09:07:00.000Z', '2026-12-05T09:07:00.000Z']);
+  });
+
+  it('stays quiet between the announcements, whatever DeletionTime says', () => {
+    expect(failedDeletionCadence(new Date('2026-12-02T12:07:05Z'), new Date('2026-12-02T12:37:00Z'))).toEqual({ retry: false, announce: false });
+    expect(failedDeletionCadence(undefined, new Date('2026-12-02T12:22:00Z'))).toEqual({ retry: false, announce: false });
+    // A failure of the daily retry was announced with the retry, not again the run after.
+    expect(failedDeletionCadence(new Date('2026-12-02T09:07:05Z'), new Date('2026-12-02T09:22:00Z'))).toEqual({ retry: false, announce: false });
+  });
+
+  it('retries and reminds in the daily run even without a DeletionTime, and places that run by the schedule\'s interval', () => {
+    expect(failedDeletionCadence(undefined, new Date('2026-12-02T09:14:59Z'))).toEqual({ retry: true, announce: true });
+    expect(failedDeletionCadence(undefined, new Date('2026-12-02T09:15:00Z'))).toEqual({ retry: false, announce: false });
+    expect(failedDeletionCadence(undefined, new Date('2026-12-02T09:45:00Z'), 60)).toEqual({ retry: true, announce: true });
+    expect(failedDeletionCadence(new Date('2026-12-02T12:00:00Z'), new Date('2026-12-02T12:45:00Z'), 60)).toEqual({ retry: false, announce: true });
+  });
+});
+
 describe('planCleanup on the stacks lib/nearstream-environment.ts synthesizes', () => {
   const synthesized = synthEnvironment({
     name: 'pr-feature-x',
@@ -228,6 +337,10 @@ describe('planCleanup on the stacks lib/nearstream-environment.ts synthesizes', 
     for (const stack of stacks) {
       expect([stack.stackName, positionOf(stack.stackName, 'pr-feature-x')?.part]).toEqual([stack.stackName, expect.any(String)]);
     }
+  });
+
+  it('gives the log group cleanup every stack name the environment has', () => {
+    expect(environmentStackNames('pr-feature-x', [PRIMARY, SECONDARY])).toEqual(expect.arrayContaining(stacks.map((stack) => stack.stackName)));
   });
 
   it('deletes every stack after every stack that depends on it, and all of them in the end', () => {

@@ -28,6 +28,10 @@ function fakeIo(overrides: Partial<EnvIo> = {}) {
       calls.describeStacks.push(regions);
       return [];
     },
+    listLogGroups: async () => [],
+    deleteLogGroup: async () => {
+      throw new Error('no log groups in these tests');
+    },
     signInTestViewer: async () => {
       throw new Error('no test viewer in these tests');
     },

@@ -52,6 +52,8 @@ describe('npm run env offline, through toolkit-lib', () => {
         throw new Error('offline');
       },
       describeStacks: async () => [],
+      listLogGroups: async () => [],
+      deleteLogGroup: async () => false,
     };
 
     const code = await runEnv(['synth', 'pr-7', '--no-bundling', '--json', '--out', outdir, '--ttl', '12h', '--creator', 'alice'], io);
