@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { readWorkloadFiles, WorkloadFileError } from '../simulator/files';
 import { offloadPlot } from '../simulator/plot';
 import { POLICY_NAMES, simulate, SimulationResult } from '../simulator/simulate';
-import { DEFAULT_SYNTHETIC, SyntheticOptions, syntheticWorkload } from '../simulator/synthetic';
+import { DEFAULT_SYNTHETIC, SMALL_GROUP_VOLUME, SyntheticOptions, syntheticWorkload } from '../simulator/synthetic';
 import { Workload } from '../simulator/workload';
 
 const USAGE = `npm run sim -- [options]
@@ -22,6 +22,13 @@ Or synthetic (defaults in brackets):
   --titles N [${DEFAULT_SYNTHETIC.catalogTitles}]  --zipf X [${DEFAULT_SYNTHETIC.zipf}]  --churn X [${DEFAULT_SYNTHETIC.churn}]
   --releases N per day [${DEFAULT_SYNTHETIC.releasesPerDay}]  --clusters N [${DEFAULT_SYNTHETIC.clusters}]
   --capacity X share of catalog bytes per cluster [${DEFAULT_SYNTHETIC.capacityShare}]  --skew X [${DEFAULT_SYNTHETIC.regionalSkew}]
+  --language-groups N  clusters in N language groups [${DEFAULT_SYNTHETIC.languageGroups}]: the first holds all clusters
+                    but one per other group; a small group's cluster has ${SMALL_GROUP_VOLUME} of a big one's requests
+  --language-skew X    how many times more a cluster plays its own group's titles [${DEFAULT_SYNTHETIC.languageSkew}]
+  --taste-shift-day D  every catalog title's popularity is re-drawn on day D [none]
+Scenario (any workload):
+  --lost-days D1,D2 the planner never receives these days' demand; their requests still count for
+                    every policy, and the caches still learn from them [none]
 Output:
   --warmup N        leading days replayed but not counted [1]
   --json            one JSON object instead of the table
@@ -38,6 +45,9 @@ const SYNTHETIC_FLAGS: Readonly<Record<string, keyof SyntheticOptions>> = {
   clusters: 'clusters',
   capacity: 'capacityShare',
   skew: 'regionalSkew',
+  'language-groups': 'languageGroups',
+  'language-skew': 'languageSkew',
+  'taste-shift-day': 'tasteShiftDay',
 };
 
 class UsageError extends Error {}
@@ -52,6 +62,7 @@ function parse(argv: string[]) {
       warmup: { type: 'string' },
       json: { type: 'boolean', default: false },
       plot: { type: 'string' },
+      'lost-days': { type: 'string' },
       help: { type: 'boolean', default: false },
       ...Object.fromEntries(Object.keys(SYNTHETIC_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
     },
@@ -102,25 +113,71 @@ function workloadFrom(values: Record<string, string | boolean | undefined>): Wor
       throw new UsageError(`--${flag} must be ${flag === 'zipf' ? 'above' : 'at least'} 0 (got ${value})`);
     }
   }
+  if (!Number.isInteger(synthetic.languageGroups) || synthetic.languageGroups < 1 || synthetic.languageGroups > synthetic.clusters) {
+    throw new UsageError(`--language-groups must be a whole number from 1 to the ${synthetic.clusters} clusters (got ${synthetic.languageGroups})`);
+  }
+  if (!(synthetic.languageSkew >= 1)) {
+    throw new UsageError(`--language-skew must be at least 1 (got ${synthetic.languageSkew})`);
+  }
+  if (!Number.isInteger(synthetic.tasteShiftDay) || synthetic.tasteShiftDay < -1 || synthetic.tasteShiftDay >= synthetic.days) {
+    throw new UsageError(`--taste-shift-day must be a whole day from 0 to ${synthetic.days - 1} (got ${synthetic.tasteShiftDay})`);
+  }
   return syntheticWorkload(synthetic);
+}
+
+/** `--lost-days 3,4`: whole days, each one the workload replays. */
+function lostDays(text: string | undefined, replayed: ReadonlySet<number>): number[] {
+  if (text === undefined) {
+    return [];
+  }
+  return text.split(',').map((field) => {
+    if (!/^-?\d+$/.test(field.trim())) {
+      throw new UsageError(`--lost-days: '${field}' is not a whole day (give days separated by commas, e.g. 5,6)`);
+    }
+    const day = Number(field);
+    if (!replayed.has(day)) {
+      throw new UsageError(`--lost-days: day ${day} is not replayed by the workload`);
+    }
+    return day;
+  });
 }
 
 function table(result: SimulationResult, seconds: number): string {
   const tb = (bytes: number) => (bytes / 1e12).toFixed(2);
+  const percent = (value: number) => `${(value * 100).toFixed(2)}%`;
   const rows = POLICY_NAMES.map((name) => {
     const policy = result.policies[name];
-    return [name, `${(policy.offload * 100).toFixed(2)}%`, tb(policy.fillBytes), tb(policy.originBytes)];
+    const atOrAbove = result.plannerDaysAtOrAbove[name];
+    return [name, percent(policy.offload), tb(policy.fillBytes), tb(policy.originBytes), atOrAbove === undefined ? '-' : percent(atOrAbove)];
   });
-  const header = ['policy', 'byte offload', 'fill TB', 'origin TB'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
-  const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+  const perDay = result.days.map((day, position) => [
+    `${day}${position < result.warmupDays ? ' (warm-up)' : ''}${result.lostDemandDays.includes(day) ? ' (lost)' : ''}`,
+    ...POLICY_NAMES.map((name) => percent(result.policies[name].offloadByDay[position])),
+  ]);
+  const perCluster = Object.keys(result.policies.planner.byCluster).map((clusterId) => [
+    clusterId,
+    tb(result.policies.planner.byCluster[clusterId].requestedBytes),
+    ...POLICY_NAMES.map((name) => percent(result.policies[name].byCluster[clusterId].offload)),
+  ]);
   const belady = result.policies.belady.offload;
   return [
     `${result.requests.toLocaleString('en-US')} requests over ${result.days.length} days (${result.warmupDays} warm-up), ${seconds.toFixed(1)} s`,
-    line(header),
-    ...rows.map(line),
+    ...aligned(['policy', 'byte offload', 'fill TB', 'origin TB', 'planner at or above, days'], rows),
     `planner / belady: ${(result.policies.planner.offload / belady).toFixed(3)}`,
+    '',
+    'offload per day',
+    ...aligned(['day', ...POLICY_NAMES], perDay),
+    '',
+    'offload per cluster (counted days)',
+    ...aligned(['cluster', 'requested TB', ...POLICY_NAMES], perCluster),
   ].join('\n');
+}
+
+/** A header and rows as text columns: the first left-aligned, the rest right-aligned. */
+function aligned(header: string[], rows: string[][]): string[] {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+  return [line(header), ...rows.map(line)];
 }
 
 function main(): number {
@@ -146,7 +203,8 @@ function main(): number {
     if (typeof values.plot === 'string' && !fs.existsSync(path.dirname(path.resolve(values.plot)))) {
       throw new UsageError(`--plot: the directory of ${values.plot} does not exist`);
     }
-    const result = simulate(workload, { warmupDays });
+    const lostDemandDays = lostDays(values['lost-days'] as string | undefined, new Set(workload.requests.day));
+    const result = simulate(workload, { warmupDays, lostDemandDays });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (typeof values.plot === 'string') {
       // Written beside its destination and renamed: a failed run never leaves half a file.
@@ -155,8 +213,8 @@ function main(): number {
       fs.renameSync(scratch, values.plot);
     }
     if (values.json) {
-      const { requests, days, warmupDays: warmup, policies } = result;
-      console.log(JSON.stringify({ requests, days: days.length, warmupDays: warmup, seconds, policies }));
+      const { requests, days, warmupDays: warmup, policies, plannerDaysAtOrAbove, requestedBytesByDay } = result;
+      console.log(JSON.stringify({ requests, days: days.length, dayNumbers: days, warmupDays: warmup, lostDemandDays, seconds, policies, plannerDaysAtOrAbove, requestedBytesByDay }));
     } else {
       console.log(table(result, seconds));
     }

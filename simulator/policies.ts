@@ -45,8 +45,16 @@ export class PlannerPolicy implements Policy {
   private readonly titles: PlanTitle[];
   private readonly clusters: PlanCluster[];
   private currentDay = 0;
+  /** Days whose demand reached the planner: replayed before tonight and not lost. */
+  private readonly observedDays = new Set<number>();
+  private lastDay: number | undefined;
 
-  constructor(private readonly workload: Workload, private readonly options: Partial<PlannerOptions> = {}) {
+  /** `lostDemandDays`: days whose demand never reaches the planner (their requests are still served). */
+  constructor(
+    private readonly workload: Workload,
+    private readonly options: Partial<PlannerOptions> = {},
+    private readonly lostDemandDays: ReadonlySet<number> = new Set(),
+  ) {
     this.holdings = new NightlyHoldings(workload);
     this.titleIndex = new Map(workload.titles.map((title, index) => [title.id, index]));
     this.titles = workload.titles.map((title) => ({ titleId: title.id, bytes: title.bytes, releaseDay: title.releaseDay }));
@@ -58,12 +66,18 @@ export class PlannerPolicy implements Policy {
   }
 
   night(day: number): number {
+    if (this.lastDay !== undefined && !this.lostDemandDays.has(this.lastDay)) {
+      this.observedDays.add(this.lastDay);
+    }
+    this.lastDay = day;
     this.currentDay = day;
     const plans = planFills({
       day,
       titles: this.titles,
       clusters: this.clusters,
       demand: this.demand,
+      observedDays: new Map(this.workload.clusters.map((cluster) => [cluster.id, this.observedDays])),
+      held: new Map(this.workload.clusters.map((cluster, index) => [cluster.id, new Set([...this.holdings.held[index]].map((title) => this.workload.titles[title].id))])),
       options: this.options,
     });
     return plans.reduce((sum, plan, cluster) => sum + this.holdings.replace(cluster, plan.titles.map((id) => this.titleIndex.get(id)!)), 0);
@@ -71,6 +85,10 @@ export class PlannerPolicy implements Policy {
 
   serve(index: number): { hit: boolean; filledBytes: number } {
     const { cluster, title, bytes } = this.workload.requests;
+    const hit = { hit: this.holdings.held[cluster[index]].has(title[index]), filledBytes: 0 };
+    if (this.lostDemandDays.has(this.currentDay)) {
+      return hit;
+    }
     const byTitle = this.demand.get(this.workload.clusters[cluster[index]].id)!;
     const id = this.workload.titles[title[index]].id;
     let days = byTitle.get(id);
@@ -79,7 +97,7 @@ export class PlannerPolicy implements Policy {
       byTitle.set(id, days);
     }
     days.set(this.currentDay, (days.get(this.currentDay) ?? 0) + bytes[index]);
-    return { hit: this.holdings.held[cluster[index]].has(title[index]), filledBytes: 0 };
+    return hit;
   }
 }
 

@@ -10,9 +10,20 @@ export interface PolicyResult {
   /** Bytes players fetched from the origin tier because their cluster did not hold the title. */
   readonly originBytes: number;
   readonly servedBytes: number;
-  /** Offload per simulated day, in day order. */
+  /** Offload per simulated day, in day order, warm-up days included. */
   readonly offloadByDay: readonly number[];
+  /** Counted figures per cluster id: totals hide a cluster the policy serves badly. */
+  readonly byCluster: Readonly<Record<string, ClusterResult>>;
 }
+
+export interface ClusterResult {
+  readonly offload: number;
+  readonly servedBytes: number;
+  readonly requestedBytes: number;
+}
+
+/** Share of counted days on which the planner's offload is at or above each other policy's. */
+export type DaysAtOrAbove = Readonly<Record<string, number>>;
 
 export interface SimulationResult {
   /** Every day replayed, warm-up included. */
@@ -21,7 +32,13 @@ export interface SimulationResult {
   readonly warmupDays: number;
   readonly requestedBytes: number;
   readonly requests: number;
+  /** Bytes requested per day, in day order, warm-up days included. */
+  readonly requestedBytesByDay: readonly number[];
+  /** Days whose demand the planner never received (the requests still count for every policy). */
+  readonly lostDemandDays: readonly number[];
   readonly policies: Readonly<Record<string, PolicyResult>>;
+  /** For each other policy, the share of counted days the planner served at least as well. */
+  readonly plannerDaysAtOrAbove: DaysAtOrAbove;
 }
 
 export const POLICY_NAMES = ['planner', 'lru', 'lfu', 'belady'] as const;
@@ -33,24 +50,43 @@ export interface SimulationOptions {
    */
   readonly warmupDays: number;
   readonly planner: Partial<PlannerOptions>;
+  /**
+   * Days whose demand data never reaches the planner (a lost export): their requests happen and
+   * count for every policy, and the caches still learn from their own hits and misses.
+   * @default none
+   */
+  readonly lostDemandDays: readonly number[];
 }
 
 /** Replays the workload day by day against every policy on the same requests and capacity. */
 export function simulate(workload: Workload, options: Partial<SimulationOptions> = {}): SimulationResult {
   const warmupDays = options.warmupDays ?? 1;
   const plannerOptions = options.planner ?? {};
-  const policies: Policy[] = [new PlannerPolicy(workload, plannerOptions), new LruPolicy(workload), new LfuPolicy(workload), new BeladyPolicy(workload)];
+  const lostDemandDays = [...new Set(options.lostDemandDays ?? [])].sort((a, b) => a - b);
+  const policies: Policy[] = [
+    new PlannerPolicy(workload, plannerOptions, new Set(lostDemandDays)),
+    new LruPolicy(workload),
+    new LfuPolicy(workload),
+    new BeladyPolicy(workload),
+  ];
   const days = daysOf(workload.requests);
-  const totals = policies.map(() => ({ served: 0, fill: 0, origin: 0, byDay: [] as number[] }));
+  const clusterCount = workload.clusters.length;
+  const totals = policies.map(() => ({ served: 0, fill: 0, origin: 0, byDay: [] as number[], servedByCluster: new Float64Array(clusterCount) }));
+  const requestedByCluster = new Float64Array(clusterCount);
+  const requestedBytesByDay: number[] = [];
   let requestedBytes = 0;
-  const bytes = workload.requests.bytes;
+  const { bytes, cluster } = workload.requests;
 
   for (const [position, { day, start, end }] of days.entries()) {
     const counted = position >= warmupDays;
     let dayBytes = 0;
     for (let index = start; index < end; index++) {
       dayBytes += bytes[index];
+      if (counted) {
+        requestedByCluster[cluster[index]] += bytes[index];
+      }
     }
+    requestedBytesByDay.push(dayBytes);
     if (counted) {
       requestedBytes += dayBytes;
     }
@@ -63,6 +99,9 @@ export function simulate(workload: Workload, options: Partial<SimulationOptions>
         const { hit, filledBytes } = policy.serve(index);
         if (hit) {
           served += bytes[index];
+          if (counted) {
+            total.servedByCluster[cluster[index]] += bytes[index];
+          }
         } else {
           today.origin += bytes[index];
         }
@@ -79,22 +118,57 @@ export function simulate(workload: Workload, options: Partial<SimulationOptions>
     });
   }
 
+  const results = Object.fromEntries(
+    policies.map((policy, which) => [
+      policy.name,
+      {
+        offload: requestedBytes > 0 ? totals[which].served / requestedBytes : 0,
+        fillBytes: totals[which].fill,
+        originBytes: totals[which].origin,
+        servedBytes: totals[which].served,
+        offloadByDay: totals[which].byDay,
+        byCluster: Object.fromEntries(
+          workload.clusters.map((entry, index) => [
+            entry.id,
+            {
+              offload: requestedByCluster[index] > 0 ? totals[which].servedByCluster[index] / requestedByCluster[index] : 0,
+              servedBytes: totals[which].servedByCluster[index],
+              requestedBytes: requestedByCluster[index],
+            },
+          ]),
+        ),
+      },
+    ]),
+  );
+  const counted = Math.min(warmupDays, days.length);
   return {
     days: days.map((entry) => entry.day),
-    warmupDays: Math.min(warmupDays, days.length),
+    warmupDays: counted,
     requestedBytes,
     requests: workload.requests.length,
-    policies: Object.fromEntries(
-      policies.map((policy, which) => [
-        policy.name,
-        {
-          offload: requestedBytes > 0 ? totals[which].served / requestedBytes : 0,
-          fillBytes: totals[which].fill,
-          originBytes: totals[which].origin,
-          servedBytes: totals[which].served,
-          offloadByDay: totals[which].byDay,
-        },
-      ]),
+    requestedBytesByDay,
+    lostDemandDays,
+    policies: results,
+    plannerDaysAtOrAbove: Object.fromEntries(
+      policies
+        .filter((policy) => policy.name !== 'planner')
+        .map((policy) => [policy.name, daysAtOrAbove(results.planner.offloadByDay, results[policy.name].offloadByDay, counted)]),
     ),
   };
+}
+
+/**
+ * The share of days after the warm-up on which `ours` is at or above `theirs` (offload per day, in
+ * day order). Offloads within a part per billion are equal: both are sums of the same bytes.
+ */
+export function daysAtOrAbove(ours: readonly number[], theirs: readonly number[], warmupDays: number): number {
+  let days = 0;
+  let atOrAbove = 0;
+  for (let position = warmupDays; position < Math.min(ours.length, theirs.length); position++) {
+    days++;
+    if (ours[position] >= theirs[position] - 1e-9) {
+      atOrAbove++;
+    }
+  }
+  return days > 0 ? atOrAbove / days : 0;
 }

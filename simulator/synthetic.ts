@@ -18,6 +18,17 @@ export interface SyntheticOptions {
   readonly capacityShare: number;
   /** How much taste differs between clusters: the standard deviation of a per-cluster log-popularity offset. */
   readonly regionalSkew: number;
+  /**
+   * Language groups: 1 is one shared taste. With more, the first group holds every cluster but
+   * one per other group (a big language and small ones); a small group's cluster gets
+   * `SMALL_GROUP_VOLUME` of a big-group cluster's requests, and each title belongs to one group,
+   * drawn in proportion to the groups' request volume.
+   */
+  readonly languageGroups: number;
+  /** How many times more a cluster plays a title of its own language group than any other title. */
+  readonly languageSkew: number;
+  /** The day every catalog title's popularity is re-drawn (a taste shift); -1 for none. */
+  readonly tasteShiftDay: number;
 }
 
 export const DEFAULT_SYNTHETIC: SyntheticOptions = {
@@ -31,7 +42,15 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   clusters: 4,
   capacityShare: 0.1,
   regionalSkew: 0.3,
+  languageGroups: 1,
+  languageSkew: 10,
+  tasteShiftDay: -1,
 };
+
+/** A small language group's cluster sees this share of a big-group cluster's requests. */
+export const SMALL_GROUP_VOLUME = 0.25;
+/** Language groups and taste shifts draw from their own stream, so the default workload is unchanged. */
+const SCENARIO_SEED_SALT = 0x5eed;
 
 /** Mean-reversion of popularity from one day to the next. */
 const PERSISTENCE = 0.9;
@@ -59,7 +78,10 @@ function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
 }
 
-/** Generates a workload: Zipf popularity with daily churn, releases, regional taste, seeded. */
+/**
+ * Generates a workload: Zipf popularity with daily churn, releases, regional taste, optional
+ * language groups and a taste shift, seeded.
+ */
 export function syntheticWorkload(options: SyntheticOptions): Workload {
   const next = random(options.seed);
   const total = options.catalogTitles + options.releasesPerDay * options.days;
@@ -78,8 +100,12 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
   const skew = Array.from({ length: options.clusters }, () => Float64Array.from({ length: total }, () => Math.exp(options.regionalSkew * gaussian(next))));
   const drift = new Float64Array(total).map(() => gaussian(next));
   const catalogBytes = titles.reduce((sum, title) => sum + title.bytes, 0);
+  const scenario = random(options.seed ^ SCENARIO_SEED_SALT);
+  const volume = languageGroups(options, skew, scenario);
+  const shiftedBase = options.tasteShiftDay >= 0 ? redrawnCatalog(base, options.catalogTitles, scenario) : base;
 
   const perDay = Math.floor(options.requests / options.days);
+  const counts = clusterCounts(perDay, volume);
   const rows: Requests = {
     length: perDay * options.days,
     day: new Int32Array(perDay * options.days),
@@ -96,7 +122,8 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
       const age = day - titles[index].releaseDay;
       const released = titles[index].releaseDay <= day;
       const boost = titles[index].releaseDay >= 0 ? 1 + RELEASE_BOOST * Math.pow(0.5, age / RELEASE_HALF_LIFE_DAYS) : 1;
-      weights[index] = released ? base[index] * boost * Math.exp(options.churn * drift[index]) : 0;
+      const popularity = day >= options.tasteShiftDay && options.tasteShiftDay >= 0 ? shiftedBase[index] : base[index];
+      weights[index] = released ? popularity * boost * Math.exp(options.churn * drift[index]) : 0;
     }
     for (let cluster = 0; cluster < options.clusters; cluster++) {
       let sum = 0;
@@ -104,7 +131,7 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
         sum += weights[index] * skew[cluster][index];
         cumulative[index] = sum;
       }
-      const count = Math.floor(perDay / options.clusters) + (cluster < perDay % options.clusters ? 1 : 0);
+      const count = counts[cluster];
       for (let request = 0; request < count; request++) {
         const title = search(cumulative, next() * sum);
         rows.day[row] = day;
@@ -120,6 +147,56 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
     clusters: Array.from({ length: options.clusters }, (_, index) => ({ id: `c${index}`, capacityBytes: Math.round(catalogBytes * options.capacityShare) })),
     requests: rows,
   };
+}
+
+/**
+ * Assigns clusters and titles to language groups (multiplying each cluster's taste for its own
+ * group's titles by `languageSkew`) and returns each cluster's share of the daily requests.
+ */
+function languageGroups(options: SyntheticOptions, skew: Float64Array[], next: () => number): number[] {
+  const groups = Math.min(options.languageGroups, options.clusters);
+  if (groups <= 1) {
+    return skew.map(() => 1);
+  }
+  const groupOf = skew.map((_, cluster) => Math.max(0, cluster - (options.clusters - groups)));
+  const volume = groupOf.map((group) => (group === 0 ? 1 : SMALL_GROUP_VOLUME));
+  const groupVolume = Array.from({ length: groups }, (_, group) => volume.reduce((sum, value, cluster) => sum + (groupOf[cluster] === group ? value : 0), 0));
+  const cumulative = groupVolume.map((_, group) => groupVolume.slice(0, group + 1).reduce((sum, value) => sum + value, 0));
+  const totalVolume = cumulative[groups - 1];
+  for (let index = 0; index < skew[0].length; index++) {
+    const draw = next() * totalVolume;
+    const titleGroup = cumulative.findIndex((bound) => draw < bound);
+    skew.forEach((taste, cluster) => {
+      if (groupOf[cluster] === titleGroup) {
+        taste[index] *= options.languageSkew;
+      }
+    });
+  }
+  return volume;
+}
+
+/** Catalog popularity re-drawn: the same values, shuffled over the catalog titles (releases keep theirs). */
+function redrawnCatalog(base: Float64Array, catalogTitles: number, next: () => number): Float64Array {
+  const shifted = Float64Array.from(base);
+  for (let index = catalogTitles - 1; index > 0; index--) {
+    const other = Math.floor(next() * (index + 1));
+    [shifted[index], shifted[other]] = [shifted[other], shifted[index]];
+  }
+  return shifted;
+}
+
+/** Requests per cluster per day, in proportion to `volume`, summing to `perDay`. */
+function clusterCounts(perDay: number, volume: readonly number[]): number[] {
+  if (volume.every((value) => value === volume[0])) {
+    return volume.map((_, cluster) => Math.floor(perDay / volume.length) + (cluster < perDay % volume.length ? 1 : 0));
+  }
+  const sum = volume.reduce((total, value) => total + value, 0);
+  const counts = volume.map((value) => Math.floor((perDay * value) / sum));
+  let left = perDay - counts.reduce((total, value) => total + value, 0);
+  for (let cluster = 0; left > 0; cluster = (cluster + 1) % counts.length, left--) {
+    counts[cluster]++;
+  }
+  return counts;
 }
 
 function shuffledRanks(count: number, next: () => number): Int32Array {

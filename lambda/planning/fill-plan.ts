@@ -8,12 +8,15 @@ import { checkManifest, FillManifest, ManifestObject } from '../shared/fill-mani
  *
  * 1. Predict tomorrow's demand per cluster and title: a decaying average of the daily demand since
  *    the title's release (so a title out for two days is judged on two days, not diluted over two
- *    weeks), blended with the title's demand across all clusters scaled to this cluster's volume
- *    (small clusters have noisy histories). A title releasing tomorrow has no history; it is
- *    predicted to do as well as the cluster's `releasePriorRank`-th title.
- * 2. Rank titles by predicted demand per stored byte and place them whole, densest first, until the
- *    cluster's capacity less headroom is used (a title that does not fit is skipped; smaller ones
- *    may still fit).
+ *    weeks), over the days whose data arrived (a lost day is skipped, not read as zero), blended
+ *    with the pooled demand of similar clusters scaled to this cluster's volume (small clusters
+ *    have noisy histories and pool more; a cluster of another taste is not pooled). A title with no
+ *    observed day since its release is predicted to do as well as the cluster's
+ *    `releasePriorRank`-th title.
+ * 2. Rank titles by predicted demand per stored byte, with a bonus for titles the cluster already
+ *    holds (keeping costs no fill, and the tail is not re-picked every night), and place them
+ *    whole, densest first, until the cluster's capacity less headroom is used (a title that does
+ *    not fit is skipped; smaller ones may still fit).
  * 3. Spread them over the cluster's appliances by rendezvous hashing (each title prefers a fixed
  *    order of appliances, so a change of fleet moves few titles). A title expected to take more than
  *    `hotShare` of one appliance's share of the cluster's demand gets a copy on more appliances.
@@ -48,23 +51,41 @@ export interface PlannerOptions {
   readonly historyDays: number;
   /** Weight of each older day relative to the next (0-1): 0.9 halves a day's weight in about 6.6 days. */
   readonly decay: number;
+
   /** Share of every appliance kept free. */
   readonly headroomShare: number;
-  /** Weight of the all-cluster demand against the cluster's own (0 = own only). */
-  readonly globalWeight: number;
+  /**
+   * Weight of the pooled demand of similar clusters against a cluster's own, for a cluster of
+   * average volume (0 = own only). A smaller cluster, whose history is noisier, pools more; a
+   * bigger one less.
+   */
+  readonly poolWeight: number;
+  /**
+   * Cosine similarity of two clusters' predicted demand at or below which neither pools the
+   * other's; above it a cluster counts in proportion to how far above (a cluster of another
+   * language pulls no hits into this one).
+   */
+  readonly poolMinSimilarity: number;
   /** A new release is expected to do as well as the cluster's title of this rank. */
   readonly releasePriorRank: number;
   /** A title predicted above this share of one appliance's demand gets more copies. */
   readonly hotShare: number;
+  /**
+   * Bonus to the predicted demand of a title the cluster already holds (keeping it costs no
+   * fill): 0.2 keeps a held title over a newcomer up to 20% denser.
+   */
+  readonly holdBonus: number;
 }
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
-  historyDays: 14,
+  historyDays: 28,
   decay: 0.9,
   headroomShare: 0.02,
-  globalWeight: 0.3,
+  poolWeight: 0.3,
+  poolMinSimilarity: 0.5,
   releasePriorRank: 5,
   hotShare: 0.5,
+  holdBonus: 0.2,
 };
 
 export interface PlanInput {
@@ -74,6 +95,19 @@ export interface PlanInput {
   readonly clusters: readonly PlanCluster[];
   /** Demand history by cluster id; a cluster without any is planned from the others'. */
   readonly demand: ReadonlyMap<string, ClusterDemand>;
+  /**
+   * The days whose demand data arrived, by cluster id. A day of the history window not listed is
+   * missing (a lost export): it is left out of the averages, where a listed day with no demand for
+   * a title counts as zero.
+   * @default - the days on which the cluster has any demand: a day with none at all is missing data
+   */
+  readonly observedDays?: ReadonlyMap<string, ReadonlySet<number>>;
+  /**
+   * Title ids each cluster holds now (last night's plan). They win ties against titles that would
+   * have to be filled, and are kept while room is left even with no demand.
+   * @default - nothing is held
+   */
+  readonly held?: ReadonlyMap<string, ReadonlySet<string>>;
   readonly options?: Partial<PlannerOptions>;
 }
 
@@ -91,42 +125,108 @@ export interface ClusterPlan {
 export function planFills(input: PlanInput): ClusterPlan[] {
   const options = { ...DEFAULT_PLANNER_OPTIONS, ...input.options };
   const playable = input.titles.filter((title) => title.releaseDay <= input.day && title.bytes > 0);
-  const perCluster = new Map(input.clusters.map((cluster) => [cluster.id, predictDemand(input.demand.get(cluster.id), playable, input.day, options)]));
-  const global = sumPredictions([...perCluster.values()]);
-  const globalTotal = total(global);
-  return input.clusters.map((cluster) => {
-    const own = perCluster.get(cluster.id)!;
-    const ownTotal = total(own);
-    const scale = globalTotal > 0 ? (ownTotal > 0 ? ownTotal : globalTotal / input.clusters.length) / globalTotal : 0;
-    const blended = new Map<string, number>();
-    for (const title of playable) {
-      const mine = own.get(title.titleId) ?? 0;
-      const everyone = (global.get(title.titleId) ?? 0) * scale;
-      blended.set(title.titleId, (1 - options.globalWeight) * mine + options.globalWeight * everyone);
-    }
-    withReleasePriors(blended, playable, input.day, options.releasePriorRank);
-    return placeCluster(cluster, playable, blended, options);
+  const observed = (clusterId: string) => {
+    const days = input.observedDays?.get(clusterId) ?? daysWithDemand(input.demand.get(clusterId));
+    return (past: number) => days.has(past);
+  };
+  const forecasts = new Map(input.clusters.map((cluster) => [cluster.id, predictDemand(input.demand.get(cluster.id), playable, input.day, observed(cluster.id), options)]));
+  const pooled = pooledDemand(input.clusters.map((cluster) => forecasts.get(cluster.id)!), options);
+  return input.clusters.map((cluster, index) => {
+    const predicted = pooled[index];
+    withReleasePriors(predicted, playable, forecasts.get(cluster.id)!.unobserved, options.releasePriorRank);
+    return placeCluster(cluster, playable, predicted, input.held?.get(cluster.id) ?? new Set(), options);
   });
 }
 
-/** Predicted demand tomorrow per title: a decaying average over the days each title was out. */
-function predictDemand(history: ClusterDemand | undefined, titles: readonly PlanTitle[], day: number, options: PlannerOptions): Map<string, number> {
-  const predicted = new Map<string, number>();
-  if (!history) {
-    return predicted;
+interface Forecast {
+  /** Predicted demand tomorrow by title id (titles with none left out). */
+  readonly predicted: Map<string, number>;
+  /** Titles released today, or since the cluster's first observed day and with no observed day since. */
+  readonly unobserved: Set<string>;
+  /** The weight of the observed days in the history window over a full window's (0-1). */
+  readonly historyShare: number;
+}
+
+/**
+ * Predicted demand tomorrow per title: a decaying average over the observed days each title was
+ * out. A day with no data is skipped and the weights renormalised over the days that remain.
+ */
+function predictDemand(
+  history: ClusterDemand | undefined,
+  titles: readonly PlanTitle[],
+  day: number,
+  observed: (past: number) => boolean,
+  options: PlannerOptions,
+): Forecast {
+  const unobserved = new Set<string>();
+  const oldest = day - options.historyDays;
+  let firstObserved = day;
+  for (let past = day - 1; past >= oldest; past--) {
+    firstObserved = observed(past) ? past : firstObserved;
   }
+  const predicted = decayedAverages(history, titles, day, options.decay, observed, options);
   for (const title of titles) {
-    const days = history.get(title.titleId);
+    if (!predicted.has(title.titleId) && (title.releaseDay === day || title.releaseDay > firstObserved) && !observedSince(title, day, observed)) {
+      // New to this cluster: released today, or after its data began and with none since.
+      unobserved.add(title.titleId);
+    }
+  }
+  let observedWeight = 0;
+  for (let past = day - 1, weight = 1; past >= oldest; past--, weight *= options.decay) {
+    observedWeight += observed(past) ? weight : 0;
+  }
+  let fullWeight = 0;
+  for (let age = 0, weight = 1; age < options.historyDays; age++, weight *= options.decay) {
+    fullWeight += weight;
+  }
+  return { predicted, unobserved, historyShare: observedWeight / fullWeight };
+}
+
+function daysWithDemand(history: ClusterDemand | undefined): Set<number> {
+  const days = new Set<number>();
+  for (const byDay of history?.values() ?? []) {
+    for (const [day, value] of byDay) {
+      if (value > 0) {
+        days.add(day);
+      }
+    }
+  }
+  return days;
+}
+
+function observedSince(title: PlanTitle, day: number, observed: (past: number) => boolean): boolean {
+  for (let past = day - 1; past >= title.releaseDay; past--) {
+    if (observed(past)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** A decaying average per title over the observed days since its release, before `day`. */
+function decayedAverages(
+  history: ClusterDemand | undefined,
+  titles: readonly PlanTitle[],
+  day: number,
+  decay: number,
+  observed: (past: number) => boolean,
+  options: PlannerOptions,
+): Map<string, number> {
+  const predicted = new Map<string, number>();
+  const oldest = day - options.historyDays;
+  for (const title of titles) {
+    const days = history?.get(title.titleId);
     if (!days) {
       continue;
     }
     let weighted = 0;
     let weights = 0;
     let weight = 1;
-    for (let past = day - 1; past >= Math.max(title.releaseDay, day - options.historyDays); past--) {
-      weighted += (days.get(past) ?? 0) * weight;
-      weights += weight;
-      weight *= options.decay;
+    for (let past = day - 1; past >= Math.max(title.releaseDay, oldest); past--, weight *= decay) {
+      if (observed(past)) {
+        weighted += (days.get(past) ?? 0) * weight;
+        weights += weight;
+      }
     }
     if (weights > 0 && weighted > 0) {
       predicted.set(title.titleId, weighted / weights);
@@ -135,24 +235,89 @@ function predictDemand(history: ClusterDemand | undefined, titles: readonly Plan
   return predicted;
 }
 
-/** New releases have no history: expect them to do as well as the cluster's n-th title. */
-function withReleasePriors(predicted: Map<string, number>, titles: readonly PlanTitle[], day: number, rank: number): void {
+/**
+ * Each cluster's prediction blended with the pooled prediction of the clusters like it: each other
+ * cluster counts by its volume and by how similar its demand is (cosine above
+ * `poolMinSimilarity`), scaled to this cluster's volume. The blend leans on the pool in inverse
+ * proportion to the cluster's evidence (its volume times the share of a full history window it
+ * has). A cluster with no history takes the pool of every cluster.
+ */
+function pooledDemand(forecasts: readonly Forecast[], options: PlannerOptions): Map<string, number>[] {
+  const own = forecasts.map((forecast) => forecast.predicted);
+  const totals = own.map(total);
+  const norms = own.map((map) => Math.sqrt([...map.values()].reduce((sum, value) => sum + value * value, 0)));
+  const known = totals.map((_, index) => index).filter((index) => totals[index] > 0);
+  if (known.length === 0) {
+    return own.map(() => new Map());
+  }
+  const meanTotal = known.reduce((sum, index) => sum + totals[index], 0) / known.length;
+  return own.map((mine, index) => {
+    const fresh = totals[index] === 0;
+    const affinity = known.map((other) => (fresh ? 1 : other === index ? 1 : similarityWeight(cosine(mine, own[other], norms[index] * norms[other]), options.poolMinSimilarity)));
+    const pooledTotal = known.reduce((sum, other, at) => sum + affinity[at] * totals[other], 0);
+    const volume = fresh ? meanTotal : totals[index];
+    // Evidence grows with volume and with days of history: a young or lossy history pools more.
+    const relative = (options.poolWeight * meanTotal) / (volume * Math.max(forecasts[index].historyShare, 1e-3));
+    const share = fresh ? 1 : relative / (relative + 1 - options.poolWeight);
+    const blended = new Map<string, number>();
+    for (const [at, other] of known.entries()) {
+      if (affinity[at] === 0) {
+        continue;
+      }
+      const scale = (share * affinity[at] * volume) / pooledTotal;
+      for (const [titleId, value] of own[other]) {
+        blended.set(titleId, (blended.get(titleId) ?? 0) + value * scale);
+      }
+    }
+    for (const [titleId, value] of mine) {
+      blended.set(titleId, (blended.get(titleId) ?? 0) + (1 - share) * value);
+    }
+    return blended;
+  });
+}
+
+function cosine(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>, norms: number): number {
+  if (norms === 0) {
+    return 0;
+  }
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  let dot = 0;
+  for (const [titleId, value] of small) {
+    dot += value * (large.get(titleId) ?? 0);
+  }
+  return dot / norms;
+}
+
+/** 0 at or below `minimum`, rising linearly to 1 for identical demand. */
+function similarityWeight(similarity: number, minimum: number): number {
+  return minimum >= 1 ? 0 : Math.max(0, (similarity - minimum) / (1 - minimum));
+}
+
+/**
+ * New releases have no history: expect them to do as well as the cluster's n-th title until a day
+ * of theirs has been observed (a lost day of data does not make a premiere look unwatched).
+ */
+function withReleasePriors(predicted: Map<string, number>, titles: readonly PlanTitle[], unobserved: ReadonlySet<string>, rank: number): void {
   const known = [...predicted.values()].filter((value) => value > 0).sort((a, b) => b - a);
   const prior = known.length === 0 ? 1 : known[Math.min(rank, known.length) - 1];
   for (const title of titles) {
-    if (title.releaseDay === day) {
+    if (unobserved.has(title.titleId)) {
       predicted.set(title.titleId, Math.max(predicted.get(title.titleId) ?? 0, prior));
     }
   }
 }
 
-function placeCluster(cluster: PlanCluster, titles: readonly PlanTitle[], predicted: ReadonlyMap<string, number>, options: PlannerOptions): ClusterPlan {
+function placeCluster(cluster: PlanCluster, titles: readonly PlanTitle[], predicted: ReadonlyMap<string, number>, held: ReadonlySet<string>, options: PlannerOptions): ClusterPlan {
   const free = new Map(cluster.appliances.map((appliance) => [appliance.id, Math.floor(appliance.capacityBytes * (1 - options.headroomShare))]));
   const placements = new Map<string, string[]>(cluster.appliances.map((appliance) => [appliance.id, []]));
   const bytesPlaced = new Map(cluster.appliances.map((appliance) => [appliance.id, 0]));
+  // A held title with no predicted demand still ranks (last): keeping it costs nothing while room is left.
   const ranked = titles
-    .filter((title) => (predicted.get(title.titleId) ?? 0) > 0)
-    .map((title) => ({ title, demand: predicted.get(title.titleId)!, density: predicted.get(title.titleId)! / title.bytes }))
+    .filter((title) => (predicted.get(title.titleId) ?? 0) > 0 || held.has(title.titleId))
+    .map((title) => {
+      const demand = predicted.get(title.titleId) ?? 0;
+      return { title, demand, density: (demand * (held.has(title.titleId) ? 1 + options.holdBonus : 1)) / title.bytes };
+    })
     .sort((a, b) => b.density - a.density || (a.title.titleId < b.title.titleId ? -1 : 1));
   const demandPerAppliance = ranked.reduce((sum, entry) => sum + entry.demand, 0) / Math.max(1, cluster.appliances.length);
   const placedTitles: string[] = [];
@@ -187,16 +352,6 @@ export function rendezvousOrder(titleId: string, appliances: readonly PlanApplia
     .map((appliance) => ({ id: appliance.id, score: createHash('sha256').update(`${titleId}\0${appliance.id}`).digest().readUInt32BE(0) }))
     .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
     .map((entry) => entry.id);
-}
-
-function sumPredictions(maps: readonly ReadonlyMap<string, number>[]): Map<string, number> {
-  const sum = new Map<string, number>();
-  for (const map of maps) {
-    for (const [titleId, value] of map) {
-      sum.set(titleId, (sum.get(titleId) ?? 0) + value);
-    }
-  }
-  return sum;
 }
 
 function total(map: ReadonlyMap<string, number>): number {

@@ -11,6 +11,7 @@ import { SecretCache } from '../shared/secret-cache';
 import { parseKeyring } from '../shared/url-token';
 import { DemandStore } from '../telemetry/demand-store';
 import { NightlyDependencies, planRegion } from './nightly';
+import { DEFAULT_PLANNER_OPTIONS } from './fill-plan';
 import { TitleInventory } from './title-inventory';
 
 /**
@@ -62,7 +63,7 @@ function dependencies(nowMs: number, inventoryDeadlineMs: number): NightlyDepend
     region: requireEnv('AWS_REGION'),
     originBucket: bucket,
     nowMs,
-    historyDays: positiveIntegerEnv('PLANNING_HISTORY_DAYS', 14),
+    historyDays: positiveIntegerEnv('PLANNING_HISTORY_DAYS', DEFAULT_PLANNER_OPTIONS.historyDays),
     validForHours: positiveIntegerEnv('MANIFEST_VALID_HOURS', 48),
     inventoryDeadlineMs,
     clock: Date.now,

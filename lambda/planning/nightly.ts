@@ -104,7 +104,8 @@ export async function planRegion(deps: NightlyDependencies): Promise<PlannedClus
     demand.set(cluster.id, byTitle);
   }
 
-  const plans = planFills({ day: today, titles, clusters, demand, options: { headroomShare: PLANNING_HEADROOM_SHARE } });
+  // The window the demand was read over is the planner's: a day it did not read is not zero demand.
+  const plans = planFills({ day: today, titles, clusters, demand, options: { headroomShare: PLANNING_HEADROOM_SHARE, historyDays: deps.historyDays } });
   const keyring = await deps.keyring();
   const objectsByTitle = await objectsOfPlacedTitles(plans, new Map(catalog.map((title) => [title.titleId, title])), deps);
   const createdAt = new Date(deps.nowMs).toISOString();

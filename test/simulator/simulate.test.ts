@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readWorkloadFiles } from '../../simulator/files';
-import { simulate } from '../../simulator/simulate';
+import { daysAtOrAbove, simulate } from '../../simulator/simulate';
 import { DEFAULT_SYNTHETIC, syntheticWorkload } from '../../simulator/synthetic';
 import { mustRun, runProcess } from '../support/run-process';
 
@@ -42,6 +42,56 @@ describe('simulate', () => {
       belady: { offload: 0.8, fillBytes: 300, originBytes: 20 },
     });
     expect(result.policies.planner.offloadByDay).toEqual([50 / 60, 20 / 40]);
+  });
+
+  it('reports offload per day, bytes per day, per-cluster totals and the planner\'s days at or above each policy', () => {
+    const result = simulate(readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 0 });
+    expect(result.requestedBytesByDay).toEqual([60, 40]);
+    expect(result.policies.lru.offloadByDay).toEqual([20 / 60, 20 / 40]);
+    expect(result.policies.planner.byCluster['isp-a']).toEqual({ offload: 0.7, servedBytes: 70, requestedBytes: 100 });
+    // Planner 50/60 and 20/40 against LRU 20/60, 20/40 and Belady 50/60, 30/40.
+    expect(result.plannerDaysAtOrAbove).toEqual({ lru: 1, lfu: 1, belady: 0.5 });
+  });
+
+  it('counts days at or above from the first day after the warm-up, equal days included', () => {
+    expect(daysAtOrAbove([0.1, 0.5, 0.6, 0.4], [0.9, 0.5, 0.7, 0.3], 1)).toBeCloseTo(2 / 3);
+    expect(daysAtOrAbove([0.1], [0.9], 1)).toBe(0);
+  });
+
+  it('keeps a lost day\'s demand from the planner while its requests count for every policy', () => {
+    const workload = readWorkloadFiles(writeTinyWorkload(TINY_TRACE));
+    const whole = simulate(workload, { warmupDays: 0 });
+    const lost = simulate(workload, { warmupDays: 0, lostDemandDays: [0] });
+    expect(lost.requestedBytes).toBe(whole.requestedBytes);
+    expect(lost.policies.lru).toEqual(whole.policies.lru);
+    expect(lost.lostDemandDays).toEqual([0]);
+    // With no demand from day 0, night 1 keeps what night 0 placed (A and B): it serves B and A.
+    expect(lost.policies.planner.offloadByDay).toEqual([50 / 60, 20 / 40]);
+  });
+
+  it('gives a small language group\'s cluster fewer requests and its own taste, and leaves the default workload alone', () => {
+    const options = { ...DEFAULT_SYNTHETIC, requests: 20_000, days: 2, catalogTitles: 300 };
+    const plain = syntheticWorkload(options);
+    expect(syntheticWorkload({ ...options, languageGroups: 1, tasteShiftDay: -1 }).requests.title).toEqual(plain.requests.title);
+    const grouped = syntheticWorkload({ ...options, languageGroups: 2 });
+    const perCluster = [0, 1, 2, 3].map((cluster) => grouped.requests.cluster.filter((value) => value === cluster).length);
+    expect(perCluster).toEqual([6154, 6154, 6154, 1538]);
+    const top = (cluster: number) => {
+      const counts = new Map<number, number>();
+      grouped.requests.title.forEach((title, index) => grouped.requests.cluster[index] === cluster && counts.set(title, (counts.get(title) ?? 0) + 1));
+      return new Set([...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([title]) => title));
+    };
+    const shared = (a: Set<number>, b: Set<number>) => [...a].filter((title) => b.has(title)).length;
+    expect(shared(top(0), top(1))).toBeGreaterThan(shared(top(0), top(3)));
+  });
+
+  it('re-draws popularity on the taste-shift day and not before', () => {
+    const options = { ...DEFAULT_SYNTHETIC, requests: 9000, days: 3, catalogTitles: 300 };
+    const plain = syntheticWorkload(options);
+    const shifted = syntheticWorkload({ ...options, tasteShiftDay: 2 });
+    const day = (workload: typeof plain, which: number) => workload.requests.title.filter((_, index) => workload.requests.day[index] === which);
+    expect(day(shifted, 1)).toEqual(day(plain, 1));
+    expect(day(shifted, 2)).not.toEqual(day(plain, 2));
   });
 
   it('leaves warm-up days out of the figures but still replays them', () => {
@@ -111,6 +161,40 @@ describe('npm run sim', () => {
     const result = await sim('--trace', files.trace, '--catalog', files.catalog, '--fleet', files.fleet, ...args);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(message);
+  });
+
+  it.each([
+    [['--lost-days', '1,x'], /--lost-days: 'x' is not a whole day/],
+    [['--lost-days', '5'], /--lost-days: day 5 is not replayed by the workload/],
+  ])('refuses %p on a file workload with a usage error', async (args, message) => {
+    const files = writeTinyWorkload(TINY_TRACE);
+    const result = await sim('--trace', files.trace, '--catalog', files.catalog, '--fleet', files.fleet, ...args);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it.each([
+    [['--language-groups', '5'], /--language-groups must be a whole number from 1 to the 4 clusters \(got 5\)/],
+    [['--language-skew', '0.5'], /--language-skew must be at least 1 \(got 0.5\)/],
+    [['--taste-shift-day', '30'], /--taste-shift-day must be a whole day from 0 to 29 \(got 30\)/],
+    [['--lost-day', '3'], /Unknown option '--lost-day'/],
+  ])('refuses synthetic %p with a usage error', async (args, message) => {
+    const result = await sim(...args);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('reports per-day offload, lost days and days at or above in its JSON', async () => {
+    const files = writeTinyWorkload(TINY_TRACE);
+    const result = await mustRun(TSX, [SIM, '--trace', files.trace, '--catalog', files.catalog, '--fleet', files.fleet, '--warmup', '0', '--lost-days', '0', '--json']);
+    const output = JSON.parse(result.stdout);
+    expect(output.lostDemandDays).toEqual([0]);
+    expect(output.policies.lru.offloadByDay).toEqual([20 / 60, 20 / 40]);
+    expect(output.plannerDaysAtOrAbove.lru).toBe(1);
+    const help = await mustRun(TSX, [SIM, '--help']);
+    expect(help.stdout).toMatch(/--lost-days D1,D2/);
+    expect(help.stdout).toMatch(/--language-groups N/);
+    expect(help.stdout).toMatch(/--taste-shift-day D/);
   });
 
   it('refuses a negative number of releases before generating anything', async () => {

@@ -37,7 +37,7 @@ describe('planFills', () => {
       { titleId: 'small', bytes: 4 * GB, releaseDay: 0 },
     ];
     const demand = demandOf({ big: { 9: 120 }, small: { 9: 100 } });
-    const [plan] = planFills({ day: 10, titles, clusters: [{ id: 'c', appliances: appliances(1, 9 * GB) }], demand: new Map([['c', demand]]), options: { globalWeight: 0 } });
+    const [plan] = planFills({ day: 10, titles, clusters: [{ id: 'c', appliances: appliances(1, 9 * GB) }], demand: new Map([['c', demand]]), options: { poolWeight: 0 } });
     expect(plan.titles).toEqual(['small']);
   });
 
@@ -79,6 +79,61 @@ describe('planFills', () => {
     });
     expect(fresh.titles.length).toBeGreaterThan(0);
     expect(fresh.titles).toEqual(old.titles);
+  });
+
+  it('skips a day of missing demand data instead of reading it as zero demand', () => {
+    const titles = [
+      { titleId: 'fresh', bytes: GB, releaseDay: 8 },
+      { titleId: 'steady', bytes: GB, releaseDay: -100 },
+    ];
+    const demand = demandOf({ fresh: { 8: 100 }, steady: { 6: 60, 7: 60, 8: 60, 9: 60 } });
+    const plan = (observed: number[]) =>
+      planFills({ day: 10, titles, clusters: [{ id: 'c', appliances: appliances(1, 1.5 * GB) }], demand: new Map([['c', demand]]), observedDays: new Map([['c', new Set(observed)]]), options: { poolWeight: 0 } })[0].titles;
+    // Day 9 lost: fresh is judged on day 8 alone (100 > 60). Were day 9 a zero, it would average 47.
+    expect(plan([6, 7, 8])).toEqual(['fresh']);
+    expect(plan([6, 7, 8, 9])).toEqual(['steady']);
+  });
+
+  it('takes a day with no demand at all in a cluster as missing data when no observed days are given', () => {
+    const titles = [
+      { titleId: 'fresh', bytes: GB, releaseDay: 8 },
+      { titleId: 'steady', bytes: GB, releaseDay: -100 },
+    ];
+    const demand = demandOf({ fresh: { 8: 100 }, steady: { 6: 60, 7: 60, 8: 60 } });
+    const [plan] = planFills({ day: 10, titles, clusters: [{ id: 'c', appliances: appliances(1, 1.5 * GB) }], demand: new Map([['c', demand]]), options: { poolWeight: 0 } });
+    expect(plan.titles).toEqual(['fresh']);
+  });
+
+  it('keeps a release\'s prior after its release day while no day of its demand has been observed', () => {
+    const { titles, demand } = catalog();
+    const premiere = { titleId: 'premiere', bytes: 3 * GB, releaseDay: 9 };
+    const observedDays = new Map([['c', new Set([3, 4, 5, 6, 7, 8])]]);
+    const [plan] = planFills({ day: 10, titles: [...titles, premiere], clusters: [{ id: 'c', appliances: appliances(1, 20 * GB) }], demand: new Map([['c', demand]]), observedDays });
+    expect(plan.titles.indexOf('premiere')).toBeGreaterThanOrEqual(0);
+    expect(plan.titles.indexOf('premiere')).toBeLessThan(plan.titles.length - 1);
+  });
+
+  it('pools a small cluster\'s prediction with a cluster of similar taste, not with one of another taste', () => {
+    const titles = ['a', 'b', 'c', 'p', 'q', 'r'].map((titleId) => ({ titleId, bytes: GB, releaseDay: 0 }));
+    const demand = new Map([
+      ['alike', demandOf({ a: { 9: 100 }, b: { 9: 80 }, c: { 9: 60 }, p: { 9: 50 } })],
+      ['other', demandOf({ q: { 9: 1000 }, r: { 9: 900 }, a: { 9: 5 } })],
+      ['small', demandOf({ a: { 9: 10 }, b: { 9: 8 }, c: { 9: 6 } })],
+    ]);
+    const clusters = ['alike', 'other', 'small'].map((id) => ({ id, appliances: appliances(1, 4.5 * GB) }));
+    const small = planFills({ day: 10, titles, clusters, demand })[2];
+    expect(new Set(small.titles)).toEqual(new Set(['a', 'b', 'c', 'p']));
+  });
+
+  it('keeps a title the cluster holds over an equal newcomer, and holds on to idle titles while room is left', () => {
+    const titles = ['a', 'b', 'idle'].map((titleId) => ({ titleId, bytes: GB, releaseDay: 0 }));
+    const demand = new Map([['c', demandOf({ a: { 9: 50 }, b: { 9: 50 } })]]);
+    const plan = (capacity: number, held: string[]) =>
+      planFills({ day: 10, titles, clusters: [{ id: 'c', appliances: appliances(1, capacity) }], demand, held: new Map([['c', new Set(held)]]) })[0].titles;
+    expect(plan(1.5 * GB, [])).toEqual(['a']);
+    expect(plan(1.5 * GB, ['b'])).toEqual(['b']);
+    expect(plan(3.5 * GB, ['idle'])).toEqual(['a', 'b', 'idle']);
+    expect(plan(3.5 * GB, [])).toEqual(['a', 'b']);
   });
 });
 
