@@ -1,4 +1,4 @@
-import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { CatalogStore } from '../catalog/catalog-store';
@@ -55,6 +55,10 @@ function dependencies(nowMs: number, inventoryDeadlineMs: number): NightlyDepend
     clusterStarts: (day, clusterId) => demand.topTitlesInCluster(day, clusterId, Number.MAX_SAFE_INTEGER),
     titleObjects: (title, signal) => inventory.objects(title, signal),
     currentPointer: (clusterId) => fleet.getManifestPointer(clusterId),
+    readManifest: async (key) => {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return object.Body!.transformToString('utf8');
+    },
     putManifest: async (key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
     },

@@ -32,6 +32,8 @@ export interface NightlyDependencies {
    */
   readonly titleObjects: (title: CatalogTitle, signal: AbortSignal) => Promise<readonly ManifestObject[]>;
   readonly currentPointer: (clusterId: string) => Promise<ManifestPointer | undefined>;
+  /** The text of a manifest this planner wrote (the cluster's current one, to know what it holds). */
+  readonly readManifest: (key: string) => Promise<string>;
   readonly putManifest: (key: string, body: string) => Promise<void>;
   readonly announce: (pointer: ManifestPointer) => Promise<void>;
   readonly keyring: () => Promise<Keyring>;
@@ -56,6 +58,27 @@ export interface PlannedCluster {
   readonly key: string;
   readonly titles: number;
   readonly objects: number;
+}
+
+/**
+ * What each cluster holds: the titles of its current manifest, which its appliances filled last
+ * night. Keeping them costs no fill, so the planner favours them. A manifest that cannot be read
+ * or parsed only costs that cluster the bonus tonight.
+ */
+async function heldTitles(pointers: ReadonlyMap<string, ManifestPointer | undefined>, deps: NightlyDependencies): Promise<Map<string, ReadonlySet<string>>> {
+  const held = new Map<string, ReadonlySet<string>>();
+  for (const [clusterId, pointer] of pointers) {
+    if (!pointer) {
+      continue;
+    }
+    try {
+      const manifest = JSON.parse(await deps.readManifest(pointer.key)) as { objects?: { titleId?: unknown }[] };
+      held.set(clusterId, new Set((manifest.objects ?? []).map((object) => object.titleId).filter((id): id is string => typeof id === 'string')));
+    } catch (error) {
+      logger.warn('current manifest unreadable; planning without what the cluster holds', { clusterId, key: pointer.key, error: error as Error });
+    }
+  }
+  return held;
 }
 
 function dayIndex(ms: number): number {
@@ -104,8 +127,10 @@ export async function planRegion(deps: NightlyDependencies): Promise<PlannedClus
     demand.set(cluster.id, byTitle);
   }
 
+  const pointers = new Map(await Promise.all(clusters.map(async (cluster) => [cluster.id, await deps.currentPointer(cluster.id)] as const)));
+  const held = await heldTitles(pointers, deps);
   // The window the demand was read over is the planner's: a day it did not read is not zero demand.
-  const plans = planFills({ day: today, titles, clusters, demand, options: { headroomShare: PLANNING_HEADROOM_SHARE, historyDays: deps.historyDays } });
+  const plans = planFills({ day: today, titles, clusters, demand, held, options: { headroomShare: PLANNING_HEADROOM_SHARE, historyDays: deps.historyDays } });
   const keyring = await deps.keyring();
   const objectsByTitle = await objectsOfPlacedTitles(plans, new Map(catalog.map((title) => [title.titleId, title])), deps);
   const createdAt = new Date(deps.nowMs).toISOString();
@@ -113,7 +138,7 @@ export async function planRegion(deps: NightlyDependencies): Promise<PlannedClus
   const planned: PlannedCluster[] = [];
   const capacityOf = new Map(clusters.flatMap((cluster) => cluster.appliances.map((appliance) => [appliance.id, appliance.capacityBytes * (1 - PLANNING_HEADROOM_SHARE)] as const)));
   for (const plan of plans.map((whole) => fitToObjects(withoutMissing(whole, objectsByTitle), objectsByTitle, capacityOf))) {
-    const generation = ((await deps.currentPointer(plan.clusterId))?.generation ?? 0) + 1;
+    const generation = (pointers.get(plan.clusterId)?.generation ?? 0) + 1;
     const manifest: Omit<FillManifest, 'format'> = manifestOf(plan, (titleId) => objectsByTitle.get(titleId)!, { generation, createdAt, validUntil });
     const key = `${manifestPrefix(plan.clusterId)}${String(generation).padStart(8, '0')}.json`;
     await deps.putManifest(key, JSON.stringify(signManifest(manifest, keyring)));

@@ -57,7 +57,8 @@ export class FillPlanning extends Construct {
     const role = this.function.role;
     const inventories = inventoryKey('*');
     role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects(inventories)] }));
-    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects('manifests/*')] }));
+    // It writes each cluster's manifest and reads the current one back, to know what the cluster holds.
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects('manifests/*')] }));
     role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
@@ -72,7 +73,7 @@ export class FillPlanning extends Construct {
       },
       {
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn}/manifests/*]`,
-        reason: 'The planner writes every cluster\'s signed manifest of its region under manifests/<clusterId>/; the prefix is the job.',
+        reason: 'The planner writes every cluster\'s signed manifest of its region under manifests/<clusterId>/, and reads the current one back; the prefix is the job.',
       },
     );
 

@@ -26,14 +26,14 @@ describe('nightly fill planning', () => {
     expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'scheduler.amazonaws.com' });
   });
 
-  it('may read the control table and titles\' inventories (no other object, no listing), and write only manifests, in its own region\'s origin', () => {
+  it('may read the control table, titles\' inventories and manifests (no other object, no listing), and write only manifests, in its own region\'s origin', () => {
     for (const [template, region] of [[primary, 'us-east-1'], [secondary, 'us-west-2']] as const) {
       const { statements } = planner(template);
       const actions = statements.flatMap((statement) => [statement.Action].flat()).sort();
       expect(actions).toEqual(
         expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 's3:GetObject', 's3:PutObject', 'kms:Decrypt', 'kms:GenerateDataKey']),
       );
-      expect(actions.filter((action) => action.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+      expect([...new Set(actions.filter((action) => action.startsWith('s3:')))].sort()).toEqual(['s3:GetObject', 's3:PutObject']);
       expect(actions.filter((action) => /^(s3:Delete|dynamodb:(Delete|Update|BatchWrite))/.test(action))).toEqual([]);
       const tableWrite = statements.find((statement) => statement.Action === 'dynamodb:PutItem')!;
       expect(tableWrite.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cluster#*'] } });
@@ -42,8 +42,9 @@ describe('nightly fill planning', () => {
       const objectArn = (suffix: string) => ({ 'Fn::Join': ['', ['arn:aws:s3:::nearstream-dev-', { Ref: 'AWS::AccountId' }, `-${region}-origin/${suffix}`]] });
       const gets = statements.filter((statement) => statement.Action === 's3:GetObject');
       expect(gets).toEqual([expect.objectContaining({ Resource: objectArn('titles/*/inventory.json') })]);
-      const puts = statements.filter((statement) => statement.Action === 's3:PutObject');
-      expect(puts).toEqual([expect.objectContaining({ Resource: objectArn('manifests/*') })]);
+      // The current manifest is read back to know what each cluster holds.
+      const manifests = statements.filter((statement) => JSON.stringify(statement.Action) === JSON.stringify(['s3:GetObject', 's3:PutObject']));
+      expect(manifests).toEqual([expect.objectContaining({ Resource: objectArn('manifests/*') })]);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CatalogTitle } from '../../../lambda/catalog/catalog';
 import { CatalogStore } from '../../../lambda/catalog/catalog-store';
 import { FleetStore } from '../../../lambda/fleet/fleet-store';
@@ -97,6 +97,7 @@ describe('the nightly plan against DynamoDB Local and an S3 server', () => {
       clusterStarts: (day, clusterId) => demand.topTitlesInCluster(day, clusterId, 1000),
       titleObjects: (title, signal) => inventory.objects(title, signal),
       currentPointer: (clusterId) => fleet.getManifestPointer(clusterId),
+      readManifest: async (key) => (await plannerS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString('utf8'),
       putManifest: async (key, body) => {
         await plannerS3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
       },
@@ -152,9 +153,10 @@ describe('the nightly plan against DynamoDB Local and an S3 server', () => {
     expect(requests.filter((request) => request.command === 'PutObjectCommand').map((request) => request.key)).toEqual(['manifests/isp-a/00000001.json']);
   });
 
-  it('plans the next generation on the next run', async () => {
+  it('plans the next generation on the next run, reading the current manifest to know what the cluster holds', async () => {
     const planned = await planRegion({ ...deps, nowMs: NOW + 86_400_000 });
     expect(planned.map((cluster) => [cluster.clusterId, cluster.generation])).toEqual([['isp-a', 2]]);
+    expect(requests).toContainEqual({ command: 'GetObjectCommand', key: 'manifests/isp-a/00000001.json' });
     expect(await s3server.keys(BUCKET, 'manifests/isp-a/')).toEqual(['manifests/isp-a/00000001.json', 'manifests/isp-a/00000002.json']);
   });
 
@@ -177,7 +179,7 @@ describe('the nightly plan against DynamoDB Local and an S3 server', () => {
         titleId: 't3',
         reason: expect.stringMatching(/^titles\/t3\/inventory\.json is not the inventory the catalog recorded \(.*\): a partial or stale copy$/),
       });
-      expect(requests.every((request) => request.command === 'PutObjectCommand' || request.key?.endsWith('/inventory.json'))).toBe(true);
+      expect(requests.every((request) => request.command === 'PutObjectCommand' || request.key?.endsWith('/inventory.json') || request.key === 'manifests/isp-a/00000002.json')).toBe(true);
     } finally {
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: inventoryKey('t2'), Body: inventories.get('t2') }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: inventoryKey('t3'), Body: t3 }));
