@@ -26,6 +26,7 @@ import { requireTools } from '../local/prerequisites';
 import { AGENT_CREDENTIALS, ApplianceWorld } from '../test/support/agent-harness';
 import { runNodeMeasuringPeakRss } from '../test/support/peak-rss';
 import { mustRun } from '../test/support/run-process';
+import { random as seededRandom } from '../simulator/synthetic';
 
 const USAGE = 'usage: npm run bench:fill -- [--json] [--total-bytes 1000000000] [--titles 4] [--renditions 4] [--rounds 3]';
 const GOAL_RATIO = 1.0;
@@ -37,18 +38,6 @@ const SEGMENT_MIN_BYTES = 1 * MB;
 const SEGMENT_MAX_BYTES = 4 * MB;
 
 type Item = { readonly object: ManifestObject; readonly body: Buffer };
-
-/** A small, seeded generator (mulberry32): the same sizes on every run and machine. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Incompressible bytes that depend only on the key: AES-CTR's keystream, fast enough for gigabytes. */
 function bytesFor(key: string, size: number): Buffer {
