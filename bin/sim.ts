@@ -15,7 +15,8 @@ at the same capacity, and prints byte offload, fill bytes and origin bytes per p
 
 Workload from files (all three):
   --trace FILE      CSV with header day,cluster,title,bytes: one row per request
-  --catalog FILE    JSON [{"title","bytes","releaseDay"}]
+  --catalog FILE    JSON [{"title","bytes","releaseDay","retireDay"?}]: retireDay, the first day a title
+                    is no longer available, is optional
   --fleet FILE      JSON {"clusters":[{"id","capacityBytes"}]}
 Or synthetic (defaults in brackets):
   --seed N [${DEFAULT_SYNTHETIC.seed}]  --days N [${DEFAULT_SYNTHETIC.days}]  --requests N [${DEFAULT_SYNTHETIC.requests}]
@@ -26,6 +27,8 @@ Or synthetic (defaults in brackets):
                     but one per other group; a small group's cluster has ${SMALL_GROUP_VOLUME} of a big one's requests
   --language-skew X    how many times more a cluster plays its own group's titles [${DEFAULT_SYNTHETIC.languageSkew}]
   --taste-shift-day D  every catalog title's popularity is re-drawn on day D [none]
+  --retirements N   catalog titles retired per day, drawn at random: none is requested from its
+                    retire day on [${DEFAULT_SYNTHETIC.retirementsPerDay}]
 Scenario (any workload):
   --lost-days D1,D2 the planner never receives these days' demand; their requests still count for
                     every policy, and the caches still learn from them [none]
@@ -48,6 +51,7 @@ const SYNTHETIC_FLAGS: Readonly<Record<string, keyof SyntheticOptions>> = {
   'language-groups': 'languageGroups',
   'language-skew': 'languageSkew',
   'taste-shift-day': 'tasteShiftDay',
+  retirements: 'retirementsPerDay',
 };
 
 class UsageError extends Error {}
@@ -79,7 +83,7 @@ function number(flag: string, text: string): number {
   return value;
 }
 
-function workloadFrom(values: Record<string, string | boolean | undefined>): Workload {
+async function workloadFrom(values: Record<string, string | boolean | undefined>): Promise<Workload> {
   const files = ['trace', 'catalog', 'fleet'].filter((flag) => values[flag] !== undefined);
   if (files.length > 0) {
     if (files.length !== 3) {
@@ -104,6 +108,11 @@ function workloadFrom(values: Record<string, string | boolean | undefined>): Wor
   }
   if (!Number.isInteger(synthetic.releasesPerDay) || synthetic.releasesPerDay < 0) {
     throw new UsageError(`--releases must be a whole number of titles per day, 0 or more (got ${synthetic.releasesPerDay})`);
+  }
+  if (!Number.isInteger(synthetic.retirementsPerDay) || synthetic.retirementsPerDay < 0 || synthetic.retirementsPerDay * synthetic.days >= synthetic.catalogTitles) {
+    throw new UsageError(
+      `--retirements must be a whole number of titles per day, 0 or more, retiring fewer than the ${synthetic.catalogTitles} catalog titles over ${synthetic.days} days (got ${synthetic.retirementsPerDay})`,
+    );
   }
   if (synthetic.clusters > 65_535) {
     throw new UsageError(`--clusters must be at most 65,535 (got ${synthetic.clusters})`);
@@ -180,7 +189,7 @@ function aligned(header: string[], rows: string[][]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-function main(): number {
+async function main(): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parse(process.argv.slice(2));
@@ -194,7 +203,7 @@ function main(): number {
   }
   try {
     const started = process.hrtime.bigint();
-    const workload = workloadFrom(values);
+    const workload = await workloadFrom(values);
     const warmupDays = values.warmup === undefined ? 1 : number('warmup', values.warmup as string);
     const days = new Set(workload.requests.day).size;
     if (!Number.isInteger(warmupDays) || warmupDays < 0 || warmupDays >= days) {
@@ -228,4 +237,6 @@ function main(): number {
   }
 }
 
-process.exitCode = main();
+void main().then((code) => {
+  process.exitCode = code;
+});

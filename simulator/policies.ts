@@ -57,7 +57,7 @@ export class PlannerPolicy implements Policy {
   ) {
     this.holdings = new NightlyHoldings(workload);
     this.titleIndex = new Map(workload.titles.map((title, index) => [title.id, index]));
-    this.titles = workload.titles.map((title) => ({ titleId: title.id, bytes: title.bytes, releaseDay: title.releaseDay }));
+    this.titles = workload.titles.map((title) => ({ titleId: title.id, bytes: title.bytes, releaseDay: title.releaseDay, retireDay: title.retireDay }));
     // One appliance per cluster: the simulated fleet gives capacity per cluster.
     this.clusters = workload.clusters.map((cluster) => ({ id: cluster.id, appliances: [{ id: `${cluster.id}-1`, capacityBytes: cluster.capacityBytes }] }));
     for (const cluster of workload.clusters) {

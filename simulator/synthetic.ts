@@ -29,6 +29,11 @@ export interface SyntheticOptions {
   readonly languageSkew: number;
   /** The day every catalog title's popularity is re-drawn (a taste shift); -1 for none. */
   readonly tasteShiftDay: number;
+  /**
+   * Catalog titles retired per day, drawn at random from those still available: a title is never
+   * requested from its retire day on. Fewer than `catalogTitles` in all over the run.
+   */
+  readonly retirementsPerDay: number;
 }
 
 export const DEFAULT_SYNTHETIC: SyntheticOptions = {
@@ -45,12 +50,15 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   languageGroups: 1,
   languageSkew: 10,
   tasteShiftDay: -1,
+  retirementsPerDay: 0,
 };
 
 /** A small language group's cluster sees this share of a big-group cluster's requests. */
 export const SMALL_GROUP_VOLUME = 0.25;
 /** Language groups and taste shifts draw from their own stream, so the default workload is unchanged. */
 const SCENARIO_SEED_SALT = 0x5eed;
+/** Retirements draw from a stream of their own too. */
+const RETIREMENT_SEED_SALT = 0x2e71;
 
 /** Mean-reversion of popularity from one day to the next. */
 const PERSISTENCE = 0.9;
@@ -88,9 +96,11 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
   const titles: SimTitle[] = [];
   const base = new Float64Array(total);
   const ranks = shuffledRanks(total, next);
+  const retireDays = retirements(options);
   for (let index = 0; index < total; index++) {
     const releaseDay = index < options.catalogTitles ? -1 : Math.floor((index - options.catalogTitles) / options.releasesPerDay);
-    titles.push({ id: `t${index}`, bytes: Math.round(MEDIAN_TITLE_BYTES * Math.exp(0.5 * gaussian(next))), releaseDay });
+    const retireDay = retireDays.get(index);
+    titles.push({ id: `t${index}`, bytes: Math.round(MEDIAN_TITLE_BYTES * Math.exp(0.5 * gaussian(next))), releaseDay, ...(retireDay === undefined ? {} : { retireDay }) });
     base[index] = 1 / Math.pow(ranks[index], options.zipf);
   }
   // Releases start among the popular: their base rank comes from the top tenth.
@@ -120,7 +130,7 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
     for (let index = 0; index < total; index++) {
       drift[index] = PERSISTENCE * drift[index] + Math.sqrt(1 - PERSISTENCE ** 2) * gaussian(next);
       const age = day - titles[index].releaseDay;
-      const released = titles[index].releaseDay <= day;
+      const released = titles[index].releaseDay <= day && day < (titles[index].retireDay ?? Infinity);
       const boost = titles[index].releaseDay >= 0 ? 1 + RELEASE_BOOST * Math.pow(0.5, age / RELEASE_HALF_LIFE_DAYS) : 1;
       const popularity = day >= options.tasteShiftDay && options.tasteShiftDay >= 0 ? shiftedBase[index] : base[index];
       weights[index] = released ? popularity * boost * Math.exp(options.churn * drift[index]) : 0;
@@ -173,6 +183,27 @@ function languageGroups(options: SyntheticOptions, skew: Float64Array[], next: (
     });
   }
   return volume;
+}
+
+/** Retire day by catalog title index: `retirementsPerDay` distinct catalog titles each day, drawn at random. */
+function retirements(options: SyntheticOptions): Map<number, number> {
+  const retiring = options.retirementsPerDay * options.days;
+  if (retiring >= options.catalogTitles) {
+    throw new RangeError(`retiring ${retiring} titles would leave none of the ${options.catalogTitles} catalog titles`);
+  }
+  const retireDays = new Map<number, number>();
+  if (retiring === 0) {
+    return retireDays;
+  }
+  const next = random(options.seed ^ RETIREMENT_SEED_SALT);
+  const order = Int32Array.from({ length: options.catalogTitles }, (_, index) => index);
+  // A partial Fisher-Yates shuffle: the first `retiring` positions are a uniform draw without replacement.
+  for (let position = 0; position < retiring; position++) {
+    const other = position + Math.floor(next() * (options.catalogTitles - position));
+    [order[position], order[other]] = [order[other], order[position]];
+    retireDays.set(order[position], Math.floor(position / options.retirementsPerDay));
+  }
+  return retireDays;
 }
 
 /** Catalog popularity re-drawn: the same values, shuffled over the catalog titles (releases keep theirs). */

@@ -8,6 +8,11 @@ export interface SimTitle {
   readonly bytes: number;
   /** The first day it may be requested. */
   readonly releaseDay: number;
+  /**
+   * The first day it may no longer be requested (it has left the catalog).
+   * @default - never retired
+   */
+  readonly retireDay?: number;
 }
 
 export interface SimCluster {
@@ -45,23 +50,4 @@ export function daysOf(requests: Requests): { day: number; start: number; end: n
     }
   }
   return days;
-}
-
-/** Typed request arrays from rows, stably sorted by day. */
-export function requestsFrom(rows: { day: number; cluster: number; title: number; bytes: number }[]): Requests {
-  const order = rows.map((_, index) => index).sort((a, b) => rows[a].day - rows[b].day || a - b);
-  const requests = {
-    length: rows.length,
-    day: new Int32Array(rows.length),
-    cluster: new Uint16Array(rows.length),
-    title: new Uint32Array(rows.length),
-    bytes: new Float64Array(rows.length),
-  };
-  order.forEach((from, to) => {
-    requests.day[to] = rows[from].day;
-    requests.cluster[to] = rows[from].cluster;
-    requests.title[to] = rows[from].title;
-    requests.bytes[to] = rows[from].bytes;
-  });
-  return requests;
 }

@@ -31,6 +31,11 @@ export interface PlanTitle {
   readonly bytes: number;
   /** The first day the title may be played; titles releasing on the planned day are placed ahead. */
   readonly releaseDay: number;
+  /**
+   * The first day the title is no longer available (it leaves the catalog): never placed on or after it.
+   * @default - never retired
+   */
+  readonly retireDay?: number;
 }
 
 export interface PlanAppliance {
@@ -121,10 +126,10 @@ export interface ClusterPlan {
   readonly bytesPlaced: ReadonlyMap<string, number>;
 }
 
-/** Plans every cluster for `input.day`. Titles not yet released by that day are never placed. */
+/** Plans every cluster for `input.day`. Titles not yet released or already retired by that day are never placed. */
 export function planFills(input: PlanInput): ClusterPlan[] {
   const options = { ...DEFAULT_PLANNER_OPTIONS, ...input.options };
-  const playable = input.titles.filter((title) => title.releaseDay <= input.day && title.bytes > 0);
+  const playable = input.titles.filter((title) => title.releaseDay <= input.day && input.day < (title.retireDay ?? Infinity) && title.bytes > 0);
   const observed = (clusterId: string) => {
     const days = input.observedDays?.get(clusterId) ?? daysWithDemand(input.demand.get(clusterId));
     return (past: number) => days.has(past);

@@ -9,11 +9,11 @@ import { mustRun, runProcess } from '../support/run-process';
 const ROOT = path.join(__dirname, '..', '..');
 
 /** Three 100-byte titles, one cluster holding two of them (205 bytes, 2% headroom for the planner). */
-function writeTinyWorkload(trace: string): { trace: string; catalog: string; fleet: string } {
+function writeTinyWorkload(trace: string, catalog: unknown = ['A', 'B', 'C'].map((title) => ({ title, bytes: 100, releaseDay: 0 }))): { trace: string; catalog: string; fleet: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-sim-'));
   const files = { trace: path.join(dir, 'trace.csv'), catalog: path.join(dir, 'catalog.json'), fleet: path.join(dir, 'fleet.json') };
   fs.writeFileSync(files.trace, trace);
-  fs.writeFileSync(files.catalog, JSON.stringify(['A', 'B', 'C'].map((title) => ({ title, bytes: 100, releaseDay: 0 }))));
+  fs.writeFileSync(files.catalog, JSON.stringify(catalog));
   fs.writeFileSync(files.fleet, JSON.stringify({ clusters: [{ id: 'isp-a', capacityBytes: 205 }] }));
   return files;
 }
@@ -25,8 +25,8 @@ const TINY_TRACE = ['day,cluster,title,bytes', ...['0,A', '0,B', '0,A', '0,C', '
 })].join('\n');
 
 describe('simulate', () => {
-  it('matches offload, fill and origin bytes worked out by hand for every policy', () => {
-    const result = simulate(readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 0 });
+  it('matches offload, fill and origin bytes worked out by hand for every policy', async () => {
+    const result = simulate(await readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 0 });
     const figures = Object.fromEntries(
       Object.entries(result.policies).map(([name, policy]) => [name, { offload: policy.offload, fillBytes: policy.fillBytes, originBytes: policy.originBytes }]),
     );
@@ -44,8 +44,8 @@ describe('simulate', () => {
     expect(result.policies.planner.offloadByDay).toEqual([50 / 60, 20 / 40]);
   });
 
-  it('reports offload per day, bytes per day, per-cluster totals and the planner\'s days at or above each policy', () => {
-    const result = simulate(readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 0 });
+  it('reports offload per day, bytes per day, per-cluster totals and the planner\'s days at or above each policy', async () => {
+    const result = simulate(await readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 0 });
     expect(result.requestedBytesByDay).toEqual([60, 40]);
     expect(result.policies.lru.offloadByDay).toEqual([20 / 60, 20 / 40]);
     expect(result.policies.planner.byCluster['isp-a']).toEqual({ offload: 0.7, servedBytes: 70, requestedBytes: 100 });
@@ -58,8 +58,8 @@ describe('simulate', () => {
     expect(daysAtOrAbove([0.1], [0.9], 1)).toBe(0);
   });
 
-  it('keeps a lost day\'s demand from the planner while its requests count for every policy', () => {
-    const workload = readWorkloadFiles(writeTinyWorkload(TINY_TRACE));
+  it('keeps a lost day\'s demand from the planner while its requests count for every policy', async () => {
+    const workload = await readWorkloadFiles(writeTinyWorkload(TINY_TRACE));
     const whole = simulate(workload, { warmupDays: 0 });
     const lost = simulate(workload, { warmupDays: 0, lostDemandDays: [0] });
     expect(lost.requestedBytes).toBe(whole.requestedBytes);
@@ -94,11 +94,44 @@ describe('simulate', () => {
     expect(day(shifted, 2)).not.toEqual(day(plain, 2));
   });
 
-  it('leaves warm-up days out of the figures but still replays them', () => {
-    const result = simulate(readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 1 });
+  it('leaves warm-up days out of the figures but still replays them', async () => {
+    const result = simulate(await readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 1 });
     expect(result.policies.belady.offload).toBe(0.75);
     expect(result.policies.planner.offload).toBe(0.5);
     expect(result.policies.lru.offloadByDay).toHaveLength(2);
+  });
+
+  it('retires titles at random each day and requests none from its retire day on, leaving the default workload alone', () => {
+    const options = { ...DEFAULT_SYNTHETIC, requests: 20_000, days: 5, catalogTitles: 300 };
+    const plain = syntheticWorkload(options);
+    expect(syntheticWorkload({ ...options, retirementsPerDay: 0 })).toEqual(plain);
+    const retiring = syntheticWorkload({ ...options, retirementsPerDay: 20 });
+    const retireDays = retiring.titles.map((title) => title.retireDay).filter((day) => day !== undefined);
+    expect(retireDays).toHaveLength(100);
+    expect([0, 1, 2, 3, 4].map((day) => retireDays.filter((retireDay) => retireDay === day).length)).toEqual([20, 20, 20, 20, 20]);
+    expect(syntheticWorkload({ ...options, retirementsPerDay: 20 }).titles).toEqual(retiring.titles);
+    let late = 0;
+    for (let index = 0; index < retiring.requests.length; index++) {
+      const retireDay = retiring.titles[retiring.requests.title[index]].retireDay;
+      late += retireDay !== undefined && retiring.requests.day[index] >= retireDay ? 1 : 0;
+    }
+    expect(late).toBe(0);
+    // Titles retiring after day 0 were requested while still available.
+    const retiredLater = new Set(retiring.titles.flatMap((title, index) => ((title.retireDay ?? 0) > 2 ? [index] : [])));
+    expect(retiring.requests.title.some((title) => retiredLater.has(title))).toBe(true);
+  });
+
+  it('never places a retired title for the planner, and counts no request for it in any policy', async () => {
+    const catalog = [
+      { title: 'A', bytes: 100, releaseDay: 0, retireDay: 1 },
+      { title: 'B', bytes: 100, releaseDay: 0 },
+      { title: 'C', bytes: 100, releaseDay: 0 },
+    ];
+    const trace = TINY_TRACE.split('\n').filter((line) => line !== '1,isp-a,A,10').join('\n');
+    const result = simulate(await readWorkloadFiles(writeTinyWorkload(trace, catalog)), { warmupDays: 0 });
+    expect(result.requestedBytesByDay).toEqual([60, 30]);
+    // Night 1: A (30 bytes yesterday) has retired, so B (20) and C (10) are held and serve C, C, B.
+    expect(result.policies.planner.offloadByDay).toEqual([50 / 60, 1]);
   });
 
   it('generates the same synthetic workload from the same seed, and a different one from another', () => {
@@ -121,8 +154,57 @@ describe('workload files', () => {
     ['an unknown cluster', TINY_TRACE.replace('0,isp-a,B,10', '0,isp-b,B,10'), /trace\.csv:3: cluster 'isp-b' is not in .*fleet\.json/],
     ['a bad byte count', TINY_TRACE.replace('0,isp-a,A,10', '0,isp-a,A,-5'), /trace\.csv:2: bytes '-5' is not a positive whole number/],
     ['a wrong header', TINY_TRACE.replace('day,cluster,title,bytes', 'when,where,what'), /trace\.csv:1: the header must be 'day,cluster,title,bytes'/],
-  ])('reports %s with its line number', (_label, trace, message) => {
-    expect(() => readWorkloadFiles(writeTinyWorkload(trace))).toThrow(message);
+  ])('reports %s with its line number', async (_label, trace, message) => {
+    await expect(readWorkloadFiles(writeTinyWorkload(trace))).rejects.toThrow(message);
+  });
+
+  it.each([
+    ['a retire day that is not whole', [{ title: 'A', bytes: 100, releaseDay: 0, retireDay: 1.5 }], /catalog\.json: 0\.retireDay: .*int/],
+    ['a retire day before the release', [{ title: 'A', bytes: 100, releaseDay: 0 }, { title: 'B', bytes: 100, releaseDay: 3, retireDay: 2 }], /catalog\.json: 1\.retireDay: must not be before releaseDay 3 \(got 2\)/],
+  ])('refuses a catalog with %s, naming the entry and field', async (_label, catalog, message) => {
+    await expect(readWorkloadFiles(writeTinyWorkload(TINY_TRACE, catalog))).rejects.toThrow(message);
+  });
+
+  it('refuses a request for a title on or after its retire day, naming the line', async () => {
+    const catalog = ['A', 'B', 'C'].map((title) => ({ title, bytes: 100, releaseDay: 0, ...(title === 'C' ? { retireDay: 1 } : {}) }));
+    await expect(readWorkloadFiles(writeTinyWorkload(TINY_TRACE, catalog))).rejects.toThrow(
+      /trace\.csv:8: title 'C' is requested on day 1, on or after its retirement on day 1/,
+    );
+  });
+
+  it('reports a trace it cannot read, and an empty one', async () => {
+    const files = writeTinyWorkload(TINY_TRACE);
+    await expect(readWorkloadFiles({ ...files, trace: `${files.trace}.missing` })).rejects.toThrow(/trace\.csv\.missing: cannot read: ENOENT/);
+    fs.writeFileSync(files.trace, '');
+    await expect(readWorkloadFiles(files)).rejects.toThrow(/trace\.csv:1: the header must be 'day,cluster,title,bytes' \(got ''\)/);
+  });
+
+  it('streams a trace of hundreds of thousands of rows, CRLF line ends included, into requests sorted by day in trace order', async () => {
+    const rows = 300_000;
+    const days = 7;
+    const lines = ['day,cluster,title,bytes'];
+    const expectedByDay = new Array<number>(days).fill(0);
+    for (let row = 0; row < rows; row++) {
+      // Days out of order, as a trace merged from several exports would be.
+      const day = (row * 3) % days;
+      const bytes = 1 + (row % 97);
+      lines.push(`${day},isp-a,${'ABC'[row % 3]},${bytes}`);
+      expectedByDay[day] += bytes;
+    }
+    const files = writeTinyWorkload(`${lines.join('\r\n')}\r\n`);
+    const workload = await readWorkloadFiles(files);
+    expect(workload.requests.length).toBe(rows);
+    const byDay = new Array<number>(days).fill(0);
+    let outOfOrder = 0;
+    for (let index = 0; index < rows; index++) {
+      byDay[workload.requests.day[index]] += workload.requests.bytes[index];
+      outOfOrder += index > 0 && workload.requests.day[index] < workload.requests.day[index - 1] ? 1 : 0;
+    }
+    expect(outOfOrder).toBe(0);
+    expect(byDay).toEqual(expectedByDay);
+    // Day 0 holds rows 0, 7, 14...: titles A, B, C in turn, in trace order.
+    expect([...workload.requests.title.subarray(0, 4)]).toEqual([0, 1, 2, 0]);
+    expect([...workload.requests.bytes.subarray(0, 3)]).toEqual([1, 8, 15]);
   });
 });
 
@@ -195,6 +277,14 @@ describe('npm run sim', () => {
     expect(help.stdout).toMatch(/--lost-days D1,D2/);
     expect(help.stdout).toMatch(/--language-groups N/);
     expect(help.stdout).toMatch(/--taste-shift-day D/);
+  });
+
+  it('refuses more retirements than the catalog holds, with a usage error', async () => {
+    const result = await sim('--titles', '100', '--days', '10', '--retirements', '10');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--retirements must be a whole number of titles per day, 0 or more, retiring fewer than the 100 catalog titles over 10 days (got 10)');
+    const help = await mustRun(TSX, [SIM, '--help']);
+    expect(help.stdout).toMatch(/--retirements N/);
   });
 
   it('refuses a negative number of releases before generating anything', async () => {

@@ -59,6 +59,20 @@ describe('planFills', () => {
     expect(plan.titles).not.toContain('next-week');
   });
 
+  it('never places a title on or after its retire day, however popular or held', () => {
+    const { titles, demand } = catalog();
+    const leaving = titles.map((title, index) => (index < 3 ? { ...title, retireDay: 10 - index } : title));
+    const clusters = [{ id: 'c', appliances: appliances(2, 40 * GB) }];
+    const held = new Map([['c', new Set(['t0', 't1', 't2'])]]);
+    const [plan] = planFills({ day: 10, titles: leaving, clusters, demand: new Map([['c', demand]]), held });
+    expect(plan.titles.filter((titleId) => ['t0', 't1', 't2'].includes(titleId))).toEqual([]);
+    expect([...plan.placements.values()].flat().filter((titleId) => ['t0', 't1', 't2'].includes(titleId))).toEqual([]);
+    // The day before its retire day the title is still placed: it is available through day 9.
+    const [dayBefore] = planFills({ day: 9, titles: leaving, clusters, demand: new Map([['c', demand]]), held });
+    expect(dayBefore.titles).toContain('t0');
+    expect(dayBefore.titles).not.toContain('t1');
+  });
+
   it('gives titles more copies as their share of demand grows', () => {
     const titles = ['hit', 'warm', 'cold1', 'cold2', 'cold3', 'cold4'].map((titleId) => ({ titleId, bytes: GB, releaseDay: 0 }));
     const demand = demandOf({ hit: { 9: 600 }, warm: { 9: 150 }, cold1: { 9: 20 }, cold2: { 9: 15 }, cold3: { 9: 10 }, cold4: { 9: 5 } });
