@@ -1,3 +1,5 @@
+import { withRetries } from '../../appliance-image/agent/src/retry';
+
 /** One try of a remote call: its value, or why it did not give one. */
 export type Attempt<T> =
   | { readonly ok: true; readonly value: T }
@@ -20,27 +22,45 @@ export interface RetryOutcome<T> {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** An attempt that did not succeed, carried through the agent's retry loop. */
+class FailedAttempt extends Error {
+  constructor(readonly attempt: Extract<Attempt<unknown>, { ok: false }>) {
+    super(attempt.reason);
+  }
+}
+
 /**
  * Tries `attempt` until it succeeds, fails finally, or the deadline leaves no room for another
- * try; waits grow exponentially with jitter (half fixed, half random) so that two smoke runs after
- * one deploy do not knock in step. Never throws for a failed attempt: the caller names the failure.
+ * try, with the appliance agent's backoff (exponential, full jitter, so two smoke runs after one
+ * deploy do not knock in step). Never throws for a failed attempt: the caller names the failure.
  */
 export async function retryWithinDeadline<T>(attempt: (number: number) => Promise<Attempt<T>>, policy: RetryPolicy): Promise<RetryOutcome<T>> {
   const startedMs = Date.now();
-  let number = 0;
-  for (;;) {
-    number += 1;
-    const last = await attempt(number);
-    const elapsedMs = Date.now() - startedMs;
-    if (last.ok || last.final) {
-      return { last, attempts: number, elapsedMs };
+  let attempts = 0;
+  const outcome = (last: Attempt<T>): RetryOutcome<T> => ({ last, attempts, elapsedMs: Date.now() - startedMs });
+  try {
+    const value = await withRetries(
+      async (number) => {
+        attempts = number;
+        const last = await attempt(number);
+        if (!last.ok) {
+          throw new FailedAttempt(last);
+        }
+        return last.value;
+      },
+      {
+        policy: { baseDelayMs: policy.initialDelayMs, maxDelayMs: policy.maxDelayMs },
+        deadlineMs: startedMs + policy.deadlineMs,
+        nowMs: Date.now,
+        retryable: (error) => error instanceof FailedAttempt && !error.attempt.final,
+      },
+    );
+    return outcome({ ok: true, value });
+  } catch (error) {
+    if (error instanceof FailedAttempt) {
+      return outcome(error.attempt);
     }
-    const backoffMs = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (number - 1));
-    const delayMs = Math.round(backoffMs / 2 + (Math.random() * backoffMs) / 2);
-    if (elapsedMs + delayMs >= policy.deadlineMs) {
-      return { last, attempts: number, elapsedMs };
-    }
-    await sleep(delayMs);
+    throw error;
   }
 }
 
