@@ -15,7 +15,8 @@ function startRunning(...args: string[]) {
   const child = spawn(process.execPath, [require.resolve('tsx/cli'), START, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': tsx can exit before its child's last lines are read from the shared pipe.
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   const until = (line: RegExp, what: string) =>
     waitFor(async () => {
       if (child.exitCode !== null) throw new StoppedError(`npm start exited ${child.exitCode}: ${stderr.slice(-2000)}`);
