@@ -6,7 +6,7 @@ import * as path from 'node:path';
  * What needs the machine's own tools: the local platform, the test suite, each benchmark that uses
  * more than Node, and the post-deploy smoke test (the pipeline's CodeBuild step installs its tools).
  */
-export const PURPOSES = ['start', 'test', 'bench:fill', 'bench:edge', 'bench:synth', 'bench:play', 'smoke'] as const;
+export const PURPOSES = ['start', 'test', 'bench:fill', 'bench:edge', 'bench:synth', 'bench:play', 'bench:fleet', 'smoke'] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
 /** A tool Nearstream runs from the machine rather than from npm, and the Debian package it comes in. */
@@ -24,7 +24,7 @@ export interface SystemTool {
  * so what CI installs and what a benchmark checks cannot drift apart.
  */
 export const SYSTEM_TOOLS: readonly SystemTool[] = [
-  { name: 'java', probe: { command: 'java' }, debianPackage: 'default-jre-headless', neededBy: ['start', 'test', 'bench:fill', 'bench:synth', 'bench:play'], why: 'runs DynamoDB Local' },
+  { name: 'java', probe: { command: 'java' }, debianPackage: 'default-jre-headless', neededBy: ['start', 'test', 'bench:fill', 'bench:synth', 'bench:play', 'bench:fleet'], why: 'runs DynamoDB Local' },
   { name: 'ffmpeg', probe: { command: 'ffmpeg' }, debianPackage: 'ffmpeg', neededBy: ['start', 'test', 'bench:synth', 'bench:play', 'smoke'], why: 'the local encoder stand-in and its tests; the smoke test\'s clip for an empty catalog' },
   { name: 'nginx', probe: { command: 'nginx' }, debianPackage: 'nginx', neededBy: ['start', 'test', 'bench:edge', 'bench:synth', 'bench:play'], why: 'the appliance edge server' },
   {

@@ -4,8 +4,8 @@ import { parsePrefix } from '../playback/ip-prefix';
 import { REQUEST_LIMITS } from '../shared/control-table';
 import { decimalNumber, idField, wholeNumber } from '../shared/request-fields';
 
-/** An appliance reports at most this many titles: its inventory must fit its one DynamoDB item. */
-export const MAX_INVENTORY_TITLES = REQUEST_LIMITS.inventoryTitles;
+/** Planning places at most this many titles on one appliance; holdings carry one bit for each. */
+export const MAX_PLACEMENT_TITLES = REQUEST_LIMITS.placementTitles;
 export const MAX_PREFIXES = 256;
 /** The fastest appliance the fleet plans for; egress is kept to the Mbps. */
 const egressGbps = (min: number) => decimalNumber(min, 1000, 3);
@@ -46,32 +46,92 @@ export const registrationSchema = z.strictObject({
 });
 export type Registration = z.infer<typeof registrationSchema>;
 
-export const reportSchema = z
+/** The largest holdings bitmap: one bit per title of the longest placement, base64url. */
+const MAX_HELD_CHARS = Math.ceil(Math.ceil(MAX_PLACEMENT_TITLES / 8) / 3) * 4;
+
+/**
+ * What an appliance holds, relative to what planning placed on it: "of generation G's placement,
+ * the titles at these positions are complete and verified", one bit per placed title in
+ * placement order (`placementOrder`), base64url. 4 KB at most however long the title ids are, and
+ * sent only when it changed: the control plane reads the placement itself.
+ */
+export const holdingsSchema = z
   .strictObject({
-    applianceId: applianceIdSchema,
-    health: z.strictObject({
-      load: share,
-      egressGbps: egressGbps(0),
-      diskUsedBytes: wholeNumber(0, Number.MAX_SAFE_INTEGER),
-      errorRate: share,
-    }),
-    inventory: z.strictObject({
-      titles: z.array(titleIdSchema).max(MAX_INVENTORY_TITLES),
-      digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256'),
-    }),
+    generation: wholeNumber(1, Number.MAX_SAFE_INTEGER),
+    held: z
+      .string()
+      .max(MAX_HELD_CHARS, `must be at most ${MAX_HELD_CHARS} characters: one bit per placed title, up to ${MAX_PLACEMENT_TITLES} titles`)
+      .regex(/^[A-Za-z0-9_-]*$/, 'must be base64url without padding'),
+    count: wholeNumber(0, MAX_PLACEMENT_TITLES),
   })
-  .superRefine((report, context) => {
-    if (inventoryDigest(report.inventory.titles) !== report.inventory.digest) {
-      context.addIssue({
-        code: 'custom',
-        path: ['inventory', 'digest'],
-        message: 'does not match inventory.titles (SHA-256 of the sorted, unique ids joined by newlines)',
-      });
+  .superRefine((holdings, context) => {
+    if (holdings.held.length % 4 === 1) {
+      context.addIssue({ code: 'custom', path: ['held'], message: 'is not valid base64url (its length leaves a lone character)' });
+      return;
+    }
+    if (countBits(Buffer.from(holdings.held, 'base64url')) !== holdings.count) {
+      context.addIssue({ code: 'custom', path: ['count'], message: 'does not match the number of bits set in held' });
     }
   });
+export type Holdings = z.infer<typeof holdingsSchema>;
+
+/**
+ * A periodic report: health only, well under 1 KB. `holdings` comes along only when what the node
+ * holds changed since the control plane last acknowledged it (the response says what it stored).
+ */
+export const reportSchema = z.strictObject({
+  applianceId: applianceIdSchema,
+  health: z.strictObject({
+    load: share,
+    egressGbps: egressGbps(0),
+    diskUsedBytes: wholeNumber(0, Number.MAX_SAFE_INTEGER),
+    errorRate: share,
+  }),
+  holdings: holdingsSchema.optional(),
+});
 export type HealthReport = z.infer<typeof reportSchema>;
 
-/** The digest an appliance sends with its inventory: both sides compute it the same way. */
-export function inventoryDigest(titles: readonly string[]): string {
-  return createHash('sha256').update([...new Set(titles)].sort().join('\n')).digest('hex');
+/** The holdings of a node holding `held` out of `placement` (its placed titles, in placement order). */
+export function holdingsOf(generation: number, placement: readonly string[], held: ReadonlySet<string>): Holdings {
+  if (placement.length > MAX_PLACEMENT_TITLES) {
+    throw new Error(`a placement of ${placement.length} titles is more than the ${MAX_PLACEMENT_TITLES} the control plane tracks`);
+  }
+  const bits = Buffer.alloc(Math.ceil(placement.length / 8));
+  let count = 0;
+  placement.forEach((titleId, position) => {
+    if (held.has(titleId)) {
+      bits[position >>> 3] |= 0x80 >>> (position & 7);
+      count++;
+    }
+  });
+  return { generation, held: bits.toString('base64url'), count };
+}
+
+/** The titles `holdings` says are held, given the placement they are relative to; positions past its end are ignored. */
+export function heldPositions(holdings: Pick<Holdings, 'held'>, placementLength: number): number[] {
+  const bits = Buffer.from(holdings.held, 'base64url');
+  const positions: number[] = [];
+  for (let position = 0; position < Math.min(placementLength, bits.length * 8); position++) {
+    if ((bits[position >>> 3] & (0x80 >>> (position & 7))) !== 0) {
+      positions.push(position);
+    }
+  }
+  return positions;
+}
+
+/** Identifies one holdings report: both sides compute it, so a node knows when the control plane has what it holds. */
+export function holdingsDigest(holdings: Pick<Holdings, 'generation' | 'held'>): string {
+  return createHash('sha256').update(`${holdings.generation}\n${holdings.held}`).digest('base64url').slice(0, 22);
+}
+
+function countBits(bytes: Uint8Array): number {
+  let count = 0;
+  for (const byte of bytes) {
+    let value = byte;
+    while (value !== 0) {
+      value &= value - 1;
+      count++;
+    }
+  }
+  return count;
 }

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { CONTROL_TABLE_SCHEMA, INDEX_PARTITIONS, itemKeys } from '../shared/control-table';
-import { queryAll } from '../shared/dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { FLEET_SHARDS, fleetShardKey, ItemKey, itemKeys, placementPrefix, REQUEST_LIMITS } from '../shared/control-table';
+import { conditionally, queryAll } from '../shared/dynamodb';
 import { buildUpdate } from '../shared/update-expression';
-import { ApplianceView } from '../playback/steering';
-import { HealthReport, Registration } from './fleet-protocol';
+import { HealthReport, heldPositions, Holdings, holdingsDigest, Registration } from './fleet-protocol';
 
 /** Where a cluster's current fill manifest is, as fill planning announces it. */
 export interface ManifestPointer {
@@ -28,20 +29,68 @@ export class FleetRefusedError extends Error {
   }
 }
 
-export interface RegisteredAppliance extends ApplianceView {
-  readonly principalArn: string;
-  /** What the appliance registered with; fill planning sizes its placements by `diskBytes`. */
-  readonly capacity?: { readonly egressGbps: number; readonly diskBytes: number };
-  readonly registeredAt: string;
+/** An appliance's health item: what every 30 s report rewrites, under 1 KB. */
+export interface ApplianceHealth {
+  readonly applianceId: string;
+  readonly clusterId: string;
+  readonly region: string;
+  /** Changes whenever the appliance registers again: a reader holding this version has its registration. */
+  readonly registrationVersion: number;
+  readonly reportedAtMs?: number;
+  readonly load?: number;
+  readonly egressGbps?: number;
+  readonly diskUsedBytes?: number;
+  readonly errorRate?: number;
   readonly reportCount?: number;
-  readonly inventoryDigest?: string;
+  /** The last holdings stored: which generation, how many titles, and their digest. */
+  readonly holdings?: { readonly generation: number; readonly count: number; readonly digest: string };
 }
 
+/** What an appliance registered with. */
+export interface ApplianceRegistration {
+  readonly applianceId: string;
+  readonly clusterId: string;
+  readonly region: string;
+  /** Where players reach it, e.g. `https://oca-1.isp.example`. */
+  readonly baseUrl: string;
+  readonly prefixes: readonly string[];
+  /** Fill planning sizes its placements by `diskBytes`. */
+  readonly capacity: { readonly egressGbps: number; readonly diskBytes: number };
+  readonly principalArn: string;
+  readonly registeredAt: string;
+  readonly registrationVersion: number;
+}
+
+/** An appliance as planning and operators see it: its registration and its latest health. */
+export interface RegisteredAppliance extends ApplianceRegistration {
+  readonly reportedAtMs?: number;
+  readonly load?: number;
+  readonly errorRate?: number;
+  readonly reportCount?: number;
+  readonly holdings?: ApplianceHealth['holdings'];
+}
+
+/** A stored holdings report, with the digest it was stored under. */
+export interface StoredHoldings extends Holdings {
+  readonly applianceId: string;
+  readonly digest: string;
+}
+
+/** How long placements outlive their manifest: a node may report holdings of a generation a little past its validity. */
+const PLACEMENT_GRACE_SECONDS = 86_400;
+
 /**
- * The fleet registry in the control table. Registration and reports update disjoint attributes
- * of one item per appliance, so neither erases the other; an appliance id belongs to the IAM
- * principal that first registered it; report counts are atomic adds, so concurrent reports are all
- * counted, and a report older than the stored one is refused rather than allowed to roll it back.
+ * The fleet registry in the control table, laid out for 20,000 appliances:
+ * - registration, one item per appliance (`appliance#<id>` / `registration`), written when it registers;
+ * - health, under 1 KB, in one of `FLEET_SHARDS` partitions, rewritten by each 30 s report: no
+ *   write funnels the fleet into one partition, and no report rewrites a large item;
+ * - holdings (`appliance#<id>` / `holdings`), written only when what the node holds changed, as
+ *   bits over its placement;
+ * - placements (`appliance#<id>` / `placement#<generation>#<chunk>`), written by planning with each
+ *   manifest, expiring after it.
+ * An appliance id belongs to the IAM principal that first registered it (the health item keeps a
+ * hash of the principal, so the ownership check costs no large item); report counts are atomic
+ * adds, and a report older than the stored one is refused rather than allowed to roll it back.
  */
 export class FleetStore {
   constructor(
@@ -50,7 +99,8 @@ export class FleetStore {
   ) {}
 
   async register(registration: Registration, principalArn: string, now: Date): Promise<RegisteredAppliance> {
-    const index = CONTROL_TABLE_SCHEMA.index;
+    const version = now.getTime();
+    let stored: Record<string, unknown>;
     try {
       const update = buildUpdate({
         set: {
@@ -61,8 +111,7 @@ export class FleetStore {
           capacity: registration.capacity,
           prefixes: registration.prefixes,
           principalArn,
-          [index.partitionKey]: INDEX_PARTITIONS.fleet,
-          [index.sortKey]: `${registration.clusterId}#${registration.applianceId}`,
+          registrationVersion: version,
           updatedAt: now.toISOString(),
         },
         setOnce: { registeredAt: now.toISOString() },
@@ -70,7 +119,7 @@ export class FleetStore {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: itemKeys.appliance(registration.applianceId),
+          Key: itemKeys.applianceRegistration(registration.applianceId),
           ...update,
           ConditionExpression: 'attribute_not_exists(#cPrincipal) OR #cPrincipal = :cPrincipal',
           ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#cPrincipal': 'principalArn' },
@@ -78,17 +127,32 @@ export class FleetStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toAppliance(Attributes!);
+      stored = Attributes!;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw ownedByAnother(registration.applianceId);
-      }
-      throw error;
+      throw error instanceof ConditionalCheckFailedException ? ownedByAnother(registration.applianceId) : error;
     }
+    // The health item follows the registration: reports are refused until it exists.
+    const health = buildUpdate({
+      set: {
+        applianceId: registration.applianceId,
+        clusterId: registration.clusterId,
+        region: registration.region,
+        principalHash: principalHash(principalArn),
+        registrationVersion: version,
+      },
+    });
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({ TableName: this.tableName, Key: itemKeys.applianceHealth(registration.applianceId), ...health, ReturnValues: 'ALL_NEW' }),
+    );
+    return { ...toRegistration(stored), ...healthFigures(toHealth(Attributes!)) };
   }
 
-  async report(report: HealthReport, principalArn: string, nowMs: number): Promise<RegisteredAppliance> {
-    const titles = [...new Set(report.inventory.titles)];
+  /**
+   * Stores a report: the health item always (one small write), the holdings item only when the
+   * report carries holdings. A holdings write never replaces newer holdings.
+   */
+  async report(report: HealthReport, principalArn: string, nowMs: number): Promise<ApplianceHealth> {
+    const digest = report.holdings && holdingsDigest(report.holdings);
     const update = buildUpdate({
       set: {
         load: report.health.load,
@@ -96,75 +160,162 @@ export class FleetStore {
         diskUsedBytes: report.health.diskUsedBytes,
         errorRate: report.health.errorRate,
         reportedAtMs: nowMs,
-        inventoryDigest: report.inventory.digest,
-        titleCount: titles.length,
-        ...(titles.length > 0 ? { titles: new Set(titles) } : {}),
+        ...(report.holdings ? { holdingsGeneration: report.holdings.generation, holdingsCount: report.holdings.count, holdingsDigest: digest } : {}),
       },
       add: { reportCount: 1 },
-      remove: titles.length > 0 ? [] : ['titles'],
     });
+    let health: ApplianceHealth;
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: itemKeys.appliance(report.applianceId),
+          Key: itemKeys.applianceHealth(report.applianceId),
           ...update,
           ConditionExpression:
-            'attribute_exists(#cPk) AND #cPrincipal = :cPrincipal AND (attribute_not_exists(#cReported) OR #cReported <= :cNow)',
-          ExpressionAttributeNames: {
-            ...update.ExpressionAttributeNames,
-            '#cPk': 'pk',
-            '#cPrincipal': 'principalArn',
-            '#cReported': 'reportedAtMs',
-          },
-          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':cPrincipal': principalArn, ':cNow': nowMs },
+            'attribute_exists(#cPrincipal) AND #cPrincipal = :cPrincipal AND (attribute_not_exists(#cReported) OR #cReported <= :cNow)',
+          ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#cPrincipal': 'principalHash', '#cReported': 'reportedAtMs' },
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':cPrincipal': principalHash(principalArn), ':cNow': nowMs },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return toAppliance(Attributes!);
+      health = toHealth(Attributes!);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         const existing = error.Item;
-        if (!existing) {
+        if (!existing?.principalHash) {
           throw new FleetRefusedError('not-registered', `appliance '${report.applianceId}' must register before it reports`);
         }
-        if (existing.principalArn?.S !== principalArn) {
+        if (existing.principalHash.S !== principalHash(principalArn)) {
           throw ownedByAnother(report.applianceId);
         }
         throw new FleetRefusedError('stale-report', `a newer report for '${report.applianceId}' is already stored`);
       }
       throw error;
     }
+    if (report.holdings) {
+      await conditionally(
+        this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              ...itemKeys.applianceHoldings(report.applianceId),
+              applianceId: report.applianceId,
+              generation: report.holdings.generation,
+              held: Buffer.from(report.holdings.held, 'base64url'),
+              count: report.holdings.count,
+              digest,
+              reportedAtMs: nowMs,
+            },
+            ConditionExpression: 'attribute_not_exists(reportedAtMs) OR reportedAtMs <= :now',
+            ExpressionAttributeValues: { ':now': nowMs },
+          }),
+        ),
+      );
+    }
+    return health;
   }
 
-  async get(applianceId: string): Promise<RegisteredAppliance | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: itemKeys.appliance(applianceId) }),
+  async get(applianceId: string): Promise<ApplianceRegistration | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: itemKeys.applianceRegistration(applianceId) }));
+    return Item ? toRegistration(Item) : undefined;
+  }
+
+  /** One appliance's registration and latest health, as `loadFleet` has it. */
+  async describe(applianceId: string): Promise<RegisteredAppliance | undefined> {
+    const [registration, health] = await Promise.all([
+      this.get(applianceId),
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: itemKeys.applianceHealth(applianceId) })),
+    ]);
+    return registration && { ...registration, ...(health.Item ? healthFigures(toHealth(health.Item)) : {}) };
+  }
+
+  /**
+   * The titles an appliance's stored holdings say it holds, read against their placement; empty
+   * when it reported none or the placement is not stored.
+   */
+  async heldTitles(applianceId: string): Promise<string[]> {
+    const [holdings] = await this.getHoldings([applianceId]);
+    const placement = holdings && (await this.getPlacement(applianceId, holdings.generation));
+    return placement ? heldPositions(holdings, placement.length).map((position) => placement[position]) : [];
+  }
+
+  /** Every appliance's health item, shard by shard (the shards read in parallel). */
+  async readHealth(): Promise<ApplianceHealth[]> {
+    const shards = await Promise.all(
+      Array.from({ length: FLEET_SHARDS }, (_, shard) =>
+        queryAll(this.client, {
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': fleetShardKey(shard) },
+        }),
+      ),
     );
-    return Item ? toAppliance(Item) : undefined;
+    return shards.flat().map(toHealth);
   }
 
-  /** Every registered appliance with its latest report: the snapshot steering indexes. */
+  /** The registrations of these appliances (those that have one). */
+  async getRegistrations(applianceIds: readonly string[]): Promise<ApplianceRegistration[]> {
+    return (await this.batchGet(applianceIds.map((id) => itemKeys.applianceRegistration(id)))).map(toRegistration);
+  }
+
+  /** The stored holdings of these appliances (those that reported any). */
+  async getHoldings(applianceIds: readonly string[]): Promise<StoredHoldings[]> {
+    return (await this.batchGet(applianceIds.map((id) => itemKeys.applianceHoldings(id)))).map((item) => ({
+      applianceId: item.applianceId as string,
+      generation: item.generation as number,
+      held: Buffer.from(item.held as Uint8Array).toString('base64url'),
+      count: item.count as number,
+      digest: item.digest as string,
+    }));
+  }
+
+  /** Every registered appliance with its latest health: what nightly planning and operators read. */
   async loadFleet(): Promise<RegisteredAppliance[]> {
-    const index = CONTROL_TABLE_SCHEMA.index;
+    const health = await this.readHealth();
+    const registrations = new Map((await this.getRegistrations(health.map((item) => item.applianceId))).map((item) => [item.applianceId, item]));
+    return health.flatMap((item) => {
+      const registration = registrations.get(item.applianceId);
+      return registration ? [{ ...registration, ...healthFigures(item) }] : [];
+    });
+  }
+
+  /**
+   * Stores the titles planning placed on an appliance in one generation, in placement order,
+   * gzip'd in chunks so any placement fits; they expire a day after the manifest does.
+   */
+  async putPlacement(applianceId: string, generation: number, titles: readonly string[], validUntilMs: number): Promise<void> {
+    const chunks = placementChunks(titles);
+    const expiresAt = Math.ceil(validUntilMs / 1000) + PLACEMENT_GRACE_SECONDS;
+    for (const [chunk, bytes] of chunks.entries()) {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...itemKeys.appliancePlacement(applianceId, generation, chunk), applianceId, generation, chunks: chunks.length, titles: bytes, expiresAt },
+        }),
+      );
+    }
+  }
+
+  /** The titles placed on an appliance in one generation, in order; undefined when not stored (or not whole). */
+  async getPlacement(applianceId: string, generation: number): Promise<string[] | undefined> {
     const items = await queryAll(this.client, {
       TableName: this.tableName,
-      IndexName: index.name,
-      KeyConditionExpression: '#pk = :fleet',
-      ExpressionAttributeNames: { '#pk': index.partitionKey },
-      ExpressionAttributeValues: { ':fleet': INDEX_PARTITIONS.fleet },
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': itemKeys.applianceRegistration(applianceId).pk, ':prefix': placementPrefix(generation) },
     });
-    return items.map(toAppliance);
+    if (items.length === 0 || items.length !== items[0].chunks) {
+      return undefined;
+    }
+    return items.flatMap((item) => {
+      const text = gunzipSync(item.titles as Uint8Array).toString('utf8');
+      return text === '' ? [] : text.split('\n');
+    });
   }
 
   async getManifestPointer(clusterId: string): Promise<ManifestPointer | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: itemKeys.clusterManifest(clusterId) }),
-    );
-    return Item
-      ? { clusterId, generation: Item.generation, bucket: Item.bucket, key: Item.key, createdAt: Item.createdAt }
-      : undefined;
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: itemKeys.clusterManifest(clusterId) }));
+    return Item ? { clusterId, generation: Item.generation, bucket: Item.bucket, key: Item.key, createdAt: Item.createdAt } : undefined;
   }
 
   /** Announces a cluster's new manifest; an older generation never replaces a newer one. */
@@ -178,28 +329,86 @@ export class FleetStore {
       }),
     );
   }
+
+  /** BatchGetItem in pages of 100, retrying what DynamoDB left unprocessed. */
+  private async batchGet(keys: readonly ItemKey[]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    const pages: ItemKey[][] = [];
+    for (let start = 0; start < keys.length; start += 100) {
+      pages.push(keys.slice(start, start + 100));
+    }
+    const readPage = async (page: readonly ItemKey[]) => {
+      for (let pending: Record<string, unknown>[] = page.map((key) => ({ ...key })), attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+        }
+        const { Responses, UnprocessedKeys } = await this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
+        items.push(...(Responses?.[this.tableName] ?? []));
+        pending = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    };
+    for (let next = 0; next < pages.length; next += 16) {
+      await Promise.all(pages.slice(next, next + 16).map(readPage));
+    }
+    return items;
+  }
+}
+
+/** A placement's titles, newline-joined and gzip'd, cut so no chunk passes `placementChunkBytes`. */
+function placementChunks(titles: readonly string[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  let start = 0;
+  do {
+    // Ids are at most 64 characters: this many always gzip within a chunk, whatever they are.
+    const end = Math.min(titles.length, start + Math.floor(REQUEST_LIMITS.placementChunkBytes / (REQUEST_LIMITS.idChars + 1)) - 64);
+    chunks.push(gzipSync(titles.slice(start, end).join('\n')));
+    start = end;
+  } while (start < titles.length);
+  return chunks;
+}
+
+/** What the health item stores of the principal: enough to tell owners apart, and small. */
+function principalHash(principalArn: string): string {
+  return createHash('sha256').update(principalArn).digest('base64url').slice(0, 22);
 }
 
 function ownedByAnother(applianceId: string): FleetRefusedError {
   return new FleetRefusedError('owned-by-another-principal', `appliance '${applianceId}' is registered to another IAM principal`);
 }
 
-function toAppliance(item: Record<string, unknown>): RegisteredAppliance {
-  const titles = item.titles instanceof Set ? [...(item.titles as Set<string>)] : [];
+function toRegistration(item: Record<string, unknown>): ApplianceRegistration {
   return {
     applianceId: item.applianceId as string,
     clusterId: item.clusterId as string,
     region: item.region as string,
     baseUrl: item.baseUrl as string,
     prefixes: (item.prefixes as string[]) ?? [],
+    capacity: item.capacity as ApplianceRegistration['capacity'],
     principalArn: item.principalArn as string,
-    capacity: item.capacity as RegisteredAppliance['capacity'],
     registeredAt: item.registeredAt as string,
+    registrationVersion: item.registrationVersion as number,
+  };
+}
+
+function toHealth(item: Record<string, unknown>): ApplianceHealth {
+  return {
+    applianceId: item.applianceId as string,
+    clusterId: item.clusterId as string,
+    region: item.region as string,
+    registrationVersion: item.registrationVersion as number,
     reportedAtMs: item.reportedAtMs as number | undefined,
     load: item.load as number | undefined,
+    egressGbps: item.egressGbps as number | undefined,
+    diskUsedBytes: item.diskUsedBytes as number | undefined,
     errorRate: item.errorRate as number | undefined,
     reportCount: item.reportCount as number | undefined,
-    inventoryDigest: item.inventoryDigest as string | undefined,
-    titles,
+    holdings:
+      item.holdingsDigest === undefined
+        ? undefined
+        : { generation: item.holdingsGeneration as number, count: item.holdingsCount as number, digest: item.holdingsDigest as string },
   };
+}
+
+function healthFigures(health: ApplianceHealth): Omit<RegisteredAppliance, keyof ApplianceRegistration> {
+  return { reportedAtMs: health.reportedAtMs, load: health.load, errorRate: health.errorRate, reportCount: health.reportCount, holdings: health.holdings };
 }

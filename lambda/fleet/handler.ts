@@ -4,11 +4,11 @@ import { REQUEST_LIMITS } from '../shared/control-table';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
 import { callerPrincipalArn, HttpError, json, parseBody, parseParameters, routedHandler } from '../shared/http';
-import { applianceIdSchema, MAX_INVENTORY_TITLES, registrationSchema, reportSchema } from './fleet-protocol';
+import { applianceIdSchema, MAX_PLACEMENT_TITLES, registrationSchema, reportSchema } from './fleet-protocol';
 import { FleetRefusal, FleetRefusedError, FleetStore } from './fleet-store';
 
-/** Reports carry inventories of up to MAX_INVENTORY_TITLES ids, each `"<id>",` in JSON. */
-const MAX_REPORT_BYTES = MAX_INVENTORY_TITLES * (REQUEST_LIMITS.idChars + 3) + 4096;
+/** Reports carry health and, when they changed, holdings of one bit per placed title, base64url. */
+const MAX_REPORT_BYTES = Math.ceil(MAX_PLACEMENT_TITLES / 6) + 4096;
 
 export const manifestQuery = z.object({ applianceId: applianceIdSchema });
 
@@ -23,7 +23,7 @@ export interface FleetDependencies {
   readonly now: () => Date;
 }
 
-/** `/fleet/*`: appliances register, report health and inventory, and find their fill manifest. */
+/** `/fleet/*`: appliances register, report health (and holdings when they change), and find their fill manifest. */
 export function createFleetHandler(deps: FleetDependencies) {
   return routedHandler({
     'POST /fleet/register': async (event) => {
@@ -35,13 +35,9 @@ export function createFleetHandler(deps: FleetDependencies) {
     'POST /fleet/report': async (event) => {
       const principal = callerPrincipalArn(event);
       const report = parseBody(event, reportSchema, MAX_REPORT_BYTES);
-      const appliance = await refusalsAsHttp(deps.store.report(report, principal, deps.now().getTime()));
-      return json(200, {
-        applianceId: appliance.applianceId,
-        reportedAtMs: appliance.reportedAtMs,
-        titlesHeld: appliance.titles.length,
-        inventoryDigest: appliance.inventoryDigest,
-      });
+      const health = await refusalsAsHttp(deps.store.report(report, principal, deps.now().getTime()));
+      // The node compares `holdings.digest` with its own and sends its holdings again when they differ.
+      return json(200, { applianceId: health.applianceId, reportedAtMs: health.reportedAtMs, holdings: health.holdings ?? null });
     },
     'GET /fleet/manifest': async (event) => {
       const principal = callerPrincipalArn(event);

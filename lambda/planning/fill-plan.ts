@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { REQUEST_LIMITS } from '../shared/control-table';
 import { checkManifest, FillManifest, ManifestObject } from '../shared/fill-manifest';
 
 /**
@@ -334,7 +335,7 @@ function placeCluster(cluster: PlanCluster, titles: readonly PlanTitle[], predic
       if (copies === wanted) {
         break;
       }
-      if (free.get(applianceId)! >= title.bytes) {
+      if (free.get(applianceId)! >= title.bytes && placements.get(applianceId)!.length < REQUEST_LIMITS.placementTitles) {
         free.set(applianceId, free.get(applianceId)! - title.bytes);
         bytesPlaced.set(applianceId, bytesPlaced.get(applianceId)! + title.bytes);
         placements.get(applianceId)!.push(title.titleId);

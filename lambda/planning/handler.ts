@@ -62,6 +62,7 @@ function dependencies(nowMs: number, inventoryDeadlineMs: number): NightlyDepend
     putManifest: async (key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
     },
+    putPlacement: (applianceId, generation, titles, validUntilMs) => fleet.putPlacement(applianceId, generation, titles, validUntilMs),
     announce: (pointer) => fleet.putManifestPointer(pointer),
     keyring: async () => parseKeyring(await secrets.get(requireEnv('URL_SIGNING_SECRET_NAME'))),
     region: requireEnv('AWS_REGION'),

@@ -35,6 +35,11 @@ export interface NightlyDependencies {
   /** The text of a manifest this planner wrote (the cluster's current one, to know what it holds). */
   readonly readManifest: (key: string) => Promise<string>;
   readonly putManifest: (key: string, body: string) => Promise<void>;
+  /**
+   * Stores the titles placed on one appliance in a generation, in placement order, until
+   * `validUntilMs` (and a grace after): appliances report holdings as bits over this list.
+   */
+  readonly putPlacement: (applianceId: string, generation: number, titles: readonly string[], validUntilMs: number) => Promise<void>;
   readonly announce: (pointer: ManifestPointer) => Promise<void>;
   readonly keyring: () => Promise<Keyring>;
   /** The region whose clusters this run plans, and its origin bucket. */
@@ -88,8 +93,8 @@ function dayIndex(ms: number): number {
 /**
  * Tonight's run for one region: plans the day that is starting (its fill windows follow) for every
  * cluster homed in the region, from the last `historyDays` of starts, writes each cluster's signed
- * manifest under its prefix and only then announces it, so an appliance never sees a pointer to a
- * manifest that is not there.
+ * manifest under its prefix and each appliance's placement, and only then announces it, so an
+ * appliance never sees a pointer to a manifest (or reports holdings against a placement) that is not there.
  */
 export async function planRegion(deps: NightlyDependencies): Promise<PlannedCluster[]> {
   // The day whose fill window follows this run (it runs an hour or so before the window opens).
@@ -142,6 +147,8 @@ export async function planRegion(deps: NightlyDependencies): Promise<PlannedClus
     const manifest: Omit<FillManifest, 'format'> = manifestOf(plan, (titleId) => objectsByTitle.get(titleId)!, { generation, createdAt, validUntil });
     const key = `${manifestPrefix(plan.clusterId)}${String(generation).padStart(8, '0')}.json`;
     await deps.putManifest(key, JSON.stringify(signManifest(manifest, keyring)));
+    // Placements before the pointer: a node that reads the pointer can report holdings at once.
+    await Promise.all([...plan.placements].map(([applianceId, placed]) => deps.putPlacement(applianceId, generation, placed, Date.parse(validUntil))));
     await deps.announce({ clusterId: plan.clusterId, generation, bucket: deps.originBucket, key, createdAt });
     planned.push({ clusterId: plan.clusterId, generation, key, titles: plan.titles.length, objects: manifest.objects.length });
   }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { CatalogStore } from '../catalog/catalog-store';
-import { FleetStore } from '../fleet/fleet-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
 import { HttpError, httpHandler, json, parseBody, viewerAccountId } from '../shared/http';
@@ -11,6 +11,7 @@ import { metrics, tracer } from '../shared/powertools';
 import { SecretCache } from '../shared/secret-cache';
 import { parseKeyring } from '../shared/url-token';
 import { FleetCache } from './fleet-cache';
+import { SnapshotSource } from './snapshot-source';
 import { activeKeySigner, checkOriginBaseUrl, OriginLocation } from './origin-signer';
 import { authorizePlay, PlayDependencies, PlayRefusal, PlayRefusedError, playRequestSchema } from './play-service';
 import { DEFAULT_STEERING_POLICY } from './steering';
@@ -53,13 +54,18 @@ function dependenciesFromEnvironment(): PlayDependencies {
   const table = requireEnv('CONTROL_TABLE_NAME');
   const client = sharedDocumentClient();
   const secrets = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClient({ maxAttempts: 2 })));
-  const fleet = new FleetStore(client, table);
+  const snapshots = new SnapshotSource(
+    tracer.captureAWSv3Client(new S3Client({ maxAttempts: 2 })),
+    { bucket: requireEnv('STEERING_SNAPSHOT_BUCKET'), key: requireEnv('STEERING_SNAPSHOT_KEY') },
+    DEFAULT_STEERING_POLICY,
+  );
   return {
     catalog: new TitleCache(new CatalogStore(client, table), { maxAgeMs: TITLE_CACHE_MS }),
     viewers: new ViewerStore(client, table),
-    fleet: new FleetCache(() => fleet.loadFleet(), {
+    fleet: new FleetCache(snapshots.load, {
       maxAgeMs: positiveIntegerEnv('FLEET_CACHE_SECONDS', 10) * 1000,
-      loadTimeoutMs: 1500,
+      // A first load decodes the whole fleet's snapshot: about a second at 20,000 appliances.
+      loadTimeoutMs: 5000,
       retryAfterMs: 2000,
       policy: DEFAULT_STEERING_POLICY,
     }),

@@ -1,3 +1,4 @@
+import { SnapshotAppliance, SteeringSnapshot } from '../steering/snapshot';
 import { parseIp, parsePrefix, PrefixMatch, PrefixTable } from './ip-prefix';
 
 /** One appliance as steering sees it: registration plus its latest health and inventory report. */
@@ -57,14 +58,17 @@ export interface SteeringRoute {
 }
 
 export interface SteeringChoice {
-  readonly appliance: ApplianceView;
+  readonly appliance: SteeredAppliance;
   /** `prefix`: its cluster announced the player's address; `region`: same region only. */
   readonly matchedBy: 'prefix' | 'region';
   readonly spillover: boolean;
 }
 
+/** An appliance as a steering decision names it: what it is and its health, not what it holds. */
+export type SteeredAppliance = Omit<ApplianceView, 'titles'>;
+
 interface IndexedAppliance {
-  readonly view: ApplianceView;
+  readonly view: SteeredAppliance;
   readonly hash: number;
   /** Bit i set: holds the title with index i. */
   readonly holdings: Uint32Array;
@@ -74,63 +78,95 @@ interface Cluster {
   readonly clusterId: string;
   readonly hash: number;
   readonly appliances: IndexedAppliance[];
+  /** The decision that last visited it: a stamp, where a set per decision would allocate. */
+  visitedBy: number;
 }
+
+/** Sort keys pack a 32-bit score above a position of this many bits (exact in a double up to 2^53). */
+const POSITION_BITS = 20;
+const POSITIONS = 2 ** POSITION_BITS;
 
 /**
  * The fleet indexed for steering: client prefixes in a longest-prefix-match table, clusters by
- * region, and each appliance's holdings as a bitset over the titles the fleet holds. Built once per
- * fleet snapshot; each decision then touches only the matched clusters.
+ * region, and each appliance's holdings as a bitset over the snapshot's title dictionary. Built
+ * once per fleet snapshot, straight from its decoded bitsets; each decision then touches only the
+ * clusters its address matched, and the region's only when those give too few choices.
  */
 export class FleetIndex {
   private readonly titleIndex = new Map<string, number>();
   private readonly clusters = new Map<string, Cluster>();
   private readonly clustersByRegion = new Map<string, Cluster[]>();
   private readonly prefixes = new PrefixTable<Cluster>();
+  private decisions = 0;
+  /** One ranking per nesting level: clusters, then one cluster's appliances. */
+  private readonly clusterRanking = new ScoreRanking();
+  private readonly applianceRanking = new ScoreRanking();
 
   private constructor(
     private readonly policy: SteeringPolicy,
     readonly applianceCount: number,
   ) {}
 
+  /** How many titles the index knows (the snapshot's dictionary, held or not). */
+  get titleCount(): number {
+    return this.titleIndex.size;
+  }
+
+  /** Indexes appliances as the registry describes them, through an in-memory snapshot. */
   static build(appliances: readonly ApplianceView[], policy: SteeringPolicy = DEFAULT_STEERING_POLICY): FleetIndex {
-    const index = new FleetIndex(policy, appliances.length);
+    const titles: string[] = [];
+    const titleIndex = new Map<string, number>();
     for (const appliance of appliances) {
       for (const titleId of appliance.titles) {
-        if (!index.titleIndex.has(titleId)) {
-          index.titleIndex.set(titleId, index.titleIndex.size);
+        if (!titleIndex.has(titleId)) {
+          titleIndex.set(titleId, titles.length);
+          titles.push(titleId);
         }
       }
     }
-    const words = Math.ceil(index.titleIndex.size / 32);
-    const announced = new Set<string>();
-    for (const view of appliances) {
-      const cluster = index.clusterOf(view);
-      const holdings = new Uint32Array(words);
+    const words = Math.ceil(titles.length / 32);
+    const bits = new Uint32Array(appliances.length * words);
+    const snapshotAppliances = appliances.map((view, i): SnapshotAppliance => {
+      const holdings = bits.subarray(i * words, (i + 1) * words);
       for (const titleId of view.titles) {
-        const bit = index.titleIndex.get(titleId)!;
+        const bit = titleIndex.get(titleId)!;
         holdings[bit >>> 5] |= 1 << (bit & 31);
       }
-      cluster.appliances.push({ view, hash: hash32(view.applianceId), holdings });
-      for (const text of view.prefixes) {
-        const prefix = parsePrefix(text);
+      return { ...view, registrationVersion: 0, holdings };
+    });
+    return FleetIndex.fromSnapshot({ titles, appliances: snapshotAppliances }, policy);
+  }
+
+  /** Indexes a decoded snapshot, its bitsets as they are (shared, not copied). */
+  static fromSnapshot(snapshot: Pick<SteeringSnapshot, 'titles' | 'appliances'>, policy: SteeringPolicy = DEFAULT_STEERING_POLICY): FleetIndex {
+    const index = new FleetIndex(policy, snapshot.appliances.length);
+    snapshot.titles.forEach((titleId, bit) => index.titleIndex.set(titleId, bit));
+    const announced = new Set<string>();
+    for (const appliance of snapshot.appliances) {
+      const cluster = index.clusterOf(appliance);
+      cluster.appliances.push({ view: steeredView(appliance), hash: hash32(appliance.applianceId), holdings: appliance.holdings });
+      for (const text of appliance.prefixes) {
         const key = `${cluster.clusterId}|${text}`;
-        if (typeof prefix !== 'string' && !announced.has(key)) {
+        if (!announced.has(key)) {
           announced.add(key);
-          index.prefixes.add(prefix, cluster);
+          const prefix = parsePrefix(text);
+          if (typeof prefix !== 'string') {
+            index.prefixes.add(prefix, cluster);
+          }
         }
       }
     }
     return index;
   }
 
-  private clusterOf(view: ApplianceView): Cluster {
-    let cluster = this.clusters.get(view.clusterId);
+  private clusterOf(appliance: { readonly clusterId: string; readonly region: string }): Cluster {
+    let cluster = this.clusters.get(appliance.clusterId);
     if (!cluster) {
-      cluster = { clusterId: view.clusterId, hash: hash32(view.clusterId), appliances: [] };
-      this.clusters.set(view.clusterId, cluster);
-      const inRegion = this.clustersByRegion.get(view.region) ?? [];
+      cluster = { clusterId: appliance.clusterId, hash: hash32(appliance.clusterId), appliances: [], visitedBy: 0 };
+      this.clusters.set(appliance.clusterId, cluster);
+      const inRegion = this.clustersByRegion.get(appliance.region) ?? [];
       inRegion.push(cluster);
-      this.clustersByRegion.set(view.region, inRegion);
+      this.clustersByRegion.set(appliance.region, inRegion);
     }
     return cluster;
   }
@@ -170,62 +206,66 @@ export class FleetIndex {
     if (bit === undefined) {
       return [];
     }
-    const sessionHash = hash32(request.sessionKey);
-    const preferred: SteeringChoice[] = [];
-    const spillover: SteeringChoice[] = [];
-    const visited = new Set<Cluster>();
-    const enough = () => preferred.length >= this.policy.maxChoices;
-
-    for (let i = 0; i < matches.length && !enough(); ) {
+    const decision: Decision = {
+      stamp: ++this.decisions,
+      word: bit >>> 5,
+      mask: 1 << (bit & 31),
+      sessionHash: hash32(request.sessionKey),
+      nowMs,
+      matchedBy: 'prefix',
+      preferred: [],
+      spillover: [],
+    };
+    for (let i = 0; i < matches.length && decision.preferred.length < this.policy.maxChoices; ) {
       let end = i;
       while (end < matches.length && matches[end].prefixLength === matches[i].prefixLength) {
         end++;
       }
-      const sameLength = matches.slice(i, end).map((match) => match.value);
-      for (const cluster of byScore(sameLength, sessionHash)) {
-        if (!visited.has(cluster)) {
-          visited.add(cluster);
-          this.collect(cluster, bit, sessionHash, nowMs, 'prefix', preferred, spillover);
-        }
-      }
+      this.visitInScoreOrder(matches.slice(i, end).map((match) => match.value), decision);
       i = end;
     }
-    if (!enough()) {
-      const regional = (this.clustersByRegion.get(request.region) ?? []).filter((cluster) => !visited.has(cluster));
-      for (const cluster of byScore(regional, sessionHash)) {
-        if (enough()) {
-          break;
-        }
-        this.collect(cluster, bit, sessionHash, nowMs, 'region', preferred, spillover);
-      }
+    if (decision.preferred.length < this.policy.maxChoices) {
+      decision.matchedBy = 'region';
+      this.visitInScoreOrder(this.clustersByRegion.get(request.region) ?? [], decision);
     }
-    return preferred.concat(spillover).slice(0, this.policy.maxChoices);
+    return decision.preferred.length >= this.policy.maxChoices ? decision.preferred : decision.preferred.concat(decision.spillover).slice(0, this.policy.maxChoices);
   }
 
-  private collect(
-    cluster: Cluster,
-    bit: number,
-    sessionHash: number,
-    nowMs: number,
-    matchedBy: SteeringChoice['matchedBy'],
-    preferred: SteeringChoice[],
-    spillover: SteeringChoice[],
-  ): void {
-    const word = bit >>> 5;
-    const mask = 1 << (bit & 31);
-    const eligible: IndexedAppliance[] = [];
-    for (const appliance of cluster.appliances) {
-      if ((appliance.holdings[word] & mask) !== 0 && this.isHealthy(appliance.view, nowMs)) {
-        eligible.push(appliance);
-      }
+  /** Collects from the clusters not yet visited, highest rendezvous score first, until there are enough choices. */
+  private visitInScoreOrder(clusters: readonly Cluster[], decision: Decision): void {
+    if (clusters.length === 1) {
+      this.visit(clusters[0], decision);
+      return;
     }
-    for (const appliance of byScore(eligible, sessionHash)) {
-      const over = (appliance.view.load ?? 0) >= this.policy.spilloverLoad;
-      (over ? spillover : preferred).push({ appliance: appliance.view, matchedBy, spillover: over });
+    const keys = this.clusterRanking.rank(clusters, decision.sessionHash);
+    for (let k = keys.length - 1; k >= 0 && decision.preferred.length < this.policy.maxChoices; k--) {
+      this.visit(clusters[positionOf(keys[k])], decision);
     }
   }
 
-  private isHealthy(view: ApplianceView, nowMs: number): boolean {
+  private visit(cluster: Cluster, decision: Decision): void {
+    if (cluster.visitedBy === decision.stamp) {
+      return;
+    }
+    cluster.visitedBy = decision.stamp;
+    const { word, mask, nowMs } = decision;
+    const eligible = cluster.appliances.filter((appliance) => (appliance.holdings[word] & mask) !== 0 && this.isHealthy(appliance.view, nowMs));
+    if (eligible.length === 0) {
+      return;
+    }
+    const keys = this.applianceRanking.rank(eligible, decision.sessionHash);
+    for (let k = keys.length - 1; k >= 0; k--) {
+      const view = eligible[positionOf(keys[k])].view;
+      const over = (view.load ?? 0) >= this.policy.spilloverLoad;
+      const list = over ? decision.spillover : decision.preferred;
+      // Only the first maxChoices of either list can ever be shown.
+      if (list.length < this.policy.maxChoices) {
+        list.push({ appliance: view, matchedBy: decision.matchedBy, spillover: over });
+      }
+    }
+  }
+
+  private isHealthy(view: SteeredAppliance, nowMs: number): boolean {
     return (
       view.reportedAtMs !== undefined &&
       nowMs - view.reportedAtMs <= this.policy.maxReportAgeMs &&
@@ -235,15 +275,55 @@ export class FleetIndex {
   }
 }
 
-/** Highest rendezvous score first: a stable, per-session order that spreads load evenly. */
-function byScore<T extends { hash: number }>(items: readonly T[], keyHash: number): T[] {
-  if (items.length < 2) {
-    return items.slice();
+/** One decision in progress. */
+interface Decision {
+  readonly stamp: number;
+  readonly word: number;
+  readonly mask: number;
+  readonly sessionHash: number;
+  readonly nowMs: number;
+  matchedBy: SteeringChoice['matchedBy'];
+  readonly preferred: SteeringChoice[];
+  readonly spillover: SteeringChoice[];
+}
+
+/**
+ * Orders items by rendezvous score without allocating per decision: one sort key per item, its
+ * score above its position, sorted ascending in a reused array. Read from the end, the highest
+ * score comes first and, on a tie, the earlier item (the order a stable sort by score gives).
+ */
+class ScoreRanking {
+  private keys = new Float64Array(32);
+
+  rank(items: readonly { hash: number }[], keyHash: number): Float64Array {
+    if (items.length > POSITIONS) {
+      throw new RangeError(`steering ranks at most ${POSITIONS} clusters, or appliances of one cluster, at once; not ${items.length}`);
+    }
+    if (items.length > this.keys.length) {
+      this.keys = new Float64Array(Math.max(items.length, 2 * this.keys.length));
+    }
+    for (let i = 0; i < items.length; i++) {
+      this.keys[i] = mix32(keyHash, items[i].hash) * POSITIONS + (POSITIONS - 1 - i);
+    }
+    return this.keys.subarray(0, items.length).sort();
   }
-  return items
-    .map((item) => ({ item, score: mix32(keyHash, item.hash) }))
-    .sort((a, b) => b.score - a.score)
-    .map((entry) => entry.item);
+}
+
+function positionOf(key: number): number {
+  return POSITIONS - 1 - (key % POSITIONS);
+}
+
+function steeredView(appliance: SteeredAppliance): SteeredAppliance {
+  return {
+    applianceId: appliance.applianceId,
+    clusterId: appliance.clusterId,
+    region: appliance.region,
+    baseUrl: appliance.baseUrl,
+    prefixes: appliance.prefixes,
+    reportedAtMs: appliance.reportedAtMs,
+    load: appliance.load,
+    errorRate: appliance.errorRate,
+  };
 }
 
 /** FNV-1a, 32 bits. */

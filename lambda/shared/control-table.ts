@@ -22,7 +22,21 @@ export const itemKeys = {
   streamSlot: (accountId: string, slot: number): ItemKey => ({ pk: `account#${accountId}`, sk: `slot#${slot}` }),
   watchPosition: (accountId: string, titleId: string): ItemKey => ({ pk: `account#${accountId}`, sk: `watch#${titleId}` }),
   session: (sessionId: string): ItemKey => ({ pk: `session#${sessionId}`, sk: 'session' }),
-  appliance: (applianceId: string): ItemKey => ({ pk: `appliance#${applianceId}`, sk: 'appliance' }),
+  /** What an appliance registered with (cluster, address, prefixes, capacity, owner): written when it registers. */
+  applianceRegistration: (applianceId: string): ItemKey => ({ pk: `appliance#${applianceId}`, sk: 'registration' }),
+  /**
+   * An appliance's latest health report, under 1 KB, in one of `FLEET_SHARDS` partitions: the
+   * 30 s reports of the whole fleet spread over the shards, and the snapshot builder reads the
+   * fleet's health shard by shard.
+   */
+  applianceHealth: (applianceId: string): ItemKey => ({ pk: fleetShardKey(fleetShardOf(applianceId)), sk: `appliance#${applianceId}` }),
+  /** What the appliance holds, relative to a placement: written only when it changes. */
+  applianceHoldings: (applianceId: string): ItemKey => ({ pk: `appliance#${applianceId}`, sk: 'holdings' }),
+  /** One chunk of the titles planning placed on an appliance in one manifest generation, in placement order. */
+  appliancePlacement: (applianceId: string, generation: number, chunk: number): ItemKey => ({
+    pk: `appliance#${applianceId}`,
+    sk: `${placementPrefix(generation)}${String(chunk).padStart(4, '0')}`,
+  }),
   clusterManifest: (clusterId: string): ItemKey => ({ pk: `cluster#${clusterId}`, sk: 'manifest' }),
   /** The SHA-256 of one encoded object (sort key: the object's key), which the title's inventory is assembled from; expires. */
   objectDigest: (titleId: string, key: string): ItemKey => ({ pk: `digest#${titleId}`, sk: key }),
@@ -36,8 +50,36 @@ export const itemKeys = {
   }),
 } as const;
 
-/** `gsi1` partitions: every catalog title, and every registered appliance. */
-export const INDEX_PARTITIONS = { catalog: 'catalog', fleet: 'fleet' } as const;
+/** `gsi1` partitions: every catalog title. */
+export const INDEX_PARTITIONS = { catalog: 'catalog' } as const;
+
+/**
+ * Health reports spread over this many partitions. At 20,000 appliances reporting every 30 s a
+ * shard takes about 21 writes a second, far below a partition's 1,000.
+ */
+export const FLEET_SHARDS = 32;
+
+/** The shard an appliance's health lives in: FNV-1a of its id, so every reader finds it the same way. */
+export function fleetShardOf(applianceId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < applianceId.length; i++) {
+    hash ^= applianceId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % FLEET_SHARDS;
+}
+
+/** What every health shard's partition key starts with. */
+export const FLEET_SHARD_PREFIX = 'fleet#';
+
+export function fleetShardKey(shard: number): string {
+  return `${FLEET_SHARD_PREFIX}${String(shard).padStart(2, '0')}`;
+}
+
+/** The sort-key prefix of one generation's placement chunks. */
+export function placementPrefix(generation: number): string {
+  return `placement#${String(generation).padStart(16, '0')}#`;
+}
 
 /**
  * What DynamoDB refuses beyond: a request that could build a bigger key, a bigger item or a number
@@ -61,10 +103,11 @@ const MAX_PREFIX_CHARS = 45 + '/128'.length;
 /** IAM caps an ARN at 2048 characters; the fleet stores the caller's ARN with each appliance. */
 const MAX_PRINCIPAL_ARN_CHARS = 2048;
 const MAX_REGISTRATION_BODY_BYTES = 16 * 1024;
-/** A string-set element costs its UTF-8 bytes; one more per id is kept for DynamoDB's own bookkeeping. */
-const TITLE_ID_ITEM_BYTES = ID_CHARS + 1;
-/** Keys, index keys, timestamps and the report's health figures, with their attribute names. */
-const APPLIANCE_FIXED_ATTRIBUTE_BYTES = 1024;
+/**
+ * The most titles planning places on one appliance: its holdings travel as one bit per placed
+ * title (4 KB at most), and its placement is stored in chunks of `placementChunkBytes`.
+ */
+const MAX_PLACEMENT_TITLES = 32_768;
 
 /**
  * The longest value each request field may carry, derived from `DYNAMODB_LIMITS` where the value
@@ -86,12 +129,7 @@ export const REQUEST_LIMITS = {
   principalArnChars: MAX_PRINCIPAL_ARN_CHARS,
   /** Registration is stored whole in the appliance's item; its body bounds what it adds there. */
   registrationBodyBytes: MAX_REGISTRATION_BODY_BYTES,
-  /**
-   * An appliance's inventory is a string set in its one item, next to its registration: the
-   * titles get whatever the 400 KB item limit leaves.
-   */
-  inventoryTitles: Math.floor(
-    (DYNAMODB_LIMITS.itemBytes - MAX_REGISTRATION_BODY_BYTES - MAX_PRINCIPAL_ARN_CHARS - APPLIANCE_FIXED_ATTRIBUTE_BYTES) /
-      TITLE_ID_ITEM_BYTES,
-  ),
+  placementTitles: MAX_PLACEMENT_TITLES,
+  /** One placement chunk's compressed title list: well inside an item, with its keys and attributes. */
+  placementChunkBytes: 256 * 1024,
 } as const;

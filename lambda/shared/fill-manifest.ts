@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { REQUEST_LIMITS } from './control-table';
 import { Keyring } from './url-token';
 
 /**
@@ -91,6 +92,18 @@ export function objectsForAppliance(manifest: Pick<FillManifest, 'objects' | 'pl
   }
   const titles = new Set(Object.hasOwn(manifest.placements, applianceId) ? manifest.placements[applianceId] : []);
   return manifest.objects.filter((object) => titles.has(object.titleId));
+}
+
+/**
+ * The titles planning placed on one appliance, in placement order: its `placements` entry, or
+ * without placements every title of the manifest in the order its objects list them. Holdings
+ * reports are bits over this list, so the appliance and the control plane must agree on it.
+ */
+export function placementOrder(manifest: Pick<FillManifest, 'objects' | 'placements'>, applianceId: string): readonly string[] {
+  if (manifest.placements !== undefined) {
+    return Object.hasOwn(manifest.placements, applianceId) ? manifest.placements[applianceId] : [];
+  }
+  return [...new Set(manifest.objects.map((object) => object.titleId))];
 }
 
 /** Signs a manifest with the key ring's active key. */
@@ -237,7 +250,20 @@ function checkShape<T extends Partial<FillManifest>>(manifest: T): asserts manif
       if (!Array.isArray(titles) || titles.some((title) => typeof title !== 'string' || !ID.test(title))) {
         throw new ManifestRejectedError(`placements.${applianceId} must be a list of title ids`);
       }
+      checkPlacementLength(titles.length, `placements.${applianceId}`);
+      if (new Set(titles).size !== titles.length) {
+        throw new ManifestRejectedError(`placements.${applianceId} lists a title twice`);
+      }
     }
+  } else {
+    checkPlacementLength(new Set(manifest.objects.map((object) => object.titleId)).size, 'the manifest (no placements: every appliance holds every title)');
+  }
+}
+
+/** Holdings are one bit per placed title: a placement longer than the control plane tracks could never be reported. */
+function checkPlacementLength(titles: number, where: string): void {
+  if (titles > REQUEST_LIMITS.placementTitles) {
+    throw new ManifestRejectedError(`${where} places ${titles} titles on one appliance; the most is ${REQUEST_LIMITS.placementTitles}`);
   }
 }
 

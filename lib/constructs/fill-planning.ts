@@ -47,11 +47,15 @@ export class FillPlanning extends Construct {
     })
       .bindTable(props.controlTable, {
         envVar: 'CONTROL_TABLE_NAME',
-        actions: ['dynamodb:Query', 'dynamodb:GetItem'],
+        actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
         indexes: [CONTROL_TABLE_SCHEMA.index.name],
       })
-      // It writes one kind of item: the manifest pointers (`cluster#<id>`), nothing else in the table.
-      .bindTable(props.controlTable, { envVar: 'CONTROL_TABLE_NAME', actions: ['dynamodb:PutItem'], leadingKeys: [`${itemKeys.clusterManifest('').pk}*`] })
+      // It writes manifest pointers (`cluster#<id>`) and placements (`appliance#<id>`), nothing else in the table.
+      .bindTable(props.controlTable, {
+        envVar: 'CONTROL_TABLE_NAME',
+        actions: ['dynamodb:PutItem'],
+        leadingKeys: [`${itemKeys.clusterManifest('').pk}*`, `${itemKeys.applianceRegistration('').pk}*`],
+      })
       .bindSecret(props.urlSigningSecret, 'URL_SIGNING_SECRET_NAME');
 
     const role = this.function.role;

@@ -77,7 +77,6 @@ export class PlaybackApi extends Construct {
         },
       }),
       ['GetItem', 'Query', 'PutItem', 'DeleteItem'],
-      gsi1,
     )
       .bindSecret(props.urlSigningSecret, 'URL_SIGNING_SECRET_NAME')
       .bindSecret(props.originSigningSecret, 'ORIGIN_SIGNING_SECRET_NAME');
@@ -107,7 +106,7 @@ export class PlaybackApi extends Construct {
         description: 'POST /fleet/register, /fleet/report, GET /fleet/manifest: the appliance registry',
         serviceName: 'fleet',
       }),
-      ['GetItem', 'UpdateItem'],
+      ['GetItem', 'UpdateItem', 'PutItem'],
     );
     this.functions = { catalog, play, telemetry, home, fleet };
 

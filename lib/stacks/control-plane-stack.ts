@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CfnOutput, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -18,6 +18,7 @@ import { LatencyRoutedApiDomain } from '../constructs/latency-routed-api-domain'
 import { NearstreamFunction } from '../constructs/nearstream-function';
 import { PlaybackApi } from '../constructs/playback-api';
 import { RegionalApi } from '../constructs/regional-api';
+import { SteeringSnapshots } from '../constructs/steering-snapshots';
 import { SharedDataOutputs } from './data-stack';
 import { NotificationTopic } from '../constructs/notification-topic';
 
@@ -43,6 +44,7 @@ export class ControlPlaneStack extends Stack {
   readonly healthFunction: NearstreamFunction;
   readonly playback: PlaybackApi;
   readonly fillPlanning: FillPlanning;
+  readonly steering: SteeringSnapshots;
   readonly routing?: LatencyRoutedApiDomain;
   /** This region's API: its custom hostname when the environment has a domain, else execute-api. */
   readonly regionalApiUrl: string;
@@ -92,6 +94,12 @@ export class ControlPlaneStack extends Stack {
       { id: 'cdk-validator-cfnguard::api_gw_v2_authorization_type_configured_check', reason: publicHealthReason },
     );
 
+    this.steering = new SteeringSnapshots(this, 'Steering', {
+      controlTable,
+      bucketName: naming.mediaBucketName(Aws.ACCOUNT_ID, region, 'steering'),
+      removalPolicy: logRemovalPolicy,
+      functionDefaults,
+    });
     this.playback = new PlaybackApi(this, 'Playback', {
       api: this.api,
       controlTable,
@@ -106,6 +114,7 @@ export class ControlPlaneStack extends Stack {
       },
       functionDefaults,
     });
+    this.steering.grantRead(this.playback.functions.play);
 
     // One hour before the fill windows open (02:00 UTC unless the fleet config says otherwise).
     const fillWindowStartHourUtc = config.applianceFleet?.fillWindow.startHourUtc ?? 2;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Codec, CatalogTitle } from '../../lambda/catalog/catalog';
 import { CatalogStore } from '../../lambda/catalog/catalog-store';
@@ -12,7 +12,7 @@ import { EnvironmentConfig } from '../../lib/config/environment';
 import { encodeTitleLocally } from '../encoder/ffmpeg-stand-in';
 import { LocalRegionProcess } from '../region/local-region';
 import { runFill } from './appliance';
-import { LOCAL_AWS_CREDENTIALS, PlatformState, regionEnvironment } from './platform-state';
+import { LOCAL_AWS_CREDENTIALS, PlatformState, regionEnvironment, steeringSnapshotKey } from './platform-state';
 
 const LOCAL_CREDENTIALS = { accessKeyId: LOCAL_AWS_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_CREDENTIALS.AWS_SECRET_ACCESS_KEY };
 
@@ -100,10 +100,40 @@ export async function fillAppliances(state: PlatformState, note: (line: string) 
       return { appliance, ...result };
     }),
   );
+  // Each fill reported what it holds before it exited.
+  const filledAtMs = Date.now();
   const failed = outcomes.filter((outcome) => outcome.code !== 0);
   if (failed.length > 0) {
     throw new Error(failed.map((outcome) => `${outcome.appliance.applianceId} fill exited ${outcome.code}: ${outcome.lastLine}`).join('; '));
   }
+  await steeringSnapshotsAfter(state, filledAtMs);
+}
+
+/** How long a region's snapshot builder may take to show a fill (it rebuilds every 2 s locally). */
+const SNAPSHOT_WAIT_MS = 20_000;
+
+/**
+ * Waits until every region's steering snapshot was built after `afterMs`, so that what the
+ * appliances just reported is what the next play steers by (as in the cloud, a fill reaches plays
+ * one snapshot later).
+ */
+async function steeringSnapshotsAfter(state: PlatformState, afterMs: number): Promise<void> {
+  const s3 = localS3(state);
+  const deadline = Date.now() + SNAPSHOT_WAIT_MS;
+  for (const region of state.regions) {
+    const key = steeringSnapshotKey(region.name);
+    for (;;) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: state.buckets.origin, Key: key })).catch(() => undefined);
+      if (Number(head?.Metadata?.['built-at-ms'] ?? 0) > afterMs) {
+        break;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`region ${region.name}'s steering snapshot was not rebuilt within ${SNAPSHOT_WAIT_MS / 1000} s of the fill; see its log in ${state.logsDir}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  s3.destroy();
 }
 
 /** The agent's closing log line, in a few words. */

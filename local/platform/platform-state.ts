@@ -76,6 +76,14 @@ export function resourceNames(config: EnvironmentConfig) {
  * The variables a region's functions get: what their constructs set in AWS (table, secrets,
  * origin, playback settings, Powertools), with the SDK pointed at the local services.
  */
+/** Where a local region's steering snapshot is, in the one local bucket. */
+export function steeringSnapshotKey(region: string): string {
+  return `steering/${region}/snapshot.bin`;
+}
+
+/** A local fleet is a handful of appliances: its snapshot is rebuilt every 2 s, so plays see a fill within a few seconds. */
+const LOCAL_STEERING_SNAPSHOT_SECONDS = 2;
+
 export function regionEnvironment(state: PlatformState, config: EnvironmentConfig, region: string): Record<string, string> {
   return {
     AWS_REGION: region,
@@ -93,6 +101,10 @@ export function regionEnvironment(state: PlatformState, config: EnvironmentConfi
     SESSION_TTL_SECONDS: String(config.playback.sessionTtlSeconds),
     STREAM_LEASE_SECONDS: String(config.playback.streamLeaseSeconds),
     FLEET_CACHE_SECONDS: String(config.playback.fleetCacheSeconds),
+    // Each region's builder writes its snapshot beside the content (one local S3 bucket serves both regions).
+    STEERING_SNAPSHOT_BUCKET: state.buckets.origin,
+    STEERING_SNAPSHOT_KEY: steeringSnapshotKey(region),
+    STEERING_SNAPSHOT_SECONDS: String(LOCAL_STEERING_SNAPSHOT_SECONDS),
     HEALTH_TABLE_BUDGET_MS: String(config.healthProbe.tableBudgetMs),
     POWERTOOLS_SERVICE_NAME: `local-${region}`,
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

@@ -86,7 +86,7 @@ export function platformStatusSource(state: PlatformState, streamStartsPerSecond
           region: appliance.region,
           baseUrl: appliance.baseUrl,
           healthy: edge.ok && reportedRecently,
-          titlesHeld: registered?.titles.length ?? 0,
+          titlesHeld: registered?.holdings?.count ?? 0,
           bytesServed: tallies.get(appliance.applianceId)!.read(),
           lastFill: lastFill ? { at: lastFill.finishedAt, result: lastFill.result } : undefined,
         };

@@ -5,6 +5,7 @@ import { handler as home } from '../../lambda/home/handler';
 import { handler as planning } from '../../lambda/planning/handler';
 import { handler as play } from '../../lambda/playback/handler';
 import { handler as telemetry } from '../../lambda/telemetry/handler';
+import { runBuilds, steeringDependenciesFromEnvironment } from '../../lambda/steering/handler';
 import { API_ROUTES, ApiFunction } from '../../lambda/shared/api-routes';
 import { jwtAuthorizer } from '../api/jwt-authorizer';
 import { LocalGateway, LocalHandler } from '../api/local-gateway';
@@ -28,6 +29,8 @@ async function serve(settings: RegionGatewaySettings): Promise<void> {
     },
   );
   process.stderr.write(`listening on ${gateway.url}\n`);
+  // As its schedule does in the cloud, the region's steering snapshot builder runs beside the API.
+  const steering = buildSteeringSnapshots();
   // A platform that dies without stopping its regions must not leave them serving.
   const parent = process.ppid;
   setInterval(() => process.ppid !== parent && process.kill(process.pid, 'SIGTERM'), 1_000).unref();
@@ -35,7 +38,23 @@ async function serve(settings: RegionGatewaySettings): Promise<void> {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  steering.stop();
   await gateway.stop();
+  await steering.done;
+}
+
+/** Runs the steering snapshot builder back to back, each run as one scheduled invocation would, until stopped. */
+function buildSteeringSnapshots(): { stop(): void; done: Promise<void> } {
+  let stopping = false;
+  const done = (async () => {
+    const deps = steeringDependenciesFromEnvironment();
+    while (!stopping) {
+      await runBuilds(deps, () => (stopping ? 0 : 60_000));
+    }
+  })().catch((error: Error) => {
+    process.stderr.write(`steering snapshot builder stopped: ${error.stack ?? error.message}\n`);
+  });
+  return { stop: () => (stopping = true), done };
 }
 
 async function invokePlanning(): Promise<void> {

@@ -40,7 +40,7 @@ describe('the fill agent', () => {
 
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('registered oca-1 in isp-a');
-    expect(await world.fleet.get('oca-1')).toMatchObject({ principalArn: AGENT_PRINCIPAL, clusterId: 'isp-a', baseUrl: 'https://oca-1.isp-a.example', titles: [] });
+    expect(await world.fleet.describe('oca-1')).toMatchObject({ principalArn: AGENT_PRINCIPAL, clusterId: 'isp-a', baseUrl: 'https://oca-1.isp-a.example', holdings: undefined });
   });
 
   it('fills a small catalog, verified, and reports the titles it holds to the control plane', async () => {
@@ -52,7 +52,8 @@ describe('the fill agent', () => {
     expectServed([...movie, ...show]);
     expect(Object.keys(world.servedFiles())).toHaveLength(10);
     expect(await status()).toMatchObject({ appliedGeneration: 1, objectsHeld: 10, titlesHeld: ['movie', 'show'], lastFill: { result: 'complete', downloadedObjects: 10 } });
-    expect(await world.fleet.get('oca-1')).toMatchObject({ principalArn: AGENT_PRINCIPAL, titles: expect.arrayContaining(['movie', 'show']), clusterId: 'isp-a' });
+    expect(await world.fleet.describe('oca-1')).toMatchObject({ principalArn: AGENT_PRINCIPAL, clusterId: 'isp-a', holdings: { generation: 1, count: 2 } });
+    expect((await world.fleet.heldTitles('oca-1')).sort()).toEqual(['movie', 'show']);
     expect(run.stdout).toContain('"message":"fill finished"');
   });
 
@@ -90,7 +91,7 @@ describe('the fill agent', () => {
     expect(after.titlesHeld).toEqual(['movie', 'show']);
     expect(after.lastFill).toMatchObject({ result: 'failed', failures: [{ key: tampered.object.key, reason: expect.stringContaining('the manifest says') }] });
     expect(run.stdout).toContain('corrupt object discarded');
-    expect([...(await world.fleet.get('oca-1'))!.titles].sort()).toEqual(['movie', 'show']);
+    expect((await world.fleet.heldTitles('oca-1')).sort()).toEqual(['movie', 'show']);
   });
 
   it('evicts what a manifest no longer lists only once everything new is verified', async () => {
@@ -215,13 +216,13 @@ describe('the fill agent', () => {
   });
 
   it('keeps reporting its health while serving, and stops cleanly on SIGTERM', async () => {
-    const before = (await world.fleet.get('oca-1'))!.reportedAtMs ?? 0;
+    const before = (await world.fleet.describe('oca-1'))!.reportedAtMs ?? 0;
     const agent = world.startAgent('serve');
     const deadline = Date.now() + 10_000;
-    while (((await world.fleet.get('oca-1'))!.reportedAtMs ?? 0) <= before && Date.now() < deadline) {
+    while (((await world.fleet.describe('oca-1'))!.reportedAtMs ?? 0) <= before && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect((await world.fleet.get('oca-1'))!.reportedAtMs).toBeGreaterThan(before);
+    expect((await world.fleet.describe('oca-1'))!.reportedAtMs).toBeGreaterThan(before);
     agent.kill('SIGTERM');
     const code = await new Promise((resolve) => agent.once('exit', resolve));
     expect(code).toBe(0);

@@ -359,7 +359,7 @@ describe('the fill agent, given hostile or damaged input', () => {
       const answers = (route: string) => controlProxy.requests.filter((request) => request.path.startsWith(route)).map((request) => request.fault ?? 'ok');
       expect(routes.map(answers)).toEqual([[500, 'ok'], [500, 'ok'], [500, 'ok']]);
       expect(run.stdout).toContain('"message":"register failed; retrying"');
-      expect((await world.fleet.get('oca-1'))?.titles).toEqual(expect.arrayContaining(['movie']));
+      expect(await world.fleet.heldTitles('oca-1')).toEqual(expect.arrayContaining(['movie']));
     });
 
     it('does not retry what the origin refuses (403), and says so', async () => {

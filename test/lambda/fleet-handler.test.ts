@@ -1,5 +1,5 @@
 import { createFleetHandler } from '../../lambda/fleet/handler';
-import { inventoryDigest } from '../../lambda/fleet/fleet-protocol';
+import { holdingsDigest, holdingsOf } from '../../lambda/fleet/fleet-protocol';
 import { FleetStore } from '../../lambda/fleet/fleet-store';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { applianceEvent, bodyOf } from '../support/events';
@@ -19,11 +19,14 @@ const registration = {
   prefixes: ['198.51.100.0/24', '2001:db8:100::/48'],
 };
 
-function report(titles: string[], health: Partial<{ load: number; errorRate: number }> = {}) {
+/** What planning placed on oca-1 in generation 1. */
+const PLACEMENT = ['t1', 't2', 't3'];
+
+function report(titles: string[] | undefined, health: Partial<{ load: number; errorRate: number }> = {}) {
   return {
     applianceId: 'oca-1',
     health: { load: 0.3, egressGbps: 12, diskUsedBytes: 5e12, errorRate: 0.001, ...health },
-    inventory: { titles, digest: inventoryDigest(titles) },
+    ...(titles ? { holdings: holdingsOf(1, PLACEMENT, new Set(titles)) } : {}),
   };
 }
 
@@ -37,6 +40,7 @@ describe('fleet API against DynamoDB Local', () => {
     dynamo = await DynamoDbLocal.start();
     await dynamo.createControlTable(TABLE);
     store = new FleetStore(dynamo.documentClient(), TABLE);
+    await store.putPlacement('oca-1', 1, PLACEMENT, clockMs + 86_400_000);
     handler = iam.actingAs('fleet', createFleetHandler({ store, now: () => new Date(clockMs) }));
   });
 
@@ -64,44 +68,57 @@ describe('fleet API against DynamoDB Local', () => {
     expect((await store.get('oca-1'))!.principalArn).toBe(ROLE);
   });
 
-  it('stores health and the verified inventory a report carries', async () => {
+  it('stores health and the holdings a report carries, and answers what it stored', async () => {
     clockMs += 1000;
-    const response = await handler(applianceEvent('POST /fleet/report', ROLE, { body: report(['t1', 't2']) }));
+    const response = await handler(applianceEvent('POST /fleet/report', ROLE, { body: report(['t1', 't3']) }));
 
     expect(response.statusCode).toBe(200);
-    expect(bodyOf(response)).toMatchObject({ titlesHeld: 2, reportedAtMs: clockMs });
-    expect(await store.get('oca-1')).toMatchObject({ load: 0.3, errorRate: 0.001, titles: expect.arrayContaining(['t1', 't2']) });
+    expect(bodyOf(response)).toEqual({
+      applianceId: 'oca-1',
+      reportedAtMs: clockMs,
+      holdings: { generation: 1, count: 2, digest: holdingsDigest(holdingsOf(1, PLACEMENT, new Set(['t1', 't3']))) },
+    });
+    expect(await store.describe('oca-1')).toMatchObject({ load: 0.3, errorRate: 0.001 });
+    expect(await store.heldTitles('oca-1')).toEqual(['t1', 't3']);
+  });
+
+  it('keeps the holdings when a report carries health only', async () => {
+    clockMs += 1000;
+    const response = await handler(applianceEvent('POST /fleet/report', ROLE, { body: report(undefined, { load: 0.5 }) }));
+
+    expect(bodyOf(response)).toMatchObject({ reportedAtMs: clockMs, holdings: { generation: 1, count: 2 } });
+    expect(await store.describe('oca-1')).toMatchObject({ load: 0.5, reportedAtMs: clockMs });
+    expect(await store.heldTitles('oca-1')).toEqual(['t1', 't3']);
   });
 
   it('keeps the registration when a report arrives, and the report when the appliance re-registers', async () => {
     await handler(applianceEvent('POST /fleet/register', ROLE, { body: { ...registration, baseUrl: 'https://oca-1b.isp-a.example' } }));
-    const appliance = (await store.get('oca-1'))!;
-    expect(appliance).toMatchObject({ baseUrl: 'https://oca-1b.isp-a.example', load: 0.3 });
-    expect([...appliance.titles].sort()).toEqual(['t1', 't2']);
+    expect(await store.describe('oca-1')).toMatchObject({ baseUrl: 'https://oca-1b.isp-a.example', load: 0.5 });
+    expect(await store.heldTitles('oca-1')).toEqual(['t1', 't3']);
   });
 
   it('counts every one of 25 concurrent reports', async () => {
-    const before = (await store.get('oca-1'))!.reportCount ?? 0;
+    const before = (await store.describe('oca-1'))!.reportCount ?? 0;
     clockMs += 1000;
     const responses = await Promise.all(
-      Array.from({ length: 25 }, (_, i) => handler(applianceEvent('POST /fleet/report', ROLE, { body: report([`t${i}`]) }))),
+      Array.from({ length: 25 }, (_, i) => handler(applianceEvent('POST /fleet/report', ROLE, { body: report([PLACEMENT[i % 3]]) }))),
     );
     expect(responses.map((r) => r.statusCode)).toEqual(Array(25).fill(200));
-    expect((await store.get('oca-1'))!.reportCount).toBe(before + 25);
+    expect((await store.describe('oca-1'))!.reportCount).toBe(before + 25);
   });
 
-  it('clears the inventory when an appliance reports holding nothing', async () => {
+  it('stores holding nothing when an appliance reports holding nothing of its placement', async () => {
     clockMs += 1000;
     await handler(applianceEvent('POST /fleet/report', ROLE, { body: report([]) }));
-    expect((await store.get('oca-1'))!.titles).toEqual([]);
+    expect(await store.heldTitles('oca-1')).toEqual([]);
   });
 
   it('refuses a report older than the stored one instead of rolling it back', async () => {
     clockMs -= 60_000;
-    const response = await handler(applianceEvent('POST /fleet/report', ROLE, { body: report(['old']) }));
+    const response = await handler(applianceEvent('POST /fleet/report', ROLE, { body: report(['t2']) }));
     clockMs += 120_000;
     expect(response.statusCode).toBe(409);
-    expect((await store.get('oca-1'))!.titles).toEqual([]);
+    expect(await store.heldTitles('oca-1')).toEqual([]);
   });
 
   it('refuses reports from unregistered appliances and from the wrong principal', async () => {
@@ -125,10 +142,10 @@ describe('fleet API against DynamoDB Local', () => {
     expect(bodyOf(response).message).toContain(message);
   });
 
-  it('answers 400 when the inventory digest does not match its titles', async () => {
-    const body = { ...report(['t1']), inventory: { titles: ['t1', 't2'], digest: inventoryDigest(['t1']) } };
+  it('answers 400 when the holdings count does not match the bits held', async () => {
+    const body = { ...report(['t1']), holdings: { ...holdingsOf(1, PLACEMENT, new Set(['t1'])), count: 3 } };
     const response = await handler(applianceEvent('POST /fleet/report', ROLE, { body }));
-    expect(bodyOf(response)).toMatchObject({ error: 'invalid-request', field: 'body.inventory.digest' });
+    expect(bodyOf(response)).toMatchObject({ error: 'invalid-request', field: 'body.holdings.count' });
   });
 
   it('answers 400 for a body that is not JSON, and 413 for one over the limit', async () => {

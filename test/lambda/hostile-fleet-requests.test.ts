@@ -1,7 +1,8 @@
-import { inventoryDigest, MAX_INVENTORY_TITLES, MAX_PREFIXES } from '../../lambda/fleet/fleet-protocol';
+import { holdingsOf, MAX_PLACEMENT_TITLES, MAX_PREFIXES } from '../../lambda/fleet/fleet-protocol';
 import { FleetStore } from '../../lambda/fleet/fleet-store';
 import { createFleetHandler } from '../../lambda/fleet/handler';
 import { REQUEST_LIMITS } from '../../lambda/shared/control-table';
+import { recordConsumedCapacity } from '../../lambda/shared/consumed-capacity';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { applianceEvent, bodyOf } from '../support/events';
 import { expectRefusedWithoutTrace, Hostile, hostileRows, long, RouteUnderTest, tableItems, withAuthorizer, withRawBody } from '../support/hostile';
@@ -29,12 +30,14 @@ const REGISTRATION = {
 const report = (titles: string[] = ['movie-1'], health: Record<string, unknown> = {}) => ({
   applianceId: 'oca-1',
   health: { load: 0.3, egressGbps: 12, diskUsedBytes: 5e12, errorRate: 0.001, ...health },
-  inventory: { titles, digest: inventoryDigest(titles) },
+  holdings: holdingsOf(1, titles, new Set(titles)),
 });
+const withHoldings = (holdings: Record<string, unknown>) => ({ ...report(), holdings: { ...report().holdings, ...holdings } });
+/** The bits of a placement of `count` titles (a multiple of 8), all held: what a node could send, whatever its placement. */
+const allHeld = (count: number) => ({ generation: 1, held: Buffer.alloc(count / 8, 0xff).toString('base64url'), count });
 const appliance = (route: Route, options: Parameters<typeof applianceEvent>[2] = {}) => () => applianceEvent(route, ROLE, options);
 const registerWith = (body: unknown) => appliance('POST /fleet/register', { body });
 const reportWith = (body: unknown) => appliance('POST /fleet/report', { body });
-const paddedIds = (count: number) => Array.from({ length: count }, (_, i) => `${i}`.padStart(REQUEST_LIMITS.idChars, 'x'));
 
 /** The IAM authorizer's caller as API Gateway could pass it on. */
 function oddPrincipals(route: Route): Hostile[] {
@@ -105,11 +108,20 @@ const HOSTILE: Record<Route, Hostile[]> = {
       status: 400,
       field: 'body.health.diskUsedBytes',
     })),
-    { what: `${MAX_INVENTORY_TITLES + 1} titles`, event: reportWith(report(Array.from({ length: MAX_INVENTORY_TITLES + 1 }, (_, i) => `t${i}`))), status: 400, field: 'body.inventory.titles' },
-    { what: 'a title id with a #', event: reportWith(report(['movie#1'])), status: 400, field: 'body.inventory.titles[0]' },
-    { what: 'titles that are not a list', event: reportWith({ ...report(), inventory: { titles: 'movie-1', digest: inventoryDigest(['movie-1']) } }), status: 400, field: 'body.inventory.titles' },
-    { what: 'a digest of other titles', event: reportWith({ ...report(), inventory: { titles: ['movie-1'], digest: inventoryDigest(['movie-2']) } }), status: 400, field: 'body.inventory.digest' },
-    { what: 'a body over the inventory limit', event: reportWith({ ...report(paddedIds(MAX_INVENTORY_TITLES)), padding: long(8192) }), status: 413, field: 'body' },
+    { what: 'holdings of more titles than a placement may have', event: reportWith({ ...report(), holdings: allHeld(MAX_PLACEMENT_TITLES + 8) }), status: 400, field: 'body.holdings.count' },
+    { what: 'held longer than any placement\'s bits', event: reportWith(withHoldings({ held: 'A'.repeat(8000) })), status: 400, field: 'body.holdings.held' },
+    { what: 'a count of other bits than held sets', event: reportWith(withHoldings({ count: 2 })), status: 400, field: 'body.holdings.count' },
+    { what: 'held that is not base64url', event: reportWith(withHoldings({ held: 'gA==' })), status: 400, field: 'body.holdings.held' },
+    { what: 'held of a length base64 never has', event: reportWith(withHoldings({ held: 'gAAAA', count: 1 })), status: 400, field: 'body.holdings.held' },
+    ...[0, -1, 1.5, 2 ** 60, '1'].map((generation) => ({
+      what: `holdings.generation ${JSON.stringify(generation)}`,
+      event: reportWith(withHoldings({ generation })),
+      status: 400,
+      field: 'body.holdings.generation',
+    })),
+    { what: 'holdings with an unknown field', event: reportWith(withHoldings({ titles: ['movie-1'] })), status: 400, field: 'body.holdings.titles' },
+    { what: 'the inventory the old protocol sent', event: reportWith({ applianceId: 'oca-1', health: report().health, inventory: { titles: ['movie-1'] } }), status: 400, field: 'body.inventory' },
+    { what: 'a body over the holdings limit', event: reportWith({ ...report(), holdings: allHeld(MAX_PLACEMENT_TITLES), padding: long(8192) }), status: 413, field: 'body' },
   ],
   'GET /fleet/manifest': [
     ...oddPrincipals('GET /fleet/manifest'),
@@ -153,10 +165,10 @@ describe('hostile appliance requests against DynamoDB Local', () => {
   it('stores shares and rates too small for DynamoDB as the 0 they round to', async () => {
     const response = await routes['POST /fleet/report'].handler(reportWith(report(['movie-1'], { load: 1e-300, errorRate: 4e-7, egressGbps: 1e-300 }))());
     expect(response.statusCode).toBe(200);
-    expect(await store.get('oca-1')).toMatchObject({ load: 0, errorRate: 0 });
+    expect(await store.describe('oca-1')).toMatchObject({ load: 0, errorRate: 0 });
   });
 
-  it('stores the largest registration and inventory the schemas accept in one appliance item, which the old limit overflowed', async () => {
+  it('stores the largest registration and holdings the schemas accept, with health items under 1 KB', async () => {
     const longestArn = `${ROLE}/`.padEnd(REQUEST_LIMITS.principalArnChars, 'r');
     const host = ['a', 'b', 'c'].map((label) => label.repeat(63)).concat('d'.repeat(61)).join('.');
     const largest = {
@@ -167,14 +179,21 @@ describe('hostile appliance requests against DynamoDB Local', () => {
       capacity: { egressGbps: 999.999, diskBytes: Number.MAX_SAFE_INTEGER },
       prefixes: Array(MAX_PREFIXES).fill('ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128'),
     };
-    const fullReport = { ...report(paddedIds(MAX_INVENTORY_TITLES), { egressGbps: 999.999, diskUsedBytes: Number.MAX_SAFE_INTEGER }), applianceId: largest.applianceId };
+    const fullReport = {
+      ...report([], { egressGbps: 999.999, diskUsedBytes: Number.MAX_SAFE_INTEGER, load: 0.123457, errorRate: 0.654321 }),
+      applianceId: largest.applianceId,
+      holdings: { ...allHeld(MAX_PLACEMENT_TITLES), generation: Number.MAX_SAFE_INTEGER },
+    };
 
     const registered = await routes['POST /fleet/register'].handler(applianceEvent('POST /fleet/register', longestArn, { body: largest }));
     const reported = await routes['POST /fleet/report'].handler(applianceEvent('POST /fleet/report', longestArn, { body: fullReport }));
 
     expect([largest.baseUrl.length, largest.prefixes[0].length]).toEqual([REQUEST_LIMITS.baseUrlChars, REQUEST_LIMITS.prefixChars]);
-    expect([registered.statusCode, reported.statusCode, bodyOf(reported).titlesHeld]).toEqual([200, 200, MAX_INVENTORY_TITLES]);
-    const oldLimit = paddedIds(8000);
-    await expect(store.report({ ...fullReport, inventory: { titles: oldLimit, digest: inventoryDigest(oldLimit) } }, longestArn, clockMs)).rejects.toThrow(/size/i);
+    expect([registered.statusCode, reported.statusCode, (bodyOf(reported).holdings as { count: number }).count]).toEqual([200, 200, MAX_PLACEMENT_TITLES]);
+    // DynamoDB charges a write by the larger of the item before and after, 1 KB per unit: one unit is an item under 1 KB.
+    const client = dynamo.documentClient();
+    const consumed = recordConsumedCapacity(client);
+    await new FleetStore(client, TABLE).report({ ...fullReport, holdings: undefined }, longestArn, clockMs + 1);
+    expect(consumed().byCommand.UpdateItemCommand).toEqual({ calls: 1, units: 1 });
   });
 });

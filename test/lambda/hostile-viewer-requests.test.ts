@@ -17,6 +17,7 @@ import { createTelemetryHandler } from '../../lambda/telemetry/handler';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { bodyOf, viewerEvent } from '../support/events';
 import { catalogTitle, cloudFrontKeyPair, TEST_KEYRING } from '../support/fixtures';
+import { snapshotLoader } from '../support/steering';
 import { b64url, deeplyNested, expectRefusedWithoutTrace, Hostile, hostileRows, long, RouteUnderTest, tableItems, withAuthorizer, withRawBody } from '../support/hostile';
 import { freePort } from '../support/ports';
 
@@ -183,7 +184,7 @@ describe('hostile viewer requests against DynamoDB Local', () => {
     const play = createPlayHandler({
       catalog,
       viewers,
-      fleet: new FleetCache(() => fleet.loadFleet(), { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY }, nowMs),
+      fleet: new FleetCache(snapshotLoader(fleet, 'us-east-1', nowMs), { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY }, nowMs),
       keyring: async () => TEST_KEYRING,
       origin: activeKeySigner({ get: async () => originSecret }, 'origin-signing-key', 'd111111abcdef8.cloudfront.net'),
       region: 'us-east-1',

@@ -12,7 +12,8 @@ import { verifyToken } from '../../lambda/shared/url-token';
 import { DynamoDbLocal, LOCAL_AWS_ENV } from '../support/dynamodb-local';
 import { bodyOf, viewerEvent } from '../support/events';
 import { leastPrivilege } from '../support/iam/least-privilege';
-import { catalogTitle, cloudFrontKeyPair, healthReport, registration, TEST_KEYRING } from '../support/fixtures';
+import { catalogTitle, cloudFrontKeyPair, reportHolding, registration, TEST_KEYRING } from '../support/fixtures';
+import { snapshotLoader } from '../support/steering';
 
 const TABLE = 'nearstream-play-test';
 const iam = leastPrivilege({ controlTables: [TABLE] });
@@ -42,7 +43,7 @@ describe('POST /play against DynamoDB Local', () => {
     return {
       catalog: new CatalogStore(dynamo.documentClient(), TABLE),
       viewers,
-      fleet: new FleetCache(() => fleetStore.loadFleet(), { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY }, () => clockMs),
+      fleet: new FleetCache(snapshotLoader(fleetStore, 'us-east-1', () => clockMs, iam), { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY }, () => clockMs),
       keyring: async () => TEST_KEYRING,
       origin: activeKeySigner({ get: async () => originSigningSecret }, 'nearstream/test/origin-signing-key', ORIGIN_DOMAIN),
       region: 'us-east-1',
@@ -76,7 +77,7 @@ describe('POST /play against DynamoDB Local', () => {
       ['oca-wide-1', 'isp-wide', ['198.51.0.0/16']],
     ] as const) {
       await fleetStore.register(registration(id, cluster, [...prefixes]), ROLE, now);
-      await fleetStore.report(healthReport(id, ['movie-1']), ROLE, clockMs);
+      await reportHolding(fleetStore, ROLE, clockMs, id, ['movie-1']);
     }
   });
 
@@ -206,17 +207,18 @@ describe('POST /play against DynamoDB Local', () => {
 
   it('keeps steering with the last good fleet snapshot when the registry fails, and says it is degraded once a refresh has failed', async () => {
     let registryUp = true;
+    const loadSnapshot = snapshotLoader(fleetStore, 'us-east-1', () => clockMs, iam);
     const fleet = new FleetCache(
       async () => {
         if (!registryUp) throw new Error('registry down');
-        return fleetStore.loadFleet();
+        return loadSnapshot();
       },
       { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY },
       () => clockMs,
     );
     const handler = createPlayHandler(dependencies({ fleet }));
     const body = { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 1080 }, clientIp: NEAR_CLIENT };
-    await fleetStore.report(healthReport('oca-near-1', ['movie-1']), ROLE, clockMs);
+    await reportHolding(fleetStore, ROLE, clockMs, 'oca-near-1', ['movie-1']);
     await play(handler, 'alice', body);
     registryUp = false;
     clockMs += 20_000;
@@ -238,19 +240,20 @@ describe('POST /play against DynamoDB Local', () => {
     clockMs += 301_000;
     let releaseRegistry = () => {};
     let refreshes = 0;
+    const loadSnapshot = snapshotLoader(fleetStore, 'us-east-1', () => clockMs, iam);
     const fleet = new FleetCache(
       async () => {
         if (refreshes++ > 0) {
           await new Promise<void>((resolve) => (releaseRegistry = resolve));
         }
-        return fleetStore.loadFleet();
+        return loadSnapshot();
       },
       { maxAgeMs: 10_000, loadTimeoutMs: 5000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY },
       () => clockMs,
     );
     const handler = createPlayHandler(dependencies({ fleet }));
     const body = { titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 1080 }, clientIp: NEAR_CLIENT };
-    await fleetStore.report(healthReport('oca-near-1', ['movie-1']), ROLE, clockMs);
+    await reportHolding(fleetStore, ROLE, clockMs, 'oca-near-1', ['movie-1']);
     await play(handler, 'erin', body);
     clockMs += 11_000;
     try {
@@ -340,6 +343,10 @@ describe('POST /play against DynamoDB Local', () => {
       URL_SIGNING_SECRET_NAME: 'nearstream/test/url-signing',
       ORIGIN_SIGNING_SECRET_NAME: 'nearstream/test/origin-signing-key',
       ORIGIN_DOMAIN_NAME: ORIGIN_DOMAIN,
+      // No snapshot to read (nothing listens there): these plays go to the origin tier, degraded.
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
+      STEERING_SNAPSHOT_BUCKET: 'steering',
+      STEERING_SNAPSHOT_KEY: 'steering/snapshot.bin',
       ...overrides,
     });
     let restore: (() => void)[] = [];

@@ -7,7 +7,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createFleetHandler } from '../../lambda/fleet/handler';
 import { FleetStore } from '../../lambda/fleet/fleet-store';
 import { itemKeys } from '../../lambda/shared/control-table';
-import { ManifestObject, signManifest } from '../../lambda/shared/fill-manifest';
+import { ManifestObject, placementOrder, signManifest } from '../../lambda/shared/fill-manifest';
 import { LocalGateway } from '../../local/api/local-gateway';
 import { bundleAgent } from '../../appliance-image/build';
 import { DynamoDbLocal } from './dynamodb-local';
@@ -118,6 +118,11 @@ export class ApplianceWorld {
     );
     const key = `manifests/isp-a/${generation}-${Date.now()}.json`;
     await this.s3.put('origin', key, changes.manifestText ?? JSON.stringify(manifest));
+    // As planning does: each appliance's placement, which its holdings reports are read against.
+    const placed = manifest.placements ? Object.keys(manifest.placements) : ['oca-1'];
+    for (const applianceId of placed) {
+      await this.fleet.putPlacement(applianceId, generation, placementOrder(manifest, applianceId), Date.parse(manifest.validUntil));
+    }
     // Written directly, not through FleetStore.putManifestPointer, so that a test can announce
     // even an older generation and see the appliance refuse it.
     await this.dynamo.documentClient().send(

@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { CatalogTitle, Codec } from '../../lambda/catalog/catalog';
-import { inventoryDigest } from '../../lambda/fleet/fleet-protocol';
+import { holdingsOf } from '../../lambda/fleet/fleet-protocol';
+import { FleetStore } from '../../lambda/fleet/fleet-store';
 import { parseKeyring } from '../../lambda/shared/url-token';
 
 export const TEST_KEYRING = parseKeyring(JSON.stringify({ activeKeyId: 'k1', k1: 'test-signing-key-'.padEnd(48, 'x') }));
@@ -48,12 +49,19 @@ export function catalogTitle(titleId: string, overrides: Partial<CatalogTitle> =
   };
 }
 
-export function healthReport(applianceId: string, titles: string[], load = 0.2) {
+/** A report of an appliance holding all of `titles`, placed on it in that order in `generation`. */
+export function healthReport(applianceId: string, titles: string[], load = 0.2, generation = 1) {
   return {
     applianceId,
     health: { load, egressGbps: 10, diskUsedBytes: 1e12, errorRate: 0 },
-    inventory: { titles, digest: inventoryDigest(titles) },
+    holdings: holdingsOf(generation, titles, new Set(titles)),
   };
+}
+
+/** Stores the placement `healthReport` refers to, then the report, as planning and the appliance would. */
+export async function reportHolding(store: FleetStore, principalArn: string, nowMs: number, applianceId: string, titles: string[], load = 0.2): Promise<void> {
+  await store.putPlacement(applianceId, 1, titles, nowMs + 86_400_000);
+  await store.report(healthReport(applianceId, titles, load), principalArn, nowMs);
 }
 
 export function registration(applianceId: string, clusterId: string, prefixes: string[], region = 'us-east-1') {

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { inventoryDigest } from '../../../lambda/fleet/fleet-protocol';
 import { MAX_MANIFEST_BYTES, ManifestRejectedError, objectsForAppliance, SignedFillManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
 import { parseKeyring } from '../../../lambda/shared/url-token';
 import { AgentConfig } from './config';
@@ -7,6 +6,7 @@ import { ControlPlane } from './control-plane';
 import { HealthFigures } from './edge-metrics';
 import { log } from './log';
 import { Origin } from './origin';
+import { HoldingsTracker } from './holdings';
 import { fillWindowEnd, FillPlan, planFill, titlesHeld } from './plan';
 import { RetryPolicy, withRetries } from './retry';
 import { AgentState, FillOutcome, heldBytesOf, StateFacts } from './state';
@@ -155,7 +155,10 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
   const finish = async (outcome: Outcome, facts: StateFacts = {}): Promise<FillOutcome> => {
     const done: FillOutcome = { startedAt, finishedAt: new Date(deps.nowMs()).toISOString(), ...outcome };
     await store.snapshot({ ...facts, lastFill: done });
-    await report(config, deps, store.state, accepted ?? readAcceptedManifest(config.stateDir), undefined, { deadlineMs: deps.nowMs() + REPORT_GRACE_MS, nowMs: deps.nowMs });
+    await report(config, deps, store.state, accepted ?? readAcceptedManifest(config.stateDir), undefined, {
+      retry: { deadlineMs: deps.nowMs() + REPORT_GRACE_MS, nowMs: deps.nowMs },
+      nowMs: deps.nowMs(),
+    });
     log(done.result === 'complete' ? 'info' : 'warn', 'fill finished', { ...done, failures: done.failures.length });
     return done;
   };
@@ -208,9 +211,10 @@ export async function fill(config: AgentConfig, deps: FillDependencies, options:
 }
 
 /**
- * Tells the control plane what the node holds complete, and how it is: the edge's figures when the
- * caller measured them (`serve`), else none but disk use. Retried until `retry.deadlineMs` when
- * given. Never fails the fill.
+ * Tells the control plane how the node is (the edge's figures when the caller measured them,
+ * `serve`; else none but disk use) and, when they changed, what it holds complete: `tracker`
+ * decides when (the one-shot report after a fill has none and always sends them). Retried until
+ * `retry.deadlineMs` when given. Never fails the fill.
  */
 export async function report(
   config: AgentConfig,
@@ -218,19 +222,28 @@ export async function report(
   state: AgentState,
   manifest: SignedFillManifest | undefined,
   edge: HealthFigures = { load: 0, egressGbps: 0, errorRate: 0 },
-  retry?: { readonly deadlineMs: number; readonly nowMs: () => number },
+  options: { readonly retry?: { readonly deadlineMs: number; readonly nowMs: () => number }; readonly tracker?: HoldingsTracker; readonly nowMs?: number } = {},
 ): Promise<void> {
-  const titles = titlesHeld(manifest, config.applianceId, state.objects);
+  const held = new Set(titlesHeld(manifest, config.applianceId, state.objects));
+  const tracker = options.tracker ?? new HoldingsTracker();
+  const holdings = tracker.toSend(manifest, config.applianceId, held, options.nowMs ?? Date.now());
   const body = {
     applianceId: config.applianceId,
     health: { ...edge, diskUsedBytes: heldBytesOf(state.objects) },
-    inventory: { titles, digest: inventoryDigest(titles) },
+    ...(holdings ? { holdings } : {}),
   };
+  const { retry } = options;
   try {
-    await (retry ? remote('report', () => deps.controlPlane.report(body), retry) : deps.controlPlane.report(body));
+    const answer = (await (retry ? remote('report', () => deps.controlPlane.report(body), retry) : deps.controlPlane.report(body))) as ReportAnswer | undefined;
+    tracker.acknowledge(answer?.holdings, held, holdings);
   } catch (error) {
     log('error', 'report to the control plane failed', { reason: (error as Error).message });
   }
+}
+
+/** What `/fleet/report` answers: the holdings it stores for the node. */
+interface ReportAnswer {
+  readonly holdings?: { readonly digest: string; readonly generation: number } | null;
 }
 
 /** What `status` prints: what the node holds, which generation, how the last fill went, and what of its state could not be read. */

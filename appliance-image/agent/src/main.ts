@@ -6,6 +6,7 @@ import { AgentConfig, loadConfig } from './config';
 import { readEdgeTemplate } from './edge-config';
 import { applyNodeFiles, loadNodeSettings, NODE_LAYOUT, renderNodeFiles } from './node-settings';
 import { ControlPlane } from './control-plane';
+import { HoldingsTracker } from './holdings';
 import { fill, readAcceptedManifest, registrationOf, report, status } from './fill';
 import { AccessLogReader, activeConnections, healthFigures } from './edge-metrics';
 import { log } from './log';
@@ -29,8 +30,8 @@ const REPORT_INTERVAL_MS = 30_000;
 const KEY_REFRESH_INTERVAL_MS = 3_600_000;
 
 /**
- * The long-running agent: reports what the node holds every 30 s (steering treats a report older
- * than 90 s as unhealthy) and refreshes the key ring every hour, until stopped.
+ * The long-running agent: reports its health every 30 s (steering treats a report older than 90 s
+ * as unhealthy), with what it holds when that changed, and refreshes the key ring every hour, until stopped.
  */
 async function serve(config: AgentConfig): Promise<void> {
   const deps = { controlPlane: new ControlPlane(config.controlPlaneUrl, config.region) };
@@ -41,6 +42,7 @@ async function serve(config: AgentConfig): Promise<void> {
   let nextKeyRefresh = 0;
   const accessLog = config.edge ? new AccessLogReader(config.edge.accessLog) : undefined;
   let recorded: { version: string; state: AgentState; manifest: SignedFillManifest | undefined } | undefined;
+  const tracker = new HoldingsTracker();
   while (!stopping) {
     if (config.keyringSecretId && Date.now() >= nextKeyRefresh) {
       await refreshKey(config, await secretsClient(config.region)).catch((error: Error) => log('error', 'key ring refresh failed', { reason: error.message }));
@@ -59,7 +61,7 @@ async function serve(config: AgentConfig): Promise<void> {
     if (recorded?.version !== version) {
       recorded = { version, state: NodeStore.readState(config.stateDir), manifest: readAcceptedManifest(config.stateDir) };
     }
-    await report(config, deps, recorded.state, recorded.manifest, edge);
+    await report(config, deps, recorded.state, recorded.manifest, edge, { tracker });
     for (let waited = 0; waited < REPORT_INTERVAL_MS && !stopping; waited += 500) {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }

@@ -101,6 +101,7 @@ describe('the nightly plan against DynamoDB Local and an S3 server', () => {
       putManifest: async (key, body) => {
         await plannerS3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
       },
+      putPlacement: (applianceId, generation, titles, validUntilMs) => fleet.putPlacement(applianceId, generation, titles, validUntilMs),
       announce: (pointer) => fleet.putManifestPointer(pointer),
       keyring: async () => TEST_KEYRING,
       region: 'us-east-1',
@@ -145,6 +146,10 @@ describe('the nightly plan against DynamoDB Local and an S3 server', () => {
       });
     }
     expect(objectsForAppliance(onOne, 'oca-2').length).toBeGreaterThan(0);
+    // Each appliance's placement is stored in the table, in the manifest's order, for its holdings reports.
+    for (const [applianceId, titles] of Object.entries(onOne.placements!)) {
+      expect(await new FleetStore(dynamo.documentClient(), TABLE).getPlacement(applianceId, 1)).toEqual(titles);
+    }
 
     // It read the three placed titles' inventories and wrote one manifest: no listing, no encoded object.
     expect(requests.filter((request) => request.command !== 'PutObjectCommand')).toEqual(

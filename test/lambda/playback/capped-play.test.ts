@@ -15,7 +15,8 @@ import { resolveEnvironment } from '../../../lib/config/environment';
 import { encodeTitleLocally } from '../../../local/encoder/ffmpeg-stand-in';
 import { DynamoDbLocal } from '../../support/dynamodb-local';
 import { EdgeServer } from '../../support/edge-server';
-import { cloudFrontKeyPair, healthReport, registration, TEST_KEYRING } from '../../support/fixtures';
+import { cloudFrontKeyPair, reportHolding, registration, TEST_KEYRING } from '../../support/fixtures';
+import { snapshotLoader } from '../../support/steering';
 import { testClip } from '../../support/manifests';
 import { S3Server } from '../../support/s3-server';
 
@@ -73,7 +74,7 @@ describe('what a capped viewer\'s player receives', () => {
     await viewers.putPlan('alice', 'premium');
     const fleetStore = new FleetStore(dynamo.documentClient(), TABLE);
     await fleetStore.register(registration('oca-near-1', 'isp-near', ['198.51.100.0/24']), ROLE, new Date());
-    await fleetStore.report(healthReport('oca-near-1', [titleId]), ROLE, Date.now());
+    await reportHolding(fleetStore, ROLE, Date.now(), 'oca-near-1', [titleId]);
 
     const keyringFile = path.join(root, 'keyring.json');
     fs.writeFileSync(keyringFile, JSON.stringify({ activeKeyId: 'k1', k1: TEST_KEYRING.keys.get('k1')!.toString('utf8') }), { mode: 0o644 });
@@ -86,7 +87,7 @@ describe('what a capped viewer\'s player receives', () => {
     deps = {
       catalog,
       viewers,
-      fleet: new FleetCache(() => fleetStore.loadFleet(), { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY }, Date.now),
+      fleet: new FleetCache(snapshotLoader(fleetStore, 'us-east-1', Date.now), { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY }, Date.now),
       keyring: async () => TEST_KEYRING,
       origin: async () => signer,
       region: 'us-east-1',

@@ -1,5 +1,5 @@
-import { FleetCache, FleetCacheOptions } from '../../../lambda/playback/fleet-cache';
-import { ApplianceView, DEFAULT_STEERING_POLICY } from '../../../lambda/playback/steering';
+import { FleetCache, FleetCacheOptions, LoadedFleet } from '../../../lambda/playback/fleet-cache';
+import { ApplianceView, DEFAULT_STEERING_POLICY, FleetIndex } from '../../../lambda/playback/steering';
 
 const OPTIONS: FleetCacheOptions = { maxAgeMs: 10_000, loadTimeoutMs: 1500, retryAfterMs: 2000, policy: DEFAULT_STEERING_POLICY };
 
@@ -17,13 +17,18 @@ function appliance(applianceId: string, reportedAtMs: number): ApplianceView {
   };
 }
 
-/** A registry whose every read waits until the test answers it. */
+/** A snapshot source whose every read waits until the test answers it with a fleet built at `builtAtMs`. */
 class HeldRegistry {
-  readonly reads: { answer(appliances: ApplianceView[]): void; fail(error: Error): void }[] = [];
+  readonly reads: { answer(appliances: ApplianceView[], builtAtMs?: number): void; fail(error: Error): void }[] = [];
 
-  load = (): Promise<readonly ApplianceView[]> =>
+  constructor(private readonly nowMs: () => number) {}
+
+  load = (): Promise<LoadedFleet> =>
     new Promise((resolve, reject) => {
-      this.reads.push({ answer: resolve, fail: reject });
+      this.reads.push({
+        answer: (appliances, builtAtMs = this.nowMs()) => resolve({ index: FleetIndex.build(appliances, DEFAULT_STEERING_POLICY), builtAtMs }),
+        fail: reject,
+      });
     });
 }
 
@@ -53,7 +58,7 @@ describe('the play function\'s fleet cache', () => {
 
   beforeEach(() => {
     nowMs = Date.parse('2026-11-21T20:00:00Z');
-    registry = new HeldRegistry();
+    registry = new HeldRegistry(() => nowMs);
   });
 
   afterEach(async () => {
@@ -143,5 +148,22 @@ describe('the play function\'s fleet cache', () => {
     cache = new FleetCache(() => Promise.reject(new Error('registry down')), OPTIONS, () => nowMs);
 
     expect(await steersTo()).toEqual({ appliance: undefined, degraded: true, ageMs: undefined });
+  });
+
+  it('counts age from when the snapshot was built, and says degraded once its builder has stopped for longer than staleAfterMs', async () => {
+    await warmCache({ ...OPTIONS, staleAfterMs: 60_000 });
+    nowMs += 12_000;
+    await cache.snapshot();
+    // The source answers with the same snapshot: its builder wrote nothing new.
+    registry.reads[1].answer([appliance('oca-old', nowMs - 12_000)], nowMs - 12_000);
+    await settle();
+    const stillFresh = await steersTo();
+    nowMs += 50_000;
+    await cache.snapshot();
+    registry.reads[2].answer([appliance('oca-old', nowMs)], nowMs - 62_000);
+    await settle();
+
+    expect(stillFresh).toEqual({ appliance: 'oca-old', degraded: false, ageMs: 12_000 });
+    expect(await steersTo()).toMatchObject({ degraded: true, ageMs: 62_000 });
   });
 });

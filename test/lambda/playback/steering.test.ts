@@ -1,4 +1,7 @@
-import { ApplianceView, FleetIndex, SteeringPolicy } from '../../../lambda/playback/steering';
+import { parseIp, ParsedPrefix, parsePrefix } from '../../../lambda/playback/ip-prefix';
+import { ApplianceView, FleetIndex, hash32, SteeringPolicy, SteeringRequest } from '../../../lambda/playback/steering';
+import { decodeSnapshot, encodeSnapshot, orderByHolders, SNAPSHOT_FORMAT, SteeringSnapshot } from '../../../lambda/steering/snapshot';
+import { random } from '../../../simulator/synthetic';
 
 const NOW = 1_800_000_000_000;
 const policy: SteeringPolicy = { maxReportAgeMs: 60_000, maxErrorRate: 0.05, maxLoad: 0.95, spilloverLoad: 0.8, maxChoices: 3 };
@@ -149,3 +152,162 @@ describe('steering', () => {
     expect(ids(index, { clientIp: '2001:db8:100::42' })[0]).toBe('v6');
   });
 });
+
+describe('steering from a snapshot', () => {
+  const TITLES = Array.from({ length: 70 }, (_, i) => `t-${i}`);
+  const REGIONS = ['us-east-1', 'eu-west-1'];
+
+  /** A seeded fleet: nested and shared prefixes, IPv6, two regions, every kind of health, 70 titles. */
+  function randomFleet(seed: number): ApplianceView[] {
+    const next = random(seed);
+    const fleet: ApplianceView[] = [];
+    for (let cluster = 0; cluster < 14; cluster++) {
+      // Clusters 12 and 13 announce cluster 0's and 1's /24 too: equal prefixes, ranked by score.
+      const own = cluster >= 12 ? cluster - 12 : cluster;
+      const prefixes = [`10.${own % 3}.${own}.0/24`, `2001:db8:${cluster}::/48`, ...(cluster % 4 === 0 ? [`10.${own % 3}.0.0/16`] : [])];
+      for (let i = 0, size = 1 + Math.floor(next() * 6); i < size; i++) {
+        fleet.push({
+          applianceId: `oca-${cluster}-${i}`,
+          clusterId: `isp-${cluster}`,
+          region: REGIONS[cluster % 2],
+          baseUrl: `https://oca-${cluster}-${i}.example`,
+          prefixes,
+          reportedAtMs: next() < 0.1 ? undefined : NOW - Math.floor(next() * 80_000),
+          load: next() < 0.1 ? undefined : next(),
+          errorRate: next() < 0.1 ? 0.2 : 0,
+          titles: TITLES.filter(() => next() < 0.3),
+        });
+      }
+    }
+    return fleet;
+  }
+
+  function randomRequests(seed: number, count: number): SteeringRequest[] {
+    const next = random(seed);
+    const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)];
+    const addresses = [
+      () => `10.${Math.floor(next() * 3)}.${Math.floor(next() * 14)}.${1 + Math.floor(next() * 250)}`,
+      () => `10.${Math.floor(next() * 3)}.200.7`,
+      () => `2001:db8:${Math.floor(next() * 16).toString(16)}::9`,
+      () => '203.0.113.9',
+      () => undefined,
+      () => 'not an address',
+    ];
+    return Array.from({ length: count }, (_, i) => ({
+      clientIp: pick(addresses)(),
+      region: pick([...REGIONS, 'ap-south-1']),
+      titleId: next() < 0.05 ? 'unknown' : pick(TITLES),
+      sessionKey: `s-${i}`,
+    }));
+  }
+
+  function snapshotOf(fleet: readonly ApplianceView[]): SteeringSnapshot {
+    const dictionary = [...new Set(fleet.flatMap((view) => view.titles))];
+    const words = Math.ceil(dictionary.length / 32);
+    const appliances = fleet.map(({ titles, ...view }) => {
+      const holdings = new Uint32Array(words);
+      for (const titleId of titles) {
+        const bit = dictionary.indexOf(titleId);
+        holdings[bit >>> 5] |= 1 << (bit & 31);
+      }
+      return { ...view, registrationVersion: 1, holdings };
+    });
+    return { format: SNAPSHOT_FORMAT, region: 'us-east-1', builtAtMs: NOW, titles: dictionary, appliances };
+  }
+
+  const decisions = (index: FleetIndex, requests: readonly SteeringRequest[]) =>
+    requests.map((request) => {
+      const route = index.route(request, NOW);
+      return { home: route.homeClusterId, choices: route.choices.map((c) => `${c.appliance.applianceId}/${c.matchedBy}/${c.spillover}`) };
+    });
+
+  it('steers every request as build does on the same fleet, through ordering, encoding and decoding', () => {
+    const fleet = randomFleet(5);
+    const requests = randomRequests(6, 3000);
+
+    const loaded = FleetIndex.fromSnapshot(decodeSnapshot(encodeSnapshot(orderByHolders(snapshotOf(fleet)))), policy);
+
+    expect(decisions(loaded, requests)).toEqual(decisions(FleetIndex.build(fleet, policy), requests));
+    expect([loaded.applianceCount, loaded.titleCount]).toEqual([fleet.length, TITLES.length]);
+  });
+
+  it('ranks as a plain restatement of the rules does: prefix groups by score, then the region, healthy holders by score, spillover last', () => {
+    const fleet = randomFleet(8);
+    const requests = randomRequests(9, 3000);
+    const index = FleetIndex.build(fleet, policy);
+
+    const chosen = requests.map((request) => index.steer(request, NOW).map((c) => `${c.appliance.applianceId}/${c.matchedBy}/${c.spillover}`));
+
+    expect(chosen).toEqual(requests.map((request) => referenceSteer(fleet, request)));
+    expect(chosen.filter((ids) => ids.length === policy.maxChoices).length).toBeGreaterThan(500);
+    expect(chosen.filter((ids) => ids.some((id) => id.endsWith('/region/false'))).length).toBeGreaterThan(100);
+  });
+});
+
+/** The steering rules, restated without an index: every cluster and appliance looked at, sorted with `Array.sort`. */
+function referenceSteer(fleet: readonly ApplianceView[], request: SteeringRequest): string[] {
+  const ip = request.clientIp === undefined ? undefined : parseIp(request.clientIp);
+  const clusterIds = [...new Set(fleet.map((view) => view.clusterId))];
+  const score = (id: string) => murmurMix(hash32(request.sessionKey), hash32(id));
+  const byScore = (ids: string[]) => ids.map((id, at) => ({ id, at })).sort((a, b) => score(b.id) - score(a.id) || a.at - b.at).map((entry) => entry.id);
+  const longestCovering = (clusterId: string) => {
+    const lengths = fleet
+      .filter((view) => view.clusterId === clusterId)
+      .flatMap((view) => view.prefixes.map(parsePrefix))
+      .filter((prefix): prefix is ParsedPrefix => typeof prefix !== 'string' && ip !== undefined && covers(prefix, ip))
+      .map((prefix) => prefix.length);
+    return lengths.length === 0 ? -1 : Math.max(...lengths);
+  };
+  const ordered: [string, 'prefix' | 'region'][] = [];
+  const lengths = [...new Set(clusterIds.map(longestCovering).filter((length) => length >= 0))].sort((a, b) => b - a);
+  for (const length of lengths) {
+    ordered.push(...byScore(clusterIds.filter((id) => longestCovering(id) === length)).map((id): [string, 'prefix'] => [id, 'prefix']));
+  }
+  const regional = clusterIds.filter((id) => fleet.find((view) => view.clusterId === id)!.region === request.region && !ordered.some(([seen]) => seen === id));
+  ordered.push(...byScore(regional).map((id): [string, 'region'] => [id, 'region']));
+
+  const preferred: string[] = [];
+  const spillover: string[] = [];
+  for (const [clusterId, matchedBy] of ordered) {
+    if (preferred.length >= policy.maxChoices) {
+      break;
+    }
+    const members = fleet.filter((view) => view.clusterId === clusterId);
+    const eligible = members.filter(
+      (view) =>
+        view.titles.includes(request.titleId) &&
+        view.reportedAtMs !== undefined &&
+        NOW - view.reportedAtMs <= policy.maxReportAgeMs &&
+        (view.errorRate ?? 0) <= policy.maxErrorRate &&
+        (view.load ?? 0) < policy.maxLoad,
+    );
+    for (const id of byScore(eligible.map((view) => view.applianceId))) {
+      const over = (members.find((view) => view.applianceId === id)!.load ?? 0) >= policy.spilloverLoad;
+      (over ? spillover : preferred).push(`${id}/${matchedBy}/${over}`);
+    }
+  }
+  return preferred.concat(spillover).slice(0, policy.maxChoices);
+}
+
+function covers(prefix: ParsedPrefix, ip: Uint8Array): boolean {
+  if (prefix.bytes.length !== ip.length) {
+    return false;
+  }
+  for (let bit = 0; bit < prefix.length; bit++) {
+    if (((prefix.bytes[bit >> 3] ^ ip[bit >> 3]) >> (7 - (bit & 7))) & 1) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Murmur3's finalizer over two hashes, as steering scores a key on a node. */
+function murmurMix(a: number, b: number): number {
+  let h = (a ^ Math.imul(b, 0x9e3779b1)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -1,4 +1,4 @@
-import { DYNAMODB_LIMITS, itemKeys, REQUEST_LIMITS } from '../../../lambda/shared/control-table';
+import { DYNAMODB_LIMITS, FLEET_SHARDS, fleetShardOf, itemKeys, REQUEST_LIMITS } from '../../../lambda/shared/control-table';
 import { decimalNumber, ID_PATTERN, SUBJECT_PATTERN, wholeNumber } from '../../../lambda/shared/request-fields';
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
@@ -15,7 +15,10 @@ describe('the control table limits', () => {
     ['streamSlot', itemKeys.streamSlot(subject, 99)],
     ['watchPosition', itemKeys.watchPosition(subject, id)],
     ['session', itemKeys.session(id)],
-    ['appliance', itemKeys.appliance(id)],
+    ['applianceRegistration', itemKeys.applianceRegistration(id)],
+    ['applianceHealth', itemKeys.applianceHealth(id)],
+    ['applianceHoldings', itemKeys.applianceHoldings(id)],
+    ['appliancePlacement', itemKeys.appliancePlacement(id, Number.MAX_SAFE_INTEGER, 9999)],
     ['clusterManifest', itemKeys.clusterManifest(id)],
     ['objectDigest', itemKeys.objectDigest(id, objectKey)],
     ['regionDemand', itemKeys.regionDemand('2026-11-21', 'ap-southeast-5', id)],
@@ -34,9 +37,17 @@ describe('the control table limits', () => {
     expect(Buffer.alloc(DYNAMODB_LIMITS.sortKeyBytes).toString('base64url')).toHaveLength(REQUEST_LIMITS.cursorChars);
   });
 
-  it('give an appliance\'s inventory what its item has left after the largest registration', () => {
-    const titleBytes = REQUEST_LIMITS.inventoryTitles * (REQUEST_LIMITS.idChars + 1);
-    expect(titleBytes + REQUEST_LIMITS.registrationBodyBytes + REQUEST_LIMITS.principalArnChars).toBeLessThan(DYNAMODB_LIMITS.itemBytes);
+  it('spread health reports over every fleet shard, each appliance always in the same one', () => {
+    const shards = Array.from({ length: 20_000 }, (_, i) => fleetShardOf(`oca-${i}`));
+    const perShard = Array.from({ length: FLEET_SHARDS }, (_, shard) => shards.filter((s) => s === shard).length);
+    expect(Math.min(...perShard)).toBeGreaterThan((20_000 / FLEET_SHARDS) * 0.8);
+    expect(Math.max(...perShard)).toBeLessThan((20_000 / FLEET_SHARDS) * 1.2);
+    expect(itemKeys.applianceHealth('oca-7')).toEqual(itemKeys.applianceHealth('oca-7'));
+  });
+
+  it('sort placement chunks in generation order, whatever the number of digits', () => {
+    const keys = [itemKeys.appliancePlacement(id, 10, 0), itemKeys.appliancePlacement(id, 9, 1), itemKeys.appliancePlacement(id, 9, 0)].map((key) => key.sk);
+    expect([...keys].sort()).toEqual([keys[2], keys[1], keys[0]]);
   });
 });
 

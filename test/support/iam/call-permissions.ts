@@ -27,7 +27,7 @@ export interface IamRequest {
   readonly because?: string;
 }
 
-export type MediaBucketPurpose = 'origin' | 'source';
+export type MediaBucketPurpose = 'origin' | 'source' | 'steering';
 
 /**
  * The test's local stand-ins for the platform's resources: the tables, buckets, secrets, topics
@@ -74,11 +74,24 @@ const MAPPERS: Readonly<Record<string, Mapper>> = {
   dynamodb: (call, names, model) => {
     const operation = DOCUMENT_CLIENT_OPERATIONS[call.operation] ?? call.operation;
     const { input } = call;
-    const localTable = String(input.TableName);
-    if (!(names.controlTables ?? []).includes(localTable) && localTable !== naming.controlTableName) {
-      throw new Error(`the test's table '${localTable}' stands for nothing the IAM check knows: list it in controlTables`);
-    }
     const tableArn = `arn:aws:dynamodb:${call.region}:${model.account}:table/${naming.controlTableName}`;
+    const checkTable = (localTable: string) => {
+      if (!(names.controlTables ?? []).includes(localTable) && localTable !== naming.controlTableName) {
+        throw new Error(`the test's table '${localTable}' stands for nothing the IAM check knows: list it in controlTables`);
+      }
+    };
+    if (operation === 'BatchGet' || operation === 'BatchGetItem') {
+      // IAM authorizes a batch per table, with every key's partition among the leading keys.
+      return Object.entries(input.RequestItems as Record<string, { Keys: Record<string, unknown>[] }>).map(([localTable, { Keys }]) => {
+        checkTable(localTable);
+        return {
+          action: 'dynamodb:BatchGetItem',
+          resource: tableArn,
+          context: { 'dynamodb:LeadingKeys': [...new Set(Keys.map((key) => attributeValue(key[CONTROL_TABLE_SCHEMA.partitionKey])))] },
+        };
+      });
+    }
+    checkTable(String(input.TableName));
     const indexName = input.IndexName as string | undefined;
     const resource = indexName ? `${tableArn}/index/${indexName}` : tableArn;
     const leadingKey = (() => {
@@ -237,7 +250,7 @@ function mediaBucket(local: string, region: string, names: LocalNames): string {
   if (purpose) {
     return naming.mediaBucketName(CHECKED_ENVIRONMENT.account!, region, purpose);
   }
-  throw new Error(`the test's bucket '${local}' stands for nothing the IAM check knows: map it to 'origin' or 'source' in buckets`);
+  throw new Error(`the test's bucket '${local}' stands for nothing the IAM check knows: map it to 'origin', 'source' or 'steering' in buckets`);
 }
 
 function platformArn(local: string, names: LocalNames, model: PolicyModel): string {

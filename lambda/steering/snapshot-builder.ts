@@ -1,0 +1,244 @@
+import { heldPositions } from '../fleet/fleet-protocol';
+import { ApplianceHealth, FleetStore } from '../fleet/fleet-store';
+import { SNAPSHOT_FORMAT, SnapshotAppliance, SteeringSnapshot } from './snapshot';
+
+/** What the builder reads of the registry. */
+export type FleetSource = Pick<FleetStore, 'readHealth' | 'getRegistrations' | 'getHoldings' | 'getPlacement'>;
+
+export interface SnapshotBuilderOptions {
+  /**
+   * An appliance silent (and not registered again) for this long leaves the snapshot: it cannot
+   * be healthy, and a retired node should not weigh on every play function.
+   * @default one day
+   */
+  readonly dropAfterMs?: number;
+  /**
+   * Placements kept decoded in memory, counted in titles: a node's holdings change through a fill
+   * many times against the same placement.
+   * @default 20 million (80 MB)
+   */
+  readonly placementCacheTitles?: number;
+  /** Told once per appliance and generation whose placement is not stored (its holdings count as nothing). */
+  readonly warn?: (message: string, details: Record<string, unknown>) => void;
+}
+
+/** What one build read, for its log line and the fleet benchmark. */
+export interface BuildStats {
+  readonly appliances: number;
+  readonly titles: number;
+  readonly registrationsRead: number;
+  readonly holdingsRead: number;
+  readonly placementsRead: number;
+}
+
+interface Entry {
+  clusterId: string;
+  region: string;
+  baseUrl: string;
+  prefixes: readonly string[];
+  registrationVersion: number;
+  holdingsDigest?: string;
+  /** Bits over the builder's dictionary; words past its end are zero. */
+  bits: Uint32Array;
+}
+
+/**
+ * Builds a region's steering snapshot from the fleet registry, incrementally: each build reads
+ * every health item (under 1 KB each), but a registration only when its version changed and
+ * holdings only when their digest changed, decoding them against the appliance's placement (read
+ * once per generation and kept). A builder started cold is seeded from the last snapshot it wrote,
+ * so a new container does not read the whole fleet's holdings again.
+ */
+export class SnapshotBuilder {
+  private titles: string[] = [];
+  private readonly titleIndex = new Map<string, number>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly placements = new Map<string, Uint32Array>();
+  private placementTitles = 0;
+  private readonly warned = new Set<string>();
+  private hasState = false;
+  private readonly dropAfterMs: number;
+  private readonly placementCacheTitles: number;
+
+  constructor(
+    private readonly source: FleetSource,
+    private readonly region: string,
+    private readonly options: SnapshotBuilderOptions = {},
+  ) {
+    this.dropAfterMs = options.dropAfterMs ?? 86_400_000;
+    this.placementCacheTitles = options.placementCacheTitles ?? 20_000_000;
+  }
+
+  /** True once the builder has started from a snapshot or built one. */
+  get seeded(): boolean {
+    return this.hasState;
+  }
+
+  /** Starts from a snapshot this builder (or its predecessor) wrote. */
+  seed(previous: SteeringSnapshot): void {
+    this.hasState = true;
+    this.titles = [...previous.titles];
+    this.titleIndex.clear();
+    this.titles.forEach((titleId, index) => this.titleIndex.set(titleId, index));
+    this.entries.clear();
+    for (const appliance of previous.appliances) {
+      this.entries.set(appliance.applianceId, {
+        clusterId: appliance.clusterId,
+        region: appliance.region,
+        baseUrl: appliance.baseUrl,
+        prefixes: appliance.prefixes,
+        registrationVersion: appliance.registrationVersion,
+        holdingsDigest: appliance.holdingsDigest,
+        bits: appliance.holdings,
+      });
+    }
+  }
+
+  async build(nowMs: number): Promise<{ snapshot: SteeringSnapshot; stats: BuildStats }> {
+    this.hasState = true;
+    const health = (await this.source.readHealth()).filter((item) => Math.max(item.reportedAtMs ?? 0, item.registrationVersion ?? 0) >= nowMs - this.dropAfterMs);
+    const live = new Set(health.map((item) => item.applianceId));
+    for (const applianceId of this.entries.keys()) {
+      if (!live.has(applianceId)) {
+        this.entries.delete(applianceId);
+      }
+    }
+    const registrationsRead = await this.readRegistrations(health);
+    const { holdingsRead, placementsRead } = await this.readHoldings(health.filter((item) => this.entries.has(item.applianceId)));
+
+    const words = Math.ceil(this.titles.length / 32);
+    const appliances: SnapshotAppliance[] = [];
+    for (const item of health) {
+      const entry = this.entries.get(item.applianceId);
+      if (!entry) {
+        continue;
+      }
+      appliances.push({
+        applianceId: item.applianceId,
+        clusterId: entry.clusterId,
+        region: entry.region,
+        baseUrl: entry.baseUrl,
+        prefixes: entry.prefixes,
+        reportedAtMs: item.reportedAtMs,
+        load: item.load,
+        errorRate: item.errorRate,
+        registrationVersion: entry.registrationVersion,
+        holdingsDigest: entry.holdingsDigest,
+        holdings: sized(entry.bits, words),
+      });
+    }
+    appliances.sort((a, b) => compare(a.clusterId, b.clusterId) || compare(a.applianceId, b.applianceId));
+    const snapshot: SteeringSnapshot = { format: SNAPSHOT_FORMAT, region: this.region, builtAtMs: nowMs, titles: this.titles, appliances };
+    return { snapshot, stats: { appliances: appliances.length, titles: this.titles.length, registrationsRead, holdingsRead, placementsRead } };
+  }
+
+  private async readRegistrations(health: readonly ApplianceHealth[]): Promise<number> {
+    const changed = health.filter((item) => this.entries.get(item.applianceId)?.registrationVersion !== item.registrationVersion).map((item) => item.applianceId);
+    if (changed.length === 0) {
+      return 0;
+    }
+    for (const registration of await this.source.getRegistrations(changed)) {
+      const known = this.entries.get(registration.applianceId);
+      this.entries.set(registration.applianceId, {
+        clusterId: registration.clusterId,
+        region: registration.region,
+        baseUrl: registration.baseUrl,
+        prefixes: registration.prefixes,
+        registrationVersion: registration.registrationVersion,
+        holdingsDigest: known?.holdingsDigest,
+        bits: known?.bits ?? new Uint32Array(0),
+      });
+    }
+    return changed.length;
+  }
+
+  private async readHoldings(health: readonly ApplianceHealth[]): Promise<{ holdingsRead: number; placementsRead: number }> {
+    const changed: string[] = [];
+    for (const item of health) {
+      const entry = this.entries.get(item.applianceId)!;
+      if (item.holdings === undefined) {
+        entry.holdingsDigest = undefined;
+        entry.bits = new Uint32Array(0);
+      } else if (item.holdings.digest !== entry.holdingsDigest) {
+        changed.push(item.applianceId);
+      }
+    }
+    let placementsRead = 0;
+    const stored = changed.length === 0 ? [] : await this.source.getHoldings(changed);
+    await inParallel(stored, 16, async (holdings) => {
+      const entry = this.entries.get(holdings.applianceId)!;
+      const cacheKey = `${holdings.applianceId}#${holdings.generation}`;
+      let placement = this.placements.get(cacheKey);
+      if (!placement) {
+        const titles = await this.source.getPlacement(holdings.applianceId, holdings.generation);
+        placementsRead++;
+        if (!titles) {
+          if (!this.warned.has(cacheKey)) {
+            this.warned.add(cacheKey);
+            this.options.warn?.('holdings refer to a placement that is not stored; counted as holding nothing', { applianceId: holdings.applianceId, generation: holdings.generation });
+          }
+          entry.bits = new Uint32Array(0);
+          return;
+        }
+        placement = Uint32Array.from(titles, (titleId) => this.indexOf(titleId));
+        this.remember(cacheKey, placement);
+      }
+      const bits = new Uint32Array(Math.ceil(this.titles.length / 32));
+      for (const position of heldPositions(holdings, placement.length)) {
+        const bit = placement[position];
+        bits[bit >>> 5] |= 1 << (bit & 31);
+      }
+      entry.bits = bits;
+      entry.holdingsDigest = holdings.digest;
+    });
+    return { holdingsRead: stored.length, placementsRead };
+  }
+
+  private indexOf(titleId: string): number {
+    let index = this.titleIndex.get(titleId);
+    if (index === undefined) {
+      index = this.titles.length;
+      this.titles.push(titleId);
+      this.titleIndex.set(titleId, index);
+    }
+    return index;
+  }
+
+  /** Keeps a decoded placement, dropping the oldest while over the budget. */
+  private remember(cacheKey: string, placement: Uint32Array): void {
+    this.placements.set(cacheKey, placement);
+    this.placementTitles += placement.length;
+    for (const [key, value] of this.placements) {
+      if (this.placementTitles <= this.placementCacheTitles) {
+        break;
+      }
+      this.placements.delete(key);
+      this.placementTitles -= value.length;
+    }
+  }
+}
+
+/** `bits` as exactly `words` words: zero-padded, never cut (set bits are always inside the dictionary). */
+function sized(bits: Uint32Array, words: number): Uint32Array {
+  if (bits.length === words) {
+    return bits;
+  }
+  const resized = new Uint32Array(words);
+  resized.set(bits.subarray(0, words));
+  return resized;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        await work(items[next++]);
+      }
+    }),
+  );
+}
