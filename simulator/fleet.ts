@@ -1,4 +1,6 @@
+import { Registration } from '../lambda/fleet/fleet-protocol';
 import { DEFAULT_PLANNER_OPTIONS } from '../lambda/planning/fill-plan';
+import { hash32, RendezvousNodes } from '../lambda/shared/rendezvous';
 import { random } from './synthetic';
 
 /**
@@ -6,8 +8,8 @@ import { random } from './synthetic';
  * each appliance holds, placed the way fill planning places content (`lambda/planning/fill-plan.ts`):
  * per cluster, titles by predicted demand per byte, densest first, whole, until each appliance's
  * disk less headroom is used; a title expected to take more than `hotShare` of one appliance's
- * share of the cluster's demand gets copies on more appliances; each title prefers a fixed,
- * pseudo-random order of its cluster's appliances.
+ * share of the cluster's demand gets copies on more appliances; each title prefers its rendezvous
+ * order of its cluster's appliances (`lambda/shared/rendezvous.ts`), the planner's own.
  */
 export interface SyntheticFleetOptions {
   readonly appliances: number;
@@ -17,15 +19,8 @@ export interface SyntheticFleetOptions {
   readonly nowMs: number;
 }
 
-/** What an appliance registers with (the shape of `fleet-protocol`'s registration). */
-export interface SyntheticAppliance {
-  readonly applianceId: string;
-  readonly clusterId: string;
-  readonly region: string;
-  readonly baseUrl: string;
-  readonly prefixes: readonly string[];
-  readonly capacity: { readonly egressGbps: number; readonly diskBytes: number };
-}
+/** What an appliance registers with. */
+export type SyntheticAppliance = Registration;
 
 /** An appliance's latest health report. */
 export interface SyntheticHealth {
@@ -84,7 +79,7 @@ export function syntheticFleet(options: SyntheticFleetOptions): SyntheticFleet {
   const titleBytes = Float64Array.from({ length: options.titles }, () => Math.min(MAX_TITLE_BYTES, Math.max(MIN_TITLE_BYTES, Math.round(MEDIAN_TITLE_BYTES * Math.exp(TITLE_BYTES_SIGMA * gaussian(next))))));
   const regionalDemand = SYNTHETIC_REGIONS.map(() => Float64Array.from({ length: options.titles }, (_, index) => Math.exp(REGIONAL_TASTE_SIGMA * gaussian(next)) / Math.pow(index + 1, CATALOG_ZIPF)));
   const regionalRanking = regionalDemand.map((demand) => densestFirst(demand, titleBytes));
-  const placementSalt = Math.floor(next() * 2 ** 32);
+  const titleHashes = Uint32Array.from(titleIds, hash32);
 
   const sizes = clusterSizes(options.appliances, next);
   if (sizes.length > MAX_CLUSTERS) {
@@ -97,11 +92,13 @@ export function syntheticFleet(options: SyntheticFleetOptions): SyntheticFleet {
     const region = cluster % SYNTHETIC_REGIONS.length;
     const prefixes = [`10.${cluster >> 8}.${cluster & 255}.0/24`, ...(cluster % 10 === 0 ? [`10.${cluster >> 8}.0.0/16`] : [])];
     const disks: number[] = [];
+    const ids: string[] = [];
     for (let i = 0; i < size; i++) {
       const diskBytes = Math.round(MIN_DISK_BYTES + next() * (MAX_DISK_BYTES - MIN_DISK_BYTES));
       disks.push(diskBytes);
+      ids.push(`oca-${cluster}-${i}`);
       appliances.push({
-        applianceId: `oca-${cluster}-${i}`,
+        applianceId: ids[i],
         clusterId: `isp-${cluster}`,
         region: SYNTHETIC_REGIONS[region],
         baseUrl: `https://oca-${cluster}-${i}.isp-${cluster}.example`,
@@ -114,7 +111,7 @@ export function syntheticFleet(options: SyntheticFleetOptions): SyntheticFleet {
         errorRate: next() < FAILING_SHARE ? 0.5 : 0.001,
       });
     }
-    holdings.push(...placeCluster(cluster ^ placementSalt, disks, regionalRanking[region], regionalDemand[region], titleBytes, titleIds));
+    holdings.push(...placeCluster(new RendezvousNodes(ids), titleHashes, disks, regionalRanking[region], regionalDemand[region], titleBytes, titleIds));
   });
   return { appliances, holdings, health, titleIds, titleBytes };
 }
@@ -142,13 +139,12 @@ function densestFirst(demand: Float64Array, bytes: Float64Array): Uint32Array {
 
 /**
  * One cluster's placement, as `placeCluster` in fill-plan does it: densest first, `wanted` copies
- * by the hot-title rule, each on the first appliances of the title's preference order that still
- * have room. The preference order is a permutation drawn from a hash of (title, cluster, seed): the
- * planner's SHA-256 rendezvous order costs a hash per appliance and title, 10^9 of them here,
- * where this costs one per title unless the first choice is full or more copies are wanted.
- * Returns the title ids each appliance holds, in placement order.
+ * by the hot-title rule, each on the first appliances of the title's rendezvous order that still
+ * have room. The order is only sorted when the title's first choice is full or more copies are
+ * wanted: otherwise finding that first choice is enough. Returns the title ids each appliance
+ * holds, in placement order.
  */
-function placeCluster(clusterKey: number, disks: readonly number[], ranking: Uint32Array, demand: Float64Array, bytes: Float64Array, titleIds: readonly string[]): string[][] {
+function placeCluster(nodes: RendezvousNodes, titleHashes: Uint32Array, disks: readonly number[], ranking: Uint32Array, demand: Float64Array, bytes: Float64Array, titleIds: readonly string[]): string[][] {
   const size = disks.length;
   const free = Float64Array.from(disks, (disk) => Math.floor(disk * (1 - DEFAULT_PLANNER_OPTIONS.headroomShare)));
   let total = 0;
@@ -169,15 +165,22 @@ function placeCluster(clusterKey: number, disks: readonly number[], ranking: Uin
       continue;
     }
     const wanted = Math.min(size, Math.max(1, Math.ceil(demand[title] / hotDemand)));
-    const hash = mix32(Math.imul(title + 1, 0x9e3779b1) ^ Math.imul(clusterKey + 1, 0x85ebca6b));
-    const first = Math.floor((hash / 2 ** 32) * size);
-    if (wanted === 1 && free[first] >= titleBytes) {
-      free[first] -= titleBytes;
-      holder[position] = first;
-      counts[first]++;
-      continue;
+    if (wanted === 1) {
+      const first = nodes.first(titleHashes[title]);
+      if (free[first] >= titleBytes) {
+        free[first] -= titleBytes;
+        holder[position] = first;
+        counts[first]++;
+        continue;
+      }
     }
-    const chosen = preferredWithRoom(hash, first, wanted, titleBytes, free, order);
+    nodes.order(titleHashes[title], order);
+    const chosen: number[] = [];
+    for (let at = 0; at < size && chosen.length < wanted; at++) {
+      if (free[order[at]] >= titleBytes) {
+        chosen.push(order[at]);
+      }
+    }
     for (const appliance of chosen) {
       free[appliance] -= titleBytes;
       counts[appliance]++;
@@ -209,43 +212,9 @@ function placeCluster(clusterKey: number, disks: readonly number[], ranking: Uin
   return placed;
 }
 
-/**
- * The first `wanted` appliances with room for `titleBytes`, in the title's preference order: a
- * Fisher-Yates shuffle seeded by `hash` (whose first draw is `first`), drawn only as far as needed.
- */
-function preferredWithRoom(hash: number, first: number, wanted: number, titleBytes: number, free: Float64Array, order: Int32Array): number[] {
-  const size = order.length;
-  for (let i = 0; i < size; i++) {
-    order[i] = i;
-  }
-  const chosen: number[] = [];
-  let state = hash;
-  for (let at = 0; at < size && chosen.length < wanted; at++) {
-    const pick = at + (at === 0 ? first : (state = mix32(state + 0x6d2b79f5)) % (size - at));
-    const appliance = order[pick];
-    order[pick] = order[at];
-    order[at] = appliance;
-    if (free[appliance] >= titleBytes) {
-      chosen.push(appliance);
-    }
-  }
-  return chosen;
-}
-
 const NONE = -1;
 const MANY = -2;
 
 function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-}
-
-/** Murmur3's 32-bit finalizer. */
-function mix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

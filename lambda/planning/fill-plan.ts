@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { REQUEST_LIMITS } from '../shared/control-table';
 import { checkManifest, FillManifest, ManifestObject } from '../shared/fill-manifest';
+import { hash32, RendezvousNodes } from '../shared/rendezvous';
 
 /**
  * Nightly fill planning, pure: from each cluster's demand history, the release schedule, title
@@ -19,10 +19,13 @@ import { checkManifest, FillManifest, ManifestObject } from '../shared/fill-mani
  *    whole, densest first, until the cluster's capacity less headroom is used (a title that does
  *    not fit is skipped; smaller ones may still fit).
  * 3. Spread them over the cluster's appliances by rendezvous hashing (each title prefers a fixed
- *    order of appliances, so a change of fleet moves few titles). A title expected to take more than
- *    `hotShare` of one appliance's share of the cluster's demand gets a copy on more appliances.
+ *    order of appliances, so a change of fleet moves few titles), the platform's one order
+ *    (`shared/rendezvous.ts`): steering recomputes it to read the holdings in a snapshot, which
+ *    are coded relative to it. A title expected to take more than `hotShare` of one appliance's
+ *    share of the cluster's demand gets a copy on more appliances.
  *
- * Same inputs, same plan: ties break on title id and every hash is SHA-256.
+ * Same inputs, same plan: ties break on title id, rendezvous hashing on appliance id, and no hash
+ * depends on the process (FNV-1a and Murmur3's finalizer, not a seeded hash).
  */
 
 /** A title as planning sees it: what placing it whole costs on one appliance. */
@@ -327,14 +330,18 @@ function placeCluster(cluster: PlanCluster, titles: readonly PlanTitle[], predic
     .sort((a, b) => b.density - a.density || (a.title.titleId < b.title.titleId ? -1 : 1));
   const demandPerAppliance = ranked.reduce((sum, entry) => sum + entry.demand, 0) / Math.max(1, cluster.appliances.length);
   const placedTitles: string[] = [];
+  const nodes = new RendezvousNodes(cluster.appliances.map((appliance) => appliance.id));
+  const order = new Int32Array(nodes.size);
 
   for (const { title, demand } of ranked) {
     const wanted = Math.min(cluster.appliances.length, Math.max(1, Math.ceil(demand / (options.hotShare * demandPerAppliance))));
     let copies = 0;
-    for (const applianceId of rendezvousOrder(title.titleId, cluster.appliances)) {
+    nodes.order(hash32(title.titleId), order);
+    for (const position of order) {
       if (copies === wanted) {
         break;
       }
+      const applianceId = cluster.appliances[position].id;
       if (free.get(applianceId)! >= title.bytes && placements.get(applianceId)!.length < REQUEST_LIMITS.placementTitles) {
         free.set(applianceId, free.get(applianceId)! - title.bytes);
         bytesPlaced.set(applianceId, bytesPlaced.get(applianceId)! + title.bytes);
@@ -347,17 +354,6 @@ function placeCluster(cluster: PlanCluster, titles: readonly PlanTitle[], predic
     }
   }
   return { clusterId: cluster.id, placements, titles: placedTitles, bytesPlaced };
-}
-
-/** Appliances in the order a title prefers them: highest SHA-256 of (title, appliance) first. */
-export function rendezvousOrder(titleId: string, appliances: readonly PlanAppliance[]): string[] {
-  if (appliances.length === 1) {
-    return [appliances[0].id];
-  }
-  return appliances
-    .map((appliance) => ({ id: appliance.id, score: createHash('sha256').update(`${titleId}\0${appliance.id}`).digest().readUInt32BE(0) }))
-    .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
-    .map((entry) => entry.id);
 }
 
 function total(map: ReadonlyMap<string, number>): number {

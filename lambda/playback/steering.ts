@@ -1,4 +1,6 @@
-import { SnapshotAppliance, SteeringSnapshot } from '../steering/snapshot';
+import { hash32, rendezvousScore, RendezvousNodes } from '../shared/rendezvous';
+import { ClusterHoldings } from '../steering/holder-codes';
+import { CodedCluster, codedClusters, SnapshotAppliance, SteeringSnapshot } from '../steering/snapshot';
 import { parseIp, parsePrefix, PrefixMatch, PrefixTable } from './ip-prefix';
 
 /** One appliance as steering sees it: registration plus its latest health and inventory report. */
@@ -70,14 +72,16 @@ export type SteeredAppliance = Omit<ApplianceView, 'titles'>;
 interface IndexedAppliance {
   readonly view: SteeredAppliance;
   readonly hash: number;
-  /** Bit i set: holds the title with index i. */
-  readonly holdings: Uint32Array;
 }
 
 interface Cluster {
   readonly clusterId: string;
   readonly hash: number;
+  /** In snapshot order. */
   readonly appliances: IndexedAppliance[];
+  /** Rendezvous hashing over `appliances`, which the holder codes are relative to. */
+  readonly nodes: RendezvousNodes;
+  readonly holdings: ClusterHoldings;
   /** The decision that last visited it: a stamp, where a set per decision would allocate. */
   visitedBy: number;
 }
@@ -88,9 +92,12 @@ const POSITIONS = 2 ** POSITION_BITS;
 
 /**
  * The fleet indexed for steering: client prefixes in a longest-prefix-match table, clusters by
- * region, and each appliance's holdings as a bitset over the snapshot's title dictionary. Built
- * once per fleet snapshot, straight from its decoded bitsets; each decision then touches only the
- * clusters its address matched, and the region's only when those give too few choices.
+ * region, and each cluster's holdings as a holder code per title of the snapshot's dictionary
+ * (`steering/holder-codes.ts`), relative to the title's rendezvous order over the cluster's
+ * appliances. Built once per fleet snapshot, straight from its decoded codes; each decision then
+ * touches only the clusters its address matched, and the region's only when those give too few
+ * choices, and computes the holders only of the clusters it visits whose code says they hold the
+ * title.
  */
 export class FleetIndex {
   private readonly titleIndex = new Map<string, number>();
@@ -101,6 +108,9 @@ export class FleetIndex {
   /** One ranking per nesting level: clusters, then one cluster's appliances. */
   private readonly clusterRanking = new ScoreRanking();
   private readonly applianceRanking = new ScoreRanking();
+  /** Scratch for one cluster: its holders' positions, and which of its appliances hold the title. */
+  private holderPositions = new Int32Array(32);
+  private holds = new Uint8Array(32);
 
   private constructor(
     private readonly policy: SteeringPolicy,
@@ -137,14 +147,17 @@ export class FleetIndex {
     return FleetIndex.fromSnapshot({ titles, appliances: snapshotAppliances }, policy);
   }
 
-  /** Indexes a decoded snapshot, its bitsets as they are (shared, not copied). */
+  /** Indexes a snapshot: a decoded one's holder codes as they are (shared, not copied); another's coded from its bitsets. */
   static fromSnapshot(snapshot: Pick<SteeringSnapshot, 'titles' | 'appliances'>, policy: SteeringPolicy = DEFAULT_STEERING_POLICY): FleetIndex {
     const index = new FleetIndex(policy, snapshot.appliances.length);
     snapshot.titles.forEach((titleId, bit) => index.titleIndex.set(titleId, bit));
+    for (const coded of codedClusters(snapshot)) {
+      index.addCluster(snapshot.appliances[coded.members[0]].region, coded);
+    }
     const announced = new Set<string>();
     for (const appliance of snapshot.appliances) {
-      const cluster = index.clusterOf(appliance);
-      cluster.appliances.push({ view: steeredView(appliance), hash: hash32(appliance.applianceId), holdings: appliance.holdings });
+      const cluster = index.clusters.get(appliance.clusterId)!;
+      cluster.appliances.push({ view: steeredView(appliance), hash: hash32(appliance.applianceId) });
       for (const text of appliance.prefixes) {
         const key = `${cluster.clusterId}|${text}`;
         if (!announced.has(key)) {
@@ -159,16 +172,16 @@ export class FleetIndex {
     return index;
   }
 
-  private clusterOf(appliance: { readonly clusterId: string; readonly region: string }): Cluster {
-    let cluster = this.clusters.get(appliance.clusterId);
-    if (!cluster) {
-      cluster = { clusterId: appliance.clusterId, hash: hash32(appliance.clusterId), appliances: [], visitedBy: 0 };
-      this.clusters.set(appliance.clusterId, cluster);
-      const inRegion = this.clustersByRegion.get(appliance.region) ?? [];
-      inRegion.push(cluster);
-      this.clustersByRegion.set(appliance.region, inRegion);
+  private addCluster(region: string, coded: CodedCluster): void {
+    const cluster: Cluster = { clusterId: coded.clusterId, hash: hash32(coded.clusterId), appliances: [], nodes: coded.nodes, holdings: coded.holdings, visitedBy: 0 };
+    this.clusters.set(coded.clusterId, cluster);
+    const inRegion = this.clustersByRegion.get(region) ?? [];
+    inRegion.push(cluster);
+    this.clustersByRegion.set(region, inRegion);
+    if (coded.members.length > this.holds.length) {
+      this.holderPositions = new Int32Array(coded.members.length);
+      this.holds = new Uint8Array(coded.members.length);
     }
-    return cluster;
   }
 
   /**
@@ -208,8 +221,8 @@ export class FleetIndex {
     }
     const decision: Decision = {
       stamp: ++this.decisions,
-      word: bit >>> 5,
-      mask: 1 << (bit & 31),
+      title: bit,
+      titleHash: hash32(request.titleId),
       sessionHash: hash32(request.sessionKey),
       nowMs,
       matchedBy: 'prefix',
@@ -248,8 +261,31 @@ export class FleetIndex {
       return;
     }
     cluster.visitedBy = decision.stamp;
-    const { word, mask, nowMs } = decision;
-    const eligible = cluster.appliances.filter((appliance) => (appliance.holdings[word] & mask) !== 0 && this.isHealthy(appliance.view, nowMs));
+    const { holderPositions, holds } = this;
+    const count = cluster.holdings.holders(decision.title, decision.titleHash, cluster.nodes, holderPositions);
+    if (count === 0) {
+      return;
+    }
+    // Eligible in snapshot order, as ranking breaks ties by position.
+    const eligible: IndexedAppliance[] = [];
+    if (count === 1) {
+      const appliance = cluster.appliances[holderPositions[0]];
+      if (this.isHealthy(appliance.view, decision.nowMs)) {
+        eligible.push(appliance);
+      }
+    } else {
+      for (let i = 0; i < count; i++) {
+        holds[holderPositions[i]] = 1;
+      }
+      cluster.appliances.forEach((appliance, position) => {
+        if (holds[position] === 1) {
+          holds[position] = 0;
+          if (this.isHealthy(appliance.view, decision.nowMs)) {
+            eligible.push(appliance);
+          }
+        }
+      });
+    }
     if (eligible.length === 0) {
       return;
     }
@@ -278,8 +314,9 @@ export class FleetIndex {
 /** One decision in progress. */
 interface Decision {
   readonly stamp: number;
-  readonly word: number;
-  readonly mask: number;
+  /** The title's index in the dictionary, and its `hash32`. */
+  readonly title: number;
+  readonly titleHash: number;
   readonly sessionHash: number;
   readonly nowMs: number;
   matchedBy: SteeringChoice['matchedBy'];
@@ -303,7 +340,7 @@ class ScoreRanking {
       this.keys = new Float64Array(Math.max(items.length, 2 * this.keys.length));
     }
     for (let i = 0; i < items.length; i++) {
-      this.keys[i] = mix32(keyHash, items[i].hash) * POSITIONS + (POSITIONS - 1 - i);
+      this.keys[i] = rendezvousScore(keyHash, items[i].hash) * POSITIONS + (POSITIONS - 1 - i);
     }
     return this.keys.subarray(0, items.length).sort();
   }
@@ -326,23 +363,5 @@ function steeredView(appliance: SteeredAppliance): SteeredAppliance {
   };
 }
 
-/** FNV-1a, 32 bits. */
-export function hash32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** Murmur3's finalizer over two hashes: the rendezvous score of a key on a node. */
-function mix32(a: number, b: number): number {
-  let h = (a ^ Math.imul(b, 0x9e3779b1)) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+/** Re-exported for the callers that hashed with steering before rendezvous hashing had a home of its own. */
+export { hash32 } from '../shared/rendezvous';

@@ -1,8 +1,10 @@
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { decodeSnapshot, encodeSnapshot, orderByHolders, SteeringSnapshot } from './snapshot';
+import { decodeSnapshot, encodeSnapshot, HoldingsCodeCache, SteeringSnapshot } from './snapshot';
 
 /** The one object a region's steering snapshot lives in, as the builder writes and reads it back. */
 export class SnapshotStore {
+  private readonly codes = new HoldingsCodeCache();
+
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
@@ -22,9 +24,13 @@ export class SnapshotStore {
     }
   }
 
-  /** Writes a snapshot, its dictionary ordered most-held first (what compresses best); answers its size. */
+  /**
+   * Writes a snapshot; answers its size. The dictionary keeps the builder's order (titles are only
+   * ever appended), so a cluster whose holdings did not change keeps its codes from the last write
+   * and is not coded again.
+   */
   async write(snapshot: SteeringSnapshot): Promise<number> {
-    const body = encodeSnapshot(orderByHolders(snapshot));
+    const body = encodeSnapshot(snapshot, this.codes);
     await this.s3.send(
       new PutObjectCommand({
         Bucket: this.bucket,

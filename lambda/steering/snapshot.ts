@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
 import { constants, gunzipSync, gzipSync } from 'node:zlib';
+import type { SteeredAppliance } from '../playback/steering';
+import { hash32, RendezvousNodes } from '../shared/rendezvous';
+import { ClusterHoldings, codeCluster, materialize } from './holder-codes';
 import { HoldingsReader, HoldingsWriter } from './snapshot-holdings';
 import { SnapshotFormatError } from './snapshot-error';
 
@@ -14,35 +18,33 @@ export { SnapshotFormatError } from './snapshot-error';
  * - The header, UTF-8 JSON: format, region, builtAtMs, the title dictionary, tables of clusters,
  *   regions and prefix lists, and the appliances column by column (ids, indices into the tables,
  *   health, registration version, holdings digest), `null` for a field left out.
- * - The holdings, cluster by cluster in the header's table order (`snapshot-holdings.ts`): the
- *   titles any of its appliances holds, as runs, then for each such title which of the cluster's
- *   appliances hold it.
+ * - The holdings, cluster by cluster in the header's table order (`snapshot-holdings.ts`): for each
+ *   title, which of the cluster's appliances hold it, coded relative to the title's rendezvous
+ *   order over them (`holder-codes.ts`), as runs.
  *
  * The header is compressed with LZ77 (its ids and URLs repeat); the holdings with run-length
- * matching only: which appliance of a cluster holds a title is close to random (fill planning
- * spreads titles by rendezvous hashing), so LZ77's matches cost more than they save. Measured on
- * the benchmark fleet (20,000 appliances in 2,109 clusters, 50,000 titles, nearly every cluster
- * holding the whole catalog once): per-appliance gap lists gzip to 62.6 MB; per-appliance bits
- * over the cluster's titles to 66.3 MB; a holder code per cluster title, a byte each, to 46.5 MB
- * with LZ77 and 42.9 MB without; packed as here, 42.8 MB. Choosing one holder of n uniformly
- * carries log2(n) bits, 40.0 MB over this fleet, so no layout gets far below that.
+ * matching only. Fill planning places a title on the first appliances of that order with room, so
+ * nearly every code is "the first one" and a cluster's holdings take a few bytes: measured on the
+ * benchmark fleet (20,000 appliances in 2,109 clusters, 50,000 titles, nearly every cluster
+ * holding the whole catalog once), the holdings fell from 42.8 MB, naming holders directly (near
+ * the log2(n) bits per cluster and title that choosing one of n carries), to a few kilobytes.
+ *
+ * Decoded, a snapshot keeps the codes (`codedClusters`), which the steering index reads as they
+ * are; an appliance's `holdings` bitset is only computed, for every appliance at once, when first
+ * asked for (the builder seeding itself does).
  */
 export const SNAPSHOT_FORMAT = 'nearstream-steering-snapshot/v1';
 
-export interface SnapshotAppliance {
-  readonly applianceId: string;
-  readonly clusterId: string;
-  readonly region: string;
-  readonly baseUrl: string;
-  readonly prefixes: readonly string[];
-  readonly reportedAtMs?: number;
-  readonly load?: number;
-  readonly errorRate?: number;
+/** An appliance as steering sees it, and what the builder needs to reuse its entry. */
+export interface SnapshotAppliance extends SteeredAppliance {
   /** Opaque to steering: the builder reuses an entry whose registration version it already has. */
   readonly registrationVersion: number;
   /** Opaque to steering: the digest of the holdings report the holdings came from. */
   readonly holdingsDigest?: string;
-  /** Bit i set: holds `titles[i]`. Length Math.ceil(titles.length / 32) words (may be a subarray of one shared buffer). */
+  /**
+   * Bit i set: holds `titles[i]`. Length Math.ceil(titles.length / 32) words (may be a subarray of
+   * one shared buffer). In a decoded snapshot, computed on first access.
+   */
   readonly holdings: Uint32Array;
 }
 
@@ -66,10 +68,13 @@ const PREAMBLE_BYTES = MAGIC.length + 1 + 4 * 4;
  */
 const MAX_RAW_BYTES = 256 * 1024 * 1024;
 /**
- * The most the decoded bitsets may take: 4 times the benchmark fleet's 125 MB. Counts are checked
- * against the bytes present before anything is allocated; this bounds their product.
+ * The most the decoded bitsets may take, should they be asked for: 4 times the benchmark fleet's
+ * 125 MB. Counts are checked against the bytes present before anything is allocated; this bounds
+ * their product.
  */
 const MAX_BITSET_BYTES = 512 * 1024 * 1024;
+/** The most the decoded holder codes (a byte per cluster and title) may take: about 5 times the benchmark fleet's 105 MB. */
+const MAX_CODE_BYTES = 512 * 1024 * 1024;
 /** The shortest JSON a title or an appliance can take in the header (`"x",`, and an id plus its columns). */
 const MIN_TITLE_HEADER_BYTES = 4;
 const MIN_APPLIANCE_HEADER_BYTES = 20;
@@ -101,7 +106,56 @@ interface Header {
 const APPLIANCE_COLUMNS = ['applianceId', 'cluster', 'region', 'baseUrl', 'prefixSet', 'reportedAtMs', 'load', 'errorRate', 'registrationVersion', 'holdingsDigest'] as const;
 
 /** The snapshot as gzip'd bytes. Throws SnapshotFormatError, naming the field, for a snapshot its decoder would refuse. */
-export function encodeSnapshot(snapshot: SteeringSnapshot): Buffer {
+/**
+ * What a builder keeps between encodings: each cluster's codes, by a fingerprint of its appliances'
+ * ids and holdings digests over the same dictionary. Coding a cluster means a rendezvous order per
+ * title it holds (about a billion scores for 20,000 appliances and 50,000 titles); between two
+ * builds few clusters' holdings change, so few are coded again.
+ */
+export class HoldingsCodeCache {
+  private readonly clusters = new Map<string, { readonly key: string; readonly holdings: ClusterHoldings }>();
+  private titles?: readonly string[];
+  private titlesKey = '';
+  /** Clusters coded (not found in the cache) by the last encoding. */
+  coded = 0;
+
+  /** The cached codes of a cluster whose appliances and their holdings are as `members` says. */
+  lookup(snapshot: Pick<SteeringSnapshot, 'titles' | 'appliances'>, clusterId: string, members: readonly number[]): { key: string; holdings?: ClusterHoldings } {
+    if (this.titles !== snapshot.titles) {
+      this.titles = snapshot.titles;
+      this.titlesKey = createHash('sha256').update(snapshot.titles.join('\n')).digest('base64url');
+    }
+    const fingerprint = members.map((member) => {
+      const { applianceId, holdingsDigest } = snapshot.appliances[member];
+      // Without a digest the holdings say nothing about themselves: never reuse them.
+      return holdingsDigest === undefined ? undefined : `${applianceId}=${holdingsDigest}`;
+    });
+    if (fingerprint.includes(undefined)) {
+      return { key: '' };
+    }
+    const key = `${this.titlesKey}|${fingerprint.join(',')}`;
+    const cached = this.clusters.get(clusterId);
+    return { key, holdings: cached?.key === key ? cached.holdings : undefined };
+  }
+
+  remember(clusterId: string, key: string, holdings: ClusterHoldings): void {
+    this.coded++;
+    if (key !== '') {
+      this.clusters.set(clusterId, { key, holdings });
+    }
+  }
+
+  /** Forgets clusters that are not in `clusterIds` any more. */
+  keepOnly(clusterIds: ReadonlySet<string>): void {
+    for (const clusterId of this.clusters.keys()) {
+      if (!clusterIds.has(clusterId)) {
+        this.clusters.delete(clusterId);
+      }
+    }
+  }
+}
+
+export function encodeSnapshot(snapshot: SteeringSnapshot, cache?: HoldingsCodeCache): Buffer {
   checkSnapshot(snapshot, 'cannot encode');
   const clusters = tableOf(snapshot.appliances.map((appliance) => appliance.clusterId));
   const regions = tableOf(snapshot.appliances.map((appliance) => appliance.region));
@@ -133,9 +187,9 @@ export function encodeSnapshot(snapshot: SteeringSnapshot): Buffer {
   preamble.writeUInt8(LAYOUT_VERSION, MAGIC.length);
   [snapshot.titles.length, snapshot.appliances.length, clusters.values.length, json.length].forEach((count, i) => preamble.writeUInt32LE(count, MAGIC.length + 1 + 4 * i));
 
-  const writer = new HoldingsWriter(snapshot.titles.length);
-  for (const members of membersByCluster(clusters.indices, clusters.values.length)) {
-    writer.writeCluster(members.map((member) => snapshot.appliances[member].holdings));
+  const writer = new HoldingsWriter();
+  for (const cluster of codedClusters(snapshot, cache)) {
+    writer.writeCluster(cluster.holdings);
   }
   return Buffer.concat([gzipSync(Buffer.concat([preamble, json])), gzipSync(writer.bytes(), { strategy: constants.Z_RLE })]);
 }
@@ -170,38 +224,114 @@ export function decodeSnapshot(bytes: Uint8Array): SteeringSnapshot {
   if (applianceCount * words * 4 > MAX_BITSET_BYTES) {
     throw new SnapshotFormatError(`bad counts: ${applianceCount} appliances over ${titleCount} titles need ${applianceCount * words * 4} bytes of bitsets, more than the ${MAX_BITSET_BYTES} allowed`);
   }
+  if (clusterCount * titleCount > MAX_CODE_BYTES) {
+    throw new SnapshotFormatError(`bad counts: ${clusterCount} clusters over ${titleCount} titles need ${clusterCount * titleCount} bytes of holder codes, more than the ${MAX_CODE_BYTES} allowed`);
+  }
   const header = parseHeader(raw.toString('utf8', PREAMBLE_BYTES, headerEnd));
   checkCounts(header, titleCount, applianceCount, clusterCount);
 
-  const bits = new Uint32Array(applianceCount * words);
+  const codes = new Uint8Array(clusterCount * titleCount);
   const reader = new HoldingsReader(raw, headerEnd, titleCount);
-  for (const [cluster, members] of membersByCluster(header.appliances.cluster, clusterCount).entries()) {
+  const clusters = membersByCluster(header.appliances.cluster, clusterCount).map((members, cluster): CodedCluster => {
     if (members.length === 0) {
       throw new SnapshotFormatError(`bad field clusters[${cluster}]: no appliance is in cluster '${header.clusters[cluster]}'`);
     }
-    reader.readCluster(Int32Array.from(members, (member) => member * words), bits, header.clusters[cluster]);
-  }
+    const clusterCodes = codes.subarray(cluster * titleCount, (cluster + 1) * titleCount);
+    const holdings = reader.readCluster(members.length, clusterCodes, header.clusters[cluster]);
+    return { clusterId: header.clusters[cluster], members, nodes: new RendezvousNodes(members.map((member) => header.appliances.applianceId[member])), holdings };
+  });
   if (reader.remaining() !== 0) {
     throw new SnapshotFormatError(`${reader.remaining()} bytes follow the holdings of the last cluster`);
   }
 
+  let bits: Uint32Array | undefined;
+  const bitsets = (): Uint32Array => (bits ??= bitsetsOf(clusters, header.titles, applianceCount));
   const columns = header.appliances;
-  const appliances = columns.applianceId.map((applianceId, i): SnapshotAppliance => ({
-    applianceId,
-    clusterId: header.clusters[columns.cluster[i]],
-    region: header.regions[columns.region[i]],
-    baseUrl: columns.baseUrl[i],
-    prefixes: header.prefixSets[columns.prefixSet[i]],
-    ...optional('reportedAtMs', columns.reportedAtMs[i]),
-    ...optional('load', columns.load[i]),
-    ...optional('errorRate', columns.errorRate[i]),
-    registrationVersion: columns.registrationVersion[i],
-    ...optional('holdingsDigest', columns.holdingsDigest[i]),
-    holdings: bits.subarray(i * words, (i + 1) * words),
-  }));
+  const appliances = columns.applianceId.map((applianceId, i): SnapshotAppliance => {
+    const appliance = {
+      applianceId,
+      clusterId: header.clusters[columns.cluster[i]],
+      region: header.regions[columns.region[i]],
+      baseUrl: columns.baseUrl[i],
+      prefixes: header.prefixSets[columns.prefixSet[i]],
+      ...optional('reportedAtMs', columns.reportedAtMs[i]),
+      ...optional('load', columns.load[i]),
+      ...optional('errorRate', columns.errorRate[i]),
+      registrationVersion: columns.registrationVersion[i],
+      ...optional('holdingsDigest', columns.holdingsDigest[i]),
+    };
+    let holdings: Uint32Array | undefined;
+    return Object.defineProperty(appliance, 'holdings', { enumerable: true, get: () => (holdings ??= bitsets().subarray(i * words, (i + 1) * words)) }) as SnapshotAppliance;
+  });
+  Object.freeze(appliances);
   const snapshot: SteeringSnapshot = { format: SNAPSHOT_FORMAT, region: header.region, builtAtMs: header.builtAtMs, titles: header.titles, appliances };
-  checkSnapshot(snapshot, 'bad field');
+  checkSnapshot(snapshot, 'bad field', false);
+  decoded.set(appliances, { titles: header.titles, clusters });
   return snapshot;
+}
+
+/** One cluster as the codec and the steering index see it. */
+export interface CodedCluster {
+  readonly clusterId: string;
+  /** Its appliances' positions in the snapshot, in snapshot order. */
+  readonly members: readonly number[];
+  /** Rendezvous hashing over its appliances' ids, positions in `members` order. */
+  readonly nodes: RendezvousNodes;
+  readonly holdings: ClusterHoldings;
+}
+
+/** The clusters of decoded snapshots, by their appliance lists: what `codedClusters` answers without computing. */
+const decoded = new WeakMap<readonly SnapshotAppliance[], { titles: readonly string[]; clusters: readonly CodedCluster[] }>();
+
+/**
+ * A snapshot's clusters, in order of first appearance, with their holder codes: as decoded, for a
+ * snapshot `decodeSnapshot` returned; otherwise coded from the bitsets.
+ */
+export function codedClusters(snapshot: Pick<SteeringSnapshot, 'titles' | 'appliances'>, cache?: HoldingsCodeCache): readonly CodedCluster[] {
+  const known = decoded.get(snapshot.appliances);
+  if (known && known.titles === snapshot.titles) {
+    return known.clusters;
+  }
+  const titleCount = snapshot.titles.length;
+  const titleHashes = Uint32Array.from(snapshot.titles, hash32);
+  const clusters = tableOf(snapshot.appliances.map((appliance) => appliance.clusterId));
+  if (cache) {
+    cache.coded = 0;
+    cache.keepOnly(new Set(clusters.values));
+  }
+  return membersByCluster(clusters.indices, clusters.values.length).map((members, cluster) => {
+    const clusterId = clusters.values[cluster];
+    const nodes = new RendezvousNodes(members.map((member) => snapshot.appliances[member].applianceId));
+    const known = cache?.lookup(snapshot, clusterId, members);
+    if (known?.holdings) {
+      return { clusterId, members, nodes, holdings: known.holdings };
+    }
+    const holdings = codeCluster(
+      members.map((member) => snapshot.appliances[member].holdings),
+      nodes,
+      titleHashes,
+      new Uint8Array(titleCount),
+    );
+    cache?.remember(clusterId, known!.key, holdings);
+    return { clusterId, members, nodes, holdings };
+  });
+}
+
+/** Every appliance's bitset, in one shared buffer, from the clusters' codes. */
+function bitsetsOf(clusters: readonly CodedCluster[], titles: readonly string[], applianceCount: number): Uint32Array {
+  const words = Math.ceil(titles.length / 32);
+  const bits = new Uint32Array(applianceCount * words);
+  const titleHashes = Uint32Array.from(titles, hash32);
+  for (const cluster of clusters) {
+    materialize(
+      cluster.holdings,
+      cluster.nodes,
+      titleHashes,
+      cluster.members.map((member) => member * words),
+      bits,
+    );
+  }
+  return bits;
 }
 
 /** Orders a dictionary by how many appliances hold each title (most first, then id), remapping bitsets: what the builder calls before encoding. */
@@ -305,9 +435,11 @@ function checkCounts(header: Header, titleCount: number, applianceCount: number,
 /**
  * What both sides refuse: ids and URLs that are not non-empty strings, numbers that are not
  * finite, a title twice in the dictionary, an appliance id twice, and holdings that are not one
- * bit per title (a bit past the dictionary included).
+ * bit per title (a bit past the dictionary included). A decoded snapshot's holdings are left out
+ * (`withHoldings` false): their codes were checked as they were read, and looking at the bitsets
+ * would compute them.
  */
-function checkSnapshot(snapshot: SteeringSnapshot, problem: string): void {
+function checkSnapshot(snapshot: SteeringSnapshot, problem: string, withHoldings = true): void {
   const fail = (field: string, rule: string) => {
     throw new SnapshotFormatError(`${problem} ${field}: ${rule}`);
   };
@@ -354,6 +486,9 @@ function checkSnapshot(snapshot: SteeringSnapshot, problem: string): void {
     }
     if (appliance.holdingsDigest !== undefined && !isId(appliance.holdingsDigest)) {
       fail(field('holdingsDigest'), 'must be a non-empty string or absent');
+    }
+    if (!withHoldings) {
+      return;
     }
     if (!(appliance.holdings instanceof Uint32Array) || appliance.holdings.length !== words) {
       fail(field('holdings'), `must be a Uint32Array of ${words} words, one bit per title`);

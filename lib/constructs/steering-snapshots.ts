@@ -79,7 +79,8 @@ export class SteeringSnapshots extends Construct {
       entry: path.join(__dirname, '..', '..', 'lambda', 'steering', 'handler.ts'),
       description: 'Builds the region\'s steering snapshot from the fleet registry every few seconds',
       serviceName: 'steering-snapshot',
-      timeout: Duration.seconds(60),
+      // A run builds at 0, 10, ... 50 s and stops; the schedule's next run starts at 60 s.
+      timeout: Duration.seconds(65),
       memorySizeMb: 2048,
       environment: {
         STEERING_SNAPSHOT_BUCKET: this.bucket.bucketName,

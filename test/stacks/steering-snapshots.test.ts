@@ -21,7 +21,7 @@ describe('the steering snapshot of each region', () => {
     for (const [template] of regions) {
       const [functionId, builder] = Object.entries(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('steering snapshot') } }))[0];
       expect(builder.Properties.Environment.Variables).toMatchObject({ STEERING_SNAPSHOT_KEY: 'steering/snapshot.bin', STEERING_SNAPSHOT_SECONDS: '10' });
-      expect(builder.Properties.Timeout).toBe(60);
+      expect(builder.Properties.Timeout).toBe(65);
       template.hasResourceProperties('AWS::Scheduler::Schedule', {
         ScheduleExpression: 'rate(1 minute)',
         Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] } }),

@@ -1,3 +1,4 @@
+import { REQUEST_LIMITS } from '../../../lambda/shared/control-table';
 import { objectsForAppliance, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
 import { ClusterDemand, manifestOf, planFills, PlanInput, PlanTitle } from '../../../lambda/planning/fill-plan';
 import { fitToObjects } from '../../../lambda/planning/nightly';
@@ -29,6 +30,14 @@ describe('planFills', () => {
       expect(plan.bytesPlaced.get(applianceId)).toBe(bytes);
     }
     expect(plan.titles.length).toBeGreaterThan(5);
+  });
+
+  it('places no more titles on one appliance than its holdings can report, whatever room is left', () => {
+    const count = REQUEST_LIMITS.placementTitles + 50;
+    const titles = Array.from({ length: count }, (_, index) => ({ titleId: `t${index}`, bytes: 1000, releaseDay: -100 }));
+    const demand = new Map(titles.map((title, index) => [title.titleId, new Map([[9, 1 + (index % 7)]])]));
+    const [plan] = planFills({ day: 10, titles, clusters: [{ id: 'c', appliances: appliances(1, 1000 * GB) }], demand: new Map([['c', demand]]) });
+    expect(plan.placements.get('oca-1')).toHaveLength(REQUEST_LIMITS.placementTitles);
   });
 
   it('places the densest demand first: a popular small title over a popular big one when only one fits', () => {

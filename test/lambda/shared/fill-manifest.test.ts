@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkManifest, FillManifest, ManifestExpectations, ManifestRejectedError, objectKeyProblem, objectsForAppliance, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
+import { REQUEST_LIMITS } from '../../../lambda/shared/control-table';
+import { checkManifest, FillManifest, ManifestExpectations, ManifestRejectedError, objectKeyProblem, objectsForAppliance, placementOrder, signManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
 import { parseKeyring } from '../../../lambda/shared/url-token';
 import { TEST_KEYRING } from '../../support/fixtures';
 
@@ -185,6 +186,18 @@ describe('fill manifests', () => {
       // A node the plan did not include keeps its cache rather than evicting everything.
       expect(rejection(text, { applianceId: 'oca-3' })).toBe("it places nothing on 'oca-3', which the plan did not include");
       expect(rejection(text, { applianceId: 'constructor' })).toMatch(/places nothing on 'constructor'/);
+    });
+
+    it('names each appliance\'s placement in order, the list its holdings reports are bits over', () => {
+      expect([placementOrder(placed, 'oca-2'), placementOrder(placed, 'oca-9'), placementOrder(placed, 'constructor')]).toEqual([['t1', 't2'], [], []]);
+      expect(placementOrder({ ...base, objects: [object('titles/t2/a', 1, 't2'), ...base.objects, object('titles/t2/b', 1, 't2')] }, 'oca-9')).toEqual(['t2', 't1']);
+    });
+
+    it('refuses placements holdings could not describe: a title twice, or more titles than the control plane tracks', () => {
+      const many = Array.from({ length: REQUEST_LIMITS.placementTitles + 1 }, (_, i) => `t${i}`);
+      expect(() => checkManifest({ ...placed, placements: { 'oca-1': ['t1', 't1'] } })).toThrow('placements.oca-1 lists a title twice');
+      expect(() => checkManifest({ ...placed, placements: { 'oca-1': many } })).toThrow(`placements.oca-1 places ${many.length} titles on one appliance; the most is ${REQUEST_LIMITS.placementTitles}`);
+      expect(() => checkManifest({ ...base, objects: many.map((titleId) => object(`titles/${titleId}/a`, 1, titleId)) })).toThrow(/every appliance holds every title\) places 32769 titles/);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { decodeSnapshot, encodeSnapshot, orderByHolders, SNAPSHOT_FORMAT, SnapshotAppliance, SnapshotFormatError, SteeringSnapshot } from '../../../lambda/steering/snapshot';
+import { decodeSnapshot, encodeSnapshot, HoldingsCodeCache, orderByHolders, SNAPSHOT_FORMAT, SnapshotAppliance, SnapshotFormatError, SteeringSnapshot } from '../../../lambda/steering/snapshot';
 import { random } from '../../../simulator/synthetic';
 
 const BUILT_AT_MS = 1_800_000_000_000;
@@ -261,10 +261,10 @@ describe('decoding hostile bytes', () => {
 
   it('refuses a holder code naming an appliance the cluster does not have', () => {
     const forged = parts(encodeSnapshot(snapshot(titles(2), [appliance('oca-1', 2, [0]), appliance('oca-2', 2, [0, 1])])));
-    // Cluster isp-a: runs [0, 2] (three bytes), then codes 0 ("all") and 2 ("oca-2") in one byte.
-    expect([...forged.holdings]).toEqual([2, 0, 2, 0x20]);
+    // Cluster isp-a: two runs of (code, length): title-0 on the first 2 of its order, title-1 on the first 1.
+    expect([...forged.holdings]).toEqual([2, 2, 1, 1, 1]);
 
-    expectRefused(forge({ ...forged, holdings: Buffer.from([2, 0, 2, 0x90]) }), /holder code 9 for a cluster of 2 appliances/);
+    expectRefused(forge({ ...forged, holdings: Buffer.from([2, 2, 1, 9, 1]) }), /holder code 9 for a cluster of 2 appliances/);
   });
 
   it('refuses bytes after the last cluster', () => {
@@ -298,5 +298,39 @@ describe('decoding hostile bytes', () => {
     const bomb = Buffer.concat(Array.from({ length: 300 }, () => gzipSync(Buffer.alloc(1024 * 1024))));
 
     expectRefused(bomb, /too large: it decompresses to more than 268435456 bytes/);
+  });
+});
+
+describe('a builder\'s holdings code cache', () => {
+  const dictionary = titles(70);
+  const fleet = (changed?: string) =>
+    snapshot(dictionary, [
+      appliance('oca-1', 70, [1, 2, 3]),
+      appliance('oca-2', 70, changed === 'oca-2' ? [4] : [4, 5]),
+      appliance('oca-9', 70, [6, 7], { clusterId: 'isp-b' }),
+      appliance('oca-8', 70, [6], { clusterId: 'isp-b', holdingsDigest: undefined }),
+    ].map((entry) => (entry.applianceId === changed ? { ...entry, holdingsDigest: 'Y2hhbmdlZA' } : entry)));
+
+  it('codes again only clusters whose appliances\' holdings digests changed, and encodes the same bytes as without it', () => {
+    const cache = new HoldingsCodeCache();
+    encodeSnapshot(fleet(), cache);
+    const firstCoded = cache.coded;
+    const unchanged = encodeSnapshot(fleet(), cache);
+    const unchangedCoded = cache.coded;
+    const changed = encodeSnapshot(fleet('oca-2'), cache);
+
+    // isp-b has an appliance without a digest: its holdings cannot be recognised, so it is always coded.
+    expect([firstCoded, unchangedCoded, cache.coded]).toEqual([2, 1, 2]);
+    expect(unchanged.equals(encodeSnapshot(fleet()))).toBe(true);
+    expect(meaning(decodeSnapshot(changed))).toEqual(meaning(fleet('oca-2')));
+  });
+
+  it('codes everything again over another dictionary', () => {
+    const cache = new HoldingsCodeCache();
+    encodeSnapshot(fleet(), cache);
+    const reordered = orderByHolders(fleet());
+    encodeSnapshot(reordered, cache);
+    expect(cache.coded).toBe(2);
+    expect(meaning(decodeSnapshot(encodeSnapshot(reordered, cache)))).toEqual(meaning(fleet()));
   });
 });
