@@ -11,18 +11,28 @@ import { Workload } from '../simulator/workload';
 const USAGE = `npm run sim -- [options]
 
 Replays a workload day by day against the fill planner, LRU, LFU and Belady's clairvoyant bound,
-at the same capacity, and prints byte offload, fill bytes and origin bytes per policy.
+on the same appliances (disk and daily egress), and prints byte offload, fill bytes, origin bytes,
+bytes refused because the appliances holding a title had spent their egress, and the busiest
+appliance's egress per policy. The planner serves from any appliance it placed a title on; LRU and
+LFU cache per appliance, each title on the one its cluster's rendezvous order picks; Belady pools
+each cluster's disk and egress.
 
 Workload from files (all three):
   --trace FILE      CSV with header day,cluster,title,bytes: one row per request
   --catalog FILE    JSON [{"title","bytes","releaseDay","retireDay"?}]: retireDay, the first day a title
                     is no longer available, is optional
-  --fleet FILE      JSON {"clusters":[{"id","capacityBytes"}]}
+  --fleet FILE      JSON {"clusters":[{"id","appliances":[{"id","diskBytes","egressBytesPerDay"?}]}]}:
+                    egressBytesPerDay (bytes an appliance serves a day: line rate x 86,400 s over
+                    its peak-to-average ratio) is optional, none meaning no limit; a cluster may
+                    give {"id","capacityBytes"} instead: one appliance with no egress limit
 Or synthetic (defaults in brackets):
   --seed N [${DEFAULT_SYNTHETIC.seed}]  --days N [${DEFAULT_SYNTHETIC.days}]  --requests N [${DEFAULT_SYNTHETIC.requests}]
   --titles N [${DEFAULT_SYNTHETIC.catalogTitles}]  --zipf X [${DEFAULT_SYNTHETIC.zipf}]  --churn X [${DEFAULT_SYNTHETIC.churn}]
   --releases N per day [${DEFAULT_SYNTHETIC.releasesPerDay}]  --clusters N [${DEFAULT_SYNTHETIC.clusters}]
   --capacity X share of catalog bytes per cluster [${DEFAULT_SYNTHETIC.capacityShare}]  --skew X [${DEFAULT_SYNTHETIC.regionalSkew}]
+  --appliances-per-cluster N  sharing the cluster's disk equally [${DEFAULT_SYNTHETIC.appliancesPerCluster}]
+  --egress-share X  an appliance's daily egress as a share of its cluster's mean daily requested
+                    bytes: a title drawing more saturates an appliance holding its only copy [no limit]
   --language-groups N  clusters in N language groups [${DEFAULT_SYNTHETIC.languageGroups}]: the first holds all clusters
                     but one per other group; a small group's cluster has ${SMALL_GROUP_VOLUME} of a big one's requests
   --language-skew X    how many times more a cluster plays its own group's titles [${DEFAULT_SYNTHETIC.languageSkew}]
@@ -52,7 +62,12 @@ const SYNTHETIC_FLAGS: Readonly<Record<string, keyof SyntheticOptions>> = {
   'language-skew': 'languageSkew',
   'taste-shift-day': 'tasteShiftDay',
   retirements: 'retirementsPerDay',
+  'appliances-per-cluster': 'appliancesPerCluster',
+  'egress-share': 'egressShare',
 };
+
+/** More than a real cluster has: each appliance keeps its own cache and rendezvous scores. */
+const MAX_APPLIANCES_PER_CLUSTER = 1000;
 
 class UsageError extends Error {}
 
@@ -122,6 +137,12 @@ async function workloadFrom(values: Record<string, string | boolean | undefined>
       throw new UsageError(`--${flag} must be ${flag === 'zipf' ? 'above' : 'at least'} 0 (got ${value})`);
     }
   }
+  if (!Number.isInteger(synthetic.appliancesPerCluster) || synthetic.appliancesPerCluster < 1 || synthetic.appliancesPerCluster > MAX_APPLIANCES_PER_CLUSTER) {
+    throw new UsageError(`--appliances-per-cluster must be a whole number from 1 to ${MAX_APPLIANCES_PER_CLUSTER} (got ${synthetic.appliancesPerCluster})`);
+  }
+  if (!(synthetic.egressShare > 0)) {
+    throw new UsageError(`--egress-share must be above 0 (got ${synthetic.egressShare})`);
+  }
   if (!Number.isInteger(synthetic.languageGroups) || synthetic.languageGroups < 1 || synthetic.languageGroups > synthetic.clusters) {
     throw new UsageError(`--language-groups must be a whole number from 1 to the ${synthetic.clusters} clusters (got ${synthetic.languageGroups})`);
   }
@@ -157,7 +178,8 @@ function table(result: SimulationResult, seconds: number): string {
   const rows = POLICY_NAMES.map((name) => {
     const policy = result.policies[name];
     const atOrAbove = result.plannerDaysAtOrAbove[name];
-    return [name, percent(policy.offload), tb(policy.fillBytes), tb(policy.originBytes), atOrAbove === undefined ? '-' : percent(atOrAbove)];
+    const egress = policy.worstEgress === null ? '-' : `${percent(policy.worstEgress.utilisation)} ${policy.worstEgress.id} day ${policy.worstEgress.day}`;
+    return [name, percent(policy.offload), tb(policy.fillBytes), tb(policy.originBytes), tb(policy.refusedBytes), egress, atOrAbove === undefined ? '-' : percent(atOrAbove)];
   });
   const perDay = result.days.map((day, position) => [
     `${day}${position < result.warmupDays ? ' (warm-up)' : ''}${result.lostDemandDays.includes(day) ? ' (lost)' : ''}`,
@@ -171,7 +193,7 @@ function table(result: SimulationResult, seconds: number): string {
   const belady = result.policies.belady.offload;
   return [
     `${result.requests.toLocaleString('en-US')} requests over ${result.days.length} days (${result.warmupDays} warm-up), ${seconds.toFixed(1)} s`,
-    ...aligned(['policy', 'byte offload', 'fill TB', 'origin TB', 'planner at or above, days'], rows),
+    ...aligned(['policy', 'byte offload', 'fill TB', 'origin TB', 'refused TB', 'busiest egress', 'planner at or above, days'], rows),
     `planner / belady: ${(result.policies.planner.offload / belady).toFixed(3)}`,
     '',
     'offload per day',

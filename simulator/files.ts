@@ -26,8 +26,27 @@ const catalogSchema = z
       }),
   )
   .min(1, 'must list at least one title');
+const applianceSchema = z.strictObject({
+  id: z.string().min(1),
+  diskBytes: z.number().int().nonnegative(),
+  /** Omitted: no limit. */
+  egressBytesPerDay: z.number().positive().optional(),
+});
+/** A cluster gives `capacityBytes` (one appliance with no egress limit, the older form) or `appliances`. */
 const fleetSchema = z.strictObject({
-  clusters: z.array(z.strictObject({ id: z.string().min(1), capacityBytes: z.number().int().nonnegative() })).min(1, 'must list at least one cluster'),
+  clusters: z
+    .array(
+      z
+        .strictObject({
+          id: z.string().min(1),
+          capacityBytes: z.number().int().nonnegative().optional(),
+          appliances: z.array(applianceSchema).min(1, 'must list at least one appliance').optional(),
+        })
+        .refine((cluster) => (cluster.capacityBytes === undefined) !== (cluster.appliances === undefined), {
+          error: 'give either capacityBytes (one appliance, no egress limit) or appliances, not both or neither',
+        }),
+    )
+    .min(1, 'must list at least one cluster'),
 });
 
 function readJson<T>(file: string, schema: z.ZodType<T>): T {
@@ -59,12 +78,20 @@ export async function readWorkloadFiles(files: { trace: string; catalog: string;
     releaseDay: entry.releaseDay,
     ...(entry.retireDay === undefined ? {} : { retireDay: entry.retireDay }),
   }));
-  const clusters: SimCluster[] = fleet.clusters;
+  const clusters: SimCluster[] = fleet.clusters.map((cluster) => ({
+    id: cluster.id,
+    appliances: (cluster.appliances ?? [{ id: cluster.id, diskBytes: cluster.capacityBytes! }]).map((appliance) => ({
+      id: appliance.id,
+      diskBytes: appliance.diskBytes,
+      egressBytesPerDay: appliance.egressBytesPerDay ?? Infinity,
+    })),
+  }));
   if (clusters.length > 65_535) {
     throw new WorkloadFileError(files.fleet, undefined, `lists ${clusters.length} clusters; at most 65,535`);
   }
   const titleIndex = uniqueIndex(titles.map((title) => title.id), files.catalog, 'title');
   const clusterIndex = uniqueIndex(clusters.map((cluster) => cluster.id), files.fleet, 'cluster');
+  uniqueIndex(clusters.flatMap((cluster) => cluster.appliances.map((appliance) => appliance.id)), files.fleet, 'appliance');
 
   const byDay = new Map<number, DayColumns>();
   const input = fs.createReadStream(files.trace, { encoding: 'utf8' });

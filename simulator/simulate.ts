@@ -5,10 +5,21 @@ import { daysOf, Workload } from './workload';
 export interface PolicyResult {
   /** Bytes served by a cluster's appliances / bytes requested. */
   readonly offload: number;
-  /** Bytes pulled from the origin to fill appliances (nightly or on a miss), warm-up included. */
+  /**
+   * Bytes written to appliances by fills (nightly or on a miss), warm-up included: every copy counts,
+   * as if each came from the origin.
+   */
   readonly fillBytes: number;
-  /** Bytes players fetched from the origin tier because their cluster did not hold the title. */
+  /** Bytes players fetched from the origin tier: their cluster did not hold the title, or `refusedBytes`. */
   readonly originBytes: number;
+  /** Bytes the origin served because every appliance of the cluster holding the title had spent its egress. */
+  readonly refusedBytes: number;
+  /**
+   * The busiest server on its busiest counted day: bytes served (relayed misses included, for a
+   * cache) over its daily egress. A server is an appliance, or a cluster for Belady, which pools
+   * them. Null when no appliance has an egress limit.
+   */
+  readonly worstEgress: WorstEgress | null;
   readonly servedBytes: number;
   /** Offload per simulated day, in day order, warm-up days included. */
   readonly offloadByDay: readonly number[];
@@ -20,6 +31,15 @@ export interface ClusterResult {
   readonly offload: number;
   readonly servedBytes: number;
   readonly requestedBytes: number;
+  readonly refusedBytes: number;
+}
+
+export interface WorstEgress {
+  /** An appliance id, or a cluster id for a policy that pools its cluster. */
+  readonly id: string;
+  readonly day: number;
+  /** Bytes served that day over the daily egress (0-1). */
+  readonly utilisation: number;
 }
 
 /** Share of counted days on which the planner's offload is at or above each other policy's. */
@@ -58,7 +78,10 @@ export interface SimulationOptions {
   readonly lostDemandDays: readonly number[];
 }
 
-/** Replays the workload day by day against every policy on the same requests and capacity. */
+/**
+ * Replays the workload day by day against every policy on the same requests, appliances, disks
+ * and egress limits (each policy with its own day's egress).
+ */
 export function simulate(workload: Workload, options: Partial<SimulationOptions> = {}): SimulationResult {
   const warmupDays = options.warmupDays ?? 1;
   const plannerOptions = options.planner ?? {};
@@ -71,7 +94,15 @@ export function simulate(workload: Workload, options: Partial<SimulationOptions>
   ];
   const days = daysOf(workload.requests);
   const clusterCount = workload.clusters.length;
-  const totals = policies.map(() => ({ served: 0, fill: 0, origin: 0, byDay: [] as number[], servedByCluster: new Float64Array(clusterCount) }));
+  const totals = policies.map(() => ({
+    served: 0,
+    fill: 0,
+    origin: 0,
+    refused: 0,
+    byDay: [] as number[],
+    servedByCluster: new Float64Array(clusterCount),
+    refusedByCluster: new Float64Array(clusterCount),
+  }));
   const requestedByCluster = new Float64Array(clusterCount);
   const requestedBytesByDay: number[] = [];
   let requestedBytes = 0;
@@ -91,21 +122,31 @@ export function simulate(workload: Workload, options: Partial<SimulationOptions>
       requestedBytes += dayBytes;
     }
     policies.forEach((policy, which) => {
-      const today = { fill: 0, origin: 0 };
+      const today = { fill: 0, origin: 0, refused: 0 };
       const total = totals[which];
       today.fill += policy.night(day, start, end);
+      policy.egress.startDay();
       let served = 0;
       for (let index = start; index < end; index++) {
-        const { hit, filledBytes } = policy.serve(index);
-        if (hit) {
+        const { outcome, filledBytes } = policy.serve(index);
+        if (outcome === 'served') {
           served += bytes[index];
           if (counted) {
             total.servedByCluster[cluster[index]] += bytes[index];
           }
         } else {
           today.origin += bytes[index];
+          if (outcome === 'refused') {
+            today.refused += bytes[index];
+            if (counted) {
+              total.refusedByCluster[cluster[index]] += bytes[index];
+            }
+          }
         }
         today.fill += filledBytes;
+      }
+      if (counted) {
+        policy.egress.endDay(day);
       }
       total.byDay.push(dayBytes > 0 ? served / dayBytes : 0);
       // Fills count from the first night for every policy: a cache's warm-up fills are as real as
@@ -114,6 +155,7 @@ export function simulate(workload: Workload, options: Partial<SimulationOptions>
       if (counted) {
         total.served += served;
         total.origin += today.origin;
+        total.refused += today.refused;
       }
     });
   }
@@ -125,6 +167,8 @@ export function simulate(workload: Workload, options: Partial<SimulationOptions>
         offload: requestedBytes > 0 ? totals[which].served / requestedBytes : 0,
         fillBytes: totals[which].fill,
         originBytes: totals[which].origin,
+        refusedBytes: totals[which].refused,
+        worstEgress: worstEgressOf(policy),
         servedBytes: totals[which].served,
         offloadByDay: totals[which].byDay,
         byCluster: Object.fromEntries(
@@ -134,6 +178,7 @@ export function simulate(workload: Workload, options: Partial<SimulationOptions>
               offload: requestedByCluster[index] > 0 ? totals[which].servedByCluster[index] / requestedByCluster[index] : 0,
               servedBytes: totals[which].servedByCluster[index],
               requestedBytes: requestedByCluster[index],
+              refusedBytes: totals[which].refusedByCluster[index],
             },
           ]),
         ),
@@ -155,6 +200,11 @@ export function simulate(workload: Workload, options: Partial<SimulationOptions>
         .map((policy) => [policy.name, daysAtOrAbove(results.planner.offloadByDay, results[policy.name].offloadByDay, counted)]),
     ),
   };
+}
+
+function worstEgressOf(policy: Policy): WorstEgress | null {
+  const busiest = policy.egress.busiest();
+  return busiest === undefined ? null : { id: policy.servers[busiest.server], day: busiest.day, utilisation: busiest.utilisation };
 }
 
 /**

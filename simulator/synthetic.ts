@@ -1,4 +1,4 @@
-import { Requests, SimTitle, Workload } from './workload';
+import { Requests, SimCluster, SimTitle, Workload } from './workload';
 
 /** The knobs of a synthetic workload. Every figure is per whole run unless it says per day. */
 export interface SyntheticOptions {
@@ -14,8 +14,16 @@ export interface SyntheticOptions {
   /** Titles released per day; each starts near the top and fades over about a week. */
   readonly releasesPerDay: number;
   readonly clusters: number;
-  /** Each cluster's capacity as a share of the whole catalog's bytes (releases included). */
+  /** Each cluster's disk, all appliances together, as a share of the whole catalog's bytes (releases included). */
   readonly capacityShare: number;
+  /** Appliances per cluster, sharing its disk equally. */
+  readonly appliancesPerCluster: number;
+  /**
+   * An appliance's daily egress as a share of its cluster's mean daily requested bytes: a title
+   * drawing more than this share of its cluster's bytes saturates an appliance holding its only
+   * copy. `Infinity` for no limit.
+   */
+  readonly egressShare: number;
   /** How much taste differs between clusters: the standard deviation of a per-cluster log-popularity offset. */
   readonly regionalSkew: number;
   /**
@@ -46,6 +54,10 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   releasesPerDay: 4,
   clusters: 4,
   capacityShare: 0.1,
+  // One appliance with no egress limit: a cluster is one pool, and the default figures stay
+  // comparable with every run before appliances were modelled.
+  appliancesPerCluster: 1,
+  egressShare: Infinity,
   regionalSkew: 0.3,
   languageGroups: 1,
   languageSkew: 10,
@@ -152,11 +164,24 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
       }
     }
   }
-  return {
-    titles,
-    clusters: Array.from({ length: options.clusters }, (_, index) => ({ id: `c${index}`, capacityBytes: Math.round(catalogBytes * options.capacityShare) })),
-    requests: rows,
-  };
+  return { titles, clusters: syntheticClusters(options, catalogBytes, rows), requests: rows };
+}
+
+/** Clusters `c0`, `c1`... of appliances `c0-1`, `c0-2`..., with the disk and egress `options` give them. */
+function syntheticClusters(options: SyntheticOptions, catalogBytes: number, rows: Requests): SimCluster[] {
+  const requestedBytes = new Float64Array(options.clusters);
+  for (let row = 0; row < rows.length; row++) {
+    requestedBytes[rows.cluster[row]] += rows.bytes[row];
+  }
+  const diskBytes = Math.round((catalogBytes * options.capacityShare) / options.appliancesPerCluster);
+  return Array.from({ length: options.clusters }, (_, cluster) => ({
+    id: `c${cluster}`,
+    appliances: Array.from({ length: options.appliancesPerCluster }, (_, appliance) => ({
+      id: `c${cluster}-${appliance + 1}`,
+      diskBytes,
+      egressBytesPerDay: Number.isFinite(options.egressShare) ? Math.round((options.egressShare * requestedBytes[cluster]) / options.days) : Infinity,
+    })),
+  }));
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * A workload the simulator replays: a catalog, a fleet of clusters, and requests by day. Requests
+ * A workload the simulator replays: a catalog, a fleet of clusters of appliances, and requests by day. Requests
  * are kept in typed arrays sorted by day, so a million of them cost a few megabytes.
  */
 export interface SimTitle {
@@ -15,9 +15,29 @@ export interface SimTitle {
   readonly retireDay?: number;
 }
 
+/**
+ * One appliance of a cluster. Its egress is a daily byte budget because a trace row carries a day,
+ * not a time of day: size it as the NIC's line rate over a day divided by the peak-to-average ratio
+ * of the appliance's traffic (links are sized for the evening peak, so a 10 Gbps appliance with a
+ * peak twice its average serves about 10e9 / 8 x 86,400 / 2 = 54 TB a day, not 108 TB).
+ */
+export interface SimAppliance {
+  /** Unique across the fleet. */
+  readonly id: string;
+  readonly diskBytes: number;
+  /** Bytes it can serve players in a day; `Infinity` for no limit. */
+  readonly egressBytesPerDay: number;
+}
+
 export interface SimCluster {
   readonly id: string;
-  readonly capacityBytes: number;
+  /** At least one. */
+  readonly appliances: readonly SimAppliance[];
+}
+
+/** A cluster's disk, all appliances together. */
+export function clusterDiskBytes(cluster: SimCluster): number {
+  return cluster.appliances.reduce((sum, appliance) => sum + appliance.diskBytes, 0);
 }
 
 export interface Requests {

@@ -48,7 +48,7 @@ describe('simulate', () => {
     const result = simulate(await readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 0 });
     expect(result.requestedBytesByDay).toEqual([60, 40]);
     expect(result.policies.lru.offloadByDay).toEqual([20 / 60, 20 / 40]);
-    expect(result.policies.planner.byCluster['isp-a']).toEqual({ offload: 0.7, servedBytes: 70, requestedBytes: 100 });
+    expect(result.policies.planner.byCluster['isp-a']).toEqual({ offload: 0.7, servedBytes: 70, requestedBytes: 100, refusedBytes: 0 });
     // Planner 50/60 and 20/40 against LRU 20/60, 20/40 and Belady 50/60, 30/40.
     expect(result.plannerDaysAtOrAbove).toEqual({ lru: 1, lfu: 1, belady: 0.5 });
   });
