@@ -141,9 +141,26 @@ export class FleetStore {
         registrationVersion: version,
       },
     });
-    const { Attributes } = await this.client.send(
-      new UpdateCommand({ TableName: this.tableName, Key: itemKeys.applianceHealth(registration.applianceId), ...health, ReturnValues: 'ALL_NEW' }),
-    );
+    // Of two registrations racing, the later version stays (the builder reads the registration whose version the health item names).
+    const { Attributes } = await this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: itemKeys.applianceHealth(registration.applianceId),
+          ...health,
+          ConditionExpression: 'attribute_not_exists(#cVersion) OR #cVersion <= :cVersion',
+          ExpressionAttributeNames: { ...health.ExpressionAttributeNames, '#cVersion': 'registrationVersion' },
+          ExpressionAttributeValues: { ...health.ExpressionAttributeValues, ':cVersion': version },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch(async (error: unknown) => {
+        if (error instanceof ConditionalCheckFailedException) {
+          const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: itemKeys.applianceHealth(registration.applianceId) }));
+          return { Attributes: Item };
+        }
+        throw error;
+      });
     return { ...toRegistration(stored), ...healthFigures(toHealth(Attributes!)) };
   }
 
@@ -291,7 +308,8 @@ export class FleetStore {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...itemKeys.appliancePlacement(applianceId, generation, chunk), applianceId, generation, chunks: chunks.length, titles: bytes, expiresAt },
+          // The plan's validity end tells two plans of one generation apart (an appliance that moved cluster, a rerun).
+          Item: { ...itemKeys.appliancePlacement(applianceId, generation, chunk), applianceId, generation, plan: validUntilMs, chunks: chunks.length, titles: bytes, expiresAt },
         }),
       );
     }
@@ -302,12 +320,17 @@ export class FleetStore {
     const items = await queryAll(this.client, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': itemKeys.applianceRegistration(applianceId).pk, ':prefix': placementPrefix(generation) },
+      ExpressionAttributeValues: { ':pk': itemKeys.appliancePlacement(applianceId, generation, 0).pk, ':prefix': placementPrefix(generation) },
     });
-    if (items.length === 0 || items.length !== items[0].chunks) {
+    // The newest plan whose chunks are all there; chunks of another plan are never mixed in.
+    const plans = [...new Set(items.map((item) => item.plan as number))].sort((a, b) => b - a);
+    const whole = plans
+      .map((plan) => items.filter((item) => item.plan === plan))
+      .find((chunks) => chunks.length === chunks[0].chunks && chunks.every((item, index) => String(item.sk).endsWith(`#${String(index).padStart(4, '0')}`)));
+    if (!whole) {
       return undefined;
     }
-    return items.flatMap((item) => {
+    return whole.flatMap((item) => {
       const text = gunzipSync(item.titles as Uint8Array).toString('utf8');
       return text === '' ? [] : text.split('\n');
     });

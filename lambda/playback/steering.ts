@@ -1,6 +1,6 @@
 import { hash32, rendezvousScore, RendezvousNodes } from '../shared/rendezvous';
 import { ClusterHoldings } from '../steering/holder-codes';
-import { CodedCluster, codedClusters, SnapshotAppliance, SteeringSnapshot } from '../steering/snapshot';
+import { CodedCluster, codedClusters, SnapshotAppliance, SnapshotFormatError, SteeringSnapshot } from '../steering/snapshot';
 import { parseIp, parsePrefix, PrefixMatch, PrefixTable } from './ip-prefix';
 
 /** One appliance as steering sees it: registration plus its latest health and inventory report. */
@@ -70,7 +70,8 @@ export interface SteeringChoice {
 export type SteeredAppliance = Omit<ApplianceView, 'titles'>;
 
 interface IndexedAppliance {
-  readonly view: SteeredAppliance;
+  /** Replaced (never changed) when newer health arrives. */
+  view: SteeredAppliance;
   readonly hash: number;
 }
 
@@ -104,6 +105,8 @@ export class FleetIndex {
   private readonly clusters = new Map<string, Cluster>();
   private readonly clustersByRegion = new Map<string, Cluster[]>();
   private readonly prefixes = new PrefixTable<Cluster>();
+  /** Every appliance in snapshot order: where health figures are applied. */
+  private readonly inOrder: IndexedAppliance[] = [];
   private decisions = 0;
   /** One ranking per nesting level: clusters, then one cluster's appliances. */
   private readonly clusterRanking = new ScoreRanking();
@@ -157,7 +160,9 @@ export class FleetIndex {
     const announced = new Set<string>();
     for (const appliance of snapshot.appliances) {
       const cluster = index.clusters.get(appliance.clusterId)!;
-      cluster.appliances.push({ view: steeredView(appliance), hash: hash32(appliance.applianceId) });
+      const indexed = { view: steeredView(appliance), hash: hash32(appliance.applianceId) };
+      cluster.appliances.push(indexed);
+      index.inOrder.push(indexed);
       for (const text of appliance.prefixes) {
         const key = `${cluster.clusterId}|${text}`;
         if (!announced.has(key)) {
@@ -170,6 +175,25 @@ export class FleetIndex {
       }
     }
     return index;
+  }
+
+  /**
+   * Takes every appliance's latest report, load and error rate, in snapshot order (a health object
+   * read after the holdings it goes with); what each holds does not change.
+   */
+  updateHealth(health: { readonly reportedAtMs: readonly (number | null)[]; readonly load: readonly (number | null)[]; readonly errorRate: readonly (number | null)[] }): void {
+    if (health.reportedAtMs.length !== this.inOrder.length) {
+      throw new SnapshotFormatError(`health: figures for ${health.reportedAtMs.length} appliances, the holdings have ${this.inOrder.length}`);
+    }
+    this.inOrder.forEach((appliance, i) => {
+      const { reportedAtMs: _reported, load: _load, errorRate: _errors, ...view } = appliance.view;
+      appliance.view = {
+        ...view,
+        ...(health.reportedAtMs[i] === null ? {} : { reportedAtMs: health.reportedAtMs[i]! }),
+        ...(health.load[i] === null ? {} : { load: health.load[i]! }),
+        ...(health.errorRate[i] === null ? {} : { errorRate: health.errorRate[i]! }),
+      };
+    });
   }
 
   private addCluster(region: string, coded: CodedCluster): void {
@@ -325,7 +349,7 @@ interface Decision {
 }
 
 /**
- * Orders items by rendezvous score without allocating per decision: one sort key per item, its
+ * Orders items by rendezvous score in a reused array rather than one per decision: one sort key per item, its
  * score above its position, sorted ascending in a reused array. Read from the end, the highest
  * score comes first and, on a tie, the earlier item (the order a stable sort by score gives).
  */

@@ -11,7 +11,7 @@ const READS = new Set(['GetItemCommand', 'QueryCommand', 'ScanCommand', 'BatchGe
 
 /**
  * Asks DynamoDB for the capacity every call of `client` consumes and adds it up: what the fleet
- * benchmark reports, and what the snapshot builder logs per build. Read units are 4 KB strongly
+ * benchmark and the registry's tests measure. Read units are 4 KB strongly
  * consistent (half that eventually consistent); write units are 1 KB of the larger of the item
  * before and after.
  */

@@ -32,9 +32,12 @@ export const itemKeys = {
   applianceHealth: (applianceId: string): ItemKey => ({ pk: fleetShardKey(fleetShardOf(applianceId)), sk: `appliance#${applianceId}` }),
   /** What the appliance holds, relative to a placement: written only when it changes. */
   applianceHoldings: (applianceId: string): ItemKey => ({ pk: `appliance#${applianceId}`, sk: 'holdings' }),
-  /** One chunk of the titles planning placed on an appliance in one manifest generation, in placement order. */
+  /**
+   * One chunk of the titles planning placed on an appliance in one manifest generation, in
+   * placement order: a partition of its own, so planning writes no appliance's registration.
+   */
   appliancePlacement: (applianceId: string, generation: number, chunk: number): ItemKey => ({
-    pk: `appliance#${applianceId}`,
+    pk: `placement#${applianceId}`,
     sk: `${placementPrefix(generation)}${String(chunk).padStart(4, '0')}`,
   }),
   clusterManifest: (clusterId: string): ItemKey => ({ pk: `cluster#${clusterId}`, sk: 'manifest' }),

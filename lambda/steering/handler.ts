@@ -49,10 +49,11 @@ export async function runBuilds(deps: SteeringRunDependencies, remainingMs: () =
     const startedMs = deps.nowMs();
     try {
       const { snapshot, stats } = await deps.builder.build(startedMs);
-      snapshotBytes = await deps.store.write(snapshot);
+      const written = await deps.store.write(snapshot);
+      snapshotBytes = written.snapshotBytes;
       appliances = stats.appliances;
       builds++;
-      logger.info('steering snapshot written', { ...stats, snapshotBytes, buildMs: deps.nowMs() - startedMs });
+      logger.info('steering snapshot written', { ...stats, ...written, buildMs: deps.nowMs() - startedMs });
     } catch (error) {
       failures++;
       logger.error('steering snapshot build failed', { reason: (error as Error).message });

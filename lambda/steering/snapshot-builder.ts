@@ -1,6 +1,28 @@
 import { heldPositions } from '../fleet/fleet-protocol';
-import { ApplianceHealth, FleetStore } from '../fleet/fleet-store';
+import { ApplianceHealth, ApplianceRegistration, FleetStore } from '../fleet/fleet-store';
+import { ID_PATTERN } from '../shared/request-fields';
 import { SNAPSHOT_FORMAT, SnapshotAppliance, SteeringSnapshot } from './snapshot';
+
+/** A registered appliance that never reported is kept this long: long enough to report, not long enough to pile up. */
+const NEVER_REPORTED_MS = 3_600_000;
+/** A placement found missing is asked for again after this long. */
+const PLACEMENT_RETRY_MS = 60_000;
+/** Problems remembered (each logged once) before the memory starts over. */
+const MAX_WARNED = 10_000;
+
+/** What a registration needs to be steered to; undefined when it has it. */
+function registrationProblem(registration: ApplianceRegistration): string | undefined {
+  if (!ID_PATTERN.test(registration.clusterId ?? '')) {
+    return 'clusterId is not an id';
+  }
+  if (typeof registration.baseUrl !== 'string' || !URL.canParse(registration.baseUrl)) {
+    return 'baseUrl is not a URL';
+  }
+  if (typeof registration.region !== 'string' || !Array.isArray(registration.prefixes)) {
+    return 'region or prefixes missing';
+  }
+  return undefined;
+}
 
 /** What the builder reads of the registry. */
 export type FleetSource = Pick<FleetStore, 'readHealth' | 'getRegistrations' | 'getHoldings' | 'getPlacement'>;
@@ -53,7 +75,8 @@ export class SnapshotBuilder {
   private titles: string[] = [];
   private readonly titleIndex = new Map<string, number>();
   private readonly entries = new Map<string, Entry>();
-  private readonly placements = new Map<string, Uint32Array>();
+  private readonly placements = new Map<string, Int32Array>();
+  private readonly retryPlacementAtMs = new Map<string, number>();
   private placementTitles = 0;
   private readonly warned = new Set<string>();
   private hasState = false;
@@ -96,7 +119,10 @@ export class SnapshotBuilder {
 
   async build(nowMs: number): Promise<{ snapshot: SteeringSnapshot; stats: BuildStats }> {
     this.hasState = true;
-    const health = (await this.source.readHealth()).filter((item) => Math.max(item.reportedAtMs ?? 0, item.registrationVersion ?? 0) >= nowMs - this.dropAfterMs);
+    // An appliance stays while it reports; one that registered and never reported, for an hour.
+    const health = (await this.source.readHealth()).filter((item) =>
+      item.reportedAtMs !== undefined ? item.reportedAtMs >= nowMs - this.dropAfterMs : (item.registrationVersion ?? 0) >= nowMs - NEVER_REPORTED_MS,
+    );
     const live = new Set(health.map((item) => item.applianceId));
     for (const applianceId of this.entries.keys()) {
       if (!live.has(applianceId)) {
@@ -104,7 +130,7 @@ export class SnapshotBuilder {
       }
     }
     const registrationsRead = await this.readRegistrations(health);
-    const { holdingsRead, placementsRead } = await this.readHoldings(health.filter((item) => this.entries.has(item.applianceId)));
+    const { holdingsRead, placementsRead } = await this.readHoldings(health.filter((item) => this.entries.has(item.applianceId)), nowMs);
 
     const words = Math.ceil(this.titles.length / 32);
     const appliances: SnapshotAppliance[] = [];
@@ -124,7 +150,7 @@ export class SnapshotBuilder {
         errorRate: item.errorRate,
         registrationVersion: entry.registrationVersion,
         holdingsDigest: entry.holdingsDigest,
-        holdings: sized(entry.bits, words),
+        holdings: (entry.bits = sized(entry.bits, words)),
       });
     }
     appliances.sort((a, b) => compare(a.clusterId, b.clusterId) || compare(a.applianceId, b.applianceId));
@@ -137,7 +163,17 @@ export class SnapshotBuilder {
     if (changed.length === 0) {
       return 0;
     }
-    for (const registration of await this.source.getRegistrations(changed)) {
+    const registrations = await this.source.getRegistrations(changed).catch((error: Error) => {
+      // Appliances already known keep their last registration; new ones wait for the next build.
+      this.options.warn?.('registrations could not be read', { appliances: changed.length, reason: error.message });
+      return [];
+    });
+    for (const registration of registrations) {
+      const problem = registrationProblem(registration);
+      if (problem) {
+        this.warnOnce(`registration#${registration.applianceId}#${registration.registrationVersion}`, 'registration left out of the snapshot', { applianceId: registration.applianceId, problem });
+        continue;
+      }
       const known = this.entries.get(registration.applianceId);
       this.entries.set(registration.applianceId, {
         clusterId: registration.clusterId,
@@ -152,7 +188,7 @@ export class SnapshotBuilder {
     return changed.length;
   }
 
-  private async readHoldings(health: readonly ApplianceHealth[]): Promise<{ holdingsRead: number; placementsRead: number }> {
+  private async readHoldings(health: readonly ApplianceHealth[], nowMs: number): Promise<{ holdingsRead: number; placementsRead: number }> {
     const changed: string[] = [];
     for (const item of health) {
       const entry = this.entries.get(item.applianceId)!;
@@ -160,33 +196,53 @@ export class SnapshotBuilder {
         entry.holdingsDigest = undefined;
         entry.bits = new Uint32Array(0);
       } else if (item.holdings.digest !== entry.holdingsDigest) {
-        changed.push(item.applianceId);
+        const waiting =
+          entry.holdingsDigest === `${item.holdings.digest}:no-placement` && nowMs < (this.retryPlacementAtMs.get(`${item.applianceId}#${item.holdings.generation}`) ?? 0);
+        if (!waiting) {
+          changed.push(item.applianceId);
+        }
       }
     }
     let placementsRead = 0;
-    const stored = changed.length === 0 ? [] : await this.source.getHoldings(changed);
+    const stored = changed.length === 0 ? [] : await this.source.getHoldings(changed).catch((error: Error) => {
+      // Unread holdings keep what the snapshot had; the next build reads them again.
+      this.options.warn?.('holdings could not be read; appliances keep their last holdings', { appliances: changed.length, reason: error.message });
+      return [];
+    });
     await inParallel(stored, 16, async (holdings) => {
       const entry = this.entries.get(holdings.applianceId)!;
       const cacheKey = `${holdings.applianceId}#${holdings.generation}`;
+      // A placement found missing is asked for again only after a while, not on every build.
+      const missingDigest = `${holdings.digest}:no-placement`;
       let placement = this.placements.get(cacheKey);
       if (!placement) {
-        const titles = await this.source.getPlacement(holdings.applianceId, holdings.generation);
-        placementsRead++;
-        if (!titles) {
-          if (!this.warned.has(cacheKey)) {
-            this.warned.add(cacheKey);
-            this.options.warn?.('holdings refer to a placement that is not stored; counted as holding nothing', { applianceId: holdings.applianceId, generation: holdings.generation });
-          }
-          entry.bits = new Uint32Array(0);
+        let titles: string[] | undefined;
+        try {
+          titles = await this.source.getPlacement(holdings.applianceId, holdings.generation);
+          placementsRead++;
+        } catch (error) {
+          // One unreadable placement keeps that appliance as it was; the build goes on.
+          this.warnOnce(`unreadable#${cacheKey}`, 'placement could not be read; the appliance keeps its last holdings', { applianceId: holdings.applianceId, generation: holdings.generation, reason: (error as Error).message });
           return;
         }
-        placement = Uint32Array.from(titles, (titleId) => this.indexOf(titleId));
+        if (!titles) {
+          this.warnOnce(cacheKey, 'holdings refer to a placement that is not stored; counted as holding nothing', { applianceId: holdings.applianceId, generation: holdings.generation });
+          this.retryPlacementAtMs.set(cacheKey, nowMs + PLACEMENT_RETRY_MS);
+          entry.bits = new Uint32Array(0);
+          // A digest of its own: what the snapshot says of this appliance changed.
+          entry.holdingsDigest = missingDigest;
+          return;
+        }
+        // A title id no appliance could hold (planning never writes one) keeps its position and is never steered to.
+        placement = Int32Array.from(titles, (titleId) => (ID_PATTERN.test(titleId) ? this.indexOf(titleId) : -1));
         this.remember(cacheKey, placement);
       }
       const bits = new Uint32Array(Math.ceil(this.titles.length / 32));
       for (const position of heldPositions(holdings, placement.length)) {
         const bit = placement[position];
-        bits[bit >>> 5] |= 1 << (bit & 31);
+        if (bit >= 0) {
+          bits[bit >>> 5] |= 1 << (bit & 31);
+        }
       }
       entry.bits = bits;
       entry.holdingsDigest = holdings.digest;
@@ -205,7 +261,20 @@ export class SnapshotBuilder {
   }
 
   /** Keeps a decoded placement, dropping the oldest while over the budget. */
-  private remember(cacheKey: string, placement: Uint32Array): void {
+  /** Logs a problem once per key; the keys kept are bounded, so a hostile appliance cannot grow them. */
+  private warnOnce(key: string, message: string, details: Record<string, unknown>): void {
+    if (this.warned.has(key)) {
+      return;
+    }
+    if (this.warned.size >= MAX_WARNED) {
+      this.warned.clear();
+      this.retryPlacementAtMs.clear();
+    }
+    this.warned.add(key);
+    this.options.warn?.(message, details);
+  }
+
+  private remember(cacheKey: string, placement: Int32Array): void {
     this.placements.set(cacheKey, placement);
     this.placementTitles += placement.length;
     for (const [key, value] of this.placements) {

@@ -53,7 +53,7 @@ export interface SteeringSnapshot {
   /** The region that built it. */
   readonly region: string;
   readonly builtAtMs: number;
-  /** The dictionary; order chosen by the builder (most-held first compresses best). */
+  /** The dictionary, in the builder's order (append-only, so unchanged clusters keep their codes; `orderByHolders` gives most-held first). */
   readonly titles: readonly string[];
   readonly appliances: readonly SnapshotAppliance[];
 }
@@ -105,7 +105,6 @@ interface Header {
 
 const APPLIANCE_COLUMNS = ['applianceId', 'cluster', 'region', 'baseUrl', 'prefixSet', 'reportedAtMs', 'load', 'errorRate', 'registrationVersion', 'holdingsDigest'] as const;
 
-/** The snapshot as gzip'd bytes. Throws SnapshotFormatError, naming the field, for a snapshot its decoder would refuse. */
 /**
  * What a builder keeps between encodings: each cluster's codes, by a fingerprint of its appliances'
  * ids and holdings digests over the same dictionary. Coding a cluster means a rendezvous order per
@@ -155,7 +154,10 @@ export class HoldingsCodeCache {
   }
 }
 
+/** The snapshot as gzip'd bytes. Throws SnapshotFormatError, naming the field, for a snapshot its decoder would refuse. */
 export function encodeSnapshot(snapshot: SteeringSnapshot, cache?: HoldingsCodeCache): Buffer {
+  // Never write what every decoder would refuse: the builder keeps the last good snapshot instead.
+  checkSizes(snapshot.titles.length, snapshot.appliances.length, new Set(snapshot.appliances.map((appliance) => appliance.clusterId)).size, 'cannot encode');
   checkSnapshot(snapshot, 'cannot encode');
   const clusters = tableOf(snapshot.appliances.map((appliance) => appliance.clusterId));
   const regions = tableOf(snapshot.appliances.map((appliance) => appliance.region));
@@ -191,7 +193,11 @@ export function encodeSnapshot(snapshot: SteeringSnapshot, cache?: HoldingsCodeC
   for (const cluster of codedClusters(snapshot, cache)) {
     writer.writeCluster(cluster.holdings);
   }
-  return Buffer.concat([gzipSync(Buffer.concat([preamble, json])), gzipSync(writer.bytes(), { strategy: constants.Z_RLE })]);
+  const holdings = writer.bytes();
+  if (preamble.length + json.length + holdings.length > MAX_RAW_BYTES) {
+    throw new SnapshotFormatError(`cannot encode: it would decompress to ${preamble.length + json.length + holdings.length} bytes, more than the ${MAX_RAW_BYTES} a decoder accepts`);
+  }
+  return Buffer.concat([gzipSync(Buffer.concat([preamble, json])), gzipSync(holdings, { strategy: constants.Z_RLE })]);
 }
 
 /** Reads a snapshot; anything malformed is a SnapshotFormatError saying what is wrong. */
@@ -220,13 +226,8 @@ export function decodeSnapshot(bytes: Uint8Array): SteeringSnapshot {
   if (clusterCount > raw.length - headerEnd) {
     throw new SnapshotFormatError(`truncated: ${clusterCount} clusters need at least as many bytes of holdings, ${raw.length - headerEnd} are present`);
   }
+  checkSizes(titleCount, applianceCount, clusterCount, 'bad counts');
   const words = Math.ceil(titleCount / 32);
-  if (applianceCount * words * 4 > MAX_BITSET_BYTES) {
-    throw new SnapshotFormatError(`bad counts: ${applianceCount} appliances over ${titleCount} titles need ${applianceCount * words * 4} bytes of bitsets, more than the ${MAX_BITSET_BYTES} allowed`);
-  }
-  if (clusterCount * titleCount > MAX_CODE_BYTES) {
-    throw new SnapshotFormatError(`bad counts: ${clusterCount} clusters over ${titleCount} titles need ${clusterCount * titleCount} bytes of holder codes, more than the ${MAX_CODE_BYTES} allowed`);
-  }
   const header = parseHeader(raw.toString('utf8', PREAMBLE_BYTES, headerEnd));
   checkCounts(header, titleCount, applianceCount, clusterCount);
 
@@ -404,6 +405,17 @@ function parseHeader(text: string): Header {
 }
 
 /** Checks that the columns have one entry per appliance and every table index is in its table. */
+/** What a decoder may allocate for a snapshot's bitsets and codes: both sides hold snapshots to it. */
+function checkSizes(titleCount: number, applianceCount: number, clusterCount: number, problem: string): void {
+  const words = Math.ceil(titleCount / 32);
+  if (applianceCount * words * 4 > MAX_BITSET_BYTES) {
+    throw new SnapshotFormatError(`${problem}: ${applianceCount} appliances over ${titleCount} titles need ${applianceCount * words * 4} bytes of bitsets, more than the ${MAX_BITSET_BYTES} allowed`);
+  }
+  if (clusterCount * titleCount > MAX_CODE_BYTES) {
+    throw new SnapshotFormatError(`${problem}: ${clusterCount} clusters over ${titleCount} titles need ${clusterCount * titleCount} bytes of holder codes, more than the ${MAX_CODE_BYTES} allowed`);
+  }
+}
+
 function checkCounts(header: Header, titleCount: number, applianceCount: number, clusterCount: number): void {
   const expect = (name: string, length: number, wanted: number) => {
     if (length !== wanted) {

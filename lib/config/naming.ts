@@ -34,7 +34,7 @@ export class EnvironmentNaming {
    * global, so account and region are part of it (at most 63 characters for a 16-character
    * environment name). Derived, not generated, so policies elsewhere can name the bucket.
    */
-  mediaBucketName(account: string, region: string, purpose: 'origin' | 'source' | 'steering'): string {
+  mediaBucketName(account: string, region: string, purpose: 'origin' | 'source' | 'steer'): string {
     return `${this.prefix}-${account}-${region}-${purpose}`;
   }
 

@@ -50,11 +50,11 @@ export class FillPlanning extends Construct {
         actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
         indexes: [CONTROL_TABLE_SCHEMA.index.name],
       })
-      // It writes manifest pointers (`cluster#<id>`) and placements (`appliance#<id>`), nothing else in the table.
+      // It writes manifest pointers (`cluster#<id>`) and placements (`placement#<id>`), nothing else in the table.
       .bindTable(props.controlTable, {
         envVar: 'CONTROL_TABLE_NAME',
         actions: ['dynamodb:PutItem'],
-        leadingKeys: [`${itemKeys.clusterManifest('').pk}*`, `${itemKeys.applianceRegistration('').pk}*`],
+        leadingKeys: [`${itemKeys.clusterManifest('').pk}*`, `${itemKeys.appliancePlacement('', 0, 0).pk}*`],
       })
       .bindSecret(props.urlSigningSecret, 'URL_SIGNING_SECRET_NAME');
 

@@ -6,7 +6,7 @@ import { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { API_ROUTES, ApiFunction, FLEET_ROUTES } from '../../lambda/shared/api-routes';
-import { CONTROL_TABLE_SCHEMA } from '../../lambda/shared/control-table';
+import { CONTROL_TABLE_SCHEMA, FLEET_SHARD_PREFIX, itemKeys } from '../../lambda/shared/control-table';
 import { ApiThrottleSettings, PlaybackSettings, ViewerAuthSettings } from '../config/environment';
 import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
 import { RegionalApi } from './regional-api';
@@ -99,15 +99,17 @@ export class PlaybackApi extends Construct {
       }),
       ['GetItem', 'Query'],
     );
-    const fleet = table(
-      new NearstreamFunction(this, 'FleetFunction', {
-        ...functionDefaults,
-        entry: lambda('fleet'),
-        description: 'POST /fleet/register, /fleet/report, GET /fleet/manifest: the appliance registry',
-        serviceName: 'fleet',
-      }),
-      ['GetItem', 'UpdateItem', 'PutItem'],
-    );
+    // The registry's items only: registration and holdings, health shards, and the manifest pointers it reads.
+    const fleet = new NearstreamFunction(this, 'FleetFunction', {
+      ...functionDefaults,
+      entry: lambda('fleet'),
+      description: 'POST /fleet/register, /fleet/report, GET /fleet/manifest: the appliance registry',
+      serviceName: 'fleet',
+    }).bindTable(controlTable, {
+      envVar: 'CONTROL_TABLE_NAME',
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+      leadingKeys: [`${itemKeys.applianceRegistration('').pk}*`, `${FLEET_SHARD_PREFIX}*`, `${itemKeys.clusterManifest('').pk}*`],
+    });
     this.functions = { catalog, play, telemetry, home, fleet };
 
     const authorizers = {

@@ -8,6 +8,7 @@ import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { FLEET_SHARD_PREFIX, itemKeys } from '../../lambda/shared/control-table';
+import { healthKeyOf } from '../../lambda/steering/snapshot-store';
 import { restrictGrantsToAwsServices } from './key-policies';
 import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
 
@@ -92,12 +93,12 @@ export class SteeringSnapshots extends Construct {
       .bindTable(props.controlTable, {
         envVar: 'CONTROL_TABLE_NAME',
         actions: ['dynamodb:Query', 'dynamodb:BatchGetItem'],
-        leadingKeys: [`${FLEET_SHARD_PREFIX}*`, `${itemKeys.applianceRegistration('').pk}*`],
+        leadingKeys: [`${FLEET_SHARD_PREFIX}*`, `${itemKeys.applianceRegistration('').pk}*`, `${itemKeys.appliancePlacement('', 0, 0).pk}*`],
       });
     // It reads the last snapshot back when it starts and rewrites it. ListBucket makes a missing one a
     // 404 rather than a 403 (S3 evaluates it with no prefix for a GetObject, so it cannot be narrowed;
     // the bucket holds this one object).
-    this.builder.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.bucket.arnForObjects(SNAPSHOT_KEY)] }));
+    this.builder.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: this.objectArns() }));
     this.builder.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
     this.grantKey(this.builder, ['kms:Decrypt', 'kms:GenerateDataKey']);
 
@@ -121,8 +122,13 @@ export class SteeringSnapshots extends Construct {
   grantRead(fn: NearstreamFunction): void {
     fn.function.addEnvironment('STEERING_SNAPSHOT_BUCKET', this.bucket.bucketName);
     fn.function.addEnvironment('STEERING_SNAPSHOT_KEY', SNAPSHOT_KEY);
-    fn.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(SNAPSHOT_KEY)] }));
+    fn.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: this.objectArns() }));
     this.grantKey(fn, ['kms:Decrypt']);
+  }
+
+  /** The snapshot's two objects: its holdings and its health. */
+  private objectArns(): string[] {
+    return [this.bucket.arnForObjects(SNAPSHOT_KEY), this.bucket.arnForObjects(healthKeyOf(SNAPSHOT_KEY))];
   }
 
   /** The bucket key's actions, through S3 in this region only. */

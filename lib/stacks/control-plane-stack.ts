@@ -96,7 +96,7 @@ export class ControlPlaneStack extends Stack {
 
     this.steering = new SteeringSnapshots(this, 'Steering', {
       controlTable,
-      bucketName: naming.mediaBucketName(Aws.ACCOUNT_ID, region, 'steering'),
+      bucketName: naming.mediaBucketName(Aws.ACCOUNT_ID, region, 'steer'),
       removalPolicy: logRemovalPolicy,
       functionDefaults,
     });

@@ -11,6 +11,7 @@ import { titleIdFor } from '../../lambda/encoding/title-id';
 import { EnvironmentConfig } from '../../lib/config/environment';
 import { encodeTitleLocally } from '../encoder/ffmpeg-stand-in';
 import { LocalRegionProcess } from '../region/local-region';
+import { healthKeyOf } from '../../lambda/steering/snapshot-store';
 import { runFill } from './appliance';
 import { LOCAL_AWS_CREDENTIALS, PlatformState, regionEnvironment, steeringSnapshotKey } from './platform-state';
 
@@ -121,7 +122,8 @@ async function steeringSnapshotsAfter(state: PlatformState, afterMs: number): Pr
   const s3 = localS3(state);
   const deadline = Date.now() + SNAPSHOT_WAIT_MS;
   for (const region of state.regions) {
-    const key = steeringSnapshotKey(region.name);
+    // Health is rewritten by every build (holdings only when they change).
+    const key = healthKeyOf(steeringSnapshotKey(region.name));
     for (;;) {
       const head = await s3.send(new HeadObjectCommand({ Bucket: state.buckets.origin, Key: key })).catch(() => undefined);
       if (Number(head?.Metadata?.['built-at-ms'] ?? 0) > afterMs) {

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { itemKeys } from '../../lambda/shared/control-table';
 import { ManifestObject, signManifest } from '../../lambda/shared/fill-manifest';
 import { loadConfig } from '../../appliance-image/agent/src/config';
 import { ControlPlane } from '../../appliance-image/agent/src/control-plane';
@@ -213,6 +215,22 @@ describe('the fill agent', () => {
     world.writeConfig({});
     expect(run.status).toBe(0);
     expect((await status()).lastFill).toMatchObject({ result: 'window-ended', message: expect.stringContaining('outside the fill window') });
+  });
+
+  it('registers again when the control plane has forgotten it, and goes on reporting', async () => {
+    const client = world.dynamo.documentClient();
+    for (const key of [itemKeys.applianceRegistration('oca-1'), itemKeys.applianceHealth('oca-1')]) {
+      await client.send(new DeleteCommand({ TableName: 'fleet', Key: key }));
+    }
+    const agent = world.startAgent('serve');
+    const deadline = Date.now() + 15_000;
+    while ((await world.fleet.describe('oca-1'))?.reportedAtMs === undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => agent.once('exit', resolve));
+
+    expect(await world.fleet.describe('oca-1')).toMatchObject({ principalArn: AGENT_PRINCIPAL, clusterId: 'isp-a', reportedAtMs: expect.any(Number) });
   });
 
   it('keeps reporting its health while serving, and stops cleanly on SIGTERM', async () => {

@@ -13,6 +13,12 @@ describe('EnvironmentNaming', () => {
     expect(pr42.urlSigningSecretName).toBe('nearstream/pr-42/url-signing-key');
   });
 
+  it('keeps every bucket name within S3\'s 63 characters for the longest environment name, account and region', () => {
+    const longest = naming('a'.repeat(16));
+    const lengths = (['origin', 'source', 'steer'] as const).map((purpose) => longest.mediaBucketName('123456789012', 'ap-southeast-5', purpose).length);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(63);
+  });
+
   it('gives two environments no name in common', () => {
     const names = (n: EnvironmentNaming) => [
       n.stackName('data'),

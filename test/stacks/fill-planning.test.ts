@@ -36,7 +36,7 @@ describe('nightly fill planning', () => {
       expect([...new Set(actions.filter((action) => action.startsWith('s3:')))].sort()).toEqual(['s3:GetObject', 's3:PutObject']);
       expect(actions.filter((action) => /^(s3:Delete|dynamodb:(Delete|Update|BatchWrite))/.test(action))).toEqual([]);
       const tableWrite = statements.find((statement) => statement.Action === 'dynamodb:PutItem')!;
-      expect(tableWrite.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cluster#*', 'appliance#*'] } });
+      expect(tableWrite.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cluster#*', 'placement#*'] } });
       const kms = statements.find((statement) => JSON.stringify(statement.Action).includes('kms:GenerateDataKey'))!;
       expect(kms.Condition).toEqual({ StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } });
       const objectArn = (suffix: string) => ({ 'Fn::Join': ['', ['arn:aws:s3:::nearstream-dev-', { Ref: 'AWS::AccountId' }, `-${region}-origin/${suffix}`]] });

@@ -11,10 +11,10 @@ describe('the steering snapshot of each region', () => {
     Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(roleHint))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
-  /** The snapshot object of the region's steering bucket. */
+  /** The snapshot's two objects (holdings, health) in the region's steering bucket. */
   const snapshotArn = (template: (typeof regions)[number][0]) => {
-    const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket', { Properties: { BucketName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('-steering$')])]) }) } }));
-    return { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/steering/snapshot.bin']] };
+    const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket', { Properties: { BucketName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('-steer$')])]) }) } }));
+    return ['/steering/snapshot.bin', '/steering/snapshot.bin.health'].map((key) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, key]] }));
   };
 
   it('is built by a function EventBridge Scheduler starts every minute, which rebuilds it every 10 s', () => {
@@ -32,7 +32,7 @@ describe('the steering snapshot of each region', () => {
   it('lives in an unversioned, encrypted, private bucket of its own region', () => {
     for (const [template, region] of regions) {
       template.hasResourceProperties('AWS::S3::Bucket', {
-        BucketName: { 'Fn::Join': ['', ['nearstream-dev-', { Ref: 'AWS::AccountId' }, `-${region}-steering`]] },
+        BucketName: { 'Fn::Join': ['', ['nearstream-dev-', { Ref: 'AWS::AccountId' }, `-${region}-steer`]] },
         VersioningConfiguration: Match.absent(),
         BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ BucketKeyEnabled: true, ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }) })] },
         PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicAcls: true, RestrictPublicBuckets: true }),
@@ -45,7 +45,7 @@ describe('the steering snapshot of each region', () => {
       const statements = statementsOf(template, 'SteeringBuilder');
       const table = statements.find((statement) => JSON.stringify(statement.Action).includes('dynamodb:'))!;
       expect([table.Action].flat().sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:Query']);
-      expect(table.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['fleet#*', 'appliance#*'] } });
+      expect(table.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['fleet#*', 'appliance#*', 'placement#*'] } });
       expect(statements.filter((statement) => JSON.stringify(statement.Action).includes('s3:GetObject'))).toEqual([
         expect.objectContaining({ Action: ['s3:GetObject', 's3:PutObject'], Resource: snapshotArn(template) }),
       ]);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { MAX_MANIFEST_BYTES, ManifestRejectedError, objectsForAppliance, SignedFillManifest, verifyManifest } from '../../../lambda/shared/fill-manifest';
 import { parseKeyring } from '../../../lambda/shared/url-token';
 import { AgentConfig } from './config';
-import { ControlPlane } from './control-plane';
+import { ControlPlane, ControlPlaneError } from './control-plane';
 import { HealthFigures } from './edge-metrics';
 import { log } from './log';
 import { Origin } from './origin';
@@ -233,8 +233,20 @@ export async function report(
     ...(holdings ? { holdings } : {}),
   };
   const { retry } = options;
+  const send = () => (retry ? remote('report', () => deps.controlPlane.report(body), retry) : deps.controlPlane.report(body));
   try {
-    const answer = (await (retry ? remote('report', () => deps.controlPlane.report(body), retry) : deps.controlPlane.report(body))) as ReportAnswer | undefined;
+    let answer: ReportAnswer | undefined;
+    try {
+      answer = (await send()) as ReportAnswer | undefined;
+    } catch (error) {
+      // The control plane does not know this node (its registry was rebuilt, or it never registered): register, then report again.
+      if (!(error instanceof ControlPlaneError && error.status === 404)) {
+        throw error;
+      }
+      log('warn', 'the control plane does not know this node; registering again', { applianceId: config.applianceId });
+      await deps.controlPlane.register(registrationOf(config));
+      answer = (await send()) as ReportAnswer | undefined;
+    }
     tracker.acknowledge(answer?.holdings, held, holdings);
   } catch (error) {
     log('error', 'report to the control plane failed', { reason: (error as Error).message });

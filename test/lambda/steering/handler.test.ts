@@ -23,7 +23,7 @@ function run(options: { buildMs: number; budgetMs: number; failEvery?: number; p
   const written: number[] = [];
   const store = {
     read: async () => options.previous,
-    write: async (snapshot: SteeringSnapshot) => (written.push(snapshot.builtAtMs), 100),
+    write: async (snapshot: SteeringSnapshot) => (written.push(snapshot.builtAtMs), { holdingsBytes: 100, healthBytes: 10, snapshotBytes: 100 }),
   } as unknown as SnapshotStore;
   const deps: SteeringRunDependencies = { builder, store, intervalMs: 10_000, nowMs: () => nowMs, sleep: async (ms) => void (nowMs += ms) };
   return { result: runBuilds(deps, () => options.budgetMs - nowMs), built, written, seeded };

@@ -2,7 +2,10 @@ import { holdingsOf } from '../../../lambda/fleet/fleet-protocol';
 import { FleetStore } from '../../../lambda/fleet/fleet-store';
 import { FleetCache } from '../../../lambda/playback/fleet-cache';
 import { SnapshotSource } from '../../../lambda/playback/snapshot-source';
-import { DEFAULT_STEERING_POLICY } from '../../../lambda/playback/steering';
+import { DEFAULT_STEERING_POLICY, FleetIndex } from '../../../lambda/playback/steering';
+import { itemKeys } from '../../../lambda/shared/control-table';
+import { decodeSnapshot, encodeSnapshot } from '../../../lambda/steering/snapshot';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { recordConsumedCapacity } from '../../../lambda/shared/consumed-capacity';
 import { runBuilds } from '../../../lambda/steering/handler';
 import { SnapshotBuilder } from '../../../lambda/steering/snapshot-builder';
@@ -21,7 +24,7 @@ const TABLE = 'nearstream-steering-test';
 const BUCKET = 'steering';
 const KEY = 'steering/snapshot.bin';
 const ROLE = 'arn:aws:sts::123456789012:assumed-role/nearstream-appliance/i-0abc';
-const iam = leastPrivilege({ controlTables: [TABLE], buckets: { [BUCKET]: 'steering' } });
+const iam = leastPrivilege({ controlTables: [TABLE], buckets: { [BUCKET]: 'steer' } });
 
 describe('the steering snapshot', () => {
   let dynamo: DynamoDbLocal;
@@ -70,17 +73,28 @@ describe('the steering snapshot', () => {
     expect([steer(loaded.index, 'movie-1'), steer(loaded.index, 'movie-2'), steer(loaded.index, 'movie-3')]).toEqual([['oca-1', 'oca-2'], ['oca-1'], []]);
   });
 
-  it('is read again only when it changed: an unchanged snapshot costs a 304 and no decoding', async () => {
-    const source = new SnapshotSource(s3server.client(), { bucket: BUCKET, key: KEY }, DEFAULT_STEERING_POLICY);
+  it('is read again only in part when only health changed: the holdings object is not read or decoded again', async () => {
+    const client = s3server.client();
+    const reads: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        reads.push(`${context.commandName} ${(args.input as { Key: string }).Key}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordReads' },
+    );
+    const source = new SnapshotSource(client, { bucket: BUCKET, key: KEY }, DEFAULT_STEERING_POLICY);
     const first = await source.load();
     const again = await source.load();
     nowMs += 10_000;
+    await report('oca-3', undefined, 0.5);
     await builds(new SnapshotBuilder(fleet, 'us-east-1'), new SnapshotStore(s3server.client(), BUCKET, KEY));
     const rebuilt = await source.load();
 
     expect(again).toBe(first);
-    expect(rebuilt).not.toBe(first);
-    expect(rebuilt.builtAtMs).toBe(nowMs);
+    expect([rebuilt.builtAtMs, rebuilt.index]).toEqual([nowMs, first.index]);
+    expect(rebuilt.index.steer({ clientIp: '198.51.100.20', region: 'us-east-1', titleId: 'movie-1', sessionKey: 's' }, nowMs).length).toBeGreaterThan(0);
+    expect(reads).toEqual([`GetObjectCommand ${KEY}.health`, `GetObjectCommand ${KEY}`, `GetObjectCommand ${KEY}.health`, `GetObjectCommand ${KEY}.health`]);
   });
 
   it('reads registrations and holdings only when they changed, and reads nothing per play container', async () => {
@@ -134,5 +148,41 @@ describe('the steering snapshot', () => {
     const source = new SnapshotSource(s3server.client(), { bucket: BUCKET, key: 'steering/missing.bin' }, DEFAULT_STEERING_POLICY);
     const cache = new FleetCache(source.load, { maxAgeMs: 10_000, loadTimeoutMs: 2000, retryAfterMs: 1000, policy: DEFAULT_STEERING_POLICY }, () => nowMs);
     expect(await cache.snapshot()).toMatchObject({ degraded: true });
+  });
+
+  it('stops steering to a title an appliance lost, even when its new placement is not stored', async () => {
+    const store = new SnapshotStore(s3server.client(), BUCKET, KEY);
+    const builder = new SnapshotBuilder(fleet, 'us-east-1', { warn: () => undefined });
+    const source = new SnapshotSource(s3server.client(), { bucket: BUCKET, key: KEY }, DEFAULT_STEERING_POLICY);
+    nowMs += 10_000;
+    await store.write((await builder.build(nowMs)).snapshot);
+    const before = steer((await source.load()).index, 'movie-2');
+    // oca-1 takes generation 5, whose placement planning never stored, and holds none of it yet.
+    await fleet.report({ applianceId: 'oca-1', health: { load: 0.2, egressGbps: 1, diskUsedBytes: 1, errorRate: 0 }, holdings: holdingsOf(5, ['movie-9'], new Set()) }, ROLE, nowMs);
+    for (let build = 0; build < 2; build++) {
+      nowMs += 10_000;
+      await store.write((await builder.build(nowMs)).snapshot);
+    }
+
+    expect(before).toEqual(['oca-1']);
+    expect(steer((await source.load()).index, 'movie-2')).toEqual([]);
+  });
+
+  it('goes on building when one appliance\'s placement or registration is bad, leaving out only what is bad', async () => {
+    await fleet.register(registration('oca-odd', 'isp-near', ['198.51.100.0/24']), ROLE, new Date(nowMs));
+    // A placement with an id no appliance could hold (planning never writes one), and a corrupt chunk for another generation.
+    await fleet.putPlacement('oca-odd', 1, ['movie-1', '', 'movie-3'], nowMs + 86_400_000);
+    await fleet.report({ applianceId: 'oca-odd', health: { load: 0.1, egressGbps: 1, diskUsedBytes: 1, errorRate: 0 }, holdings: holdingsOf(1, ['movie-1', 'x', 'movie-3'], new Set(['movie-1', 'x', 'movie-3'])) }, ROLE, nowMs);
+    await dynamo.documentClient().send(
+      new PutCommand({ TableName: TABLE, Item: { ...itemKeys.appliancePlacement('oca-3', 7, 0), applianceId: 'oca-3', generation: 7, plan: 1, chunks: 1, titles: Buffer.from('not gzip') } }),
+    );
+    await fleet.report({ applianceId: 'oca-3', health: { load: 0.1, egressGbps: 1, diskUsedBytes: 1, errorRate: 0 }, holdings: holdingsOf(7, ['movie-1'], new Set(['movie-1'])) }, ROLE, nowMs);
+    const warnings: string[] = [];
+    const { snapshot } = await new SnapshotBuilder(fleet, 'us-east-1', { warn: (message) => warnings.push(message) }).build(nowMs);
+    const index = FleetIndex.fromSnapshot(decodeSnapshot(encodeSnapshot(snapshot)), DEFAULT_STEERING_POLICY);
+
+    expect(steer(index, 'movie-3')).toContain('oca-odd');
+    expect(snapshot.titles).not.toContain('');
+    expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/placement could not be read/)]));
   });
 });

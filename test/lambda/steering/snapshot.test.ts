@@ -334,3 +334,13 @@ describe('a builder\'s holdings code cache', () => {
     expect(meaning(decodeSnapshot(encodeSnapshot(reordered, cache)))).toEqual(meaning(fleet()));
   });
 });
+
+describe('encoding a fleet no decoder would take', () => {
+  it('refuses it, naming the limit, rather than writing a snapshot every play function would refuse', () => {
+    const dictionary = titles(50_000);
+    const shared = new Uint32Array(Math.ceil(dictionary.length / 32));
+    // 11,000 sites of one appliance each: one byte of holder code per site and title is over 512 MiB.
+    const sites = Array.from({ length: 11_000 }, (_, i) => appliance(`oca-${i}`, 0, [], { clusterId: `isp-${i}`, holdings: shared }));
+    expect(() => encodeSnapshot(snapshot(dictionary, sites))).toThrow(/cannot encode: 11000 clusters over 50000 titles need 550000000 bytes of holder codes/);
+  });
+});

@@ -27,7 +27,7 @@ export interface IamRequest {
   readonly because?: string;
 }
 
-export type MediaBucketPurpose = 'origin' | 'source' | 'steering';
+export type MediaBucketPurpose = 'origin' | 'source' | 'steer';
 
 /**
  * The test's local stand-ins for the platform's resources: the tables, buckets, secrets, topics
@@ -250,7 +250,7 @@ function mediaBucket(local: string, region: string, names: LocalNames): string {
   if (purpose) {
     return naming.mediaBucketName(CHECKED_ENVIRONMENT.account!, region, purpose);
   }
-  throw new Error(`the test's bucket '${local}' stands for nothing the IAM check knows: map it to 'origin', 'source' or 'steering' in buckets`);
+  throw new Error(`the test's bucket '${local}' stands for nothing the IAM check knows: map it to 'origin', 'source' or 'steer' in buckets`);
 }
 
 function platformArn(local: string, names: LocalNames, model: PolicyModel): string {
