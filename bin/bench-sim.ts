@@ -4,10 +4,11 @@
  * Goals: on the default synthetic workload (30 days, 1,000,000 requests) the planner offloads at
  * least 95% of Belady's bytes and more than LRU and LFU, in under 60 s; across Zipf 0.6-1.2 and
  * capacities of 5-40% of the catalog it never falls below LRU; on every scenario workload (a lost
- * day of demand data, language groups, a taste shift, high capacity...) it offloads at least as
- * much as LRU and LFU in total and on at least 95% of the counted days, including clusters of several
- * appliances whose egress a hot title's single copy saturates; 10,000,000 requests simulate in under
- * 30 s and 1 GB, on one appliance per cluster and on several with egress limits.
+ * day of demand data, language groups, a taste shift, high capacity, series released an episode a
+ * day or all at once...) it offloads at least as much as LRU and LFU in total and on at least 95%
+ * of the counted days, including clusters of several appliances whose egress a hot title's single
+ * copy saturates; 10,000,000 requests simulate in under 30 s and 1 GB, on one appliance per cluster
+ * and on several with egress limits.
  */
 import * as path from 'node:path';
 import { simulate, SimulationOptions } from '../simulator/simulate';
@@ -40,6 +41,10 @@ const SCENARIOS: readonly { name: string; workload: Partial<SyntheticOptions>; s
   // than 30% of its cluster's bytes saturates an appliance holding its only copy.
   { name: '4 appliances, egress 30%', workload: { appliancesPerCluster: 4, egressShare: 0.3 } },
   { name: '8 appliances, egress 15%', workload: { appliancesPerCluster: 8, egressShare: 0.15 } },
+  // 60 series of 8 episodes (a third of the bytes): viewers watch one episode a day, most go on to the next.
+  { name: 'series binges', workload: { series: 60 } },
+  // The same series, every one released whole on its premiere day.
+  { name: 'binge drop', workload: { series: 60, seriesDropShare: 1 } },
 ];
 /** The scale run again on several appliances per cluster with egress limits. */
 const SCALE_APPLIANCE_FLAGS = ['--appliances-per-cluster', '4', '--egress-share', '0.3'];

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { readWorkloadFiles, WorkloadFileError } from '../simulator/files';
 import { offloadPlot } from '../simulator/plot';
 import { POLICY_NAMES, simulate, SimulationResult } from '../simulator/simulate';
-import { DEFAULT_SYNTHETIC, SMALL_GROUP_VOLUME, SyntheticOptions, syntheticWorkload } from '../simulator/synthetic';
+import { DEFAULT_SYNTHETIC, SERIES_CONTINUATION, SERIES_EPISODES, SMALL_GROUP_VOLUME, SyntheticOptions, syntheticWorkload } from '../simulator/synthetic';
 import { Workload } from '../simulator/workload';
 
 const USAGE = `npm run sim -- [options]
@@ -19,8 +19,9 @@ each cluster's disk and egress.
 
 Workload from files (all three):
   --trace FILE      CSV with header day,cluster,title,bytes: one row per request
-  --catalog FILE    JSON [{"title","bytes","releaseDay","retireDay"?}]: retireDay, the first day a title
-                    is no longer available, is optional
+  --catalog FILE    JSON [{"title","bytes","releaseDay","retireDay"?,"series"?,"episode"?}]: retireDay,
+                    the first day a title is no longer available, is optional; series (an id) and
+                    episode (1-based) go together and make the title an episode of that series
   --fleet FILE      JSON {"clusters":[{"id","appliances":[{"id","diskBytes","egressBytesPerDay"?}]}]}:
                     egressBytesPerDay (bytes an appliance serves a day: line rate x 86,400 s over
                     its peak-to-average ratio) is optional, none meaning no limit; a cluster may
@@ -39,6 +40,10 @@ Or synthetic (defaults in brackets):
   --taste-shift-day D  every catalog title's popularity is re-drawn on day D [none]
   --retirements N   catalog titles retired per day, drawn at random: none is requested from its
                     retire day on [${DEFAULT_SYNTHETIC.retirementsPerDay}]
+  --series N        series of ${SERIES_EPISODES} episodes premiering at even intervals over the run (some before
+                    day 0); viewers watch one episode a day and ${SERIES_CONTINUATION * 100}% go on to the next [${DEFAULT_SYNTHETIC.series}]
+  --series-drop-share X  share of the series released all at once (a binge drop); the others
+                    release one episode a day [${DEFAULT_SYNTHETIC.seriesDropShare}]
 Scenario (any workload):
   --lost-days D1,D2 the planner never receives these days' demand; their requests still count for
                     every policy, and the caches still learn from them [none]
@@ -64,6 +69,8 @@ const SYNTHETIC_FLAGS: Readonly<Record<string, keyof SyntheticOptions>> = {
   retirements: 'retirementsPerDay',
   'appliances-per-cluster': 'appliancesPerCluster',
   'egress-share': 'egressShare',
+  series: 'series',
+  'series-drop-share': 'seriesDropShare',
 };
 
 /** More than a real cluster has: each appliance keeps its own cache and rendezvous scores. */
@@ -151,6 +158,12 @@ async function workloadFrom(values: Record<string, string | boolean | undefined>
   }
   if (!Number.isInteger(synthetic.tasteShiftDay) || synthetic.tasteShiftDay < -1 || synthetic.tasteShiftDay >= synthetic.days) {
     throw new UsageError(`--taste-shift-day must be a whole day from 0 to ${synthetic.days - 1} (got ${synthetic.tasteShiftDay})`);
+  }
+  if (!Number.isInteger(synthetic.series) || synthetic.series < 0) {
+    throw new UsageError(`--series must be a whole number of series, 0 or more (got ${synthetic.series})`);
+  }
+  if (!(synthetic.seriesDropShare >= 0 && synthetic.seriesDropShare <= 1)) {
+    throw new UsageError(`--series-drop-share must be a share from 0 to 1 (got ${synthetic.seriesDropShare})`);
   }
   return syntheticWorkload(synthetic);
 }

@@ -16,7 +16,18 @@ const TRACE_HEADER = 'day,cluster,title,bytes';
 const catalogSchema = z
   .array(
     z
-      .strictObject({ title: z.string().min(1), bytes: z.number().int().positive(), releaseDay: z.number().int(), retireDay: z.number().int().optional() })
+      .strictObject({
+        title: z.string().min(1),
+        bytes: z.number().int().positive(),
+        releaseDay: z.number().int(),
+        retireDay: z.number().int().optional(),
+        series: z.string().min(1).optional(),
+        episode: z.number().int().positive().optional(),
+      })
+      .refine((entry) => (entry.series === undefined) === (entry.episode === undefined), {
+        path: ['episode'],
+        error: 'series and episode go together: give both (an episode of that series) or neither',
+      })
       .refine((entry) => entry.retireDay === undefined || entry.retireDay >= entry.releaseDay, {
         path: ['retireDay'],
         error: (issue) => {
@@ -77,6 +88,7 @@ export async function readWorkloadFiles(files: { trace: string; catalog: string;
     bytes: entry.bytes,
     releaseDay: entry.releaseDay,
     ...(entry.retireDay === undefined ? {} : { retireDay: entry.retireDay }),
+    ...(entry.series === undefined ? {} : { seriesId: entry.series, episode: entry.episode }),
   }));
   const clusters: SimCluster[] = fleet.clusters.map((cluster) => ({
     id: cluster.id,

@@ -112,7 +112,7 @@ export class PlannerPolicy implements Policy {
     this.servers = this.appliances.ids;
     this.holdings = new PlacedHoldings(workload, this.appliances);
     this.titleIndex = new Map(workload.titles.map((title, index) => [title.id, index]));
-    this.titles = workload.titles.map((title) => ({ titleId: title.id, bytes: title.bytes, releaseDay: title.releaseDay, retireDay: title.retireDay }));
+    this.titles = workload.titles.map((title) => ({ titleId: title.id, bytes: title.bytes, releaseDay: title.releaseDay, retireDay: title.retireDay, seriesId: title.seriesId, episode: title.episode }));
     this.clusters = workload.clusters.map((cluster) => ({
       id: cluster.id,
       appliances: cluster.appliances.map((appliance) => ({ id: appliance.id, capacityBytes: appliance.diskBytes })),

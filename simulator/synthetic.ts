@@ -42,6 +42,16 @@ export interface SyntheticOptions {
    * requested from its retire day on. Fewer than `catalogTitles` in all over the run.
    */
   readonly retirementsPerDay: number;
+  /**
+   * Series of `SERIES_EPISODES` episodes each, premiering at even intervals from before day 0 (a few
+   * are running when the run starts) to the end. A series' viewers start at its premiere and fade
+   * like a release's; each watches one episode a day, and `SERIES_CONTINUATION` of them go on to
+   * the next episode the day after. Every language group watches them, with regional taste per
+   * series; a taste shift leaves them alone.
+   */
+  readonly series: number;
+  /** Share of the series released all at once (a binge drop); the others release one episode a day. */
+  readonly seriesDropShare: number;
 }
 
 export const DEFAULT_SYNTHETIC: SyntheticOptions = {
@@ -63,6 +73,8 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   languageSkew: 10,
   tasteShiftDay: -1,
   retirementsPerDay: 0,
+  series: 0,
+  seriesDropShare: 0,
 };
 
 /** A small language group's cluster sees this share of a big-group cluster's requests. */
@@ -71,6 +83,14 @@ export const SMALL_GROUP_VOLUME = 0.25;
 const SCENARIO_SEED_SALT = 0x5eed;
 /** Retirements draw from a stream of their own too. */
 const RETIREMENT_SEED_SALT = 0x2e71;
+
+/** Series draw from a stream of their own. */
+const SERIES_SEED_SALT = 0x5e7e5;
+export const SERIES_EPISODES = 8;
+/** Share of an episode's viewers who watch the next one the day after. */
+export const SERIES_CONTINUATION = 0.8;
+/** An episode's bytes: log-normal around 1.5 GB. */
+const MEDIAN_EPISODE_BYTES = 1.5e9;
 
 /** Mean-reversion of popularity from one day to the next. */
 const PERSISTENCE = 0.9;
@@ -98,9 +118,80 @@ function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
 }
 
+/** The episodes of every series, drawn from a stream of their own. */
+interface SeriesPlan {
+  readonly titles: SimTitle[];
+  /** By episode: its series' audience, premiere day and place (0-based). */
+  readonly audience: Float64Array;
+  readonly premiereDay: Int32Array;
+  readonly place: Int32Array;
+  /** By episode and cluster: its series' regional taste. */
+  readonly skew: Float64Array[];
+  /** By episode: its series' popularity drift, updated daily. */
+  readonly drift: Float64Array;
+  readonly next: () => number;
+}
+
+function seriesPlan(options: SyntheticOptions, total: number): SeriesPlan {
+  const next = random(options.seed ^ SERIES_SEED_SALT);
+  const count = options.series * SERIES_EPISODES;
+  const plan: SeriesPlan = {
+    titles: [],
+    audience: new Float64Array(count),
+    premiereDay: new Int32Array(count),
+    place: new Int32Array(count),
+    skew: Array.from({ length: options.clusters }, () => new Float64Array(count)),
+    drift: new Float64Array(count),
+    next,
+  };
+  for (let series = 0; series < options.series; series++) {
+    const premiereDay = Math.floor((series * (options.days + SERIES_EPISODES)) / options.series) - SERIES_EPISODES;
+    const drop = next() < options.seriesDropShare;
+    // Series start among the popular, as releases do.
+    const audience = 1 / Math.pow(1 + Math.floor(next() * total * 0.1), options.zipf);
+    const taste = plan.skew.map(() => Math.exp(options.regionalSkew * gaussian(next)));
+    const drift = gaussian(next);
+    for (let place = 0; place < SERIES_EPISODES; place++) {
+      const at = series * SERIES_EPISODES + place;
+      plan.titles.push({
+        id: `s${series}e${place + 1}`,
+        bytes: Math.round(MEDIAN_EPISODE_BYTES * Math.exp(0.5 * gaussian(next))),
+        releaseDay: drop ? premiereDay : premiereDay + place,
+        seriesId: `s${series}`,
+        episode: place + 1,
+      });
+      plan.audience[at] = audience;
+      plan.premiereDay[at] = premiereDay;
+      plan.place[at] = place;
+      plan.skew.forEach((cluster, index) => (cluster[at] = taste[index]));
+      plan.drift[at] = drift;
+    }
+  }
+  return plan;
+}
+
+/**
+ * An episode's weight on `day`: its series' viewers who started `place` days earlier, less those
+ * who stopped on the way. Updates the series' drift once a day (on its first episode).
+ */
+function episodeWeight(plan: SeriesPlan, at: number, day: number, churn: number): number {
+  if (plan.place[at] === 0) {
+    const drift = PERSISTENCE * plan.drift[at] + Math.sqrt(1 - PERSISTENCE ** 2) * gaussian(plan.next);
+    for (let place = 0; place < SERIES_EPISODES; place++) {
+      plan.drift[at + place] = drift;
+    }
+  }
+  const started = day - plan.place[at];
+  if (started < plan.premiereDay[at]) {
+    return 0;
+  }
+  const boost = 1 + RELEASE_BOOST * Math.pow(0.5, (started - plan.premiereDay[at]) / RELEASE_HALF_LIFE_DAYS);
+  return plan.audience[at] * boost * Math.pow(SERIES_CONTINUATION, plan.place[at]) * Math.exp(churn * plan.drift[at]);
+}
+
 /**
  * Generates a workload: Zipf popularity with daily churn, releases, regional taste, optional
- * language groups and a taste shift, seeded.
+ * language groups, a taste shift and series, seeded.
  */
 export function syntheticWorkload(options: SyntheticOptions): Workload {
   const next = random(options.seed);
@@ -121,9 +212,13 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
   }
   const skew = Array.from({ length: options.clusters }, () => Float64Array.from({ length: total }, () => Math.exp(options.regionalSkew * gaussian(next))));
   const drift = new Float64Array(total).map(() => gaussian(next));
-  const catalogBytes = titles.reduce((sum, title) => sum + title.bytes, 0);
   const scenario = random(options.seed ^ SCENARIO_SEED_SALT);
   const volume = languageGroups(options, skew, scenario);
+  const series = seriesPlan(options, total);
+  titles.push(...series.titles);
+  const catalogBytes = titles.reduce((sum, title) => sum + title.bytes, 0);
+  const everyTitle = titles.length;
+  const taste = series.titles.length === 0 ? skew : skew.map((cluster, index) => Float64Array.from([...cluster, ...series.skew[index]]));
   const shiftedBase = options.tasteShiftDay >= 0 ? redrawnCatalog(base, options.catalogTitles, scenario) : base;
 
   const perDay = Math.floor(options.requests / options.days);
@@ -135,8 +230,8 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
     title: new Uint32Array(perDay * options.days),
     bytes: new Float64Array(perDay * options.days),
   };
-  const weights = new Float64Array(total);
-  const cumulative = new Float64Array(total);
+  const weights = new Float64Array(everyTitle);
+  const cumulative = new Float64Array(everyTitle);
   let row = 0;
   for (let day = 0; day < options.days; day++) {
     for (let index = 0; index < total; index++) {
@@ -147,10 +242,13 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
       const popularity = day >= options.tasteShiftDay && options.tasteShiftDay >= 0 ? shiftedBase[index] : base[index];
       weights[index] = released ? popularity * boost * Math.exp(options.churn * drift[index]) : 0;
     }
+    for (let index = total; index < everyTitle; index++) {
+      weights[index] = episodeWeight(series, index - total, day, options.churn);
+    }
     for (let cluster = 0; cluster < options.clusters; cluster++) {
       let sum = 0;
-      for (let index = 0; index < total; index++) {
-        sum += weights[index] * skew[cluster][index];
+      for (let index = 0; index < everyTitle; index++) {
+        sum += weights[index] * taste[cluster][index];
         cumulative[index] = sum;
       }
       const count = counts[cluster];

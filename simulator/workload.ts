@@ -13,6 +13,16 @@ export interface SimTitle {
    * @default - never retired
    */
   readonly retireDay?: number;
+  /**
+   * The series it is an episode of.
+   * @default - not an episode
+   */
+  readonly seriesId?: string;
+  /**
+   * Its place in the series, 1-based.
+   * @default - not an episode
+   */
+  readonly episode?: number;
 }
 
 /**

@@ -65,6 +65,12 @@ export interface CatalogTitle {
   readonly renditions: readonly Rendition[];
   readonly manifests: Partial<Record<Codec, CodecManifests>>;
   readonly encoding?: EncodingRecord;
+  /**
+   * The series the title is an episode of, and its place in it (1-based, counting on across
+   * seasons): nightly fill planning predicts an episode from the ones before it.
+   * @default - not an episode
+   */
+  readonly series?: { readonly id: string; readonly episode: number };
 }
 
 /** Whether viewers may play the title at `nowMs`: encoded, and inside its availability window. */

@@ -40,6 +40,17 @@ export interface PlanTitle {
    * @default - never retired
    */
   readonly retireDay?: number;
+  /**
+   * The series the title is an episode of: episodes of a series are predicted from each other.
+   * @default - not an episode
+   */
+  readonly seriesId?: string;
+  /**
+   * Its place in the series (1-based, across seasons: a new season's first episode follows the
+   * last season's last). Ignored without `seriesId`.
+   * @default - not an episode
+   */
+  readonly episode?: number;
 }
 
 export interface PlanAppliance {
@@ -84,6 +95,12 @@ export interface PlannerOptions {
    * fill): 0.2 keeps a held title over a newcomer up to 20% denser.
    */
   readonly holdBonus: number;
+  /**
+   * Share of the viewers of an episode on a day expected to watch the next episode the day after
+   * (0-1): an episode new or not yet reached by its viewers is predicted this share of its
+   * predecessor's latest observed demand.
+   */
+  readonly bingeShare: number;
 }
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
@@ -95,6 +112,7 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   releasePriorRank: 5,
   hotShare: 0.5,
   holdBonus: 0.2,
+  bingeShare: 0.7,
 };
 
 export interface PlanInput {
@@ -140,9 +158,15 @@ export function planFills(input: PlanInput): ClusterPlan[] {
   };
   const forecasts = new Map(input.clusters.map((cluster) => [cluster.id, predictDemand(input.demand.get(cluster.id), playable, input.day, observed(cluster.id), options)]));
   const pooled = pooledDemand(input.clusters.map((cluster) => forecasts.get(cluster.id)!), options);
+  const series = seriesOf(playable);
   return input.clusters.map((cluster, index) => {
     const predicted = pooled[index];
-    withReleasePriors(predicted, playable, forecasts.get(cluster.id)!.unobserved, options.releasePriorRank);
+    const { unobserved } = forecasts.get(cluster.id)!;
+    const prior = releasePrior(predicted, options.releasePriorRank);
+    withReleasePriors(predicted, playable, unobserved, prior);
+    if (series.length > 0) {
+      withBinges(predicted, series, input.demand.get(cluster.id), latestObservedDay(input.day, observed(cluster.id), options), unobserved, prior, options.bingeShare);
+    }
     return placeCluster(cluster, playable, predicted, input.held?.get(cluster.id) ?? new Set(), options);
   });
 }
@@ -306,13 +330,90 @@ function similarityWeight(similarity: number, minimum: number): number {
  * New releases have no history: expect them to do as well as the cluster's n-th title until a day
  * of theirs has been observed (a lost day of data does not make a premiere look unwatched).
  */
-function withReleasePriors(predicted: Map<string, number>, titles: readonly PlanTitle[], unobserved: ReadonlySet<string>, rank: number): void {
-  const known = [...predicted.values()].filter((value) => value > 0).sort((a, b) => b - a);
-  const prior = known.length === 0 ? 1 : known[Math.min(rank, known.length) - 1];
+function withReleasePriors(predicted: Map<string, number>, titles: readonly PlanTitle[], unobserved: ReadonlySet<string>, prior: number): void {
   for (const title of titles) {
-    if (unobserved.has(title.titleId)) {
+    if (unobserved.has(title.titleId) && !isEpisode(title)) {
       predicted.set(title.titleId, Math.max(predicted.get(title.titleId) ?? 0, prior));
     }
+  }
+}
+
+/** The cluster's `rank`-th predicted demand: what a new release is expected to do. */
+function releasePrior(predicted: ReadonlyMap<string, number>, rank: number): number {
+  const known = [...predicted.values()].filter((value) => value > 0).sort((a, b) => b - a);
+  return known.length === 0 ? 1 : known[Math.min(rank, known.length) - 1];
+}
+
+type Episode = PlanTitle & { readonly seriesId: string; readonly episode: number };
+
+function isEpisode(title: PlanTitle): title is Episode {
+  return title.seriesId !== undefined && title.episode !== undefined;
+}
+
+/** The playable episodes of each series in episode order (ties on title id), series by id. */
+function seriesOf(titles: readonly PlanTitle[]): Episode[][] {
+  const bySeries = new Map<string, Episode[]>();
+  for (const title of titles) {
+    if (isEpisode(title)) {
+      const episodes = bySeries.get(title.seriesId) ?? [];
+      episodes.push(title);
+      bySeries.set(title.seriesId, episodes);
+    }
+  }
+  return [...bySeries.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, episodes]) => episodes.sort((a, b) => a.episode - b.episode || (a.titleId < b.titleId ? -1 : 1)));
+}
+
+/** The last day of the history window whose data arrived, or undefined for none. */
+function latestObservedDay(day: number, observed: (past: number) => boolean, options: PlannerOptions): number | undefined {
+  for (let past = day - 1; past >= day - options.historyDays; past--) {
+    if (observed(past)) {
+      return past;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Viewers binge. An episode with no observed day yet is expected to do at least as well as a
+ * release (the generic prior), and better when its series has an audience here: `bingeShare` of
+ * its predecessor's viewers of the latest observed day (scaled by size: demand is in bytes), or,
+ * with the predecessor unwatched, its series' mean recent demand per watched episode. An episode
+ * released with a predecessor nobody has seen yet (a binge drop) waits for viewers to reach it.
+ * An observed episode with no demand of its own yet (released before its viewers got to it) takes
+ * the binge term; one with demand keeps its own average, which already follows its viewers.
+ * One pass over each series: O(titles).
+ */
+function withBinges(
+  predicted: Map<string, number>,
+  series: readonly (readonly Episode[])[],
+  history: ClusterDemand | undefined,
+  latestDay: number | undefined,
+  unobserved: ReadonlySet<string>,
+  prior: number,
+  bingeShare: number,
+): void {
+  const recentDensity = (title: PlanTitle) => (latestDay === undefined ? 0 : (history?.get(title.titleId)?.get(latestDay) ?? 0) / title.bytes);
+  for (const episodes of series) {
+    const densities = episodes.map(recentDensity);
+    const watched = densities.filter((density) => density > 0);
+    const seriesDensity = watched.length > 0 ? watched.reduce((sum, density) => sum + density, 0) / watched.length : 0;
+    episodes.forEach((episode, at) => {
+      const binge = at > 0 ? bingeShare * densities[at - 1] * episode.bytes : 0;
+      const own = predicted.get(episode.titleId) ?? 0;
+      if (!unobserved.has(episode.titleId)) {
+        if (own === 0 && binge > 0) {
+          predicted.set(episode.titleId, binge);
+        }
+        return;
+      }
+      if (binge === 0 && seriesDensity === 0 && at > 0 && unobserved.has(episodes[at - 1].titleId)) {
+        return;
+      }
+      const inherited = binge > 0 ? binge : seriesDensity * episode.bytes;
+      predicted.set(episode.titleId, Math.max(own, prior, inherited));
+    });
   }
 }
 

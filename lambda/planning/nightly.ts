@@ -86,6 +86,14 @@ async function heldTitles(pointers: ReadonlyMap<string, ManifestPointer | undefi
   return held;
 }
 
+/** The title's series for the planner; a malformed series (catalog items are read back unchecked) is left out, not fatal. */
+function episodeOf(title: CatalogTitle): Pick<PlanTitle, 'seriesId' | 'episode'> {
+  const { series } = title;
+  return series !== undefined && typeof series.id === 'string' && series.id !== '' && Number.isInteger(series.episode) && series.episode >= 1
+    ? { seriesId: series.id, episode: series.episode }
+    : {};
+}
+
 function dayIndex(ms: number): number {
   return Math.floor(ms / DAY_MS);
 }
@@ -112,6 +120,7 @@ export async function planRegion(deps: NightlyDependencies): Promise<PlannedClus
     titleId: title.titleId,
     bytes: title.renditions.reduce((sum, rendition) => sum + rendition.bytes, 0),
     releaseDay: dayIndex(Date.parse(title.availableFrom)),
+    ...episodeOf(title),
   }));
   // A play streams one rendition: demand in bytes is starts times an average rendition.
   const bytesPerPlay = new Map(catalog.map((title, index) => [title.titleId, titles[index].bytes / Math.max(1, title.renditions.length)]));

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readWorkloadFiles } from '../../simulator/files';
 import { daysAtOrAbove, simulate } from '../../simulator/simulate';
-import { DEFAULT_SYNTHETIC, syntheticWorkload } from '../../simulator/synthetic';
+import { DEFAULT_SYNTHETIC, SERIES_EPISODES, syntheticWorkload } from '../../simulator/synthetic';
 import { mustRun, runProcess } from '../support/run-process';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -134,6 +134,30 @@ describe('simulate', () => {
     expect(result.policies.planner.offloadByDay).toEqual([50 / 60, 1]);
   });
 
+  it('generates series whose viewers reach each episode a day after the one before, released daily or all at once, leaving the default workload alone', () => {
+    const options = { ...DEFAULT_SYNTHETIC, requests: 40_000, days: 12, catalogTitles: 300 };
+    expect(syntheticWorkload({ ...options, series: 0 })).toEqual(syntheticWorkload(options));
+    for (const seriesDropShare of [0, 1]) {
+      const workload = syntheticWorkload({ ...options, series: 4, seriesDropShare });
+      const episodes = workload.titles.filter((title) => title.seriesId !== undefined);
+      expect(episodes).toHaveLength(4 * SERIES_EPISODES);
+      const firstDay = new Map<string, number>();
+      for (let index = 0; index < workload.requests.length; index++) {
+        const title = workload.titles[workload.requests.title[index]];
+        expect(title.releaseDay <= workload.requests.day[index]).toBe(true);
+        if (title.seriesId !== undefined && !firstDay.has(title.id)) {
+          firstDay.set(title.id, workload.requests.day[index]);
+        }
+      }
+      // A series premiering during the run: episode n is first watched n - 1 days after the premiere.
+      const premiere = workload.titles.find((title) => title.id === 's2e1')!.releaseDay;
+      expect(premiere).toBeGreaterThanOrEqual(0);
+      expect([1, 2, 3].map((number) => firstDay.get(`s2e${number}`)! - premiere)).toEqual([0, 1, 2]);
+      const releaseDays = new Set(episodes.filter((title) => title.seriesId === 's2').map((title) => title.releaseDay));
+      expect(releaseDays.size).toBe(seriesDropShare === 1 ? 1 : SERIES_EPISODES);
+    }
+  });
+
   it('generates the same synthetic workload from the same seed, and a different one from another', () => {
     const options = { ...DEFAULT_SYNTHETIC, requests: 5000, days: 3, catalogTitles: 200 };
     const first = syntheticWorkload(options);
@@ -161,8 +185,16 @@ describe('workload files', () => {
   it.each([
     ['a retire day that is not whole', [{ title: 'A', bytes: 100, releaseDay: 0, retireDay: 1.5 }], /catalog\.json: 0\.retireDay: .*int/],
     ['a retire day before the release', [{ title: 'A', bytes: 100, releaseDay: 0 }, { title: 'B', bytes: 100, releaseDay: 3, retireDay: 2 }], /catalog\.json: 1\.retireDay: must not be before releaseDay 3 \(got 2\)/],
+    ['a series without an episode number', [{ title: 'A', bytes: 100, releaseDay: 0, series: 'show' }], /catalog\.json: 0\.episode: series and episode go together/],
+    ['an episode number below 1', [{ title: 'A', bytes: 100, releaseDay: 0, series: 'show', episode: 0 }], /catalog\.json: 0\.episode: .*0/],
   ])('refuses a catalog with %s, naming the entry and field', async (_label, catalog, message) => {
     await expect(readWorkloadFiles(writeTinyWorkload(TINY_TRACE, catalog))).rejects.toThrow(message);
+  });
+
+  it('reads a title\'s series and episode from the catalog', async () => {
+    const catalog = [{ title: 'A', bytes: 100, releaseDay: 0, series: 'show', episode: 2 }, { title: 'B', bytes: 100, releaseDay: 0 }, { title: 'C', bytes: 100, releaseDay: 0 }];
+    const workload = await readWorkloadFiles(writeTinyWorkload(TINY_TRACE, catalog));
+    expect(workload.titles.slice(0, 2)).toEqual([{ id: 'A', bytes: 100, releaseDay: 0, seriesId: 'show', episode: 2 }, { id: 'B', bytes: 100, releaseDay: 0 }]);
   });
 
   it('refuses a request for a title on or after its retire day, naming the line', async () => {
@@ -259,6 +291,8 @@ describe('npm run sim', () => {
     [['--language-groups', '5'], /--language-groups must be a whole number from 1 to the 4 clusters \(got 5\)/],
     [['--language-skew', '0.5'], /--language-skew must be at least 1 \(got 0.5\)/],
     [['--taste-shift-day', '30'], /--taste-shift-day must be a whole day from 0 to 29 \(got 30\)/],
+    [['--series', '2.5'], /--series must be a whole number of series, 0 or more \(got 2.5\)/],
+    [['--series-drop-share', '2'], /--series-drop-share must be a share from 0 to 1 \(got 2\)/],
     [['--lost-day', '3'], /Unknown option '--lost-day'/],
   ])('refuses synthetic %p with a usage error', async (args, message) => {
     const result = await sim(...args);

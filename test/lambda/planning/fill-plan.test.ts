@@ -160,6 +160,53 @@ describe('planFills', () => {
   });
 });
 
+describe('planFills with series', () => {
+  /** Ten unrelated titles of 1 GB with 100 of demand each on day 9: the generic prior is 100. */
+  const catalogOf = () => Array.from({ length: 10 }, (_, index) => ({ titleId: `m${index}`, bytes: GB, releaseDay: -100 }));
+  const flatDemand = () => Object.fromEntries(catalogOf().map((title) => [title.titleId, { 9: 100 }]));
+  const episode = (seriesId: string, number: number, releaseDay: number) => ({ titleId: `${seriesId}-e${number}`, bytes: GB, releaseDay, seriesId, episode: number });
+  const planOne = (input: Omit<PlanInput, 'clusters' | 'demand'> & { demand: ClusterDemand; capacity: number }) =>
+    planFills({ ...input, clusters: [{ id: 'c', appliances: appliances(1, input.capacity) }], demand: new Map([['c', input.demand]]), options: { poolWeight: 0 } })[0];
+
+  it('places the next episode of a series watched here ahead of an unrelated new title', () => {
+    const titles = [...catalogOf(), episode('show', 1, 8), episode('show', 2, 10), { titleId: 'film', bytes: GB, releaseDay: 10 }];
+    const demand = demandOf({ ...flatDemand(), 'show-e1': { 8: 500, 9: 400 } });
+    const plan = planOne({ day: 10, titles, demand, capacity: 20 * GB });
+    // Yesterday's 400 viewers of episode 1 bring 70% of them to episode 2; the film gets the prior (100).
+    expect(plan.titles.slice(0, 2)).toEqual(['show-e1', 'show-e2']);
+    expect(plan.titles.indexOf('show-e2')).toBeLessThan(plan.titles.indexOf('film'));
+    const tight = planOne({ day: 10, titles, demand, capacity: 2.1 * GB });
+    expect(tight.titles).toEqual(['show-e1', 'show-e2']);
+  });
+
+  it('predicts a premiere of a running series from its audience here, not from the generic prior', () => {
+    // A new season's first episode (e4): viewers of e1 and e2 are still arriving, nobody is on e3 yet.
+    const titles = [...catalogOf(), episode('saga', 1, -30), episode('saga', 2, -30), episode('saga', 3, -30), episode('saga', 4, 10), { titleId: 'film', bytes: GB, releaseDay: 10 }];
+    const demand = demandOf({ ...flatDemand(), 'saga-e1': { 9: 300 }, 'saga-e2': { 9: 250 } });
+    const plan = planOne({ day: 10, titles, demand, capacity: 3.1 * GB });
+    // The series' mean recent demand per watched episode (275) beats every unrelated title (100).
+    expect(plan.titles).toEqual(['saga-e1', 'saga-e4', 'saga-e2']);
+  });
+
+  it('places a binge drop\'s first episode on its release day and each next one as viewers reach it', () => {
+    const titles = [...catalogOf(), ...[1, 2, 3, 4].map((number) => episode('drop', number, 10))];
+    const dropDay = planOne({ day: 10, titles, demand: demandOf(flatDemand()), capacity: 20 * GB });
+    expect(dropDay.titles.filter((titleId) => titleId.startsWith('drop'))).toEqual(['drop-e1']);
+    const demand = demandOf({ ...Object.fromEntries(catalogOf().map((title) => [title.titleId, { 9: 100, 10: 100 }])), 'drop-e1': { 10: 500 } });
+    const nextDay = planOne({ day: 11, titles, demand, capacity: 20 * GB });
+    expect(nextDay.titles.filter((titleId) => titleId.startsWith('drop'))).toEqual(['drop-e1', 'drop-e2']);
+  });
+
+  it('is deterministic with series: the same inputs in any order make the same plan', () => {
+    const titles = [...catalogOf(), episode('a', 1, 8), episode('a', 2, 9), episode('a', 3, 10), episode('b', 1, 10), episode('b', 2, 10)];
+    const demand = demandOf({ ...flatDemand(), 'a-e1': { 8: 300, 9: 200 }, 'a-e2': { 9: 150 } });
+    const input = { day: 10, titles, demand, capacity: 6 * GB };
+    const first = planOne(input);
+    expect(planOne({ ...input, titles: [...titles].reverse() })).toEqual(first);
+    expect(first.titles).toContain('a-e3');
+  });
+});
+
 describe('manifestOf', () => {
   it('lists every object of each placed title (titles are whole), places them, and signs to something appliances verify', () => {
     const { titles, demand } = catalog(12);
