@@ -83,8 +83,9 @@ async function measureSize(appliances: number, titles: number, services: { dynam
   let clockMs = Date.now();
   const handler = createFleetHandler({ store, now: () => new Date(clockMs) });
   const fleet = syntheticFleet({ appliances, titles, seed: 7, nowMs: clockMs });
-  const call = async (route: 'POST /fleet/register' | 'POST /fleet/report', body: unknown) => {
-    const response = await handler(applianceEvent(route, ROLE, { body }));
+  // Each appliance signs as its own principal, as an instance's role session or a node's certificate does.
+  const call = async (route: 'POST /fleet/register' | 'POST /fleet/report', body: { readonly applianceId: string } & Record<string, unknown>) => {
+    const response = await handler(applianceEvent(route, `${ROLE}-${body.applianceId}`, { body }));
     if (response.statusCode !== 200) {
       throw new Error(`${route} answered ${response.statusCode}: ${response.body}`);
     }
@@ -240,7 +241,7 @@ async function main(argv: string[]): Promise<void> {
       ['fleet-wide table writes', (r) => `${(r.tableWriteBytesPerSecond / 1e3).toFixed(1)} KB/s`],
       ['table reads (builder, every 10 s)', (r) => `${(r.tableReadBytesPerMinute / 1e6).toFixed(1)} MB/min`],
       ['table reads by play functions', (r) => `${r.playTableReadsPerMinute} (they read the snapshot)`],
-      ['snapshot, compressed: holdings + health', (r) => `${(r.snapshotHoldingsBytes / 2 ** 20).toFixed(2)} + ${(r.snapshotHealthBytes / 2 ** 20).toFixed(2)} MiB`],
+      ['snapshot, compressed: holdings + health', (r) => `${(r.snapshotHoldingsBytes / 1e3).toFixed(0)} kB + ${(r.snapshotHealthBytes / 1e3).toFixed(1)} kB`],
       ['snapshot build: cold (no snapshot to start from), quiet, during fills', (r) => `${r.snapshotColdBuildSeconds} s, ${r.snapshotQuietBuildSeconds} s, ${r.snapshotBuildSeconds} s`],
       ['play: snapshot load', (r) => `${r.snapshotLoadSeconds} s`],
       ['play: heap held', (r) => `${r.snapshotHeapMb} MB`],

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { FLEET_SHARDS, fleetShardKey, ItemKey, itemKeys, placementPrefix, REQUEST_LIMITS } from '../shared/control-table';
 import { conditionally, queryAll } from '../shared/dynamodb';
 import { buildUpdate } from '../shared/update-expression';
@@ -17,7 +17,18 @@ export interface ManifestPointer {
 }
 
 /** Why the registry refused a write. */
-export type FleetRefusal = 'not-registered' | 'owned-by-another-principal' | 'stale-report';
+export type FleetRefusal = 'not-registered' | 'owned-by-another-principal' | 'stale-report' | 'appliance-limit';
+
+export interface FleetStoreOptions {
+  /**
+   * Appliance ids one IAM principal may register. An EC2 appliance's principal is its instance's
+   * role session and a bare-metal one's its certificate's, so a node needs one.
+   * @default 4
+   */
+  readonly maxAppliancesPerPrincipal?: number;
+}
+
+const DEFAULT_APPLIANCES_PER_PRINCIPAL = 4;
 
 export class FleetRefusedError extends Error {
   constructor(
@@ -93,44 +104,30 @@ const PLACEMENT_GRACE_SECONDS = 86_400;
  * adds, and a report older than the stored one is refused rather than allowed to roll it back.
  */
 export class FleetStore {
+  private readonly maxAppliancesPerPrincipal: number;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    options: FleetStoreOptions = {},
+  ) {
+    this.maxAppliancesPerPrincipal = options.maxAppliancesPerPrincipal ?? DEFAULT_APPLIANCES_PER_PRINCIPAL;
+  }
 
   async register(registration: Registration, principalArn: string, now: Date): Promise<RegisteredAppliance> {
     const version = now.getTime();
-    let stored: Record<string, unknown>;
-    try {
-      const update = buildUpdate({
-        set: {
-          applianceId: registration.applianceId,
-          clusterId: registration.clusterId,
-          region: registration.region,
-          baseUrl: registration.baseUrl,
-          capacity: registration.capacity,
-          prefixes: registration.prefixes,
-          principalArn,
-          registrationVersion: version,
-          updatedAt: now.toISOString(),
-        },
-        setOnce: { registeredAt: now.toISOString() },
-      });
-      const { Attributes } = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: itemKeys.applianceRegistration(registration.applianceId),
-          ...update,
-          ConditionExpression: 'attribute_not_exists(#cPrincipal) OR #cPrincipal = :cPrincipal',
-          ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#cPrincipal': 'principalArn' },
-          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':cPrincipal': principalArn },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      stored = Attributes!;
-    } catch (error) {
-      throw error instanceof ConditionalCheckFailedException ? ownedByAnother(registration.applianceId) : error;
-    }
+    const fields = {
+      applianceId: registration.applianceId,
+      clusterId: registration.clusterId,
+      region: registration.region,
+      baseUrl: registration.baseUrl,
+      capacity: registration.capacity,
+      prefixes: registration.prefixes,
+      principalArn,
+      registrationVersion: version,
+      updatedAt: now.toISOString(),
+    };
+    const stored = await this.storeRegistration(fields, now);
     // The health item follows the registration: reports are refused until it exists.
     const health = buildUpdate({
       set: {
@@ -162,6 +159,73 @@ export class FleetStore {
         throw error;
       });
     return { ...toRegistration(stored), ...healthFigures(toHealth(Attributes!)) };
+  }
+
+  /**
+   * An id the principal already holds is updated in place; a new one is created together with one
+   * more on the principal's count, which may not pass `maxAppliancesPerPrincipal` (a compromised
+   * node cannot flood the registry, and every steering snapshot, with ids of its own).
+   */
+  private async storeRegistration(fields: { readonly applianceId: string; readonly principalArn: string } & Record<string, unknown>, now: Date): Promise<Record<string, unknown>> {
+    const key = itemKeys.applianceRegistration(fields.applianceId);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const update = buildUpdate({ set: fields });
+        const { Attributes } = await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            ...update,
+            ConditionExpression: 'attribute_exists(#cPrincipal) AND #cPrincipal = :cPrincipal',
+            ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#cPrincipal': 'principalArn' },
+            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':cPrincipal': fields.principalArn },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return Attributes!;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) {
+          throw error;
+        }
+        if (error.Item) {
+          throw ownedByAnother(fields.applianceId);
+        }
+      }
+      const item = { ...key, ...fields, registeredAt: now.toISOString() };
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: itemKeys.principalAppliances(principalHash(fields.principalArn)),
+                  UpdateExpression: 'ADD #count :one',
+                  ConditionExpression: 'attribute_not_exists(#count) OR #count < :most',
+                  ExpressionAttributeNames: { '#count': 'appliances' },
+                  ExpressionAttributeValues: { ':one': 1, ':most': this.maxAppliancesPerPrincipal },
+                },
+              },
+            ],
+          }),
+        );
+        return item;
+      } catch (error) {
+        const [created, counted] = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
+        if (counted?.Code === 'ConditionalCheckFailed') {
+          throw new FleetRefusedError(
+            'appliance-limit',
+            `this IAM principal has registered ${this.maxAppliancesPerPrincipal} appliances, the most one principal may; '${fields.applianceId}' was not registered`,
+          );
+        }
+        // Another registration of the same id won the race: update it, as the owner or refused.
+        if (created?.Code !== 'ConditionalCheckFailed' || attempt > 0) {
+          throw error;
+        }
+      }
+    }
   }
 
   /**

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { REQUEST_LIMITS } from '../shared/control-table';
 import { sharedDocumentClient } from '../shared/dynamodb';
-import { requireEnv } from '../shared/env';
+import { positiveIntegerEnv, requireEnv } from '../shared/env';
 import { callerPrincipalArn, HttpError, json, parseBody, parseParameters, routedHandler } from '../shared/http';
 import { applianceIdSchema, MAX_PLACEMENT_TITLES, registrationSchema, reportSchema } from './fleet-protocol';
 import { FleetRefusal, FleetRefusedError, FleetStore } from './fleet-store';
@@ -16,6 +16,7 @@ const REFUSAL_STATUS: Record<FleetRefusal, number> = {
   'not-registered': 404,
   'owned-by-another-principal': 403,
   'stale-report': 409,
+  'appliance-limit': 403,
 };
 
 export interface FleetDependencies {
@@ -73,7 +74,9 @@ let fromEnvironment: ReturnType<typeof createFleetHandler> | undefined;
 
 export const handler = (event: APIGatewayProxyEventV2) => {
   fromEnvironment ??= createFleetHandler({
-    store: new FleetStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME')),
+    store: new FleetStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME'), {
+      maxAppliancesPerPrincipal: positiveIntegerEnv('MAX_APPLIANCES_PER_PRINCIPAL', 4),
+    }),
     now: () => new Date(),
   });
   return fromEnvironment(event);

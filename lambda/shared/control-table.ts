@@ -30,6 +30,8 @@ export const itemKeys = {
    * fleet's health shard by shard.
    */
   applianceHealth: (applianceId: string): ItemKey => ({ pk: fleetShardKey(fleetShardOf(applianceId)), sk: `appliance#${applianceId}` }),
+  /** How many appliance ids one IAM principal (by a hash of its ARN) has registered. */
+  principalAppliances: (principalHash: string): ItemKey => ({ pk: `principal#${principalHash}`, sk: 'appliances' }),
   /** What the appliance holds, relative to a placement: written only when it changes. */
   applianceHoldings: (applianceId: string): ItemKey => ({ pk: `appliance#${applianceId}`, sk: 'holdings' }),
   /**

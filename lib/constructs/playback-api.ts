@@ -99,7 +99,7 @@ export class PlaybackApi extends Construct {
       }),
       ['GetItem', 'Query'],
     );
-    // The registry's items only: registration and holdings, health shards, and the manifest pointers it reads.
+    // The registry's items only: registration and holdings, health shards, principals' counts, and the manifest pointers it reads.
     const fleet = new NearstreamFunction(this, 'FleetFunction', {
       ...functionDefaults,
       entry: lambda('fleet'),
@@ -108,7 +108,7 @@ export class PlaybackApi extends Construct {
     }).bindTable(controlTable, {
       envVar: 'CONTROL_TABLE_NAME',
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
-      leadingKeys: [`${itemKeys.applianceRegistration('').pk}*`, `${FLEET_SHARD_PREFIX}*`, `${itemKeys.clusterManifest('').pk}*`],
+      leadingKeys: [`${itemKeys.applianceRegistration('').pk}*`, `${FLEET_SHARD_PREFIX}*`, `${itemKeys.clusterManifest('').pk}*`, `${itemKeys.principalAppliances('').pk}*`],
     });
     this.functions = { catalog, play, telemetry, home, fleet };
 

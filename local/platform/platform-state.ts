@@ -101,6 +101,8 @@ export function regionEnvironment(state: PlatformState, config: EnvironmentConfi
     SESSION_TTL_SECONDS: String(config.playback.sessionTtlSeconds),
     STREAM_LEASE_SECONDS: String(config.playback.streamLeaseSeconds),
     FLEET_CACHE_SECONDS: String(config.playback.fleetCacheSeconds),
+    // Every local appliance signs with the one set of local credentials: one principal for them all.
+    MAX_APPLIANCES_PER_PRINCIPAL: '64',
     // Each region's builder writes its snapshot beside the content (one local S3 bucket serves both regions).
     STEERING_SNAPSHOT_BUCKET: state.buckets.origin,
     STEERING_SNAPSHOT_KEY: steeringSnapshotKey(region),

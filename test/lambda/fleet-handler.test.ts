@@ -61,6 +61,21 @@ describe('fleet API against DynamoDB Local', () => {
     expect(fleet[0]).toMatchObject({ clusterId: 'isp-a-nyc', prefixes: registration.prefixes, principalArn: ROLE });
   });
 
+  it('lets one principal register at most four appliance ids, however many it sends at once, and re-register those freely', async () => {
+    const principal = 'arn:aws:sts::123456789012:assumed-role/nearstream-appliance/i-0flood';
+    const ids = Array.from({ length: 10 }, (_, i) => `flood-${i}`);
+    const responses = await Promise.all(ids.map((applianceId) => handler(applianceEvent('POST /fleet/register', principal, { body: { ...registration, applianceId } }))));
+    const registered = ids.filter((_, i) => responses[i].statusCode === 200);
+    const refused = responses.filter((response) => response.statusCode !== 200);
+    const again = await handler(applianceEvent('POST /fleet/register', principal, { body: { ...registration, applianceId: registered[0], baseUrl: 'https://flood.example' } }));
+
+    expect(registered).toHaveLength(4);
+    expect(refused.map((response) => [response.statusCode, bodyOf(response).error])).toEqual(Array(6).fill([403, 'appliance-limit']));
+    expect(bodyOf(refused[0]).message).toContain('4 appliances, the most one principal may');
+    expect(again.statusCode).toBe(200);
+    expect(await store.get(ids.find((id) => !registered.includes(id))!)).toBeUndefined();
+  });
+
   it('refuses to let another principal take over a registered appliance id', async () => {
     const response = await handler(applianceEvent('POST /fleet/register', OTHER_ROLE, { body: registration }));
     expect(response.statusCode).toBe(403);

@@ -49,7 +49,8 @@ describe('the steering snapshot', () => {
   beforeAll(async () => {
     [dynamo, s3server] = await Promise.all([DynamoDbLocal.start(), S3Server.start([BUCKET])]);
     await dynamo.createControlTable(TABLE);
-    fleet = new FleetStore(dynamo.documentClient(), TABLE);
+    // One principal registers every test appliance here.
+    fleet = new FleetStore(dynamo.documentClient(), TABLE, { maxAppliancesPerPrincipal: 100 });
     for (const id of ['oca-1', 'oca-2', 'oca-3']) {
       await fleet.register(registration(id, 'isp-near', ['198.51.100.0/24']), ROLE, new Date(nowMs));
       await fleet.putPlacement(id, 1, PLACED, nowMs + 86_400_000);

@@ -80,6 +80,19 @@ const MAPPERS: Readonly<Record<string, Mapper>> = {
         throw new Error(`the test's table '${localTable}' stands for nothing the IAM check knows: list it in controlTables`);
       }
     };
+    if (operation === 'TransactWrite' || operation === 'TransactWriteItems') {
+      // IAM authorizes each item of a transaction as its own write.
+      return (input.TransactItems as Record<string, { TableName: string; Item?: Record<string, unknown>; Key?: Record<string, unknown> }>[]).map((entry) => {
+        const [kind, write] = Object.entries(entry)[0];
+        checkTable(write.TableName);
+        const action = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' }[kind];
+        if (!action) {
+          throw new Error(`no IAM mapping for a ${kind} in a DynamoDB transaction: add it to test/support/iam/call-permissions.ts`);
+        }
+        const keys = write.Item ?? write.Key!;
+        return { action: `dynamodb:${action}`, resource: tableArn, context: { 'dynamodb:LeadingKeys': [attributeValue(keys[CONTROL_TABLE_SCHEMA.partitionKey])] } };
+      });
+    }
     if (operation === 'BatchGet' || operation === 'BatchGetItem') {
       // IAM authorizes a batch per table, with every key's partition among the leading keys.
       return Object.entries(input.RequestItems as Record<string, { Keys: Record<string, unknown>[] }>).map(([localTable, { Keys }]) => {
