@@ -40,6 +40,12 @@ export interface SnapshotBuilderOptions {
    * @default 20 million (80 MB)
    */
   readonly placementCacheTitles?: number;
+  /**
+   * Every this many builds, a dictionary of which more than a quarter no appliance holds (retired
+   * titles, replaced plans) is rebuilt from the held titles, so play functions do not carry them.
+   * @default 360 (an hour at one build every 10 s)
+   */
+  readonly compactEveryBuilds?: number;
   /** Told once per appliance and generation whose placement is not stored (its holdings count as nothing). */
   readonly warn?: (message: string, details: Record<string, unknown>) => void;
 }
@@ -82,6 +88,8 @@ export class SnapshotBuilder {
   private hasState = false;
   private readonly dropAfterMs: number;
   private readonly placementCacheTitles: number;
+  private readonly compactEveryBuilds: number;
+  private builds = 0;
 
   constructor(
     private readonly source: FleetSource,
@@ -90,6 +98,7 @@ export class SnapshotBuilder {
   ) {
     this.dropAfterMs = options.dropAfterMs ?? 86_400_000;
     this.placementCacheTitles = options.placementCacheTitles ?? 20_000_000;
+    this.compactEveryBuilds = options.compactEveryBuilds ?? 360;
   }
 
   /** True once the builder has started from a snapshot or built one. */
@@ -131,6 +140,9 @@ export class SnapshotBuilder {
     }
     const registrationsRead = await this.readRegistrations(health);
     const { holdingsRead, placementsRead } = await this.readHoldings(health.filter((item) => this.entries.has(item.applianceId)), nowMs);
+    if (++this.builds % this.compactEveryBuilds === 0) {
+      this.compactIfSparse();
+    }
 
     const words = Math.ceil(this.titles.length / 32);
     const appliances: SnapshotAppliance[] = [];
@@ -154,7 +166,8 @@ export class SnapshotBuilder {
       });
     }
     appliances.sort((a, b) => compare(a.clusterId, b.clusterId) || compare(a.applianceId, b.applianceId));
-    const snapshot: SteeringSnapshot = { format: SNAPSHOT_FORMAT, region: this.region, builtAtMs: nowMs, titles: this.titles, appliances };
+    // A copy: the builder's dictionary grows after this build, the snapshot must not.
+    const snapshot: SteeringSnapshot = { format: SNAPSHOT_FORMAT, region: this.region, builtAtMs: nowMs, titles: this.titles.slice(), appliances };
     return { snapshot, stats: { appliances: appliances.length, titles: this.titles.length, registrationsRead, holdingsRead, placementsRead } };
   }
 
@@ -248,6 +261,44 @@ export class SnapshotBuilder {
       entry.holdingsDigest = holdings.digest;
     });
     return { holdingsRead: stored.length, placementsRead };
+  }
+
+  /** Drops titles no appliance holds from the dictionary when they are more than a quarter of it. */
+  private compactIfSparse(): void {
+    const held = new Uint32Array(Math.ceil(this.titles.length / 32));
+    for (const entry of this.entries.values()) {
+      for (let word = 0; word < entry.bits.length; word++) {
+        held[word] |= entry.bits[word];
+      }
+    }
+    let heldCount = 0;
+    const newIndex = new Int32Array(this.titles.length).fill(-1);
+    this.titles.forEach((_, title) => {
+      if ((held[title >>> 5] >>> (title & 31)) & 1) {
+        newIndex[title] = heldCount++;
+      }
+    });
+    if (heldCount >= this.titles.length * 0.75) {
+      return;
+    }
+    const titles = this.titles.filter((_, title) => newIndex[title] >= 0);
+    const words = Math.ceil(titles.length / 32);
+    for (const entry of this.entries.values()) {
+      const bits = new Uint32Array(words);
+      for (let word = 0; word < entry.bits.length; word++) {
+        for (let rest = entry.bits[word]; rest !== 0; rest &= rest - 1) {
+          const bit = newIndex[word * 32 + 31 - Math.clz32(rest & -rest)];
+          bits[bit >>> 5] |= 1 << (bit & 31);
+        }
+      }
+      entry.bits = bits;
+    }
+    this.titles = titles;
+    this.titleIndex.clear();
+    titles.forEach((titleId, index) => this.titleIndex.set(titleId, index));
+    // Decoded placements point into the old dictionary.
+    this.placements.clear();
+    this.placementTitles = 0;
   }
 
   private indexOf(titleId: string): number {

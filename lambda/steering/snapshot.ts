@@ -107,7 +107,8 @@ const APPLIANCE_COLUMNS = ['applianceId', 'cluster', 'region', 'baseUrl', 'prefi
 
 /**
  * What a builder keeps between encodings: each cluster's codes, by a fingerprint of its appliances'
- * ids and holdings digests over the same dictionary. Coding a cluster means a rendezvous order per
+ * ids and holdings digests over the same dictionary (or one with titles appended: a cluster whose
+ * holdings did not change holds none of them, and codes past a cluster's end read as not held). Coding a cluster means a rendezvous order per
  * title it holds (about a billion scores for 20,000 appliances and 50,000 titles); between two
  * builds few clusters' holdings change, so few are coded again.
  */
@@ -121,8 +122,13 @@ export class HoldingsCodeCache {
   /** The cached codes of a cluster whose appliances and their holdings are as `members` says. */
   lookup(snapshot: Pick<SteeringSnapshot, 'titles' | 'appliances'>, clusterId: string, members: readonly number[]): { key: string; holdings?: ClusterHoldings } {
     if (this.titles !== snapshot.titles) {
+      // Titles appended keep every other title's position, and so every cached code: the key stays.
+      const previous = this.titles;
+      const appended = previous !== undefined && previous.length <= snapshot.titles.length && previous.every((titleId, i) => snapshot.titles[i] === titleId);
+      if (!appended) {
+        this.titlesKey = createHash('sha256').update(snapshot.titles.join('\n')).digest('base64url');
+      }
       this.titles = snapshot.titles;
-      this.titlesKey = createHash('sha256').update(snapshot.titles.join('\n')).digest('base64url');
     }
     const fingerprint = members.map((member) => {
       const { applianceId, holdingsDigest } = snapshot.appliances[member];

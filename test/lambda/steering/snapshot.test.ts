@@ -325,6 +325,21 @@ describe('a builder\'s holdings code cache', () => {
     expect(meaning(decodeSnapshot(changed))).toEqual(meaning(fleet('oca-2')));
   });
 
+  it('keeps the codes of unchanged clusters when titles are only appended, and decodes what the snapshot says', () => {
+    const cache = new HoldingsCodeCache();
+    encodeSnapshot(fleet(), cache);
+    const longer = titles(80);
+    const grown = snapshot(longer, [
+      ...fleet().appliances.map((entry) => ({ ...entry, holdings: Uint32Array.from({ length: 3 }, (_, word) => entry.holdings[word] ?? 0) })),
+      appliance('oca-7', 80, [75, 79], { clusterId: 'isp-c' }),
+    ]);
+    const bytes = encodeSnapshot(grown, cache);
+
+    // isp-a kept its codes; isp-b (an appliance without a digest) and the new isp-c were coded.
+    expect(cache.coded).toBe(2);
+    expect(meaning(decodeSnapshot(bytes))).toEqual(meaning(grown));
+  });
+
   it('codes everything again over another dictionary', () => {
     const cache = new HoldingsCodeCache();
     encodeSnapshot(fleet(), cache);
