@@ -18,6 +18,7 @@ import { holdingsOf } from '../lambda/fleet/fleet-protocol';
 import { FleetStore } from '../lambda/fleet/fleet-store';
 import { createFleetHandler } from '../lambda/fleet/handler';
 import { recordConsumedCapacity } from '../lambda/shared/consumed-capacity';
+import { inParallel } from '../lambda/shared/in-parallel';
 import { FleetSource, SnapshotBuilder } from '../lambda/steering/snapshot-builder';
 import { SnapshotStore, SnapshotWrite } from '../lambda/steering/snapshot-store';
 import { requireTools } from '../local/prerequisites';
@@ -52,20 +53,15 @@ interface PlayFigures {
   readonly decisionP99Ms: number;
 }
 
-async function inParallel<T>(items: readonly T[], work: (item: T, index: number) => Promise<void>, progress: (done: number) => void): Promise<void> {
-  let next = 0;
+/** Every item through `work`, CONCURRENCY at a time, telling `progress` every 2,000 done. */
+async function eachWithProgress<T>(items: readonly T[], work: (item: T, index: number) => Promise<void>, progress: (done: number) => void): Promise<void> {
   let done = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        await work(items[index], index);
-        if (++done % 2000 === 0) {
-          progress(done);
-        }
-      }
-    }),
-  );
+  await inParallel(items, CONCURRENCY, async (item, index) => {
+    await work(item, index);
+    if (++done % 2000 === 0) {
+      progress(done);
+    }
+  });
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
@@ -92,7 +88,7 @@ async function measureSize(appliances: number, titles: number, services: { dynam
   };
 
   note(`${appliances} appliances: registering`);
-  await inParallel(
+  await eachWithProgress(
     fleet.appliances,
     async (appliance) => {
       await call('POST /fleet/register', appliance);
@@ -102,7 +98,7 @@ async function measureSize(appliances: number, titles: number, services: { dynam
   const health = (index: number) => ({ load: Number(fleet.health[index].load.toFixed(6)), egressGbps: 12.5, diskUsedBytes: 180e12, errorRate: Number(fleet.health[index].errorRate.toFixed(6)) });
   note('  first reports: health and holdings');
   clockMs += 1000;
-  await inParallel(
+  await eachWithProgress(
     fleet.appliances,
     (appliance, index) => call('POST /fleet/report', { applianceId: appliance.applianceId, health: health(index), holdings: holdingsOf(1, fleet.holdings[index], new Set(fleet.holdings[index])) }),
     (done) => note(`  ${done} reported`),
@@ -125,7 +121,7 @@ async function measureSize(appliances: number, titles: number, services: { dynam
   clockMs += REPORT_INTERVAL_SECONDS * 1000;
   const beforeRound = capacity();
   let reportBytes = 0;
-  await inParallel(
+  await eachWithProgress(
     fleet.appliances,
     async (appliance, index) => {
       const body = { applianceId: appliance.applianceId, health: health(index) };
@@ -146,11 +142,11 @@ async function measureSize(appliances: number, titles: number, services: { dynam
   // in each 10 s between builds.
   note('  the builder while fills run: a 30th of the fleet sends new holdings between two builds');
   clockMs += SNAPSHOT_INTERVAL_SECONDS * 1000;
-  const changing = fleet.appliances.filter((_, index) => index % 30 === 0);
-  await inParallel(
+  const changing = fleet.appliances.flatMap((_, index) => (index % 30 === 0 ? [index] : []));
+  await eachWithProgress(
     changing,
-    (appliance) => {
-      const index = fleet.appliances.indexOf(appliance);
+    (index) => {
+      const appliance = fleet.appliances[index];
       const placed = fleet.holdings[index];
       return call('POST /fleet/report', { applianceId: appliance.applianceId, health: health(index), holdings: holdingsOf(1, placed, new Set(placed.slice(0, -1))) });
     },

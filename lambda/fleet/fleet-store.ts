@@ -4,6 +4,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { FLEET_SHARDS, fleetShardKey, ItemKey, itemKeys, placementPrefix, REQUEST_LIMITS } from '../shared/control-table';
 import { conditionally, queryAll } from '../shared/dynamodb';
+import { inParallel } from '../shared/in-parallel';
 import { buildUpdate } from '../shared/update-expression';
 import { HealthReport, heldPositions, Holdings, holdingsDigest, Registration } from './fleet-protocol';
 
@@ -424,7 +425,7 @@ export class FleetStore {
     for (let start = 0; start < keys.length; start += 100) {
       pages.push(keys.slice(start, start + 100));
     }
-    const readPage = async (page: readonly ItemKey[]) => {
+    await inParallel(pages, 16, async (page) => {
       for (let pending: Record<string, unknown>[] = page.map((key) => ({ ...key })), attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
@@ -433,10 +434,7 @@ export class FleetStore {
         items.push(...(Responses?.[this.tableName] ?? []));
         pending = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }
-    };
-    for (let next = 0; next < pages.length; next += 16) {
-      await Promise.all(pages.slice(next, next + 16).map(readPage));
-    }
+    });
     return items;
   }
 }

@@ -1,5 +1,6 @@
 import { heldPositions } from '../fleet/fleet-protocol';
 import { ApplianceHealth, ApplianceRegistration, FleetStore } from '../fleet/fleet-store';
+import { inParallel } from '../shared/in-parallel';
 import { ID_PATTERN } from '../shared/request-fields';
 import { SNAPSHOT_FORMAT, SnapshotAppliance, SteeringSnapshot } from './snapshot';
 
@@ -350,15 +351,4 @@ function sized(bits: Uint32Array, words: number): Uint32Array {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) {
-        await work(items[next++]);
-      }
-    }),
-  );
 }

@@ -1,5 +1,6 @@
 import { parseIp, ParsedPrefix, parsePrefix } from '../../../lambda/playback/ip-prefix';
 import { ApplianceView, FleetIndex, hash32, SteeringPolicy, SteeringRequest } from '../../../lambda/playback/steering';
+import { rendezvousScore } from '../../../lambda/shared/rendezvous';
 import { decodeSnapshot, encodeSnapshot, orderByHolders, SNAPSHOT_FORMAT, SteeringSnapshot } from '../../../lambda/steering/snapshot';
 import { random } from '../../../simulator/synthetic';
 
@@ -248,7 +249,7 @@ describe('steering from a snapshot', () => {
 function referenceSteer(fleet: readonly ApplianceView[], request: SteeringRequest): string[] {
   const ip = request.clientIp === undefined ? undefined : parseIp(request.clientIp);
   const clusterIds = [...new Set(fleet.map((view) => view.clusterId))];
-  const score = (id: string) => murmurMix(hash32(request.sessionKey), hash32(id));
+  const score = (id: string) => rendezvousScore(hash32(request.sessionKey), hash32(id));
   const byScore = (ids: string[]) => ids.map((id, at) => ({ id, at })).sort((a, b) => score(b.id) - score(a.id) || a.at - b.at).map((entry) => entry.id);
   const longestCovering = (clusterId: string) => {
     const lengths = fleet
@@ -299,15 +300,4 @@ function covers(prefix: ParsedPrefix, ip: Uint8Array): boolean {
     }
   }
   return true;
-}
-
-/** Murmur3's finalizer over two hashes, as steering scores a key on a node. */
-function murmurMix(a: number, b: number): number {
-  let h = (a ^ Math.imul(b, 0x9e3779b1)) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
