@@ -36,7 +36,7 @@ export function referenceBytes(codecs: readonly Codec[], durationSeconds: number
 }
 
 /** The title as ingest creates it: processing, with the jobs its ladder mode needs still to run. */
-export function processingTitle(titleId: string, source: EncodingRecord['source'], ladder: LadderMode, nowIso: string): CatalogTitle {
+export function processingTitle(titleId: string, source: EncodingRecord['source'], ladder: LadderMode, nowIso: string, series?: CatalogTitle['series']): CatalogTitle {
   const base = source.key.split('/').pop() ?? source.key;
   return {
     titleId,
@@ -47,6 +47,7 @@ export function processingTitle(titleId: string, source: EncodingRecord['source'
     renditions: [],
     manifests: {},
     encoding: { ladder, source, jobs: {} },
+    ...(series === undefined ? {} : { series }),
   };
 }
 

@@ -1,5 +1,6 @@
 import { CreateJobCommand, MediaConvertClient, ProbeCommand } from '@aws-sdk/client-mediaconvert';
 import { HeadObjectCommand, HeadObjectCommandOutput, NotFound, S3Client } from '@aws-sdk/client-s3';
+import { CatalogTitle } from '../catalog/catalog';
 import { CatalogStore } from '../catalog/catalog-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
@@ -40,6 +41,34 @@ export interface IngestDependencies {
 
 /** Uploads may choose their ladder with this object metadata: `fixed` or `automated`. */
 export const LADDER_METADATA = 'nearstream-ladder';
+/** An episode's upload names its series with this object metadata, and its place in it with `EPISODE_METADATA`. */
+export const SERIES_METADATA = 'nearstream-series';
+/** 1-based, counting on across seasons; only with `SERIES_METADATA`. */
+export const EPISODE_METADATA = 'nearstream-episode';
+const SERIES_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const MAX_EPISODE = 100_000;
+
+/**
+ * The series an upload's metadata names (both keys or neither), or why it cannot be used: fill
+ * planning predicts an episode from the ones before it, so a wrong number would misplace it.
+ */
+export function seriesFromMetadata(metadata: Readonly<Record<string, string>> | undefined): { series?: CatalogTitle['series'] } | { problem: string } {
+  const id = metadata?.[SERIES_METADATA];
+  const episode = metadata?.[EPISODE_METADATA];
+  if (id === undefined && episode === undefined) {
+    return {};
+  }
+  if (id === undefined || episode === undefined) {
+    return { problem: `object metadata ${SERIES_METADATA} and ${EPISODE_METADATA} go together (got only ${id === undefined ? EPISODE_METADATA : SERIES_METADATA})` };
+  }
+  if (!SERIES_ID.test(id)) {
+    return { problem: `object metadata ${SERIES_METADATA} must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit (got '${id.slice(0, 140)}')` };
+  }
+  if (!/^[0-9]{1,6}$/.test(episode) || Number(episode) < 1 || Number(episode) > MAX_EPISODE) {
+    return { problem: `object metadata ${EPISODE_METADATA} must be a whole number from 1 to ${MAX_EPISODE} (got '${episode.slice(0, 40)}')` };
+  }
+  return { series: { id, episode: Number(episode) } };
+}
 
 /**
  * The first step of the encoding workflow for one upload: refuse it if it is too large or not a
@@ -72,8 +101,9 @@ export function createIngestHandler(deps: IngestDependencies) {
     const requestedLadder = head.output.Metadata?.[LADDER_METADATA];
     const validLadder = requestedLadder === undefined || requestedLadder === 'fixed' || requestedLadder === 'automated';
     const ladder: LadderMode = validLadder && requestedLadder ? requestedLadder : settings.defaultLadder;
+    const episode = seriesFromMetadata(head.output.Metadata);
     const created = await deps.catalog.putIfAbsent(
-      processingTitle(titleId, { bucket, key, versionId, bytes: size }, ladder, deps.nowIso()),
+      processingTitle(titleId, { bucket, key, versionId, bytes: size }, ladder, deps.nowIso(), 'series' in episode ? episode.series : undefined),
     );
     const title = created ? undefined : await deps.catalog.get(titleId);
     if (title && needsNoMoreJobs(title)) {
@@ -81,6 +111,9 @@ export function createIngestHandler(deps: IngestDependencies) {
     }
     if (!validLadder) {
       return reject(`object metadata ${LADDER_METADATA} must be 'fixed' or 'automated' (got '${requestedLadder}')`);
+    }
+    if ('problem' in episode) {
+      return reject(episode.problem);
     }
     if (size > settings.maxUploadBytes) {
       return reject(`upload is ${size} bytes; the limit is ${settings.maxUploadBytes}`);

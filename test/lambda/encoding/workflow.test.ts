@@ -225,6 +225,35 @@ describe('encoding workflow', () => {
     expect(result).toMatchObject({ outcome: 'rejected', reason: "object metadata nearstream-ladder must be 'fixed' or 'automated' (got 'fancy')" });
   });
 
+  it('records the series and episode an upload names, for fill planning', async () => {
+    await s3.put('source', 'uploads/s01e03.mp4', 'x', { 'nearstream-series': 'night-shift', 'nearstream-episode': '3' });
+    probeFinds(1080);
+    const result = await ingest()(upload('uploads/s01e03.mp4'));
+    expect(result).toMatchObject({ outcome: 'submitted' });
+    expect(await catalog.get(result.titleId)).toMatchObject({ status: 'processing', series: { id: 'night-shift', episode: 3 } });
+
+    await s3.put('source', 'uploads/film.mp4', 'x');
+    const film = await ingest()(upload('uploads/film.mp4'));
+    expect(await catalog.get(film.titleId)).not.toHaveProperty('series');
+  });
+
+  it.each([
+    [{ 'nearstream-series': 'night-shift' }, 'object metadata nearstream-series and nearstream-episode go together (got only nearstream-series)'],
+    [{ 'nearstream-episode': '2' }, 'object metadata nearstream-series and nearstream-episode go together (got only nearstream-episode)'],
+    [{ 'nearstream-series': 'night shift', 'nearstream-episode': '2' }, /nearstream-series must be 1-128 letters.*got 'night shift'/],
+    [{ 'nearstream-series': '-x', 'nearstream-episode': '2' }, /nearstream-series must be .*starting with a letter or digit/],
+    [{ 'nearstream-series': 'x'.repeat(129), 'nearstream-episode': '2' }, /nearstream-series must be 1-128/],
+    [{ 'nearstream-series': 'ns', 'nearstream-episode': '0' }, "object metadata nearstream-episode must be a whole number from 1 to 100000 (got '0')"],
+    [{ 'nearstream-series': 'ns', 'nearstream-episode': '2.5' }, /nearstream-episode must be a whole number .*got '2.5'/],
+    [{ 'nearstream-series': 'ns', 'nearstream-episode': '100001' }, /nearstream-episode must be a whole number/],
+    [{ 'nearstream-series': 'ns', 'nearstream-episode': 'three' }, /nearstream-episode must be a whole number .*got 'three'/],
+  ])('rejects series metadata %j naming what is wrong, before probing', async (metadata, reason) => {
+    await s3.put('source', 'uploads/bad-series.mp4', 'x', metadata);
+    const result = await ingest()(upload('uploads/bad-series.mp4'));
+    expect(result).toMatchObject({ outcome: 'rejected', reason: typeof reason === 'string' ? reason : expect.stringMatching(reason) });
+    expect(mediaConvertMock.calls()).toHaveLength(0);
+  });
+
   it('fails the title from a workflow error caught by the state machine', async () => {
     await s3.put('source', 'uploads/crashed.mp4', 'x');
     probeFinds(720);
