@@ -77,7 +77,7 @@ async function measureSize(appliances: number, titles: number, services: { dynam
   const capacity = recordConsumedCapacity(client);
   const store = new FleetStore(client, table);
   let clockMs = Date.now();
-  const handler = createFleetHandler({ store, now: () => new Date(clockMs) });
+  const handler = createFleetHandler({ store, now: () => new Date(clockMs), metrics: { addMetric: () => undefined } });
   const fleet = syntheticFleet({ appliances, titles, seed: 7, nowMs: clockMs });
   // Each appliance signs as its own principal, as an instance's role session or a node's certificate does.
   const call = async (route: 'POST /fleet/register' | 'POST /fleet/report', body: { readonly applianceId: string } & Record<string, unknown>) => {

@@ -1,4 +1,3 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { titleIdSchema } from '../fleet/fleet-protocol';
 import { REQUEST_LIMITS } from '../shared/control-table';
@@ -6,6 +5,7 @@ import { decodeCursor, encodeCursor } from '../shared/cursor';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
 import { HttpError, json, parseParameters, routedHandler, viewerAccountId } from '../shared/http';
+import { lambdaEntry } from '../shared/lambda-entry';
 import { wholeNumber } from '../shared/request-fields';
 import { isPlayable, publicView } from './catalog';
 import { CATALOG_CURSOR, CatalogStore } from './catalog-store';
@@ -55,12 +55,9 @@ export function createCatalogHandler(deps: CatalogDependencies) {
   });
 }
 
-let fromEnvironment: ReturnType<typeof createCatalogHandler> | undefined;
-
-export const handler = (event: APIGatewayProxyEventV2) => {
-  fromEnvironment ??= createCatalogHandler({
+export const handler = lambdaEntry(() =>
+  createCatalogHandler({
     catalog: new CatalogStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME')),
     nowMs: Date.now,
-  });
-  return fromEnvironment(event);
-};
+  }),
+);

@@ -4,6 +4,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Context } from 'aws-lambda';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
+import { lambdaEntry } from '../shared/lambda-entry';
 import { logger, tracer } from '../shared/powertools';
 import { BootstrapRoles, bootstrapRoles } from './bootstrap-roles';
 import { BAD_TAG_REASONS, DAILY_RETRY_HOUR_UTC, DEFAULT_RUN_INTERVAL_MINUTES, FailedDeletion, FoundStack, planCleanup, Skip, StackRef, Teardown } from './cleanup-plan';
@@ -350,13 +351,10 @@ export function invocationOf(context: Pick<Context, 'invokedFunctionArn' | 'getR
   return { account, partition, timesOutAt: new Date(now.getTime() + context.getRemainingTimeInMillis()) };
 }
 
-let fromEnvironment: ReturnType<typeof createCleanupHandler> | undefined;
-const logsClients = new Map<string, CloudWatchLogsClient>();
-
 /** EventBridge Scheduler invokes this every few minutes; the event carries nothing it needs. */
-export const handler = (_event: unknown, context: Context): Promise<CleanupSummary> => {
-  logger.addContext(context);
-  fromEnvironment ??= createCleanupHandler({
+export const handler = lambdaEntry(() => {
+  const logsClients = new Map<string, CloudWatchLogsClient>();
+  const cleanup = createCleanupHandler({
     regions: requireEnv('CLEANUP_REGIONS').split(','),
     qualifier: requireEnv('CDK_QUALIFIER'),
     topicArn: requireEnv('NOTIFICATION_TOPIC_ARN'),
@@ -375,5 +373,5 @@ export const handler = (_event: unknown, context: Context): Promise<CleanupSumma
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     runIntervalMinutes: positiveIntegerEnv('RUN_INTERVAL_MINUTES', DEFAULT_RUN_INTERVAL_MINUTES),
   });
-  return fromEnvironment(invocationOf(context, new Date()));
-};
+  return (_event: unknown, context: Context): Promise<CleanupSummary> => cleanup(invocationOf(context, new Date()));
+});

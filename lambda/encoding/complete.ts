@@ -4,6 +4,7 @@ import { CODECS, Codec, Rendition } from '../catalog/catalog';
 import { CatalogStore } from '../catalog/catalog-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
+import { lambdaEntry } from '../shared/lambda-entry';
 import { CodecOutputs, inventoryDue, RateTable, withJobCompleted } from './catalog-entry';
 import { failTitle } from './failure-notice';
 import { JobKind } from './ladder';
@@ -130,15 +131,12 @@ async function bytesUnder(s3: S3Client, bucket: string, prefix: string): Promise
   return total;
 }
 
-let fromEnvironment: ReturnType<typeof createCompleteHandler> | undefined;
-
-export const handler = (event: JobStateChangeEvent) => {
-  fromEnvironment ??= createCompleteHandler({
+export const handler = lambdaEntry(() =>
+  createCompleteHandler({
     catalog: new CatalogStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME')),
     s3: new S3Client({}),
     sns: new SNSClient({}),
     topicArn: requireEnv('FAILURE_TOPIC_ARN'),
     rates: JSON.parse(requireEnv('ENCODING_RATES_JSON')),
-  });
-  return fromEnvironment(event);
-};
+  }),
+);

@@ -1,3 +1,4 @@
+import { lambdaEntry } from '../shared/lambda-entry';
 import { inventoryBuilderFromEnvironment } from './inventory-builder-from-environment';
 import { TitleInventoryBuilder } from './title-inventory-builder';
 import { requireTitleId } from './title-id';
@@ -23,9 +24,4 @@ export function createHashObjectHandler(builder: TitleInventoryBuilder) {
   };
 }
 
-let fromEnvironment: ReturnType<typeof createHashObjectHandler> | undefined;
-
-export const handler = (input: HashObjectInput) => {
-  fromEnvironment ??= createHashObjectHandler(inventoryBuilderFromEnvironment());
-  return fromEnvironment(input);
-};
+export const handler = lambdaEntry(() => createHashObjectHandler(inventoryBuilderFromEnvironment()));

@@ -4,6 +4,7 @@ import { CatalogTitle } from '../catalog/catalog';
 import { CatalogStore } from '../catalog/catalog-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
+import { lambdaEntry } from '../shared/lambda-entry';
 import { needsNoMoreJobs, processingTitle, withJobSubmitted } from './catalog-entry';
 import { codecPrefix, JobKind, jobInput, JOBS_BY_MODE, jobSettings, LadderMode, MANIFEST_BASENAME } from './ladder';
 import { titleIdFor } from './title-id';
@@ -190,10 +191,8 @@ function urlDecoded(key: string): string | undefined {
   }
 }
 
-let fromEnvironment: ReturnType<typeof createIngestHandler> | undefined;
-
-export const handler = (event: UploadEvent) => {
-  fromEnvironment ??= createIngestHandler({
+export const handler = lambdaEntry(() =>
+  createIngestHandler({
     catalog: new CatalogStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME')),
     mediaConvert: new MediaConvertClient({}),
     s3: new S3Client({}),
@@ -206,6 +205,5 @@ export const handler = (event: UploadEvent) => {
       defaultLadder: requireEnv('DEFAULT_LADDER') === 'automated' ? 'automated' : 'fixed',
     },
     nowIso: () => new Date().toISOString(),
-  });
-  return fromEnvironment(event);
-};
+  }),
+);

@@ -1,3 +1,4 @@
+import { lambdaEntry } from '../shared/lambda-entry';
 import { inventoryBuilderFromEnvironment } from './inventory-builder-from-environment';
 import { TitleInventoryBuilder } from './title-inventory-builder';
 import { requireTitleId } from './title-id';
@@ -13,9 +14,4 @@ export function createPublishInventoryHandler(builder: TitleInventoryBuilder) {
   };
 }
 
-let fromEnvironment: ReturnType<typeof createPublishInventoryHandler> | undefined;
-
-export const handler = (input: { readonly titleId: string }) => {
-  fromEnvironment ??= createPublishInventoryHandler(inventoryBuilderFromEnvironment());
-  return fromEnvironment(input);
-};
+export const handler = lambdaEntry(() => createPublishInventoryHandler(inventoryBuilderFromEnvironment()));

@@ -2,6 +2,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { CatalogStore } from '../catalog/catalog-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
+import { lambdaEntry } from '../shared/lambda-entry';
 import { failTitle } from './failure-notice';
 import { IngestResult, UploadEvent } from './ingest';
 import { titleIdFor } from './title-id';
@@ -40,13 +41,10 @@ export function createRejectHandler(deps: RejectDependencies) {
   };
 }
 
-let fromEnvironment: ReturnType<typeof createRejectHandler> | undefined;
-
-export const handler = (input: RejectInput) => {
-  fromEnvironment ??= createRejectHandler({
+export const handler = lambdaEntry(() =>
+  createRejectHandler({
     catalog: new CatalogStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME')),
     sns: new SNSClient({}),
     topicArn: requireEnv('FAILURE_TOPIC_ARN'),
-  });
-  return fromEnvironment(input);
-};
+  }),
+);

@@ -1,9 +1,12 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { REQUEST_LIMITS } from '../shared/control-table';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
 import { callerPrincipalArn, HttpError, json, parseBody, parseParameters, routedHandler } from '../shared/http';
+import { lambdaEntry } from '../shared/lambda-entry';
+import { FLEET_METRICS, MetricSink } from '../shared/metric-names';
+import { metrics } from '../shared/powertools';
 import { applianceIdSchema, MAX_PLACEMENT_TITLES, registrationSchema, reportSchema } from './fleet-protocol';
 import { FleetRefusal, FleetRefusedError, FleetStore } from './fleet-store';
 
@@ -22,6 +25,8 @@ const REFUSAL_STATUS: Record<FleetRefusal, number> = {
 export interface FleetDependencies {
   readonly store: FleetStore;
   readonly now: () => Date;
+  /** Each accepted report's egress and error rate (the region's dashboard). */
+  readonly metrics: MetricSink;
 }
 
 /** `/fleet/*`: appliances register, report health (and holdings when they change), and find their fill manifest. */
@@ -37,6 +42,9 @@ export function createFleetHandler(deps: FleetDependencies) {
       const principal = callerPrincipalArn(event);
       const report = parseBody(event, reportSchema, MAX_REPORT_BYTES);
       const health = await refusalsAsHttp(deps.store.report(report, principal, deps.now().getTime()));
+      deps.metrics.addMetric(FLEET_METRICS.applianceReports, MetricUnit.Count, 1);
+      deps.metrics.addMetric(FLEET_METRICS.applianceEgressGbps, MetricUnit.Gigabits, report.health.egressGbps);
+      deps.metrics.addMetric(FLEET_METRICS.applianceErrorRate, MetricUnit.NoUnit, report.health.errorRate);
       // The node compares `holdings.digest` with its own and sends its holdings again when they differ.
       return json(200, { applianceId: health.applianceId, reportedAtMs: health.reportedAtMs, holdings: health.holdings ?? null });
     },
@@ -70,14 +78,12 @@ async function refusalsAsHttp<T>(operation: Promise<T>): Promise<T> {
   }
 }
 
-let fromEnvironment: ReturnType<typeof createFleetHandler> | undefined;
-
-export const handler = (event: APIGatewayProxyEventV2) => {
-  fromEnvironment ??= createFleetHandler({
+export const handler = lambdaEntry(() =>
+  createFleetHandler({
     store: new FleetStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME'), {
       maxAppliancesPerPrincipal: positiveIntegerEnv('MAX_APPLIANCES_PER_PRINCIPAL', 4),
     }),
     now: () => new Date(),
-  });
-  return fromEnvironment(event);
-};
+    metrics,
+  }),
+);

@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
+import { lambdaEntry } from '../shared/lambda-entry';
 import { logger, metrics } from '../shared/powertools';
 import { HeartbeatStore } from './heartbeat-store';
 import { healthResponse, probeWithinBudget } from './probe';
@@ -24,7 +25,6 @@ export function createHealthHandler(deps: HealthDependencies) {
     );
     metrics.addMetric('HeartbeatRoundTrip', MetricUnit.Milliseconds, result.roundTripMs);
     metrics.addMetric('HealthProbeFailure', MetricUnit.Count, result.healthy ? 0 : 1);
-    metrics.publishStoredMetrics();
     if (!result.healthy) {
       logger.warn('region unhealthy', { region: deps.region, reason: result.reason });
     }
@@ -32,13 +32,10 @@ export function createHealthHandler(deps: HealthDependencies) {
   };
 }
 
-let fromEnvironment: ReturnType<typeof createHealthHandler> | undefined;
-
-export const handler = (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  fromEnvironment ??= createHealthHandler({
+export const handler = lambdaEntry(() =>
+  createHealthHandler({
     store: new HeartbeatStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME')),
     region: requireEnv('AWS_REGION'),
     tableBudgetMs: positiveIntegerEnv('HEALTH_TABLE_BUDGET_MS', DEFAULT_TABLE_BUDGET_MS),
-  });
-  return fromEnvironment(event);
-};
+  }),
+);

@@ -1,10 +1,10 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { CatalogTitle, isPlayable, publicView } from '../catalog/catalog';
 import { CatalogStore } from '../catalog/catalog-store';
 import { ViewerStore } from '../playback/viewer-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
 import { httpHandler, json, viewerAccountId } from '../shared/http';
+import { lambdaEntry } from '../shared/lambda-entry';
 import { logger } from '../shared/powertools';
 import { DemandStore, TitleDemand } from '../telemetry/demand-store';
 import { utcDay } from '../telemetry/telemetry';
@@ -99,20 +99,15 @@ export function createHomeHandler(deps: HomeDependencies) {
   });
 }
 
-let fromEnvironment: ReturnType<typeof createHomeHandler> | undefined;
-
-export const handler = (event: APIGatewayProxyEventV2) => {
-  if (!fromEnvironment) {
-    const table = requireEnv('CONTROL_TABLE_NAME');
-    const client = sharedDocumentClient();
-    fromEnvironment = createHomeHandler({
-      catalog: new CatalogStore(client, table),
-      viewers: new ViewerStore(client, table),
-      demand: new DemandStore(client, table),
-      region: requireEnv('AWS_REGION'),
-      nowMs: Date.now,
-      topTitlesCacheMs: 60_000,
-    });
-  }
-  return fromEnvironment(event);
-};
+export const handler = lambdaEntry(() => {
+  const table = requireEnv('CONTROL_TABLE_NAME');
+  const client = sharedDocumentClient();
+  return createHomeHandler({
+    catalog: new CatalogStore(client, table),
+    viewers: new ViewerStore(client, table),
+    demand: new DemandStore(client, table),
+    region: requireEnv('AWS_REGION'),
+    nowMs: Date.now,
+    topTitlesCacheMs: 60_000,
+  });
+});

@@ -1,5 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { lambdaEntry } from '../shared/lambda-entry';
 import { logger } from '../shared/powertools';
 import { keyPairRequest, ResourceData, signingKeyRequest, trustCheckRequest } from './key-resources';
 import { OriginKeySecrets } from './origin-key-secrets';
@@ -59,11 +60,6 @@ async function respondToCloudFormation(url: string, body: string): Promise<void>
   }
 }
 
-let fromEnvironment: ReturnType<typeof createOriginKeyHandler> | undefined;
-
-export const handler = (event: CloudFormationCustomResourceEvent) => {
-  // More attempts than the default three (still with backoff and jitter, well inside the minute the
-  // function has): a throttled write during a rollback would leave the stack UPDATE_ROLLBACK_FAILED.
-  fromEnvironment ??= createOriginKeyHandler({ secrets: new SecretsManagerClient({ maxAttempts: 6 }), respond: respondToCloudFormation });
-  return fromEnvironment(event);
-};
+// More attempts than the default three (still with backoff and jitter, well inside the minute the
+// function has): a throttled write during a rollback would leave the stack UPDATE_ROLLBACK_FAILED.
+export const handler = lambdaEntry(() => createOriginKeyHandler({ secrets: new SecretsManagerClient({ maxAttempts: 6 }), respond: respondToCloudFormation }));

@@ -1,3 +1,4 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { GetObjectCommand, S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
@@ -6,7 +7,9 @@ import { CatalogTitle } from '../catalog/catalog';
 import { FleetStore } from '../fleet/fleet-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
-import { logger, tracer } from '../shared/powertools';
+import { lambdaEntry } from '../shared/lambda-entry';
+import { PLANNING_METRICS } from '../shared/metric-names';
+import { logger, metrics, tracer } from '../shared/powertools';
 import { SecretCache } from '../shared/secret-cache';
 import { parseKeyring } from '../shared/url-token';
 import { DemandStore } from '../telemetry/demand-store';
@@ -20,17 +23,24 @@ import { TitleInventory } from './title-inventory';
  */
 const MANIFEST_RESERVE_MS = 3 * 60_000;
 
-/** EventBridge Scheduler invokes this before the fill windows; the event carries nothing it needs. */
-export async function handler(_event: unknown, context: Context): Promise<{ planned: number }> {
-  const nowMs = Date.now();
-  const planned = await planRegion(dependencies(nowMs, nowMs + context.getRemainingTimeInMillis() - MANIFEST_RESERVE_MS));
-  for (const cluster of planned) {
-    logger.info('fill manifest announced', { ...cluster });
-  }
-  return { planned: planned.length };
-}
+/** What a planning run reads and writes through, the same for every run of an execution environment. */
+type PlanningClients = Omit<NightlyDependencies, 'nowMs' | 'inventoryDeadlineMs'>;
 
-function dependencies(nowMs: number, inventoryDeadlineMs: number): NightlyDependencies {
+/** EventBridge Scheduler invokes this before the fill windows; the event carries nothing it needs. */
+export const handler = lambdaEntry(() => {
+  const clients = clientsFromEnvironment();
+  return async (_event: unknown, context: Context): Promise<{ planned: number }> => {
+    const nowMs = Date.now();
+    const planned = await planRegion({ ...clients, nowMs, inventoryDeadlineMs: nowMs + context.getRemainingTimeInMillis() - MANIFEST_RESERVE_MS });
+    for (const cluster of planned) {
+      logger.info('fill manifest announced', { ...cluster });
+    }
+    metrics.addMetric(PLANNING_METRICS.clustersPlanned, MetricUnit.Count, planned.length);
+    return { planned: planned.length };
+  };
+});
+
+function clientsFromEnvironment(): PlanningClients {
   const table = requireEnv('CONTROL_TABLE_NAME');
   const bucket = requireEnv('ORIGIN_BUCKET');
   const client = sharedDocumentClient();
@@ -67,10 +77,8 @@ function dependencies(nowMs: number, inventoryDeadlineMs: number): NightlyDepend
     keyring: async () => parseKeyring(await secrets.get(requireEnv('URL_SIGNING_SECRET_NAME'))),
     region: requireEnv('AWS_REGION'),
     originBucket: bucket,
-    nowMs,
     historyDays: positiveIntegerEnv('PLANNING_HISTORY_DAYS', DEFAULT_PLANNER_OPTIONS.historyDays),
     validForHours: positiveIntegerEnv('MANIFEST_VALID_HOURS', 48),
-    inventoryDeadlineMs,
     clock: Date.now,
   };
 }

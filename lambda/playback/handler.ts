@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { CatalogStore } from '../catalog/catalog-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
 import { HttpError, httpHandler, json, parseBody, viewerAccountId } from '../shared/http';
+import { lambdaEntry } from '../shared/lambda-entry';
+import { PLAY_METRICS } from '../shared/metric-names';
 import { metrics, tracer } from '../shared/powertools';
 import { SecretCache } from '../shared/secret-cache';
 import { parseKeyring } from '../shared/url-token';
@@ -32,17 +33,15 @@ export function createPlayHandler(deps: PlayDependencies) {
     const request = parseBody(event, playRequestSchema);
     try {
       const grant = await authorizePlay(deps, accountId, request, event.requestContext.http.sourceIp);
-      metrics.addMetric('PlaysAuthorized', MetricUnit.Count, 1);
-      metrics.addMetric('SteeringDegraded', MetricUnit.Count, grant.steering.degraded ? 1 : 0);
+      metrics.addMetric(PLAY_METRICS.playsAuthorized, MetricUnit.Count, 1);
+      metrics.addMetric(PLAY_METRICS.steeringDegraded, MetricUnit.Count, grant.steering.degraded ? 1 : 0);
       return json(200, grant);
     } catch (error) {
       if (error instanceof PlayRefusedError) {
-        metrics.addMetric('PlaysRefused', MetricUnit.Count, 1);
+        metrics.addMetric(PLAY_METRICS.playsRefused, MetricUnit.Count, 1);
         throw new HttpError(REFUSAL_STATUS[error.refusal], error.refusal, error.message);
       }
       throw error;
-    } finally {
-      metrics.publishStoredMetrics();
     }
   });
 }
@@ -100,9 +99,5 @@ function originFromEnvironment(): OriginLocation {
   return { domainName: requireEnv('ORIGIN_DOMAIN_NAME') };
 }
 
-let fromEnvironment: ReturnType<typeof createPlayHandler> | undefined;
-
-export const handler = (event: APIGatewayProxyEventV2) => {
-  fromEnvironment ??= createPlayHandler(dependenciesFromEnvironment());
-  return fromEnvironment(event);
-};
+// A grant's sources carry signed URLs: they stay out of traces.
+export const handler = lambdaEntry(() => createPlayHandler(dependenciesFromEnvironment()), { captureResponse: false });

@@ -5,6 +5,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 /**
  * Created once per execution environment and shared by every handler in it. Service name,
  * namespace and log level come from the POWERTOOLS_* variables the function construct sets.
+ * `lambdaEntry` gives them each invocation's context and publishes the metrics handlers add.
  */
 export const logger = new Logger();
 export const metrics = new Metrics();

@@ -1,9 +1,10 @@
 import { Metrics, MetricResolution, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ViewerStore } from '../playback/viewer-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
 import { httpHandler, invalid, json, parseBody, viewerAccountId } from '../shared/http';
+import { lambdaEntry } from '../shared/lambda-entry';
+import { TELEMETRY_METRICS } from '../shared/metric-names';
 import { metrics as sharedMetrics } from '../shared/powertools';
 import { DemandStore } from './demand-store';
 import { EVENT_WINDOW_RULE, eventBatchSchema, firstEventOutsideWindow, SessionFacts, summarize, utcDay } from './telemetry';
@@ -13,6 +14,11 @@ const MAX_BATCH_BYTES = 64 * 1024;
 export interface TelemetryDependencies {
   readonly viewers: ViewerStore;
   readonly demand: DemandStore;
+  /**
+   * Where the SPS and failure metrics go, with a `region` default dimension; the caller publishes
+   * them after each invocation (`lambdaEntry` publishes the shared `metrics`, which the function
+   * passes here).
+   */
   readonly metrics: Metrics;
   /** The control-plane region receiving the batch; metrics and demand are per region. */
   readonly region: string;
@@ -57,10 +63,9 @@ export function createTelemetryHandler(deps: TelemetryDependencies) {
       Promise.all(summary.positions.map((position) => deps.viewers.putWatchPosition(accountId, position))),
     ]);
 
-    deps.metrics.addMetric('StreamStarts', MetricUnit.Count, summary.starts, MetricResolution.High);
-    deps.metrics.addMetric('PlayFailures', MetricUnit.Count, summary.fatalErrors, MetricResolution.High);
-    deps.metrics.addMetric('Rebuffers', MetricUnit.Count, summary.rebuffers);
-    deps.metrics.publishStoredMetrics();
+    deps.metrics.addMetric(TELEMETRY_METRICS.streamStarts, MetricUnit.Count, summary.starts, MetricResolution.High);
+    deps.metrics.addMetric(TELEMETRY_METRICS.playFailures, MetricUnit.Count, summary.fatalErrors, MetricResolution.High);
+    deps.metrics.addMetric(TELEMETRY_METRICS.rebuffers, MetricUnit.Count, summary.rebuffers);
 
     return json(202, {
       accepted: summary.accepted,
@@ -70,20 +75,15 @@ export function createTelemetryHandler(deps: TelemetryDependencies) {
   });
 }
 
-let fromEnvironment: ReturnType<typeof createTelemetryHandler> | undefined;
-
-export const handler = (event: APIGatewayProxyEventV2) => {
-  if (!fromEnvironment) {
-    const table = requireEnv('CONTROL_TABLE_NAME');
-    const client = sharedDocumentClient();
-    fromEnvironment = createTelemetryHandler({
-      viewers: new ViewerStore(client, table),
-      demand: new DemandStore(client, table),
-      metrics: sharedMetrics,
-      region: requireEnv('AWS_REGION'),
-      leaseSeconds: positiveIntegerEnv('STREAM_LEASE_SECONDS', 300),
-      nowMs: Date.now,
-    });
-  }
-  return fromEnvironment(event);
-};
+export const handler = lambdaEntry(() => {
+  const table = requireEnv('CONTROL_TABLE_NAME');
+  const client = sharedDocumentClient();
+  return createTelemetryHandler({
+    viewers: new ViewerStore(client, table),
+    demand: new DemandStore(client, table),
+    metrics: sharedMetrics,
+    region: requireEnv('AWS_REGION'),
+    leaseSeconds: positiveIntegerEnv('STREAM_LEASE_SECONDS', 300),
+    nowMs: Date.now,
+  });
+});

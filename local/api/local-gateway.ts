@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { API_CORS, ApiAuth } from '../../lambda/shared/api-routes';
 
 /** API Gateway HTTP APIs' payload quota. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
-export type LocalHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+/** The function construct's default timeout and memory, which the API's functions keep. */
+const API_FUNCTION_TIMEOUT_MS = 10_000;
+const API_FUNCTION_MEMORY_MB = 512;
+
+export type LocalHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface LocalRoute {
   readonly method: string;
@@ -15,6 +19,45 @@ export interface LocalRoute {
   readonly path: string;
   readonly auth: ApiAuth;
   readonly handler: LocalHandler;
+  /**
+   * The name of the function behind the route, as its invocations' context gives it.
+   * @default 'local-function'
+   */
+  readonly functionName?: string;
+}
+
+/** A function as its invocations' context describes it. */
+export interface LocalFunction {
+  readonly functionName: string;
+  /** The region its ARN names. */
+  readonly region: string;
+  readonly timeoutMs: number;
+  readonly memorySizeMb: number;
+}
+
+/**
+ * LOCAL STAND-IN for the context Lambda hands one invocation: a request id of its own, and the
+ * time left until `timeoutMs` from now. The account is the local platform's `000000000000`.
+ */
+export function localInvocationContext(fn: LocalFunction): Context {
+  const deadlineMs = Date.now() + fn.timeoutMs;
+  const gone = () => {
+    throw new Error('context.done, fail and succeed are not in the Node.js runtimes Nearstream uses: return or throw');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: fn.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${fn.region}:000000000000:function:${fn.functionName}`,
+    memoryLimitInMB: String(fn.memorySizeMb),
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${fn.functionName}`,
+    logStreamName: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomUUID().replace(/-/g, '')}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
+    done: gone,
+    fail: gone,
+    succeed: gone,
+  };
 }
 
 /** Checks a viewer's bearer token as the API's JWT authorizer does and returns its claims; throws when it is not valid. */
@@ -31,16 +74,21 @@ export interface LocalGatewayOptions {
    * @default - no CORS headers
    */
   readonly corsAllowedOrigins?: readonly string[];
+  /**
+   * The region the functions' context names.
+   * @default 'us-east-1'
+   */
+  readonly region?: string;
 }
 
 /**
  * LOCAL STAND-IN for API Gateway, for the local platform and tests: turns HTTP requests on a
- * loopback port into API Gateway v2 events for the real handlers, authorized as the real API is
- * configured. A viewer route needs a Bearer JWT that `viewerTokens` accepts (signature, issuer,
- * audience, expiry: see `jwtAuthorizer`); an appliance route needs a SigV4 Authorization header,
- * whose signature it does NOT check: its caller is `arn:aws:iam::000000000000:user/<access key
- * id>`. A handler that throws is a 500, as a Lambda error is behind API Gateway. Never expose it
- * beyond loopback.
+ * loopback port into API Gateway v2 events for the real handlers, each invoked with a context of
+ * its own (`localInvocationContext`), authorized as the real API is configured. A viewer route
+ * needs a Bearer JWT that `viewerTokens` accepts (signature, issuer, audience, expiry: see
+ * `jwtAuthorizer`); an appliance route needs a SigV4 Authorization header, whose signature it
+ * does NOT check: its caller is `arn:aws:iam::000000000000:user/<access key id>`. A handler that
+ * throws is a 500, as a Lambda error is behind API Gateway. Never expose it beyond loopback.
  */
 export class LocalGateway {
   private constructor(
@@ -74,7 +122,7 @@ export class LocalGateway {
           return;
         }
         const cors = corsHeaders(request, options.corsAllowedOrigins ?? []);
-        void dispatch(compiled, request, Buffer.concat(chunks), options.viewerTokens, cors)
+        void dispatch(compiled, request, Buffer.concat(chunks), options, cors)
           .catch(() => reply(500, 'Internal Server Error'))
           .then((result) => {
             response.writeHead(result.statusCode ?? 200, { ...(result.headers as http.OutgoingHttpHeaders), ...cors.headers });
@@ -132,7 +180,7 @@ async function dispatch(
   routes: readonly { route: LocalRoute; pattern: RegExp }[],
   request: http.IncomingMessage,
   body: Buffer,
-  viewerTokens: ViewerTokenVerifier | undefined,
+  options: LocalGatewayOptions,
   cors: Cors,
 ): Promise<APIGatewayProxyStructuredResultV2> {
   if (!(request.url ?? '/').startsWith('/') || (request.url ?? '/').startsWith('//')) {
@@ -157,7 +205,7 @@ async function dispatch(
     authorizer = { iam: { userArn: `arn:aws:iam::000000000000:user/${credential[1]}`, accountId: '000000000000' } };
   } else if (match.route.auth === 'viewer') {
     const token = /^Bearer (.+)$/.exec(authorization)?.[1];
-    const claims = token ? await viewerTokens!(token).catch(() => undefined) : undefined;
+    const claims = token ? await options.viewerTokens!(token).catch(() => undefined) : undefined;
     if (!claims) {
       return reply(401, 'Unauthorized');
     }
@@ -187,5 +235,11 @@ async function dispatch(
       authorizer,
     },
   } as unknown as APIGatewayProxyEventV2;
-  return match.route.handler(event);
+  const context = localInvocationContext({
+    functionName: match.route.functionName ?? 'local-function',
+    region: options.region ?? 'us-east-1',
+    timeoutMs: API_FUNCTION_TIMEOUT_MS,
+    memorySizeMb: API_FUNCTION_MEMORY_MB,
+  });
+  return match.route.handler(event, context);
 }

@@ -5,10 +5,10 @@ import { handler as home } from '../../lambda/home/handler';
 import { handler as planning } from '../../lambda/planning/handler';
 import { handler as play } from '../../lambda/playback/handler';
 import { handler as telemetry } from '../../lambda/telemetry/handler';
-import { runBuilds, steeringDependenciesFromEnvironment } from '../../lambda/steering/handler';
+import { handler as steeringSnapshot } from '../../lambda/steering/handler';
 import { API_ROUTES, ApiFunction } from '../../lambda/shared/api-routes';
 import { jwtAuthorizer } from '../api/jwt-authorizer';
-import { LocalGateway, LocalHandler } from '../api/local-gateway';
+import { LocalGateway, LocalHandler, localInvocationContext } from '../api/local-gateway';
 import { RegionGatewaySettings, RESULT_PREFIX } from './region-protocol';
 
 /**
@@ -21,9 +21,10 @@ const HANDLERS = { health, catalog, play, telemetry, home, fleet } satisfies Rec
 
 async function serve(settings: RegionGatewaySettings): Promise<void> {
   const gateway = await LocalGateway.start(
-    API_ROUTES.map((route) => ({ method: route.method, path: route.path, auth: route.auth, handler: HANDLERS[route.fn] })),
+    API_ROUTES.map((route) => ({ method: route.method, path: route.path, auth: route.auth, handler: HANDLERS[route.fn], functionName: `local-${route.fn}` })),
     {
       port: settings.port,
+      region: functionsRegion(),
       viewerTokens: jwtAuthorizer({ issuer: settings.issuer, audiences: settings.audiences, jwksUrl: settings.jwksUrl }),
       corsAllowedOrigins: settings.corsAllowedOrigins,
     },
@@ -43,13 +44,18 @@ async function serve(settings: RegionGatewaySettings): Promise<void> {
   await steering.done;
 }
 
-/** Runs the steering snapshot builder back to back, each run as one scheduled invocation would, until stopped. */
+/**
+ * Invokes the steering snapshot function back to back, as its schedule does every minute, until
+ * stopped; stopping ends the current invocation after the build under way (its time is up).
+ */
 function buildSteeringSnapshots(): { stop(): void; done: Promise<void> } {
   let stopping = false;
   const done = (async () => {
-    const deps = steeringDependenciesFromEnvironment();
     while (!stopping) {
-      await runBuilds(deps, () => (stopping ? 0 : 60_000));
+      // The function's timeout and memory.
+      const context = localInvocationContext({ functionName: 'local-steering-snapshot', region: functionsRegion(), timeoutMs: 65_000, memorySizeMb: 2048 });
+      const remainingMs = context.getRemainingTimeInMillis;
+      await steeringSnapshot({}, { ...context, getRemainingTimeInMillis: () => (stopping ? 0 : remainingMs()) });
     }
   })().catch((error: Error) => {
     process.stderr.write(`steering snapshot builder stopped: ${error.stack ?? error.message}\n`);
@@ -58,9 +64,19 @@ function buildSteeringSnapshots(): { stop(): void; done: Promise<void> } {
 }
 
 async function invokePlanning(): Promise<void> {
-  const deadline = Date.now() + 15 * 60_000;
-  const result = await planning({}, { getRemainingTimeInMillis: () => deadline - Date.now() } as Parameters<typeof planning>[1]);
+  // The fill planning function's timeout and memory.
+  const context = localInvocationContext({ functionName: 'local-planning', region: functionsRegion(), timeoutMs: 15 * 60_000, memorySizeMb: 1024 });
+  const result = await planning({}, context);
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+}
+
+/** The region the functions run in: `AWS_REGION`, which Lambda sets and the local platform sets as it would. */
+function functionsRegion(): string {
+  const region = process.env.AWS_REGION;
+  if (!region) {
+    throw new Error('AWS_REGION is not set; the local platform sets it with the functions\' environment');
+  }
+  return region;
 }
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -3,6 +3,7 @@ import { holdingsDigest, holdingsOf } from '../../lambda/fleet/fleet-protocol';
 import { FleetStore } from '../../lambda/fleet/fleet-store';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { applianceEvent, bodyOf } from '../support/events';
+import { MetricRecorder } from '../support/metric-recorder';
 import { leastPrivilege } from '../support/iam/least-privilege';
 
 const TABLE = 'nearstream-fleet-test';
@@ -35,13 +36,14 @@ describe('fleet API against DynamoDB Local', () => {
   let store: FleetStore;
   let clockMs = Date.parse('2026-11-21T12:00:00Z');
   let handler: ReturnType<typeof createFleetHandler>;
+  const metrics = new MetricRecorder();
 
   beforeAll(async () => {
     dynamo = await DynamoDbLocal.start();
     await dynamo.createControlTable(TABLE);
     store = new FleetStore(dynamo.documentClient(), TABLE);
     await store.putPlacement('oca-1', 1, PLACEMENT, clockMs + 86_400_000);
-    handler = iam.actingAs('fleet', createFleetHandler({ store, now: () => new Date(clockMs) }));
+    handler = iam.actingAs('fleet', createFleetHandler({ store, now: () => new Date(clockMs), metrics }));
   });
 
   afterAll(async () => {
@@ -95,6 +97,11 @@ describe('fleet API against DynamoDB Local', () => {
     });
     expect(await store.describe('oca-1')).toMatchObject({ load: 0.3, errorRate: 0.001 });
     expect(await store.heldTitles('oca-1')).toEqual(['t1', 't3']);
+    expect(metrics.recorded.slice(-3)).toEqual([
+      { name: 'ApplianceReports', unit: 'Count', value: 1 },
+      { name: 'ApplianceEgressGbps', unit: 'Gigabits', value: report([]).health.egressGbps },
+      { name: 'ApplianceErrorRate', unit: 'None', value: 0.001 },
+    ]);
   });
 
   it('keeps the holdings when a report carries health only', async () => {
@@ -136,11 +143,13 @@ describe('fleet API against DynamoDB Local', () => {
     expect(await store.heldTitles('oca-1')).toEqual([]);
   });
 
-  it('refuses reports from unregistered appliances and from the wrong principal', async () => {
+  it('refuses reports from unregistered appliances and from the wrong principal, counting neither', async () => {
+    const before = metrics.recorded.length;
     const unknown = await handler(applianceEvent('POST /fleet/report', ROLE, { body: { ...report([]), applianceId: 'oca-404' } }));
     const wrong = await handler(applianceEvent('POST /fleet/report', OTHER_ROLE, { body: report([]) }));
     expect([unknown.statusCode, bodyOf(unknown).error]).toEqual([404, 'not-registered']);
     expect([wrong.statusCode, bodyOf(wrong).error]).toEqual([403, 'owned-by-another-principal']);
+    expect(metrics.recorded).toHaveLength(before);
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHealthHandler, handler } from '../../lambda/health/handler';
 import { HeartbeatStore } from '../../lambda/health/heartbeat-store';
+import { localInvocationContext } from '../../local/api/local-gateway';
 import { DelayProxy } from '../support/delay-proxy';
 import { DynamoDbLocal, LOCAL_AWS_ENV } from '../support/dynamodb-local';
 import { leastPrivilege } from '../support/iam/least-privilege';
@@ -45,7 +46,7 @@ describe('GET /health against DynamoDB Local', () => {
     });
     const before = Math.floor(Date.now() / 1000);
 
-    const response = await iam.actingAs('health', handler)(event);
+    const response = await iam.actingAs('health', handler)(event, localInvocationContext({ functionName: 'health', region: 'us-west-2', timeoutMs: 10_000, memorySizeMb: 512 }));
 
     expect(response.statusCode).toBe(200);
     expect(response.headers).toMatchObject({ 'content-type': 'application/json', 'cache-control': 'no-store' });

@@ -1,4 +1,5 @@
 import { holdingsOf, MAX_PLACEMENT_TITLES, MAX_PREFIXES } from '../../lambda/fleet/fleet-protocol';
+import { MetricRecorder } from '../support/metric-recorder';
 import { FleetStore } from '../../lambda/fleet/fleet-store';
 import { createFleetHandler } from '../../lambda/fleet/handler';
 import { REQUEST_LIMITS } from '../../lambda/shared/control-table';
@@ -146,7 +147,7 @@ describe('hostile appliance requests against DynamoDB Local', () => {
     store = new FleetStore(dynamo.documentClient(), TABLE);
     await store.register(REGISTRATION, ROLE, new Date(clockMs));
     await store.putManifestPointer({ clusterId: 'isp-a-nyc', generation: 1, bucket: 'origin', key: 'manifests/isp-a-nyc/1.json', createdAt: new Date(clockMs).toISOString() });
-    const handler = createFleetHandler({ store, now: () => new Date(clockMs) });
+    const handler = createFleetHandler({ store, now: () => new Date(clockMs), metrics: new MetricRecorder() });
     routes = {
       'POST /fleet/register': { handler, legitimate: registerWith(REGISTRATION), status: 200 },
       'POST /fleet/report': { handler, legitimate: reportWith(report()), status: 200 },

@@ -9,6 +9,7 @@ import { DEFAULT_STEERING_POLICY } from '../../lambda/playback/steering';
 import { ViewerStore } from '../../lambda/playback/viewer-store';
 import { formatOriginSigningKey } from '../../lambda/shared/origin-signing-key';
 import { verifyToken } from '../../lambda/shared/url-token';
+import { localInvocationContext } from '../../local/api/local-gateway';
 import { DynamoDbLocal, LOCAL_AWS_ENV } from '../support/dynamodb-local';
 import { bodyOf, viewerEvent } from '../support/events';
 import { leastPrivilege } from '../support/iam/least-privilege';
@@ -351,8 +352,11 @@ describe('POST /play against DynamoDB Local', () => {
     });
     let restore: (() => void)[] = [];
 
+    type PlayFunction = typeof import('../../lambda/playback/handler').handler;
+    const invocation = () => localInvocationContext({ functionName: 'play', region: LOCAL_AWS_ENV.AWS_REGION, timeoutMs: 10_000, memorySizeMb: 1024 });
+
     /** The module's own `handler`, loaded afresh under `env`, with Secrets Manager answering from memory. */
-    function handlerFrom(env: Record<string, string>): (event: ReturnType<typeof viewerEvent>) => ReturnType<ReturnType<typeof createPlayHandler>> {
+    function handlerFrom(env: Record<string, string>): PlayFunction {
       const previous = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
       Object.assign(process.env, env);
       restore.push(() => {
@@ -361,7 +365,7 @@ describe('POST /play against DynamoDB Local', () => {
           else process.env[name] = value;
         }
       });
-      let handler!: ReturnType<typeof handlerFrom>;
+      let handler!: PlayFunction;
       jest.isolateModules(() => {
         const { SecretsManagerClient, GetSecretValueCommand } = require('@aws-sdk/client-secrets-manager');
         const { mockClient } = require('aws-sdk-client-mock');
@@ -384,7 +388,7 @@ describe('POST /play against DynamoDB Local', () => {
     it('signs the origin tier under ORIGIN_BASE_URL when it is set, for a local CloudFront stand-in', async () => {
       const handler = handlerFrom(variables({ ORIGIN_BASE_URL: LOCAL_ORIGIN }));
 
-      const response = await handler(viewerEvent('POST /play', 'erin', { body: { titleId: 'rare-1', device: { codecs: ['avc1'], maxHeight: 1080 } } }));
+      const response = await handler(viewerEvent('POST /play', 'erin', { body: { titleId: 'rare-1', device: { codecs: ['avc1'], maxHeight: 1080 } } }), invocation());
 
       expect(response.statusCode).toBe(200);
       const origin = (bodyOf(response) as { sources: Source[] }).sources.at(-1)!;
@@ -398,16 +402,16 @@ describe('POST /play against DynamoDB Local', () => {
     it('signs the origin tier under https://ORIGIN_DOMAIN_NAME when no base URL is set', async () => {
       const handler = handlerFrom(variables({ ORIGIN_BASE_URL: '' }));
 
-      const response = await handler(viewerEvent('POST /play', 'erin', { body: { titleId: 'rare-1', device: { codecs: ['avc1'], maxHeight: 1080 } } }));
+      const response = await handler(viewerEvent('POST /play', 'erin', { body: { titleId: 'rare-1', device: { codecs: ['avc1'], maxHeight: 1080 } } }), invocation());
 
       const origin = (bodyOf(response) as { sources: Source[] }).sources.at(-1)!;
       expect(origin.hls.startsWith(`https://${ORIGIN_DOMAIN}/titles/rare-1/avc1/index.m3u8?Policy=`)).toBe(true);
     });
 
-    it('refuses an ORIGIN_BASE_URL with a path, naming the variable', () => {
+    it('refuses an ORIGIN_BASE_URL with a path, naming the variable', async () => {
       const handler = handlerFrom(variables({ ORIGIN_BASE_URL: `${LOCAL_ORIGIN}/origin/` }));
 
-      expect(() => handler(viewerEvent('POST /play', 'erin', { body: {} }))).toThrow(
+      await expect(handler(viewerEvent('POST /play', 'erin', { body: {} }), invocation())).rejects.toThrow(
         `Environment variable ORIGIN_BASE_URL must be an http(s) URL with no path, query or trailing slash, such as http://127.0.0.1:4523 (got '${LOCAL_ORIGIN}/origin/')`,
       );
     });

@@ -5,6 +5,8 @@ import { createHomeHandler } from '../../lambda/home/handler';
 import { ViewerStore } from '../../lambda/playback/viewer-store';
 import { DemandStore } from '../../lambda/telemetry/demand-store';
 import { createTelemetryHandler } from '../../lambda/telemetry/handler';
+import { localInvocationContext } from '../../local/api/local-gateway';
+import { LOCAL_AWS_ENV } from '../../local/services/dynamodb-local';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { bodyOf, viewerEvent } from '../support/events';
 import { leastPrivilege } from '../support/iam/least-privilege';
@@ -107,12 +109,54 @@ describe('viewer API against DynamoDB Local', () => {
         rejected: [{ index: 3, reason: "session 's-bob' belongs to another account" }],
         leaseLost: [],
       });
+      // As the function's entry (lambdaEntry) does after every invocation.
+      metrics.publishStoredMetrics();
       const [emf] = emitted();
       expect(emf).toMatchObject({ StreamStarts: 1, PlayFailures: 1, region: 'us-west-2' });
       expect(JSON.stringify(emf)).toContain('"StorageResolution":1');
       expect(await demand.topTitlesInRegion('2026-11-21', 'us-west-2', 5)).toEqual([{ titleId: 'b-2', starts: 1 }]);
       expect(await demand.topTitlesInCluster('2026-11-21', 'isp-a', 5)).toEqual([{ titleId: 'b-2', starts: 1 }]);
       expect(await viewers.claimStreamSlot('alice', 1, 'intruder', NOW + 300_001, NOW + 600_000)).toBeUndefined();
+    });
+
+    it('publishes them as EMF on stdout through the function\'s entry, with its region, after each batch', async () => {
+      const environment = {
+        ...LOCAL_AWS_ENV,
+        AWS_REGION: 'sa-east-1',
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        CONTROL_TABLE_NAME: TABLE,
+        POWERTOOLS_METRICS_DISABLED: 'false',
+      };
+      const previous = Object.fromEntries(Object.keys(environment).map((name) => [name, process.env[name]]));
+      Object.assign(process.env, environment);
+      let telemetry!: typeof import('../../lambda/telemetry/handler').handler;
+      jest.isolateModules(() => {
+        telemetry = require('../../lambda/telemetry/handler').handler;
+      });
+      const printed: string[] = [];
+      const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => printed.push(String(chunk)) > 0);
+      const context = () => localInvocationContext({ functionName: 'telemetry', region: 'sa-east-1', timeoutMs: 10_000, memorySizeMb: 512 });
+      try {
+        // The function reads the wall clock: its batches are of now.
+        for (let batch = 0; batch < 2; batch++) {
+          const events = [{ type: 'start', sessionId: 's-bob', at: new Date().toISOString() }];
+          const response = await telemetry(viewerEvent('POST /events', 'bob', { body: { events } }), context());
+          expect(response.statusCode).toBe(202);
+        }
+      } finally {
+        stdout.mockRestore();
+        for (const [name, value] of Object.entries(previous)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+      }
+
+      const emf = printed.flatMap((chunk) => chunk.split('\n')).filter((line) => line.includes('"StreamStarts"')).map((line) => JSON.parse(line));
+      expect(emf).toEqual([
+        expect.objectContaining({ StreamStarts: 1, PlayFailures: 0, region: 'sa-east-1' }),
+        expect.objectContaining({ StreamStarts: 1, PlayFailures: 0, region: 'sa-east-1' }),
+      ]);
+      expect(emf[0]._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'region']]);
     });
 
     it('loses no start when many batches count the same title at once', async () => {

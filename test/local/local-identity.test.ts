@@ -14,6 +14,7 @@ describe('viewer sign-in on the local platform', () => {
   let issuer: LocalOidcIssuer;
   let gateway: LocalGateway;
   const seen: unknown[] = [];
+  const contexts: { functionName: string; invokedFunctionArn: string; awsRequestId: string; remainingMs: number }[] = [];
 
   beforeAll(async () => {
     issuer = await LocalOidcIssuer.start({ port: await freePort(), directory, accounts: [{ username: 'dev', password: 'correct horse', sub: 'dev-viewer' }], corsAllowedOrigins: [pageOrigin] });
@@ -29,8 +30,22 @@ describe('viewer sign-in on the local platform', () => {
           },
         },
         { method: 'GET', path: '/boom', auth: 'public', handler: async () => Promise.reject(new Error('handler bug')) },
+        {
+          method: 'GET',
+          path: '/context',
+          auth: 'public',
+          functionName: 'local-catalog',
+          handler: async (_event, context) => {
+            contexts.push({ ...context, remainingMs: context.getRemainingTimeInMillis() });
+            return { statusCode: 204 };
+          },
+        },
       ],
-      { viewerTokens: jwtAuthorizer({ issuer: issuer.issuer, audiences: [LOCAL_VIEWER_AUDIENCE], jwksUrl: issuer.jwksUrl }), corsAllowedOrigins: [pageOrigin] },
+      {
+        viewerTokens: jwtAuthorizer({ issuer: issuer.issuer, audiences: [LOCAL_VIEWER_AUDIENCE], jwksUrl: issuer.jwksUrl }),
+        corsAllowedOrigins: [pageOrigin],
+        region: 'eu-west-1',
+      },
     );
   });
 
@@ -152,6 +167,21 @@ describe('viewer sign-in on the local platform', () => {
     const response = await fetch(`${gateway.url}/boom`);
 
     expect([response.status, await response.json()]).toEqual([500, { message: 'Internal Server Error' }]);
+  });
+
+  it('invokes each handler with a Lambda context of its own: the function, a request id per request and the time left', async () => {
+    await fetch(`${gateway.url}/context`);
+    await fetch(`${gateway.url}/context`);
+
+    expect(contexts).toEqual([
+      expect.objectContaining({ functionName: 'local-catalog', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:000000000000:function:local-catalog' }),
+      expect.objectContaining({ functionName: 'local-catalog' }),
+    ]);
+    expect(contexts[0].awsRequestId).not.toBe(contexts[1].awsRequestId);
+    for (const { remainingMs } of contexts) {
+      expect(remainingMs).toBeGreaterThan(0);
+      expect(remainingMs).toBeLessThanOrEqual(10_000);
+    }
   });
 
   it('keeps its signing key across restarts, so tokens stay valid', async () => {

@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { MetricRecorder } from './metric-recorder';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -58,7 +59,7 @@ export class ApplianceWorld {
     [this.dynamo, this.s3] = await Promise.all([DynamoDbLocal.start(), S3Server.start(['origin'])]);
     await this.dynamo.createControlTable('fleet');
     this.fleet = new FleetStore(this.dynamo.documentClient(), 'fleet');
-    const handler = createFleetHandler({ store: this.fleet, now: () => new Date() });
+    const handler = createFleetHandler({ store: this.fleet, now: () => new Date(), metrics: new MetricRecorder() });
     this.gateway = await LocalGateway.start(
       ['POST /fleet/register', 'POST /fleet/report', 'GET /fleet/manifest'].map((routeKey) => {
         const [method, route] = routeKey.split(' ');

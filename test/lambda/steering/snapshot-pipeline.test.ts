@@ -1,4 +1,5 @@
 import { holdingsOf } from '../../../lambda/fleet/fleet-protocol';
+import { MetricRecorder } from '../../support/metric-recorder';
 import { FleetStore } from '../../../lambda/fleet/fleet-store';
 import { FleetCache } from '../../../lambda/playback/fleet-cache';
 import { SnapshotSource } from '../../../lambda/playback/snapshot-source';
@@ -43,7 +44,7 @@ describe('the steering snapshot', () => {
     index.steer({ clientIp: '198.51.100.20', region: 'us-east-1', titleId, sessionKey: 's-1' }, nowMs).map((choice) => choice.appliance.applianceId).sort();
   const builds = (builder: SnapshotBuilder, store: SnapshotStore) =>
     iam.actingAs('steering-snapshot', () =>
-      runBuilds({ builder, store, intervalMs: 10_000, nowMs: () => nowMs, sleep: async () => {} }, () => 0),
+      runBuilds({ builder, store, metrics: new MetricRecorder(), intervalMs: 10_000, nowMs: () => nowMs, sleep: async () => {} }, () => 0),
     )();
 
   beforeAll(async () => {
