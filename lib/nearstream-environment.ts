@@ -10,6 +10,7 @@ import { ControlPlaneStack } from './stacks/control-plane-stack';
 import { DataStack } from './stacks/data-stack';
 import { EncodingStack } from './stacks/encoding-stack';
 import { OriginReplicaStack } from './stacks/origin-replica-stack';
+import { SummaryDashboard } from './constructs/summary-dashboard';
 
 export interface NearstreamEnvironmentProps {
   readonly config: EnvironmentConfig;
@@ -72,6 +73,9 @@ export class NearstreamEnvironment extends Construct {
         region,
         shared: this.data.shared,
         originKey: originKeys[index],
+        otherRegion: regionsOf(config)[1 - index],
+        // MediaConvert and the upload workflow run in the primary region: its monitoring alarms on them.
+        encoding: index === 0 ? this.encoding.workflow : undefined,
         crossRegionReferences: true,
         env: { account: config.account, region },
         stackName: naming.stackName('control-plane', region),
@@ -80,6 +84,18 @@ export class NearstreamEnvironment extends Construct {
       });
       stack.addStackDependency(this.data, 'reads the replicated table and secret by name');
       return stack;
+    });
+    new SummaryDashboard(this.controlPlanes[0], 'SummaryDashboard', {
+      dashboardName: `${naming.prefix}-summary`,
+      regions: this.controlPlanes.map((stack, index) => ({
+        region: stack.region,
+        otherRegion: regionsOf(config)[1 - index],
+        playback: stack.playback,
+        steering: stack.steering,
+        dashboardName: stack.monitoring.dashboardName,
+      })),
+      controlTableName: naming.controlTableName,
+      playFailureMinimumPlays: config.alarms.playFailureMinimumPlays,
     });
     this.applianceImage = new ApplianceImageStack(this, 'ApplianceImage', {
       config,

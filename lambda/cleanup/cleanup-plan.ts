@@ -108,17 +108,18 @@ const REGION = '[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\\d';
 /**
  * The parts of an environment's stack names (lib/nearstream-environment.ts), each with its layer:
  * the order deletion goes in, the reverse of the stacks' dependencies. Appliances depend on their
- * region's control plane; control planes and encoding depend on data; data depends on the origin
- * replica. The appliance image depends on nothing but is deleted with the middle layer so that it
+ * region's control plane; the primary region's control plane on encoding (its monitoring alarms on
+ * the workflow's functions and dead letters); control planes and encoding on data; data on the
+ * origin replica. The appliance image depends on nothing but is deleted with the middle layer so that it
  * never outlives the appliances that boot from it. A regional part's stack names end in its region.
  */
 export const ENVIRONMENT_STACK_PARTS: readonly { readonly part: string; readonly regional: boolean; readonly layer: number }[] = [
   { part: 'appliances', regional: true, layer: 0 },
   { part: 'control-plane', regional: true, layer: 1 },
-  { part: 'encoding', regional: false, layer: 1 },
+  { part: 'encoding', regional: false, layer: 2 },
   { part: 'appliance-image', regional: false, layer: 1 },
-  { part: 'data', regional: false, layer: 2 },
-  { part: 'origin-replica', regional: true, layer: 3 },
+  { part: 'data', regional: false, layer: 3 },
+  { part: 'origin-replica', regional: true, layer: 4 },
 ];
 
 const STACK_PARTS = ENVIRONMENT_STACK_PARTS.map(({ part, regional, layer }) => ({

@@ -7,12 +7,14 @@ import {
   rolesAnywhereProblems,
   RolesAnywhereSettings,
 } from './appliance-settings';
+import { AlarmSettings, ALARMS_BY_KIND, alarmSettingProblems } from './alarm-settings';
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../../lambda/shared/url-token';
 import { ConfigError, ConfigProblem, positiveWholeNumberProblems } from './config-error';
 import { OriginKeyInput, originKeyProblems, OriginSigningKeySettings, originSigningKeysOf } from './origin-signing-keys';
 import { EnvironmentLifetime, LifetimeInput, lifetimeProblems } from './lifetime';
 import { corsProblems, ViewerAccessInput, viewerAuthProblems, ViewerAuthSettings, viewerEmailProblems, ViewerEmailSettings } from './viewer-access';
 
+export type { AlarmSettings } from './alarm-settings';
 export type { EnvironmentLifetime } from './lifetime';
 export type { OriginSigningKeySettings } from './origin-signing-keys';
 export type { ViewerAuthSettings, ViewerEmailSettings } from './viewer-access';
@@ -88,6 +90,8 @@ export interface EnvironmentConfig {
   readonly domain?: CustomDomain;
   readonly apiThrottle: ApiThrottleSettings;
   readonly apiAlarms: ApiAlarmSettings;
+  /** Thresholds of the steady-state, function, table, planning and fleet alarms of each region. */
+  readonly alarms: AlarmSettings;
   /** Web origins whose players may call the API from a browser (CORS); `*` for any. */
   readonly corsAllowedOrigins: readonly string[];
   readonly healthProbe: HealthProbeSettings;
@@ -146,6 +150,7 @@ const EPHEMERAL_DEFAULTS: Defaults = {
   kind: 'ephemeral',
   apiThrottle: { ratePerSecond: 100, burst: 200 },
   apiAlarms: { serverErrorRatePercent: 5, p99LatencyMs: 1500 },
+  alarms: ALARMS_BY_KIND.ephemeral,
   healthProbe: { tableBudgetMs: 500 },
   logRetentionDays: 7,
   playback: PLAYBACK_DEFAULTS,
@@ -159,6 +164,7 @@ export const NAMED_ENVIRONMENTS: Readonly<Record<string, Defaults>> = {
     kind: 'staging',
     apiThrottle: { ratePerSecond: 1000, burst: 2000 },
     apiAlarms: { serverErrorRatePercent: 2, p99LatencyMs: 1000 },
+    alarms: ALARMS_BY_KIND.staging,
     healthProbe: { tableBudgetMs: 500 },
     logRetentionDays: 90,
     playback: PLAYBACK_DEFAULTS,
@@ -170,6 +176,7 @@ export const NAMED_ENVIRONMENTS: Readonly<Record<string, Defaults>> = {
     // API of the account). Raise the burst here after AWS raises the quota.
     apiThrottle: { ratePerSecond: 10_000, burst: 5_000 },
     apiAlarms: { serverErrorRatePercent: 1, p99LatencyMs: 800 },
+    alarms: ALARMS_BY_KIND.prod,
     healthProbe: { tableBudgetMs: 500 },
     logRetentionDays: 365,
     playback: PLAYBACK_DEFAULTS,
@@ -331,6 +338,7 @@ export function validateSettings(config: EnvironmentConfig): void {
   if (config.applianceFleet) {
     problems.push(...fleetSettingProblems(config.applianceFleet));
   }
+  problems.push(...alarmSettingProblems(config.alarms));
   const errorRate = config.apiAlarms.serverErrorRatePercent;
   if (!(errorRate > 0 && errorRate <= 100)) {
     problems.push({ field: 'apiAlarms.serverErrorRatePercent', rule: `must be above 0 and at most 100 (got ${errorRate})` });

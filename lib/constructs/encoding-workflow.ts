@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import { CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Match, Rule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
@@ -40,13 +39,15 @@ const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda', 'encoding');
  * with retries) and fails the title with a notification when it cannot; MediaConvert's job state
  * changes then start the completion state machine (`EncodingCompletion`), which fails the title or
  * folds the job into it and, after its last job, writes its inventory before making it available.
- * Events that cannot be delivered land in a dead-letter queue, which alarms.
+ * Events that cannot be delivered land in a dead-letter queue, which the region's monitoring
+ * alarms on (`RegionMonitoring`).
  */
 export class EncodingWorkflow extends Construct {
   readonly stateMachine: StateMachine;
   readonly completion: EncodingCompletion;
   readonly failureTopic: Topic;
   readonly deadLetters: Queue;
+  private readonly ownFunctions: readonly NearstreamFunction[];
 
   constructor(scope: Construct, id: string, props: EncodingWorkflowProps) {
     super(scope, id);
@@ -68,14 +69,6 @@ export class EncodingWorkflow extends Construct {
       id: 'AwsSolutions::AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the encoding event rules; it alarms when anything lands in it.',
     });
-    new Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: 'Encoding events could not be delivered; inspect the dead-letter queue',
-      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    }).addAlarmAction(new SnsAction(this.failureTopic));
 
     const tableAccess = { envVar: 'CONTROL_TABLE_NAME', actions: ['dynamodb:GetItem', 'dynamodb:PutItem'] };
     const ingest = new NearstreamFunction(this, 'IngestFunction', {
@@ -128,6 +121,7 @@ export class EncodingWorkflow extends Construct {
       },
     }).bindTable(props.controlTable, tableAccess);
     failureNotifications.grantPublish(complete.role);
+    this.ownFunctions = [ingest, reject, complete];
     complete.role.addToPolicy(
       new PolicyStatement({
         actions: ['s3:ListBucket'],
@@ -204,6 +198,33 @@ export class EncodingWorkflow extends Construct {
       targets: [
         new SfnStateMachine(this.completion.stateMachine, { deadLetterQueue: this.deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(24) }),
       ],
+    });
+  }
+
+  /** MediaConvert jobs completed in this region's default queue (every Nearstream job runs there). */
+  metricJobsCompleted(): Metric {
+    return this.mediaConvertMetric('JobsCompletedCount', 'Encoding jobs completed');
+  }
+
+  /** MediaConvert jobs that ended in error: their titles fail. */
+  metricJobsErrored(): Metric {
+    return this.mediaConvertMetric('JobsErroredCount', 'Encoding jobs errored');
+  }
+
+  /** The workflow's functions, for their error and throttle alarms. */
+  get functions(): readonly NearstreamFunction[] {
+    return [...this.ownFunctions, this.completion.hashFunction, this.completion.publishFunction];
+  }
+
+  private mediaConvertMetric(metricName: string, label: string): Metric {
+    const { region, account } = Stack.of(this);
+    return new Metric({
+      namespace: 'AWS/MediaConvert',
+      metricName,
+      dimensionsMap: { Queue: `arn:aws:mediaconvert:${region}:${account}:queues/Default` },
+      statistic: Stats.SUM,
+      period: Duration.minutes(5),
+      label,
     });
   }
 }

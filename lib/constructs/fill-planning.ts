@@ -6,10 +6,14 @@ import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { CONTROL_TABLE_SCHEMA, itemKeys } from '../../lambda/shared/control-table';
+import { PLANNING_METRICS } from '../../lambda/shared/metric-names';
 import { inventoryKey } from '../../lambda/shared/title-inventory';
 import { MediaBucketRef } from './encoding-ladder';
 import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
+import { scheduleDeadLetters } from './schedule-dead-letters';
 
 export interface FillPlanningProps {
   readonly controlTable: ITableV2;
@@ -32,6 +36,8 @@ export interface FillPlanningProps {
 export class FillPlanning extends Construct {
   readonly function: NearstreamFunction;
   readonly schedule: Schedule;
+  /** Nightly invocations the scheduler could not deliver. */
+  readonly deadLetters: Queue;
 
   constructor(scope: Construct, id: string, props: FillPlanningProps) {
     super(scope, id);
@@ -85,9 +91,10 @@ export class FillPlanning extends Construct {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com'),
       description: 'EventBridge Scheduler invokes the nightly fill plan',
     });
+    this.deadLetters = scheduleDeadLetters(this, 'DeadLetters', 'the nightly fill planning schedule');
     this.schedule = new Schedule(this, 'Nightly', {
       schedule: ScheduleExpression.cron({ minute: '0', hour: String(props.runHourUtc) }),
-      target: new LambdaInvoke(this.function.handler, { role: schedulerRole, retryAttempts: 2 }),
+      target: new LambdaInvoke(this.function.handler, { role: schedulerRole, retryAttempts: 2, deadLetterQueue: this.deadLetters }),
       description: 'Plans tonight\'s fills before the appliances\' fill windows open',
     });
     const functionId = Stack.of(this).resolve((this.function.function.node.defaultChild as CfnResource).logicalId);
@@ -95,5 +102,10 @@ export class FillPlanning extends Construct {
       id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
       reason: 'LambdaInvoke grants invoking the planning function and its versions (ARN:*); it is the only function this role may invoke.',
     });
+  }
+
+  /** Clusters whose manifest a run announced, summed over a day by default. */
+  metricClustersPlanned(): Metric {
+    return this.function.publishedMetric(PLANNING_METRICS.clustersPlanned, { label: 'Clusters planned', period: Duration.days(1) });
   }
 }

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { Architecture, IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { IKey } from 'aws-cdk-lib/aws-kms';
@@ -10,6 +11,27 @@ import { EncryptedLogGroup } from './encrypted-log-group';
 
 /** The CloudWatch namespace every Nearstream function publishes its metrics to. */
 export const METRICS_NAMESPACE = 'Nearstream';
+
+/** How a dashboard or alarm reads one of a function's metrics. */
+export interface PublishedMetricOptions {
+  /** Dimensions the handler adds beyond `service` (the telemetry function's `region`). */
+  readonly dimensions?: Readonly<Record<string, string>>;
+  /** @default Stats.SUM */
+  readonly statistic?: string;
+  /** @default Duration.minutes(1) */
+  readonly period?: Duration;
+  readonly label?: string;
+  /** Read the metric from another region (dashboards only: an alarm watches its own region). */
+  readonly region?: string;
+}
+
+/** A metric math id for `name` in `region` (`starts_us_east_1`), unique when both regions share a graph. */
+export function metricId(name: string, region: string): string {
+  return `${name}_${region.replace(/[^a-z0-9]/g, '_')}`;
+}
+
+/** Period, statistic, label and (for dashboards) region of an intent metric. */
+export type MetricOptions = Omit<PublishedMetricOptions, 'dimensions'>;
 
 export interface NearstreamFunctionProps {
   /** Absolute path of the handler's TypeScript module. */
@@ -74,9 +96,12 @@ export class NearstreamFunction extends Construct {
   readonly function: NodejsFunction;
   readonly role: Role;
   readonly logGroup: EncryptedLogGroup;
+  /** The Powertools service name: the `service` dimension of every metric the function publishes. */
+  readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: NearstreamFunctionProps) {
     super(scope, id);
+    this.serviceName = props.serviceName;
 
     this.logGroup = new EncryptedLogGroup(this, 'Logs', {
       retentionDays: props.logRetentionDays,
@@ -129,6 +154,22 @@ export class NearstreamFunction extends Construct {
   /** The function as a Lambda `IFunction`, for integrations and event sources. */
   get handler(): IFunction {
     return this.function;
+  }
+
+  /**
+   * A custom metric the function publishes through Powertools (namespace `Nearstream`, dimension
+   * `service`), named as its handler names it (`lambda/shared/metric-names.ts`).
+   */
+  publishedMetric(metricName: string, options: PublishedMetricOptions = {}): Metric {
+    return new Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: this.serviceName, ...options.dimensions },
+      statistic: options.statistic ?? Stats.SUM,
+      period: options.period ?? Duration.minutes(1),
+      label: options.label,
+      region: options.region,
+    });
   }
 
   /** Sets `binding.envVar` to the table's name and grants exactly `binding.actions` on it and the named indexes. */

@@ -1,14 +1,17 @@
 import * as path from 'node:path';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { API_ROUTES, ApiFunction, FLEET_ROUTES } from '../../lambda/shared/api-routes';
+import { PLAY_METRICS, TELEMETRY_METRICS } from '../../lambda/shared/metric-names';
 import { CONTROL_TABLE_SCHEMA, FLEET_SHARD_PREFIX, itemKeys } from '../../lambda/shared/control-table';
 import { ApiThrottleSettings, PlaybackSettings, ViewerAuthSettings } from '../config/environment';
-import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
+import { MetricOptions, metricId, NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
 import { RegionalApi } from './regional-api';
 
 const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
@@ -131,5 +134,61 @@ export class PlaybackApi extends Construct {
     for (const route of FLEET_ROUTES) {
       this.api.grantInvoke(grantee, HttpMethod[route.method], route.path);
     }
+  }
+
+  /**
+   * Stream starts in this region, summed per minute by default: SPS x 60, the platform's steady
+   * state, which the SPS alarm and the chaos experiments' stop conditions watch.
+   */
+  metricStreamStarts(options: MetricOptions = {}): Metric {
+    return this.telemetryMetric(TELEMETRY_METRICS.streamStarts, { label: 'Stream starts', ...options });
+  }
+
+  /** Plays that failed fatally, as players report them. */
+  metricPlayFailures(options: MetricOptions = {}): Metric {
+    return this.telemetryMetric(TELEMETRY_METRICS.playFailures, { label: 'Play failures', ...options });
+  }
+
+  /** Rebuffering events players report. */
+  metricRebuffers(options: MetricOptions = {}): Metric {
+    return this.telemetryMetric(TELEMETRY_METRICS.rebuffers, { label: 'Rebuffers', ...options });
+  }
+
+  /**
+   * Failed plays over plays started or failed, in percent; 0 while fewer than `minimumPlays`
+   * happen in a period (a rate over a handful of plays says nothing).
+   */
+  metricPlayFailureRatePercent(minimumPlays: number, options: MetricOptions = {}): MathExpression {
+    const period = options.period ?? Duration.minutes(5);
+    // Ids unique per region: a dashboard may graph both regions' rates together.
+    const [starts, failures] = ['starts', 'failures'].map((name) => metricId(name, options.region ?? Stack.of(this).region));
+    return new MathExpression({
+      expression: `IF(${starts} + ${failures} >= ${minimumPlays}, 100 * ${failures} / (${starts} + ${failures}), 0)`,
+      usingMetrics: {
+        [starts]: this.metricStreamStarts({ ...options, period }),
+        [failures]: this.metricPlayFailures({ ...options, period }),
+      },
+      label: 'Play failure rate (%)',
+      period,
+    });
+  }
+
+  /** Plays `POST /play` authorized. */
+  metricPlaysAuthorized(options: MetricOptions = {}): Metric {
+    return this.functions.play.publishedMetric(PLAY_METRICS.playsAuthorized, { label: 'Plays authorized', ...options });
+  }
+
+  /** Plays `POST /play` refused (unknown title, no plan, stream limit...). */
+  metricPlaysRefused(options: MetricOptions = {}): Metric {
+    return this.functions.play.publishedMetric(PLAY_METRICS.playsRefused, { label: 'Plays refused', ...options });
+  }
+
+  /** Plays steered from a stale or missing fleet snapshot. */
+  metricSteeringDegraded(options: MetricOptions = {}): Metric {
+    return this.functions.play.publishedMetric(PLAY_METRICS.steeringDegraded, { label: 'Plays steered degraded', ...options });
+  }
+
+  private telemetryMetric(name: string, options: MetricOptions): Metric {
+    return this.functions.telemetry.publishedMetric(name, { ...options, dimensions: { region: options.region ?? Stack.of(this).region } });
   }
 }

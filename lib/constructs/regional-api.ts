@@ -75,6 +75,8 @@ export class RegionalApi extends Construct {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,
+      // Per-route requests, errors and latency on the region's dashboard.
+      detailedMetricsEnabled: true,
       throttle: { rateLimit: props.throttle.ratePerSecond, burstLimit: props.throttle.burst },
       accessLogSettings: {
         destination: new LogGroupLogDestination(this.accessLogs),
@@ -83,7 +85,7 @@ export class RegionalApi extends Construct {
     });
 
     this.serverErrorRateAlarm = new Alarm(this, 'ServerErrorRateAlarm', {
-      alarmDescription: `${props.apiName}: more than ${props.alarms.serverErrorRatePercent}% of requests answered 5xx`,
+      alarmDescription: `${props.apiName}: more than ${props.alarms.serverErrorRatePercent}% of requests answered 5xx in 2 of 3 five-minute periods. Runbook: the region's dashboard shows which route; that function's errors and logs say why. If the region is failing, its /health fails too and Route 53 moves players to the other region.`,
       metric: this.metricServerErrorRatePercent(),
       threshold: props.alarms.serverErrorRatePercent,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -92,7 +94,7 @@ export class RegionalApi extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     this.p99LatencyAlarm = new Alarm(this, 'P99LatencyAlarm', {
-      alarmDescription: `${props.apiName}: p99 latency above ${props.alarms.p99LatencyMs} ms`,
+      alarmDescription: `${props.apiName}: p99 latency above ${props.alarms.p99LatencyMs} ms in 2 of 3 five-minute periods. Runbook: the region's dashboard shows which route; compare its integration latency (the function) with the API's, and the control table's latency and throttles.`,
       metric: this.httpApi.metricLatency({ statistic: 'p99', period: Duration.minutes(5) }),
       threshold: props.alarms.p99LatencyMs,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

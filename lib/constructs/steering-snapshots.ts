@@ -6,11 +6,15 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { MathExpression, Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { STEERING_METRICS } from '../../lambda/shared/metric-names';
+import { scheduleDeadLetters } from './schedule-dead-letters';
 import { FLEET_SHARD_PREFIX, itemKeys } from '../../lambda/shared/control-table';
 import { healthKeyOf } from '../../lambda/steering/snapshot-store';
 import { restrictGrantsToAwsServices } from './key-policies';
-import { NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
+import { MetricOptions, metricId, NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
 
 export interface SteeringSnapshotsProps {
   readonly controlTable: ITableV2;
@@ -41,6 +45,8 @@ export class SteeringSnapshots extends Construct {
   readonly key: Key;
   readonly builder: NearstreamFunction;
   readonly schedule: Schedule;
+  /** Minute runs the scheduler could not deliver. */
+  readonly deadLetters: Queue;
 
   constructor(scope: Construct, id: string, props: SteeringSnapshotsProps) {
     super(scope, id);
@@ -106,9 +112,10 @@ export class SteeringSnapshots extends Construct {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com'),
       description: 'EventBridge Scheduler starts the steering snapshot builder every minute',
     });
+    this.deadLetters = scheduleDeadLetters(this, 'DeadLetters', 'the steering snapshot schedule');
     this.schedule = new Schedule(this, 'EveryMinute', {
       schedule: ScheduleExpression.rate(Duration.minutes(1)),
-      target: new LambdaInvoke(this.builder.handler, { role: schedulerRole, retryAttempts: 0 }),
+      target: new LambdaInvoke(this.builder.handler, { role: schedulerRole, retryAttempts: 0, deadLetterQueue: this.deadLetters }),
       description: 'Each run builds the steering snapshot every few seconds until the next run',
     });
     const functionId = Stack.of(this).resolve((this.builder.function.node.defaultChild as CfnResource).logicalId);
@@ -116,6 +123,38 @@ export class SteeringSnapshots extends Construct {
       id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
       reason: 'LambdaInvoke grants invoking the snapshot builder and its versions (ARN:*); it is the only function this role may invoke.',
     });
+  }
+
+  /** Appliances registered in this region, as of each snapshot build (the latest in a period). */
+  metricAppliancesRegistered(options: MetricOptions = {}): Metric {
+    return this.builder.publishedMetric(STEERING_METRICS.appliancesRegistered, { statistic: Stats.MAXIMUM, label: 'Appliances registered', ...options });
+  }
+
+  /** Registered appliances that missed three reports (90 s), as of each build. */
+  metricAppliancesSilent(options: MetricOptions = {}): Metric {
+    return this.builder.publishedMetric(STEERING_METRICS.appliancesSilent, { statistic: Stats.MAXIMUM, label: 'Appliances silent', ...options });
+  }
+
+  /** Silent appliances as a share of the registered fleet, in percent (0 with no fleet). */
+  metricSilentAppliancesPercent(options: MetricOptions = {}): MathExpression {
+    const period = options.period ?? Duration.minutes(5);
+    const [silent, registered] = ['silent', 'registered'].map((name) => metricId(name, options.region ?? Stack.of(this).region));
+    return new MathExpression({
+      expression: `IF(${registered} > 0, 100 * ${silent} / ${registered}, 0)`,
+      usingMetrics: { [silent]: this.metricAppliancesSilent({ ...options, period }), [registered]: this.metricAppliancesRegistered({ ...options, period }) },
+      label: 'Silent appliances (%)',
+      period,
+    });
+  }
+
+  /** Distinct titles held by at least one appliance of the region. */
+  metricTitlesHeld(options: MetricOptions = {}): Metric {
+    return this.builder.publishedMetric(STEERING_METRICS.titlesHeld, { statistic: Stats.MAXIMUM, label: 'Titles held', ...options });
+  }
+
+  /** Failed builds: plays keep the last good snapshot meanwhile. */
+  metricBuildFailures(options: MetricOptions = {}): Metric {
+    return this.builder.publishedMetric(STEERING_METRICS.snapshotBuildFailures, { label: 'Snapshot build failures', ...options });
   }
 
   /** Lets a play function read the snapshot: its location in the environment, GetObject on that one key. */

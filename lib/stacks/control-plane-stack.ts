@@ -17,6 +17,8 @@ import { importMediaBucket } from '../constructs/media-bucket-ref';
 import { LatencyRoutedApiDomain } from '../constructs/latency-routed-api-domain';
 import { NearstreamFunction } from '../constructs/nearstream-function';
 import { PlaybackApi } from '../constructs/playback-api';
+import { EncodingWorkflow } from '../constructs/encoding-workflow';
+import { RegionMonitoring } from '../constructs/region-monitoring';
 import { RegionalApi } from '../constructs/regional-api';
 import { SteeringSnapshots } from '../constructs/steering-snapshots';
 import { SharedDataOutputs } from './data-stack';
@@ -30,6 +32,10 @@ export interface ControlPlaneStackProps extends StackProps {
   readonly shared: SharedDataOutputs;
   /** The key of this region's origin bucket (the primary, or its replica), for the fill planner. */
   readonly originKey: IKey;
+  /** The other active region: the control table replicates to it. */
+  readonly otherRegion: string;
+  /** The encoding workflow, when it runs in this region: its dead letters alarm here. */
+  readonly encoding?: EncodingWorkflow;
 }
 
 const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
@@ -46,6 +52,7 @@ export class ControlPlaneStack extends Stack {
   readonly fillPlanning: FillPlanning;
   readonly steering: SteeringSnapshots;
   readonly routing?: LatencyRoutedApiDomain;
+  readonly monitoring: RegionMonitoring;
   /** This region's API: its custom hostname when the environment has a domain, else execute-api. */
   readonly regionalApiUrl: string;
 
@@ -124,6 +131,20 @@ export class ControlPlaneStack extends Stack {
       urlSigningSecret: Secret.fromSecretNameV2(this, 'PlanningSigningSecret', naming.urlSigningSecretName),
       runHourUtc: (fillWindowStartHourUtc + 23) % 24,
       functionDefaults,
+    });
+
+    this.monitoring = new RegionMonitoring(this, 'Monitoring', {
+      name: `${naming.prefix}-${region}`,
+      otherRegion: props.otherRegion,
+      alarmTopic,
+      thresholds: config.alarms,
+      api: this.api,
+      playback: this.playback,
+      steering: this.steering,
+      fillPlanning: this.fillPlanning,
+      functions: [this.healthFunction, ...Object.values(this.playback.functions), this.steering.builder, this.fillPlanning.function],
+      controlTableName: naming.controlTableName,
+      encoding: props.encoding,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.stage.url, description: `execute-api URL of ${region}` });

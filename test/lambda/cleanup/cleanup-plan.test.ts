@@ -61,16 +61,17 @@ describe('planCleanup', () => {
   it('deletes an expired environment one layer per run, across both regions, appliances first and the origin replica last', () => {
     expect(deletionOrder(environment('pr-41'))).toEqual([
       ['nearstream-pr-41-appliances-us-east-1', 'nearstream-pr-41-appliances-us-west-2'],
-      ['nearstream-pr-41-appliance-image', 'nearstream-pr-41-control-plane-us-east-1', 'nearstream-pr-41-control-plane-us-west-2', 'nearstream-pr-41-encoding'],
+      ['nearstream-pr-41-appliance-image', 'nearstream-pr-41-control-plane-us-east-1', 'nearstream-pr-41-control-plane-us-west-2'],
+      ['nearstream-pr-41-encoding'],
       ['nearstream-pr-41-data'],
       ['nearstream-pr-41-origin-replica-us-west-2'],
     ]);
   });
 
-  it('starts with the control planes, encoding and appliance image when the environment has no appliances', () => {
+  it('starts with the control planes and appliance image when the environment has no appliances', () => {
     const [teardown] = planCleanup(environment('pr-41', { appliances: false }), NOW).teardowns;
-    expect(names(teardown.start)).toEqual(['nearstream-pr-41-appliance-image', 'nearstream-pr-41-control-plane-us-east-1', 'nearstream-pr-41-control-plane-us-west-2', 'nearstream-pr-41-encoding']);
-    expect(names(teardown.waiting)).toEqual(['nearstream-pr-41-data', 'nearstream-pr-41-origin-replica-us-west-2']);
+    expect(names(teardown.start)).toEqual(['nearstream-pr-41-appliance-image', 'nearstream-pr-41-control-plane-us-east-1', 'nearstream-pr-41-control-plane-us-west-2']);
+    expect(names(teardown.waiting)).toEqual(['nearstream-pr-41-data', 'nearstream-pr-41-encoding', 'nearstream-pr-41-origin-replica-us-west-2']);
     expect(teardown.startsLastLayer).toBe(false);
   });
 
@@ -179,7 +180,7 @@ describe('planCleanup', () => {
 
   it('reads environment names with hyphens, even ones ending like a stack part', () => {
     expect(positionOf('nearstream-pr-feature-x-control-plane-us-west-2', 'pr-feature-x')).toEqual({ part: 'control-plane', layer: 1 });
-    expect(positionOf('nearstream-pr-data-data', 'pr-data')).toEqual({ part: 'data', layer: 2 });
+    expect(positionOf('nearstream-pr-data-data', 'pr-data')).toEqual({ part: 'data', layer: 3 });
     expect(positionOf('nearstream-pr-data-data', 'pr')).toBeUndefined();
     expect(deletionOrder(environment('pr-data', { appliances: false })).at(-2)).toEqual(['nearstream-pr-data-data']);
   });
@@ -207,16 +208,16 @@ describe('planCleanup', () => {
 
   it('reports a stack whose deletion failed with its reason, retries it in the daily run, and deletes nothing behind it', () => {
     const statusReason = 'The following resource(s) failed to delete: [Bucket83908E77].';
-    const stacks = environment('pr-41', { appliances: false, status: { 'nearstream-pr-41-encoding': 'DELETE_FAILED' } }).map((stack) =>
+    const stacks = environment('pr-41', { appliances: false, status: { 'nearstream-pr-41-control-plane-us-east-1': 'DELETE_FAILED' } }).map((stack) =>
       stack.status === 'DELETE_FAILED' ? { ...stack, statusReason, deletionStartedAt: new Date('2026-12-01T18:00:05Z') } : stack,
     );
     const [teardown] = planCleanup(stacks, NOW).teardowns;
-    expect(teardown.failed).toEqual([{ stackName: 'nearstream-pr-41-encoding', region: PRIMARY, statusReason, retry: false, announce: false }]);
-    expect(names(teardown.start)).not.toContain('nearstream-pr-41-encoding');
-    expect(names(teardown.waiting)).toEqual(['nearstream-pr-41-data', 'nearstream-pr-41-origin-replica-us-west-2']);
+    expect(teardown.failed).toEqual([{ stackName: 'nearstream-pr-41-control-plane-us-east-1', region: PRIMARY, statusReason, retry: false, announce: false }]);
+    expect(names(teardown.start)).not.toContain('nearstream-pr-41-control-plane-us-east-1');
+    expect(names(teardown.waiting)).toEqual(['nearstream-pr-41-data', 'nearstream-pr-41-encoding', 'nearstream-pr-41-origin-replica-us-west-2']);
 
     const [daily] = planCleanup(stacks, new Date('2026-12-02T09:07:00Z')).teardowns;
-    expect(daily.failed).toEqual([expect.objectContaining({ stackName: 'nearstream-pr-41-encoding', retry: true, announce: true })]);
+    expect(daily.failed).toEqual([expect.objectContaining({ stackName: 'nearstream-pr-41-control-plane-us-east-1', retry: true, announce: true })]);
     expect(names(daily.waiting)).toEqual(names(teardown.waiting));
   });
 
@@ -257,7 +258,7 @@ describe('planCleanup', () => {
       NOW,
     );
     expect(plan.teardowns.map((teardown) => [teardown.environment, names(teardown.start)])).toEqual([
-      ['pr-1', ['nearstream-pr-1-appliance-image', 'nearstream-pr-1-control-plane-us-east-1', 'nearstream-pr-1-control-plane-us-west-2', 'nearstream-pr-1-encoding']],
+      ['pr-1', ['nearstream-pr-1-appliance-image', 'nearstream-pr-1-control-plane-us-east-1', 'nearstream-pr-1-control-plane-us-west-2']],
       ['pr-2', ['nearstream-pr-2-data']],
     ]);
     expect(plan.skipped.map((skip) => [skip.environment, skip.reason])).toEqual([['pr-9', 'not-expired'], ['staging', 'protected-kind']]);

@@ -357,13 +357,13 @@ describe('the cleanup handler', () => {
   });
 
   it('goes on with the other stacks when CloudFormation refuses one, and does not say the environment is deleting its last stacks', async () => {
-    const model = new CloudFormationModel({ 'us-east-1': [stack('nearstream-pr-5-encoding', tagsOf('pr-5')), stack('nearstream-pr-5-appliance-image', tagsOf('pr-5'))] });
-    cloudFormationMock.on(DeleteStackCommand, { StackName: 'nearstream-pr-5-encoding' }).rejects(Object.assign(new Error('Stack is in UPDATE_ROLLBACK_FAILED state'), { name: 'ValidationError' }));
+    const model = new CloudFormationModel({ 'us-east-1': [stack('nearstream-pr-5-control-plane-us-east-1', tagsOf('pr-5')), stack('nearstream-pr-5-appliance-image', tagsOf('pr-5'))] });
+    cloudFormationMock.on(DeleteStackCommand, { StackName: 'nearstream-pr-5-control-plane-us-east-1' }).rejects(Object.assign(new Error('Stack is in UPDATE_ROLLBACK_FAILED state'), { name: 'ValidationError' }));
 
     const summary = await cleanup();
 
     expect(model.deleted.map((deleted) => deleted.stackName)).toEqual(['nearstream-pr-5-appliance-image']);
-    expect(summary.refused).toEqual([{ stackName: 'nearstream-pr-5-encoding', region: 'us-east-1', error: 'Stack is in UPDATE_ROLLBACK_FAILED state' }]);
+    expect(summary.refused).toEqual([{ stackName: 'nearstream-pr-5-control-plane-us-east-1', region: 'us-east-1', error: 'Stack is in UPDATE_ROLLBACK_FAILED state' }]);
     expect(summary).toMatchObject({ lastLayerStarted: [], waiting: ['pr-5'] });
     expect(published()).toHaveLength(1);
   });
