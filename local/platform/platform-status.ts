@@ -54,11 +54,11 @@ async function probe(url: string): Promise<{ ok: boolean; detail: string }> {
 }
 
 /**
- * What the web page shows of the running platform: each region's `/health` and stream starts per
- * second, each appliance as the control plane sees it (last report, titles held) and as it is
+ * What the web page shows of the running platform: each region's `/health`, stream starts per
+ * second and play failures (from the handlers' metrics, as CloudWatch would read them), each appliance as the control plane sees it (last report, titles held) and as it is
  * (edge answering, bytes served, last fill), and the catalog.
  */
-export function platformStatusSource(state: PlatformState, streamStartsPerSecond: (region: string) => number): () => Promise<PlatformStatus> {
+export function platformStatusSource(state: PlatformState, steadyState: (region: string) => Pick<RegionStatus, 'streamStartsPerSecond' | 'playFailuresLastMinute'>): () => Promise<PlatformStatus> {
   const documents = localDocumentClient(state);
   const fleet = new FleetStore(documents, state.tableName);
   const catalog = new CatalogStore(documents, state.tableName);
@@ -68,7 +68,7 @@ export function platformStatusSource(state: PlatformState, streamStartsPerSecond
       Promise.all(
         state.regions.map(async (region): Promise<RegionStatus> => {
           const health = await probe(`${region.url}/health`);
-          return { name: `${region.label} ${region.name}`, apiUrl: region.url, healthy: health.ok, detail: health.detail, streamStartsPerSecond: streamStartsPerSecond(region.name) };
+          return { name: `${region.label} ${region.name}`, apiUrl: region.url, healthy: health.ok, detail: health.detail, ...steadyState(region.name) };
         }),
       ),
       fleet.loadFleet().catch(() => []),

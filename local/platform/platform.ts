@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TELEMETRY_METRICS } from '../../lambda/shared/metric-names';
 import { Codec } from '../../lambda/catalog/catalog';
 import { ViewerStore } from '../../lambda/playback/viewer-store';
 import { bundleAgent } from '../../appliance-image/build';
@@ -73,6 +74,7 @@ export class LocalPlatform {
   readonly regions: LocalRegionProcess[] = [];
   readonly appliances: LocalAppliance[] = [];
   readonly metrics: MetricSample[] = [];
+  private page: Promise<ConsoleServer> | undefined;
   readonly config: EnvironmentConfig = resolveEnvironment({ name: 'local' });
   readonly layout: PlatformLayout;
   readonly ports: PlatformPorts;
@@ -281,11 +283,19 @@ export class LocalPlatform {
     }
   }
 
-  /** Stream starts per second in a region over the last `windowSeconds`, from its functions' metrics. */
+  /** Stream starts per second in a region over the last `windowSeconds`, from its functions' metrics: the steady state, as CloudWatch's SPS alarm reads it. */
   streamStartsPerSecond(region: string, windowSeconds = 10): number {
+    return this.metricSum(region, TELEMETRY_METRICS.streamStarts, windowSeconds) / windowSeconds;
+  }
+
+  /** Plays players reported failed in a region over the last `windowSeconds` (at most the 60 s kept). */
+  playFailures(region: string, windowSeconds = 60): number {
+    return this.metricSum(region, TELEMETRY_METRICS.playFailures, windowSeconds);
+  }
+
+  private metricSum(region: string, name: string, windowSeconds: number): number {
     const since = Date.now() - windowSeconds * 1000;
-    const starts = this.metrics.filter((sample) => sample.region === region && sample.name === 'StreamStarts' && sample.atMs >= since).reduce((sum, sample) => sum + sample.value, 0);
-    return starts / windowSeconds;
+    return this.metrics.filter((sample) => sample.region === region && sample.name === name && sample.atMs >= since).reduce((sum, sample) => sum + sample.value, 0);
   }
 
   /** Stops everything started, newest first; every stopper runs even when one fails. */
@@ -305,7 +315,16 @@ export class LocalPlatform {
 
   /** Serves the web page until `stop()`. */
   async openPage(): Promise<ConsoleServer> {
-    const status = platformStatusSource(this.state, (region) => this.streamStartsPerSecond(region));
+    // One page per platform: it has one port, and a second open would collide on it.
+    this.page ??= this.startPage().catch((error: Error) => {
+      this.page = undefined;
+      throw error;
+    });
+    return this.page;
+  }
+
+  private async startPage(): Promise<ConsoleServer> {
+    const status = platformStatusSource(this.state, (region) => ({ streamStartsPerSecond: this.streamStartsPerSecond(region), playFailuresLastMinute: this.playFailures(region) }));
     const page = await ConsoleServer.start({
       port: this.ports.page,
       config: () => ({

@@ -41,6 +41,8 @@ export interface RegionStatus {
   readonly healthy: boolean;
   readonly detail: string;
   readonly streamStartsPerSecond?: number;
+  /** Plays players reported failed in the last minute. */
+  readonly playFailuresLastMinute?: number;
 }
 
 export interface PlatformStatus {

@@ -76,6 +76,30 @@ describe('the local platform, end to end', () => {
     expect(demand.find((row) => row.titleId === platform.state.demoTitleId)?.starts).toBeGreaterThanOrEqual(1);
   });
 
+  it('counts a play failure a player reports from the handler\'s metrics, and shows it per region on the page', async () => {
+    const report = await play({ regions: regionEndpoints(platform.state), token, titleId: platform.state.demoTitleId!, speed: Infinity });
+    expect(report.sessionId).toBeDefined();
+    const before = platform.playFailures('us-east-1');
+    const region = platform.state.regions.find((entry) => entry.name === 'us-east-1')!;
+    const response = await fetch(`${region.url}/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [{ type: 'error', sessionId: report.sessionId, at: new Date().toISOString(), fatal: true, code: 'MEDIA_ERR_DECODE' }] }),
+    });
+    expect(response.status).toBe(202);
+    const deadline = Date.now() + 5_000;
+    while (platform.playFailures('us-east-1') === before && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(platform.playFailures('us-east-1')).toBe(before + 1);
+    expect(platform.playFailures('us-west-2')).toBe(0);
+
+    const page = await platform.openPage();
+    const status = (await (await fetch(`${page.url}/api/status`)).json()) as { regions: { name: string; playFailuresLastMinute?: number }[] };
+    const shown = status.regions.find((entry) => entry.name.endsWith('us-east-1'))!;
+    expect(shown.playFailuresLastMinute).toBe(before + 1);
+  });
+
   it('plays the title in headless Chromium from the web page, through the appliances', async () => {
     const page = await platform.openPage();
     const state = await playInBrowser(`${page.url}/`, { timeoutMs: 90_000 });

@@ -42,7 +42,7 @@ describe('the console page in chromium', () => {
   const allHealthy: PlatformStatus = {
     regions: [
       { name: 'region-a', apiUrl: 'http://127.0.0.1:9/', healthy: true, detail: 'health probe ok 4 s ago' },
-      { name: 'region-b', apiUrl: 'http://127.0.0.1:9/', healthy: true, detail: 'health probe ok 1 s ago', streamStartsPerSecond: 0.25 },
+      { name: 'region-b', apiUrl: 'http://127.0.0.1:9/', healthy: true, detail: 'health probe ok 1 s ago', streamStartsPerSecond: 0.25, playFailuresLastMinute: 3 },
     ],
     appliances: [
       { applianceId: 'appliance-1', clusterId: 'cluster-1', region: 'region-b', baseUrl: 'http://127.0.0.1:9', healthy: true, titlesHeld: 1, bytesServed: 3 * 1024 * 1024, lastFill: { at: '2026-11-21T02:00:00.000Z', result: 'complete' } },
@@ -135,7 +135,7 @@ describe('the console page in chromium', () => {
 
       await waitFor(async () => expect(await page.locator('#appliances-body tr').count()).toBe(2), 5_000, 'the status panel');
       const regions = await page.locator('#regions-body tr').allInnerTexts();
-      expect(regions).toEqual([expect.stringMatching(/region-a\s+● healthy/), expect.stringMatching(/region-b\s+● healthy\s+0\.25/)]);
+      expect(regions).toEqual([expect.stringMatching(/region-a\s+● healthy/), expect.stringMatching(/region-b\s+● healthy\s+0\.25\s+3\s/)]);
       const appliances = await page.locator('#appliances-body tr').allInnerTexts();
       expect(appliances).toEqual([expect.stringMatching(/^appliance-1\s+http:\/\/127\.0\.0\.1:9\s+cluster-1\s+region-b\s+● healthy\s+1\s+3\.0 MiB\s+complete\s+\S/), expect.stringMatching(/^appliance-2\s+http:\/\/127\.0\.0\.1:9\s+cluster-2\s+region-b\s+✕ down\s+0\s+0 B\s+never$/)]);
       expect(await page.locator('#segment-legend').innerText()).toBe(`appliance-1: ${state.segments.length} segments`);

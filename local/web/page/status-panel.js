@@ -15,6 +15,7 @@ function renderRegions(regions) {
         el('th', { scope: 'row' }, region.name),
         el('td', {}, health(region.healthy)),
         el('td', { class: 'number' }, region.streamStartsPerSecond === undefined ? '—' : region.streamStartsPerSecond.toFixed(2)),
+        el('td', { class: 'number' }, region.playFailuresLastMinute === undefined ? '—' : String(region.playFailuresLastMinute)),
         el('td', {}, region.detail),
       ),
     ),
