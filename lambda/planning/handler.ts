@@ -38,7 +38,7 @@ export const handler = lambdaEntry(() => {
     metrics.addMetric(PLANNING_METRICS.clustersPlanned, MetricUnit.Count, planned.length);
     return { planned: planned.length };
   };
-});
+}, { captureResponse: true });
 
 function clientsFromEnvironment(): PlanningClients {
   const table = requireEnv('CONTROL_TABLE_NAME');

@@ -99,5 +99,4 @@ function originFromEnvironment(): OriginLocation {
   return { domainName: requireEnv('ORIGIN_DOMAIN_NAME') };
 }
 
-// A grant's sources carry signed URLs: they stay out of traces.
-export const handler = lambdaEntry(() => createPlayHandler(dependenciesFromEnvironment()), { captureResponse: false });
+export const handler = lambdaEntry(() => createPlayHandler(dependenciesFromEnvironment()));

@@ -6,10 +6,11 @@ export type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
 
 export interface LambdaEntryOptions {
   /**
-   * Whether the handler's response goes into its trace as metadata. Turn it off for a function
-   * whose response carries credentials (signed URLs, tokens): anyone who can read traces could use
-   * them.
-   * @default true
+   * Whether the handler's response goes into its trace as metadata. Off by default: API responses
+   * can be large (a catalog page outgrows X-Ray's 64 KB segment, losing the subsegment), personal
+   * (a viewer's home) or credentials (signed URLs), and anyone who can read traces would read them.
+   * Turn it on for a function whose small result helps (a scheduled run's summary).
+   * @default false
    */
   readonly captureResponse?: boolean;
 }
@@ -32,7 +33,7 @@ export interface LambdaEntryOptions {
  * - publishes the metrics the handler added to the shared `metrics`, whether it returned or threw.
  */
 export function lambdaEntry<E, R>(build: () => LambdaHandler<E, R>, options: LambdaEntryOptions = {}): LambdaHandler<E, R> {
-  const captureResponse = options.captureResponse ?? true;
+  const captureResponse = options.captureResponse ?? false;
   let built: LambdaHandler<E, R> | undefined;
   return async (event, context) => {
     logger.refreshSampleRateCalculation();

@@ -31,11 +31,11 @@ export const FLEET_METRICS = {
 } as const;
 
 export const STEERING_METRICS = {
-  /** Appliances registered in the region, as of the snapshot build. */
+  /** Appliances registered to report to this region, as of the snapshot build. */
   appliancesRegistered: 'AppliancesRegistered',
-  /** Registered appliances whose last report is older than `SILENT_AFTER_MS`. */
+  /** Those of them whose last report is older than `SILENT_AFTER_MS`. */
   appliancesSilent: 'AppliancesSilent',
-  /** Distinct titles held by at least one appliance of the region. */
+  /** Distinct titles held by at least one of them. */
   titlesHeld: 'TitlesHeld',
   /** Builds that failed (plays keep the last good snapshot). */
   snapshotBuildFailures: 'SnapshotBuildFailures',

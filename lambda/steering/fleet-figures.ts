@@ -1,7 +1,7 @@
 import { SILENT_AFTER_MS } from '../shared/metric-names';
 import { SteeringSnapshot } from './snapshot';
 
-/** What the region's dashboard shows of its fleet, as of one snapshot. */
+/** What the region's dashboard shows of its own appliances, as of one snapshot. */
 export interface FleetFigures {
   readonly appliancesRegistered: number;
   /** Registered appliances with no report in the last `SILENT_AFTER_MS` (or none ever). */
@@ -10,12 +10,22 @@ export interface FleetFigures {
   readonly titlesHeld: number;
 }
 
-/** The fleet's figures at `nowMs`: one pass over the appliances and an OR of their holdings. */
+/**
+ * The figures at `nowMs` of the appliances that report to the snapshot's region: one pass and an
+ * OR of their holdings. The snapshot holds the other region's appliances too (the registry is a
+ * global table), whose reports reach this replica only as fast as replication: counting them would
+ * page this region for the other's outage.
+ */
 export function fleetFigures(snapshot: SteeringSnapshot, nowMs: number): FleetFigures {
   const words = Math.ceil(snapshot.titles.length / 32);
   const held = new Uint32Array(words);
+  let registered = 0;
   let silent = 0;
   for (const appliance of snapshot.appliances) {
+    if (appliance.region !== snapshot.region) {
+      continue;
+    }
+    registered++;
     if (appliance.reportedAtMs === undefined || nowMs - appliance.reportedAtMs > SILENT_AFTER_MS) {
       silent++;
     }
@@ -28,7 +38,7 @@ export function fleetFigures(snapshot: SteeringSnapshot, nowMs: number): FleetFi
   for (const word of held) {
     titlesHeld += bitCount(word);
   }
-  return { appliancesRegistered: snapshot.appliances.length, appliancesSilent: silent, titlesHeld };
+  return { appliancesRegistered: registered, appliancesSilent: silent, titlesHeld };
 }
 
 function bitCount(word: number): number {

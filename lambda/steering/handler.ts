@@ -99,4 +99,4 @@ function steeringDependenciesFromEnvironment(): SteeringRunDependencies {
 export const handler = lambdaEntry(() => {
   const deps = steeringDependenciesFromEnvironment();
   return (_event: unknown, context: Context): Promise<SteeringRunResult> => runBuilds(deps, () => context.getRemainingTimeInMillis());
-});
+}, { captureResponse: true });

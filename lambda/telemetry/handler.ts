@@ -15,7 +15,7 @@ export interface TelemetryDependencies {
   readonly viewers: ViewerStore;
   readonly demand: DemandStore;
   /**
-   * Where the SPS and failure metrics go, with a `region` default dimension; the caller publishes
+   * Where the SPS and failure metrics go, with a `region` dimension; the caller publishes
    * them after each invocation (`lambdaEntry` publishes the shared `metrics`, which the function
    * passes here).
    */
@@ -32,7 +32,6 @@ export interface TelemetryDependencies {
  * renews its session's stream lease, and a stop frees it.
  */
 export function createTelemetryHandler(deps: TelemetryDependencies) {
-  deps.metrics.setDefaultDimensions({ region: deps.region });
   return httpHandler(async (event) => {
     const accountId = viewerAccountId(event);
     const { events } = parseBody(event, eventBatchSchema, MAX_BATCH_BYTES);
@@ -63,6 +62,9 @@ export function createTelemetryHandler(deps: TelemetryDependencies) {
       Promise.all(summary.positions.map((position) => deps.viewers.putWatchPosition(accountId, position))),
     ]);
 
+    // Per invocation, not as a default: the dimension is cleared when the metrics are published, so
+    // it cannot stick to another handler's metrics where several share one process (the local region).
+    deps.metrics.addDimension('region', deps.region);
     deps.metrics.addMetric(TELEMETRY_METRICS.streamStarts, MetricUnit.Count, summary.starts, MetricResolution.High);
     deps.metrics.addMetric(TELEMETRY_METRICS.playFailures, MetricUnit.Count, summary.fatalErrors, MetricResolution.High);
     deps.metrics.addMetric(TELEMETRY_METRICS.rebuffers, MetricUnit.Count, summary.rebuffers);

@@ -104,8 +104,8 @@ export class FillPlanning extends Construct {
     });
   }
 
-  /** Clusters whose manifest a run announced, summed over a day by default. */
+  /** Clusters whose manifest a run announced, per hour (a run takes minutes, once a night). */
   metricClustersPlanned(): Metric {
-    return this.function.publishedMetric(PLANNING_METRICS.clustersPlanned, { label: 'Clusters planned', period: Duration.days(1) });
+    return this.function.publishedMetric(PLANNING_METRICS.clustersPlanned, { label: 'Clusters planned', period: Duration.hours(1) });
   }
 }

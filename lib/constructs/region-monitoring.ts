@@ -107,10 +107,10 @@ export class RegionMonitoring extends Construct {
                   alarmWhenAboveTheBand: false,
                   datapointsToAlarm: t.spsDatapointsToAlarm,
                   evaluationPeriods: t.spsEvaluationMinutes,
-                  treatMissingDataOverride: TreatMissingData.BREACHING,
+                  treatMissingDataOverride: t.spsMissingDataBreaches ? TreatMissingData.BREACHING : TreatMissingData.NOT_BREACHING,
                   alarmDescriptionOverride: runbook(
                     `Stream starts in ${props.name} fell below the band CloudWatch learned from their own history (${t.spsBandStandardDeviations} standard deviations) in ${t.spsDatapointsToAlarm} of ${t.spsEvaluationMinutes} minutes: viewers cannot start playing.`,
-                    'Check this region\'s play failure rate and 5xx alarms and the play function\'s errors; if the region is unhealthy, confirm Route 53 moved players to the other region (its SPS should rise); a running chaos experiment stops on this alarm.',
+                    'Check this region\'s play failure rate and 5xx alarms and the play function\'s errors; if the region is unhealthy, confirm Route 53 moved players to the other region (its SPS should rise).',
                   ),
                 },
               },
@@ -236,7 +236,7 @@ export class RegionMonitoring extends Construct {
     const fleet = playback.functions.fleet;
     facade.monitorCustom({
       alarmFriendlyName: 'Fleet',
-      humanReadableName: 'Appliances reporting to this region',
+      humanReadableName: 'The appliances that report to this region',
       metricGroups: [
         { title: 'Appliances', metrics: [steering.metricAppliancesRegistered(), steering.metricAppliancesSilent()] },
         {
@@ -269,18 +269,60 @@ export class RegionMonitoring extends Construct {
             fleet.publishedMetric(FLEET_METRICS.applianceErrorRate, { statistic: Stats.MAXIMUM, label: 'Worst appliance 5xx share' }),
           ],
         },
-        { title: 'Steering snapshot', metrics: [steering.metricBuildFailures(), playback.metricSteeringDegraded()] },
+        {
+          title: 'Steering snapshot builds failed',
+          metrics: [
+            {
+              metric: steering.metricBuildFailures({ period: Duration.minutes(5) }),
+              alarmFriendlyName: 'SnapshotBuilds',
+              addAlarm: {
+                Failing: {
+                  threshold: t.snapshotBuildFailuresPer5Minutes,
+                  comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+                  treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+                  alarmDescriptionOverride: runbook(
+                    `More than ${t.snapshotBuildFailuresPer5Minutes} steering snapshot builds failed in ${props.name} in 5 minutes: plays keep the last good snapshot and, after a minute, steer degraded.`,
+                    'The builder\'s log names the failure (table throttling, the snapshot bucket or its key); plays steered degraded show on this dashboard.',
+                  ),
+                },
+              },
+            },
+          ],
+        },
+        { title: 'Plays steered degraded', metrics: [playback.metricSteeringDegraded()] },
       ],
     });
-    this.deadLetterAlarm(steering.deadLetters, 'SteeringSchedule', 'the steering snapshot schedule', 'Plays keep the last good snapshot for a minute and then steer degraded. Check the schedule\'s role and the builder function exist and are not throttled.');
+    this.deadLetterAlarm(steering.deadLetters, 'SteeringSchedule', 'the steering snapshot schedule', 'The scheduler could not invoke the builder (its role denied, or the function gone): plays keep the last good snapshot for a minute and then steer degraded. Read the message for the error and fix the schedule\'s role or target.');
 
     facade.addLargeHeader('Nightly fill planning');
     facade.monitorCustom({
       alarmFriendlyName: 'Planning',
       humanReadableName: 'Nightly plan',
-      metricGroups: [{ title: 'Clusters planned per night', metrics: [fillPlanning.metricClustersPlanned()] }],
+      metricGroups: [
+        { title: 'Clusters planned', metrics: [fillPlanning.metricClustersPlanned()] },
+        {
+          title: 'Planning runs failed',
+          metrics: [
+            {
+              metric: fillPlanning.function.function.metricErrors({ period: Duration.hours(1), statistic: Stats.SUM, label: 'Failed runs' }),
+              alarmFriendlyName: 'PlanningRuns',
+              addAlarm: {
+                Failed: {
+                  threshold: t.planningFailuresPerHour,
+                  comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                  treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+                  alarmDescriptionOverride: runbook(
+                    `The nightly fill planning run in ${props.name} failed (an error or a timeout; Lambda retries it twice).`,
+                    'Appliances keep yesterday\'s manifest until a run succeeds. Read the run\'s log for the failure, fix it, then invoke the planning function by hand before the fill windows close.',
+                  ),
+                },
+              },
+            },
+          ],
+        },
+      ],
     });
-    this.deadLetterAlarm(fillPlanning.deadLetters, 'PlanningSchedule', 'the nightly fill planning schedule', 'Tonight\'s plan did not run: appliances keep yesterday\'s manifest. Invoke the planning function by hand once the cause (role, throttling, the function missing) is fixed.');
+    this.deadLetterAlarm(fillPlanning.deadLetters, 'PlanningSchedule', 'the nightly fill planning schedule', 'The scheduler could not invoke the planning function (its role denied, or the function gone): tonight\'s plan did not run and appliances keep yesterday\'s manifest. Fix the schedule\'s role or target, then invoke the function by hand.');
 
     if (props.encoding) {
       facade.addLargeHeader('Encoding');

@@ -3,9 +3,10 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 /**
- * Where EventBridge Scheduler puts an invocation it could not deliver after its retries (the
- * function gone, throttled, or its role denied): a schedule that silently stops is the failure
- * nobody sees. The monitoring construct alarms on anything in it.
+ * Where EventBridge Scheduler puts an invocation it could not deliver after its retries (its role
+ * denied, the function gone): a schedule that silently stops is the failure nobody sees. The
+ * monitoring construct alarms on anything in it. Scheduler invokes Lambda asynchronously, so a run
+ * that fails inside the function never lands here: the function's own error alarms catch those.
  */
 export function scheduleDeadLetters(scope: Construct, id: string, schedule: string): Queue {
   const queue = new Queue(scope, id, {

@@ -60,7 +60,9 @@ describe('RegionMonitoring', () => {
     has(/Replication latency to us-(west-2|east-1)/);
     has(/Silent appliances/);
     has(/Titles held/);
-    has(/Clusters planned per night/);
+    has(/Clusters planned/);
+    has(/Planning runs failed/);
+    has(/Steering snapshot builds failed/);
     // Encoding runs in the primary region only.
     expect(titles.some((title) => /MediaConvert jobs/.test(title))).toBe(index === 0);
     // Per-route metrics exist only with the stage's detailed metrics on.
@@ -81,10 +83,12 @@ describe('RegionMonitoring', () => {
     }
   });
 
-  it('alarms on SPS below its learned band, breaching when starts stop arriving: the chaos stop condition', () => {
+  it('alarms on SPS below its learned band, in prod breaching when starts stop arriving', () => {
     const template = prod.template(primary);
     const sps = alarmEndingWith(template, '-SteadyState-Sps').Properties;
     const thresholds = ALARMS_BY_KIND.prod;
+    // An idle staging or ephemeral environment reports no starts at all: that must not page.
+    expect(alarmEndingWith(environments.staging.template(environments.staging.environment.controlPlanes[0]), '-SteadyState-Sps').Properties.TreatMissingData).toBe('notBreaching');
     expect(sps).toMatchObject({
       ComparisonOperator: 'LessThanLowerThreshold',
       TreatMissingData: 'breaching',
@@ -116,6 +120,8 @@ describe('RegionMonitoring', () => {
     expect(threshold('-ControlTable-Write-Throttled-Events-Throttled')).toBe(thresholds.tableThrottledRequestsPer5Minutes);
     expect(threshold('-ReplicationLatency-Lagging')).toBe(thresholds.replicationLatencyMs);
     expect(threshold('-SilentAppliances-Silent')).toBe(thresholds.silentAppliancesPercent);
+    expect(threshold('-SnapshotBuilds-Failing')).toBe(thresholds.snapshotBuildFailuresPer5Minutes);
+    expect(threshold('-PlanningRuns-Failed')).toBe(thresholds.planningFailuresPerHour);
     const failureRate = alarmEndingWith(template, '-PlayFailures').Properties.Metrics.find((metric: any) => metric.Expression);
     expect(failureRate.Expression).toContain(`>= ${thresholds.playFailureMinimumPlays}`);
   });
@@ -131,25 +137,40 @@ describe('RegionMonitoring', () => {
     }
   });
 
-  it('gives both schedules a dead-letter queue, each alarmed on its first message', () => {
+  it('gives both schedules a dead-letter queue its role may send to, each alarmed on its first message', () => {
     const template = prod.template(primary);
     const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')) as Resource[];
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
     expect(schedules).toHaveLength(2);
     for (const schedule of schedules) {
       const queue = schedule.Properties.Target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
-      template.hasResource('AWS::SQS::Queue', {});
       expect(template.findResources('AWS::SQS::Queue')[queue]).toBeDefined();
-      const alarms = alarmsOf(template).filter((alarm) =>
-        JSON.stringify(alarm.Properties.Metrics ?? alarm.Properties.Dimensions ?? []).includes(queue),
-      );
+      const alarms = alarmsOf(template).filter((alarm) => JSON.stringify(alarm.Properties.Metrics ?? []).includes(queue));
       expect(alarms).toHaveLength(1);
-      const [alarm] = alarms;
-      expect(alarm.Properties).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: 0 });
-      expect(JSON.stringify(alarm.Properties.Metrics)).toContain('ApproximateNumberOfMessagesVisible');
+      expect(alarms[0].Properties).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: 0 });
+      expect(JSON.stringify(alarms[0].Properties.Metrics)).toContain('ApproximateNumberOfMessagesVisible');
+      // The schedule's own role, and only it, may send to its queue.
+      const role = schedule.Properties.Target.RoleArn['Fn::GetAtt'][0];
+      const senders = policies.filter((policy) =>
+        policy.Properties.PolicyDocument.Statement.some(
+          (statement: any) => statement.Action === 'sqs:SendMessage' && JSON.stringify(statement.Resource) === JSON.stringify({ 'Fn::GetAtt': [queue, 'Arn'] }),
+        ),
+      );
+      expect(senders.map((policy) => policy.Properties.Roles)).toEqual([[{ Ref: role }]]);
     }
-    // The scheduler's role may send to its dead-letter queue.
-    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
-    expect(policies.match(/sqs:SendMessage/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('pages on a failed planning run and on failing snapshot builds, which the dead letters never see', () => {
+    const template = prod.template(primary);
+    const thresholds = ALARMS_BY_KIND.prod;
+    const planning = alarmEndingWith(template, '-PlanningRuns-Failed').Properties;
+    expect(planning).toMatchObject({ Threshold: thresholds.planningFailuresPerHour, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    expect(planning.Metrics[0].MetricStat).toMatchObject({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors' }, Period: 3600, Stat: 'Sum' });
+    const planner = primary.resolve(primary.fillPlanning.function.function.functionName);
+    expect(planning.Metrics[0].MetricStat.Metric.Dimensions).toEqual([{ Name: 'FunctionName', Value: planner }]);
+    const builds = alarmEndingWith(template, '-SnapshotBuilds-Failing').Properties;
+    expect(builds).toMatchObject({ Threshold: thresholds.snapshotBuildFailuresPer5Minutes, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(builds.Metrics[0].MetricStat.Metric).toMatchObject({ Namespace: 'Nearstream', MetricName: 'SnapshotBuildFailures', Dimensions: [{ Name: 'service', Value: 'steering-snapshot' }] });
   });
 
   it('alarms on the encoding dead letters from the primary region, where the workflow runs', () => {
@@ -183,11 +204,13 @@ describe('alarm settings', () => {
       playFailureRatePercent: 120,
       silentAppliancesPercent: 0,
       replicationLatencyMs: 2.5,
+      snapshotBuildFailuresPer5Minutes: 0,
     });
     expect(problems.map((problem) => problem.field).sort()).toEqual([
       'alarms.playFailureRatePercent',
       'alarms.replicationLatencyMs',
       'alarms.silentAppliancesPercent',
+      'alarms.snapshotBuildFailuresPer5Minutes',
       'alarms.spsBandStandardDeviations',
       'alarms.spsDatapointsToAlarm',
     ]);

@@ -168,7 +168,7 @@ describe('lambdaEntry', () => {
     }
 
     it("records the handler in a '## <handler>' subsegment with cold start, service and response", async () => {
-      const handler = lambdaEntry(() => async () => ({ planned: 3 }));
+      const handler = lambdaEntry(() => async () => ({ planned: 3 }), { captureResponse: true });
 
       const facade = await underInvocationSegment(() => handler({}, invocation()));
 
@@ -182,9 +182,9 @@ describe('lambdaEntry', () => {
       });
     });
 
-    it('records the error of a handler that throws, and leaves out the response of one that returns credentials', async () => {
+    it('records the error of a handler that throws, and leaves out responses unless asked (they may carry credentials)', async () => {
       const failing = lambdaEntry(() => async () => Promise.reject(new Error('listing failed')));
-      const signing = lambdaEntry(() => async () => ({ url: 'https://edge.example/signed?token=secret' }), { captureResponse: false });
+      const signing = lambdaEntry(() => async () => ({ url: 'https://edge.example/signed?token=secret' }));
 
       const failed = await underInvocationSegment(() => failing({}, invocation()));
       const signed = await underInvocationSegment(() => signing({}, invocation()));

@@ -4,12 +4,12 @@ import { SnapshotAppliance, SNAPSHOT_FORMAT, SteeringSnapshot } from '../../../l
 
 const NOW = 1_800_000_000_000;
 
-function appliance(id: string, reportedAtMs: number | undefined, heldPositions: readonly number[], titles: number): SnapshotAppliance {
+function appliance(id: string, reportedAtMs: number | undefined, heldPositions: readonly number[], titles: number, region = 'us-east-1'): SnapshotAppliance {
   const holdings = new Uint32Array(Math.ceil(titles / 32));
   for (const position of heldPositions) {
     holdings[position >>> 5] |= 1 << (position & 31);
   }
-  return { applianceId: id, clusterId: 'isp-a', region: 'us-east-1', baseUrl: `https://${id}.example`, prefixes: ['198.51.100.0/24'], reportedAtMs, registrationVersion: 1, holdings };
+  return { applianceId: id, clusterId: 'isp-a', region, baseUrl: `https://${id}.example`, prefixes: ['198.51.100.0/24'], reportedAtMs, registrationVersion: 1, holdings };
 }
 
 describe('fleetFigures', () => {
@@ -28,6 +28,19 @@ describe('fleetFigures', () => {
       ],
     };
     expect(fleetFigures(snapshot, NOW)).toEqual({ appliancesRegistered: 4, appliancesSilent: 2, titlesHeld: 5 });
+  });
+
+  it('counts only the appliances reporting to the snapshot\'s region: the other region\'s arrive late by replication', () => {
+    const titles = ['t0', 't1', 't2'];
+    const snapshot: SteeringSnapshot = {
+      format: SNAPSHOT_FORMAT,
+      region: 'us-east-1',
+      builtAtMs: NOW,
+      titles,
+      appliances: [appliance('here', NOW, [0], 3), appliance('there-late', NOW - 10 * SILENT_AFTER_MS, [1, 2], 3, 'us-west-2'), appliance('there', NOW, [2], 3, 'us-west-2')],
+    };
+    expect(fleetFigures(snapshot, NOW)).toEqual({ appliancesRegistered: 1, appliancesSilent: 0, titlesHeld: 1 });
+    expect(fleetFigures({ ...snapshot, region: 'us-west-2' }, NOW)).toEqual({ appliancesRegistered: 2, appliancesSilent: 1, titlesHeld: 2 });
   });
 
   it('reports an empty fleet as zeros', () => {
