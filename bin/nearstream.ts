@@ -16,7 +16,7 @@ const CONTEXT_KEYS = [
   'env', 'account', 'primaryRegion', 'secondaryRegion', 'domain', 'hostedZoneId', 'jwtIssuer', 'jwtAudience', 'corsOrigins',
   'viewerEmailFrom', 'viewerEmailSesRegion', 'applianceAmi', 'appliancesPerRegion', 'applianceInstanceType',
   'applianceAvailabilityZones', 'rolesAnywhereCaFile', 'rolesAnywherePcaArn', 'originKeyGenerations', 'originKeyActive',
-  'creator', 'expiresAt', 'environments', 'pipelineConnectionArn', 'pipelineRepository', 'pipelineBranch', 'pipelinePullRequests',
+  'creator', 'expiresAt', 'chaos', 'environments', 'pipelineConnectionArn', 'pipelineRepository', 'pipelineBranch', 'pipelinePullRequests',
 ] as const;
 
 /** Context as one string per key (an object, such as `environments` from cdk.json, as JSON). */
@@ -88,6 +88,7 @@ function environmentInput(app: App, name: string, options: { withLifetime: boole
     rolesAnywherePcaArn: text('rolesAnywherePcaArn'),
     originKeyGenerations: text('originKeyGenerations')?.split(',').map((generation) => Number(generation.trim())),
     originKeyActive: count('originKeyActive'),
+    chaos: text('chaos'),
     // Only the environment `env` names carries a lifetime: the pipeline's staging and prod never expire.
     creator: options.withLifetime ? text('creator') : undefined,
     expiresAt: options.withLifetime ? text('expiresAt') : undefined,

@@ -19,9 +19,10 @@ function unacknowledged(reports: readonly PluginReport[]): string[] {
 describe.each([
   ['dev', { name: 'dev' }],
   [
-    'prod with a custom domain, an EC2 fleet and Roles Anywhere on a Private CA',
+    'prod with a custom domain, an EC2 fleet, Roles Anywhere on a Private CA and chaos on',
     {
       name: 'prod', viewerEmailFrom: 'no-reply@example.com',
+      chaos: 'on',
       account: '123456789012',
       domainName: 'example.com',
       hostedZoneId: 'Z0123456789ABC',
@@ -29,7 +30,7 @@ describe.each([
       rolesAnywherePcaArn: 'arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/12345678-1234-1234-1234-123456789012',
     },
   ],
-  ['an ephemeral environment with a custom domain', { name: 'pr-42', domainName: 'example.com', hostedZoneId: 'Z0123456789ABC' }],
+  ['an ephemeral environment with a custom domain and chaos leashed', { name: 'pr-42', domainName: 'example.com', hostedZoneId: 'Z0123456789ABC', chaos: 'leashed' }],
 ])('cdk-nag AwsSolutions and cfn-guard over %s', (_label, input) => {
   const synthesized = synthEnvironment(input, { compliance: true });
 

@@ -7,6 +7,7 @@ import {
   rolesAnywhereProblems,
   RolesAnywhereSettings,
 } from './appliance-settings';
+import { CHAOS_MODES, ChaosMode } from '../chaos/catalog';
 import { AlarmSettings, ALARMS_BY_KIND, alarmSettingProblems } from './alarm-settings';
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../../lambda/shared/url-token';
 import { ConfigError, ConfigProblem, positiveWholeNumberProblems } from './config-error';
@@ -109,6 +110,12 @@ export interface EnvironmentConfig {
   readonly rolesAnywhere?: RolesAnywhereSettings;
   readonly originSigningKeys: OriginSigningKeySettings;
   /**
+   * Chaos experiments: `off` (none), or `leashed` / `on` (FIS templates in each region, and the
+   * fault-injection extension on the opted-in control-plane functions).
+   * @default 'off'
+   */
+  readonly chaos: ChaosMode;
+  /**
    * Who made an ephemeral environment and when the scheduled cleanup may destroy it.
    * @default - none: named environments (dev, staging, prod) never expire
    */
@@ -118,6 +125,8 @@ export interface EnvironmentConfig {
 /** What a user may say about an environment; `resolveEnvironment` fills in the rest. */
 export interface EnvironmentInput extends ApplianceInput, ViewerAccessInput, OriginKeyInput, LifetimeInput {
   readonly name: string;
+  /** `off`, `leashed` or `on` (context `chaos`). */
+  readonly chaos?: string;
   readonly account?: string;
   readonly primaryRegion?: string;
   readonly secondaryRegion?: string;
@@ -130,7 +139,7 @@ export const DEFAULT_SECONDARY_REGION = 'us-west-2';
 
 type Defaults = Omit<
   EnvironmentConfig,
-  'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain' | 'viewerAuth' | 'viewerEmail' | 'corsAllowedOrigins' | 'applianceFleet' | 'rolesAnywhere' | 'originSigningKeys'
+  'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain' | 'viewerAuth' | 'viewerEmail' | 'corsAllowedOrigins' | 'applianceFleet' | 'rolesAnywhere' | 'originSigningKeys' | 'chaos'
 >;
 
 const PLAYBACK_DEFAULTS: PlaybackSettings = { sessionTtlSeconds: 4 * 3600, streamLeaseSeconds: 300, fleetCacheSeconds: 10 };
@@ -243,6 +252,7 @@ export function resolveEnvironment(input: EnvironmentInput, options: ResolveOpti
     ...rolesAnywhereProblems(input),
     ...originKeyProblems(input),
     ...lifetimeProblems(input, isEphemeralName(input.name)),
+    ...chaosProblems(input.chaos),
   );
   if (options.requireLifetime && isEphemeralName(input.name) && input.creator === undefined && input.expiresAt === undefined) {
     problems.push({
@@ -284,9 +294,16 @@ export function resolveEnvironment(input: EnvironmentInput, options: ResolveOpti
       : undefined,
     originSigningKeys: originSigningKeysOf(input),
     lifetime: input.creator !== undefined && input.expiresAt !== undefined ? { creator: input.creator, expiresAt: input.expiresAt } : undefined,
+    chaos: (input.chaos as ChaosMode | undefined) ?? 'off',
   };
   validateSettings(config);
   return config;
+}
+
+function chaosProblems(chaos: string | undefined): ConfigProblem[] {
+  return chaos === undefined || (CHAOS_MODES as readonly string[]).includes(chaos)
+    ? []
+    : [{ field: 'chaos', rule: `must be one of ${CHAOS_MODES.join(', ')} (got '${chaos}')` }];
 }
 
 function domainProblems(input: EnvironmentInput): ConfigProblem[] {

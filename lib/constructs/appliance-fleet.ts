@@ -156,6 +156,10 @@ export class ApplianceFleet extends Construct {
       ),
     });
 
+    // A launch template's tags go on its instances and their volumes: the disk experiment picks a volume by them.
+    for (const [key, value] of [[APPLIANCE_TAGS.environment, props.environmentName], [APPLIANCE_TAGS.role, 'appliance'], [APPLIANCE_TAGS.chaos, 'opt-in']]) {
+      Tags.of(launchTemplate).add(key, value);
+    }
     Validations.of(launchTemplate).acknowledge({
       id: 'cdk-validator-cfnguard::ec2_launch_template_public_ip_disabled_check',
       reason: 'Appliances are addressed by players directly, like bare-metal nodes in an ISP; a load balancer in front would bill every served byte twice. Only the serving port is open.',

@@ -1,8 +1,9 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
-import { Architecture, IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, IFunction, ILayerVersion, LayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { IKey } from 'aws-cdk-lib/aws-kms';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -23,6 +24,28 @@ export interface PublishedMetricOptions {
   readonly label?: string;
   /** Read the metric from another region (dashboards only: an alarm watches its own region). */
   readonly region?: string;
+}
+
+/** Where FIS writes Lambda fault configurations in a region, and the tag that makes a function a target. */
+export interface FaultInjectionLocation {
+  readonly bucketName: string;
+  /** The bucket's logical id, as cdk-nag names it in findings. */
+  readonly bucketLogicalId: string;
+  /** Ends with `/`. */
+  readonly prefix: string;
+  readonly optInTag: { readonly key: string; readonly value: string };
+}
+
+/**
+ * The FIS Lambda extension for arm64 (Nearstream's functions), one per stack: its ARN differs by
+ * region and version, so it is read at deploy time from the public SSM parameter AWS keeps it in.
+ */
+function fisExtensionLayer(stack: Stack): ILayerVersion {
+  const id = 'FisLambdaExtension';
+  return (
+    (stack.node.tryFindChild(id) as ILayerVersion | undefined) ??
+    LayerVersion.fromLayerVersionArn(stack, id, StringParameter.valueForStringParameter(stack, '/aws/service/fis/lambda-extension/AWS-FIS-extension-arm64/1.x.x'))
+  );
 }
 
 /** A metric math id for `name` in `region` (`starts_us_east_1`), unique when both regions share a graph. */
@@ -170,6 +193,27 @@ export class NearstreamFunction extends Construct {
       label: options.label,
       region: options.region,
     });
+  }
+
+  /**
+   * Lets AWS FIS delay or fail this function's invocations (the FIS Lambda extension, which reads
+   * the fault configuration FIS writes under `location` while an experiment runs) and tags it as
+   * a target the chaos experiments may pick. Only environments with chaos on call this.
+   */
+  enableFaultInjection(location: FaultInjectionLocation): this {
+    this.function.addLayers(fisExtensionLayer(Stack.of(this)));
+    this.function.addEnvironment('AWS_FIS_CONFIGURATION_LOCATION', `arn:aws:s3:::${location.bucketName}/${location.prefix}`);
+    this.function.addEnvironment('AWS_LAMBDA_EXEC_WRAPPER', '/opt/aws-fis/bootstrap');
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [`arn:aws:s3:::${location.bucketName}`], conditions: { StringLike: { 's3:prefix': [`${location.prefix}*`] } } }),
+    );
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [`arn:aws:s3:::${location.bucketName}/${location.prefix}*`] }));
+    Tags.of(this.function).add(location.optInTag.key, location.optInTag.value);
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::<${Stack.of(this).resolve(location.bucketLogicalId)}>/${location.prefix}*]`,
+      reason: 'The FIS extension reads whichever fault configuration FIS writes for this function under the chaos prefix; FIS names the objects.',
+    });
+    return this;
   }
 
   /** Sets `binding.envVar` to the table's name and grants exactly `binding.actions` on it and the named indexes. */

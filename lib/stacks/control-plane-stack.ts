@@ -17,6 +17,7 @@ import { importMediaBucket } from '../constructs/media-bucket-ref';
 import { LatencyRoutedApiDomain } from '../constructs/latency-routed-api-domain';
 import { NearstreamFunction } from '../constructs/nearstream-function';
 import { PlaybackApi } from '../constructs/playback-api';
+import { ChaosExperiments } from '../constructs/chaos-experiments';
 import { EncodingWorkflow } from '../constructs/encoding-workflow';
 import { RegionMonitoring } from '../constructs/region-monitoring';
 import { RegionalApi } from '../constructs/regional-api';
@@ -53,6 +54,8 @@ export class ControlPlaneStack extends Stack {
   readonly steering: SteeringSnapshots;
   readonly routing?: LatencyRoutedApiDomain;
   readonly monitoring: RegionMonitoring;
+  /** With chaos `leashed` or `on`: this region's FIS experiment templates. */
+  readonly chaos?: ChaosExperiments;
   /** This region's API: its custom hostname when the environment has a domain, else execute-api. */
   readonly regionalApiUrl: string;
 
@@ -146,6 +149,20 @@ export class ControlPlaneStack extends Stack {
       controlTableName: naming.controlTableName,
       encoding: props.encoding,
     });
+
+    if (config.chaos !== 'off') {
+      this.chaos = new ChaosExperiments(this, 'Chaos', {
+        prefix: naming.prefix,
+        environmentName: config.name,
+        stopAlarm: this.monitoring.spsAlarm,
+        dashboardName: this.monitoring.dashboardName,
+        // The viewer path opts in; the registry, health probe, builder and planner do not.
+        functions: [this.playback.functions.catalog, this.playback.functions.play, this.playback.functions.telemetry, this.playback.functions.home],
+        ...functionDefaults,
+        logEncryptionKey: logKey,
+        removalPolicy: logRemovalPolicy,
+      });
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.stage.url, description: `execute-api URL of ${region}` });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn, description: 'Subscribe to receive alarm state changes' });

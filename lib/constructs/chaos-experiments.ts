@@ -1,0 +1,230 @@
+import { CfnResource, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { CfnExperimentTemplate } from 'aws-cdk-lib/aws-fis';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { IKey } from 'aws-cdk-lib/aws-kms';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { CHAOS_EXPERIMENTS, CHAOS_TAG, ChaosExperiment, ChaosFault } from '../chaos/catalog';
+import { EncryptedLogGroup } from './encrypted-log-group';
+import { NearstreamFunction } from './nearstream-function';
+
+/** Where FIS writes the Lambda extension's fault configurations, and experiment reports. */
+const FAULT_CONFIG_PREFIX = 'FisConfigs/';
+const REPORT_PREFIX = 'reports/';
+/** The tag every template carries with its experiment's name; the runner finds templates by it. */
+export const EXPERIMENT_TAG = 'nearstream:experiment';
+/** A report shows the steady state this long before and after the experiment. */
+const REPORT_CONTEXT = 'PT10M';
+
+export interface ChaosExperimentsProps {
+  /** `nearstream-<env>`: names and tags. */
+  readonly prefix: string;
+  readonly environmentName: string;
+  /** This region's SPS alarm: every experiment stops when it fires. */
+  readonly stopAlarm: IAlarm;
+  /** This region's dashboard, in every experiment report. */
+  readonly dashboardName: string;
+  /** Control-plane functions that opt in to fault injection (the FIS Lambda extension is added to them). */
+  readonly functions: readonly NearstreamFunction[];
+  readonly logRetentionDays: number;
+  readonly logEncryptionKey: IKey;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The region's chaos experiments, from the catalog (`lib/chaos/catalog.ts`), as AWS FIS templates:
+ * each stops on the region's SPS alarm, logs to its own log group, reports to S3 with the region's
+ * dashboard, and runs as one role that may harm only resources tagged `nearstream:chaos=opt-in` of
+ * this environment. Only environments with chaos `leashed` or `on` have them.
+ */
+export class ChaosExperiments extends Construct {
+  readonly bucket: Bucket;
+  readonly logGroup: EncryptedLogGroup;
+  readonly role: Role;
+  readonly templates: Readonly<Record<string, CfnExperimentTemplate>>;
+
+  constructor(scope: Construct, id: string, props: ChaosExperimentsProps) {
+    super(scope, id);
+    const { region, account } = Stack.of(this);
+    this.bucket = new Bucket(this, 'Bucket', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [
+        { prefix: FAULT_CONFIG_PREFIX, expiration: Duration.days(1) },
+        { prefix: REPORT_PREFIX, expiration: Duration.days(90) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      removalPolicy: props.removalPolicy,
+      autoDeleteObjects: props.removalPolicy === RemovalPolicy.DESTROY,
+    });
+    const written = 'FIS writes this bucket: fault configurations that live for one experiment and expire in a day, and experiment reports kept 90 days;';
+    Validations.of(this.bucket).acknowledge(
+      { id: 'AwsSolutions::AwsSolutions-S1', reason: `${written} FIS's own experiment log records every write.` },
+      { id: 'cdk-validator-cfnguard::s3_bucket_logging_enabled_check', reason: `${written} FIS's own experiment log records every write.` },
+      { id: 'cdk-validator-cfnguard::s3_bucket_versioning_enabled_check', reason: `${written} FIS rewrites and deletes the configurations, and nothing here needs an older version.` },
+      { id: 'cdk-validator-cfnguard::s3_bucket_replication_enabled_check', reason: `${written} each region has its own, as FIS requires the configuration bucket in the experiment's region.` },
+      { id: 'cdk-validator-cfnguard::s3_bucket_object_lock_enabled_check', reason: `${written} Object Lock would stop FIS removing a configuration when its experiment ends.` },
+      { id: 'cdk-validator-cfnguard::s3_event_notifications_enabled_check', reason: `${written} nothing acts on its writes.` },
+      {
+        id: 'cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check',
+        reason: `${written} they hold percentages, durations and metric graphs, no viewer or content data, so S3-managed keys suffice; a KMS key would have to admit FIS and every function the extension reads for.`,
+      },
+    );
+    this.logGroup = new EncryptedLogGroup(this, 'Logs', {
+      retentionDays: props.logRetentionDays,
+      encryptionKey: props.logEncryptionKey,
+      removalPolicy: props.removalPolicy,
+    });
+    for (const fn of props.functions) {
+      fn.enableFaultInjection({
+        bucketName: this.bucket.bucketName,
+        bucketLogicalId: (this.bucket.node.defaultChild as CfnResource).logicalId,
+        prefix: FAULT_CONFIG_PREFIX,
+        optInTag: { key: CHAOS_TAG.key, value: CHAOS_TAG.optIn },
+      });
+    }
+
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('fis.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:aws:fis:${region}:${account}:experiment/*` },
+        },
+      }),
+      description: `Runs ${props.prefix}'s chaos experiments in ${region}: only on resources tagged ${CHAOS_TAG.key}=${CHAOS_TAG.optIn} of this environment`,
+    });
+    this.grantExperimentActions(props, region, account);
+
+    const dashboardArn = `arn:aws:cloudwatch::${account}:dashboard/${props.dashboardName}`;
+    this.templates = Object.fromEntries(
+      CHAOS_EXPERIMENTS.map((experiment) => [
+        experiment.name,
+        new CfnExperimentTemplate(this, experiment.name, {
+          description: `${experiment.title}. Hypothesis: ${experiment.hypothesis} Blast radius: ${experiment.blastRadius}.`.slice(0, 512),
+          roleArn: this.role.roleArn,
+          stopConditions: [{ source: 'aws:cloudwatch:alarm', value: props.stopAlarm.alarmArn }],
+          ...faultOf(experiment, props.environmentName),
+          logConfiguration: { cloudWatchLogsConfiguration: { LogGroupArn: this.logGroup.logGroupArn }, logSchemaVersion: 2 },
+          experimentOptions: { accountTargeting: 'single-account', emptyTargetResolutionMode: 'fail' },
+          experimentReportConfiguration: {
+            outputs: { experimentReportS3Configuration: { bucketName: this.bucket.bucketName, prefix: `${REPORT_PREFIX}${experiment.name}/` } },
+            dataSources: { cloudWatchDashboards: [{ dashboardIdentifier: dashboardArn }] },
+            preExperimentDuration: REPORT_CONTEXT,
+            postExperimentDuration: REPORT_CONTEXT,
+          },
+          tags: { Name: `${props.prefix}-${region}-${experiment.name}`, [EXPERIMENT_TAG]: experiment.name },
+        }),
+      ]),
+    );
+  }
+
+  /** Each action's permissions, held to this environment's opted-in resources by tag where the action allows it. */
+  private grantExperimentActions(props: ChaosExperimentsProps, region: string, account: string): void {
+    // cdk-nag names a deploy-time account as <AWS::AccountId>, a configured one as itself.
+    const nagAccount = Token.isUnresolved(account) ? '<AWS::AccountId>' : account;
+    const optedIn = {
+      StringEquals: { [`aws:ResourceTag/${CHAOS_TAG.key}`]: CHAOS_TAG.optIn, 'aws:ResourceTag/nearstream:environment': props.environmentName },
+    };
+    const add = (statement: ConstructorParameters<typeof PolicyStatement>[0]) => this.role.addToPrincipalPolicy(new PolicyStatement(statement));
+    add({ actions: ['ec2:TerminateInstances'], resources: [`arn:aws:ec2:${region}:${account}:instance/*`], conditions: optedIn });
+    add({ actions: ['ec2:InjectVolumeIOLatency'], resources: [`arn:aws:ec2:${region}:${account}:volume/*`], conditions: optedIn });
+    add({ actions: ['lambda:GetFunction'], resources: props.functions.map((fn) => fn.function.functionArn) });
+    add({ actions: ['s3:PutObject', 's3:DeleteObject'], resources: [this.bucket.arnForObjects(`${FAULT_CONFIG_PREFIX}*`)] });
+    add({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${REPORT_PREFIX}*`)] });
+    add({ actions: ['cloudwatch:GetDashboard'], resources: [`arn:aws:cloudwatch::${account}:dashboard/${props.dashboardName}`] });
+    // Target resolution by tag, instance and volume descriptions, report widgets and log delivery
+    // setup have no resource-level permissions.
+    add({
+      actions: ['tag:GetResources', 'ec2:DescribeInstances', 'ec2:DescribeVolumes', 'cloudwatch:GetMetricWidgetImage', 'logs:CreateLogDelivery', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups', 'logs:PutResourcePolicy'],
+      resources: ['*'],
+    });
+    Validations.of(this.role).acknowledge(
+      {
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason: 'FIS resolves targets by tag (tag:GetResources) and describes instances and volumes, renders report widgets and sets up its log delivery: none of these has resource-level permissions.',
+      },
+      {
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:ec2:${region}:${nagAccount}:instance/*]`,
+        reason: `Held by condition to instances tagged ${CHAOS_TAG.key}=${CHAOS_TAG.optIn} of this environment; FIS picks one at run time.`,
+      },
+      {
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:ec2:${region}:${nagAccount}:volume/*]`,
+        reason: `Held by condition to volumes tagged ${CHAOS_TAG.key}=${CHAOS_TAG.optIn} of this environment; FIS picks one at run time.`,
+      },
+      {
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve((this.bucket.node.defaultChild as CfnResource).logicalId)}.Arn>/${FAULT_CONFIG_PREFIX}*]`,
+        reason: 'FIS writes and removes one fault configuration per targeted function under this prefix, named by FIS.',
+      },
+      {
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve((this.bucket.node.defaultChild as CfnResource).logicalId)}.Arn>/${REPORT_PREFIX}*]`,
+        reason: 'FIS writes each experiment\'s report under this prefix, named by FIS.',
+      },
+    );
+  }
+}
+
+/** The FIS targets and actions of an experiment's fault (action ids, target keys and parameters as AWS documents them). */
+function faultOf(experiment: ChaosExperiment, environmentName: string): Pick<CfnExperimentTemplate, 'targets' | 'actions'> {
+  const duration = `PT${experiment.durationMinutes}M`;
+  const resourceTags = { [CHAOS_TAG.key]: CHAOS_TAG.optIn, 'nearstream:environment': environmentName };
+  const fault: ChaosFault = experiment.fault;
+  switch (fault.kind) {
+    case 'terminate-appliance':
+      return {
+        targets: {
+          appliances: {
+            resourceType: 'aws:ec2:instance',
+            resourceTags: { ...resourceTags, 'nearstream:role': 'appliance' },
+            filters: [{ path: 'State.Name', values: ['running'] }],
+            selectionMode: `COUNT(${fault.count})`,
+          },
+        },
+        actions: { terminate: { actionId: 'aws:ec2:terminate-instances', description: 'Terminate one appliance instance', targets: { Instances: 'appliances' } } },
+      };
+    case 'function-latency':
+      return {
+        targets: { functions: { resourceType: 'aws:lambda:function', resourceTags, selectionMode: 'ALL' } },
+        actions: {
+          delay: {
+            actionId: 'aws:lambda:invocation-add-delay',
+            description: `Delay ${fault.invocationPercent}% of invocations by ${fault.delayMs} ms`,
+            parameters: { duration, invocationPercentage: String(fault.invocationPercent), startupDelayMilliseconds: String(fault.delayMs) },
+            targets: { Functions: 'functions' },
+          },
+        },
+      };
+    case 'function-errors':
+      return {
+        targets: { functions: { resourceType: 'aws:lambda:function', resourceTags, selectionMode: 'ALL' } },
+        actions: {
+          fail: {
+            actionId: 'aws:lambda:invocation-error',
+            description: `Fail ${fault.invocationPercent}% of invocations without running them`,
+            parameters: { duration, invocationPercentage: String(fault.invocationPercent), preventExecution: 'true' },
+            targets: { Functions: 'functions' },
+          },
+        },
+      };
+    case 'appliance-disk-latency':
+      return {
+        targets: { volumes: { resourceType: 'aws:ec2:ebs-volume', resourceTags: { ...resourceTags, 'nearstream:role': 'appliance' }, selectionMode: 'COUNT(1)' } },
+        actions: {
+          slowDisk: {
+            actionId: 'aws:ebs:volume-io-latency',
+            description: `Add ${fault.latencyMs} ms to ${fault.ioPercent}% of one appliance volume's reads and writes`,
+            parameters: {
+              duration,
+              readIOPercentage: String(fault.ioPercent),
+              readIOLatencyMilliseconds: String(fault.latencyMs),
+              writeIOPercentage: String(fault.ioPercent),
+              writeIOLatencyMilliseconds: String(fault.latencyMs),
+            },
+            targets: { Volumes: 'volumes' },
+          },
+        },
+      };
+  }
+}

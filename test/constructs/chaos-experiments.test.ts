@@ -1,0 +1,166 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { CHAOS_EXPERIMENTS, experimentNamed } from '../../lib/chaos/catalog';
+import { resolveEnvironment } from '../../lib/config/environment';
+import { ConfigError } from '../../lib/config/config-error';
+import { FIS_ACTIONS, FIS_DURATION } from '../support/fis-actions';
+import { synthEnvironment } from '../support/synth';
+
+type Resource = { Properties: Record<string, any> };
+
+const FLEET = { applianceAmis: { 'us-east-1': 'ami-0123456789abcdef0', 'us-west-2': 'ami-0fedcba9876543210' } };
+const OPTED_IN = ['catalog', 'play', 'telemetry', 'home'];
+
+function templatesOf(template: Template): Record<string, Resource> {
+  return template.findResources('AWS::FIS::ExperimentTemplate') as Record<string, Resource>;
+}
+
+/** The function resources of a stack, by the Powertools service name they run as. */
+function functionsByService(template: Template): Record<string, Resource> {
+  return Object.fromEntries(
+    (Object.values(template.findResources('AWS::Lambda::Function')) as Resource[])
+      .filter((fn) => fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME)
+      .map((fn) => [fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME, fn]),
+  );
+}
+
+describe('chaos experiments', () => {
+  const on = synthEnvironment({ name: 'staging', chaos: 'on', ...FLEET });
+  const leashed = synthEnvironment({ name: 'pr-3', chaos: 'leashed', creator: 'alice', expiresAt: '2030-01-01T00:00:00Z' });
+  const off = synthEnvironment({ name: 'dev', ...FLEET });
+
+  it.each([0, 1])('renders every catalog experiment in region #%i, each stopping on that region\'s SPS alarm', (index) => {
+    const stack = on.environment.controlPlanes[index];
+    const template = on.template(stack);
+    const templates = Object.values(templatesOf(template));
+    expect(templates.map((entry) => entry.Properties.Tags['nearstream:experiment']).sort()).toEqual(CHAOS_EXPERIMENTS.map((experiment) => experiment.name).sort());
+    const spsAlarm = stack.resolve(stack.monitoring.spsAlarm.alarmArn);
+    for (const { Properties: properties } of templates) {
+      expect(properties.StopConditions).toEqual([{ Source: 'aws:cloudwatch:alarm', Value: spsAlarm }]);
+      expect(properties.LogConfiguration).toEqual({ CloudWatchLogsConfiguration: { LogGroupArn: { 'Fn::GetAtt': [expect.stringMatching(/^ChaosLogs/), 'Arn'] } }, LogSchemaVersion: 2 });
+      const report = properties.ExperimentReportConfiguration;
+      expect(report.Outputs.ExperimentReportS3Configuration).toEqual({ BucketName: { Ref: expect.stringMatching(/^ChaosBucket/) }, Prefix: `reports/${properties.Tags['nearstream:experiment']}/` });
+      expect(JSON.stringify(report.DataSources.CloudWatchDashboards)).toContain(`:dashboard/${stack.monitoring.dashboardName}`);
+      expect(properties.ExperimentOptions).toEqual({ AccountTargeting: 'single-account', EmptyTargetResolutionMode: 'fail' });
+      expect(properties.Description.length).toBeLessThanOrEqual(512);
+    }
+  });
+
+  it('uses only actions, target keys, resource types and parameters AWS documents, with ISO 8601 durations', () => {
+    const templates = Object.values(templatesOf(on.template(on.environment.controlPlanes[0])));
+    let actions = 0;
+    for (const { Properties: properties } of templates) {
+      for (const action of Object.values<any>(properties.Actions)) {
+        actions++;
+        const documented = FIS_ACTIONS[action.ActionId];
+        expect(documented).toBeDefined();
+        const parameters = Object.keys(action.Parameters ?? {});
+        for (const required of documented.required) {
+          expect(parameters).toContain(required);
+        }
+        for (const parameter of parameters) {
+          expect([...documented.required, ...documented.optional]).toContain(parameter);
+          expect(typeof action.Parameters[parameter]).toBe('string');
+        }
+        if (action.Parameters?.duration !== undefined) {
+          expect(action.Parameters.duration).toMatch(FIS_DURATION);
+        }
+        if (documented.target) {
+          expect(Object.keys(action.Targets)).toEqual([documented.target.key]);
+          const target = properties.Targets[action.Targets[documented.target.key]];
+          expect(target.ResourceType).toBe(documented.target.resourceType);
+        } else {
+          expect(action.Targets).toBeUndefined();
+        }
+      }
+    }
+    expect(actions).toBe(CHAOS_EXPERIMENTS.length);
+  });
+
+  it('selects appliances one at a time, by this environment\'s opt-in tags, never ALL', () => {
+    for (const { Properties: properties } of Object.values(templatesOf(on.template(on.environment.controlPlanes[0])))) {
+      for (const target of Object.values<any>(properties.Targets)) {
+        expect(target.ResourceTags).toMatchObject({ 'nearstream:chaos': 'opt-in', 'nearstream:environment': 'staging' });
+        expect(target.ResourceArns).toBeUndefined();
+        if (target.ResourceType.startsWith('aws:ec2:')) {
+          expect(target.SelectionMode).toBe('COUNT(1)');
+        }
+      }
+    }
+    // The volumes the disk experiment picks by tag carry the tags: the launch template puts them on volumes.
+    const appliances = on.template(on.environment.appliances[0]);
+    const [launchTemplate] = Object.values(appliances.findResources('AWS::EC2::LaunchTemplate')) as Resource[];
+    const volumeTags = launchTemplate.Properties.LaunchTemplateData.TagSpecifications.find((spec: any) => spec.ResourceType === 'volume').Tags;
+    expect(volumeTags).toEqual(expect.arrayContaining([{ Key: 'nearstream:chaos', Value: 'opt-in' }, { Key: 'nearstream:environment', Value: 'staging' }, { Key: 'nearstream:role', Value: 'appliance' }]));
+  });
+
+  it('runs as a role only FIS may assume, harming only opted-in resources of this environment', () => {
+    const template = on.template(on.environment.controlPlanes[0]);
+    const [roleId, role] = Object.entries(template.findResources('AWS::IAM::Role')).find(([id]) => id.startsWith('ChaosRole'))! as [string, Resource];
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'fis.amazonaws.com' },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': expect.anything() } },
+      }),
+    ]);
+    const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
+      .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const granting = (action: string) => statements.filter((statement: any) => [statement.Action].flat().includes(action));
+    for (const harmful of ['ec2:TerminateInstances', 'ec2:InjectVolumeIOLatency']) {
+      expect(granting(harmful)).toHaveLength(1);
+      expect(granting(harmful)[0].Condition).toEqual({ StringEquals: { 'aws:ResourceTag/nearstream:chaos': 'opt-in', 'aws:ResourceTag/nearstream:environment': 'staging' } });
+    }
+    const getFunction = granting('lambda:GetFunction')[0].Resource;
+    expect(getFunction).toHaveLength(OPTED_IN.length);
+    for (const statement of statements) {
+      for (const action of [statement.Action].flat()) {
+        expect(action).not.toMatch(/^\*$|:\*$/);
+      }
+    }
+  });
+
+  it('wires the FIS Lambda extension into exactly the opted-in functions when chaos is on', () => {
+    const template = on.template(on.environment.controlPlanes[0]);
+    const functions = functionsByService(template);
+    const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket')).filter((id) => id.startsWith('ChaosBucket'));
+    const parameter = Object.entries(template.toJSON().Parameters as Record<string, { Default?: string; Type: string }>).find(([, value]) => value.Default === '/aws/service/fis/lambda-extension/AWS-FIS-extension-arm64/1.x.x');
+    expect(parameter?.[1].Type).toBe('AWS::SSM::Parameter::Value<String>');
+    for (const [service, fn] of Object.entries(functions)) {
+      const variables = fn.Properties.Environment.Variables;
+      if (OPTED_IN.includes(service)) {
+        expect(fn.Properties.Layers).toEqual([{ Ref: parameter![0] }]);
+        expect(variables.AWS_LAMBDA_EXEC_WRAPPER).toBe('/opt/aws-fis/bootstrap');
+        expect(variables.AWS_FIS_CONFIGURATION_LOCATION).toEqual({ 'Fn::Join': ['', ['arn:aws:s3:::', { Ref: bucketId }, '/FisConfigs/']] });
+        expect(fn.Properties.Tags).toEqual(expect.arrayContaining([{ Key: 'nearstream:chaos', Value: 'opt-in' }]));
+      } else {
+        expect(fn.Properties.Layers).toBeUndefined();
+        expect(variables.AWS_LAMBDA_EXEC_WRAPPER).toBeUndefined();
+        expect(fn.Properties.Tags ?? []).not.toEqual(expect.arrayContaining([{ Key: 'nearstream:chaos', Value: 'opt-in' }]));
+      }
+    }
+    expect(Object.keys(functions)).toEqual(expect.arrayContaining(OPTED_IN));
+  });
+
+  it('has templates in leashed mode too, and nothing at all with chaos off', () => {
+    expect(Object.keys(templatesOf(leashed.template(leashed.environment.controlPlanes[1])))).toHaveLength(CHAOS_EXPERIMENTS.length);
+    for (const stack of off.environment.controlPlanes) {
+      const template = off.template(stack);
+      expect(Object.keys(templatesOf(template))).toHaveLength(0);
+      for (const fn of Object.values(functionsByService(template))) {
+        expect(fn.Properties.Layers).toBeUndefined();
+        expect(fn.Properties.Environment.Variables.AWS_FIS_CONFIGURATION_LOCATION).toBeUndefined();
+      }
+    }
+    expect(resolveEnvironment({ name: 'prod', viewerEmailFrom: 'a@example.com' }).chaos).toBe('off');
+  });
+
+  it('refuses an unknown chaos mode, naming the field and the modes', () => {
+    expect(() => resolveEnvironment({ name: 'staging', chaos: 'sometimes' })).toThrow(ConfigError);
+    expect(() => resolveEnvironment({ name: 'staging', chaos: 'sometimes' })).toThrow("chaos: must be one of off, leashed, on (got 'sometimes')");
+  });
+
+  it('names the catalog when asked for an experiment it does not have', () => {
+    expect(experimentNamed('chaos-monkey').fault).toEqual({ kind: 'terminate-appliance', count: 1 });
+    expect(() => experimentNamed('chaos-gorilla')).toThrow(/no chaos experiment 'chaos-gorilla': the catalog has chaos-monkey, latency-monkey/);
+  });
+});
