@@ -31,8 +31,29 @@ export interface ChaosExperiment {
   readonly durationMinutes: number;
 }
 
+/** An environment's chaos, from its config (context `chaos`, `chaosMeanMinutes`, `chaosTimezone`, `chaosOptOut`). */
+export interface ChaosSettings {
+  readonly mode: ChaosMode;
+  /**
+   * Chaos Monkey's mean time between kills, in minutes of business hours: one of
+   * `MONKEY_MEAN_MINUTES`. Business hours are cut into slots this long, and one kill falls at a
+   * random moment in each slot.
+   */
+  readonly meanMinutesBetweenKills: number;
+  /** Business hours (09:00-17:00, Monday to Friday) are in this IANA time zone. */
+  readonly timezone: string;
+  /** Appliance clusters whose nodes are tagged out of every experiment. */
+  readonly optOutClusters: readonly string[];
+}
+
+export const CHAOS_DEFAULTS: ChaosSettings = { mode: 'off', meanMinutesBetweenKills: 240, timezone: 'UTC', optOutClusters: [] };
+/** The mean times between kills Chaos Monkey's schedule can express: each divides an hour or the 8-hour business day. */
+export const MONKEY_MEAN_MINUTES = [10, 15, 20, 30, 60, 120, 240, 480] as const;
+/** Business hours, Monday to Friday, in the environment's chaos time zone: from 09:00 until 17:00. */
+export const BUSINESS_HOURS = { startHour: 9, endHour: 17 } as const;
+
 /** Opt-in tag of everything an experiment may harm: appliance instances and volumes, control-plane functions. */
-export const CHAOS_TAG = { key: 'nearstream:chaos', optIn: 'opt-in' } as const;
+export const CHAOS_TAG = { key: 'nearstream:chaos', optIn: 'opt-in', optOut: 'opt-out' } as const;
 
 export const CHAOS_EXPERIMENTS: readonly ChaosExperiment[] = [
   {

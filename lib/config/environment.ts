@@ -7,7 +7,7 @@ import {
   rolesAnywhereProblems,
   RolesAnywhereSettings,
 } from './appliance-settings';
-import { CHAOS_MODES, ChaosMode } from '../chaos/catalog';
+import { CHAOS_DEFAULTS, CHAOS_MODES, ChaosMode, ChaosSettings, MONKEY_MEAN_MINUTES } from '../chaos/catalog';
 import { AlarmSettings, ALARMS_BY_KIND, alarmSettingProblems } from './alarm-settings';
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../../lambda/shared/url-token';
 import { ConfigError, ConfigProblem, positiveWholeNumberProblems } from './config-error';
@@ -110,11 +110,12 @@ export interface EnvironmentConfig {
   readonly rolesAnywhere?: RolesAnywhereSettings;
   readonly originSigningKeys: OriginSigningKeySettings;
   /**
-   * Chaos experiments: `off` (none), or `leashed` / `on` (FIS templates in each region, and the
-   * fault-injection extension on the opted-in control-plane functions).
-   * @default 'off'
+   * Chaos experiments: mode `off` (none), or `leashed` / `on` (FIS templates in each region, the
+   * fault-injection extension on the opted-in control-plane functions, and the Chaos Monkey
+   * schedule, which in `leashed` resolves targets and harms nothing).
+   * @default CHAOS_DEFAULTS: off
    */
-  readonly chaos: ChaosMode;
+  readonly chaos: ChaosSettings;
   /**
    * Who made an ephemeral environment and when the scheduled cleanup may destroy it.
    * @default - none: named environments (dev, staging, prod) never expire
@@ -127,6 +128,9 @@ export interface EnvironmentInput extends ApplianceInput, ViewerAccessInput, Ori
   readonly name: string;
   /** `off`, `leashed` or `on` (context `chaos`). */
   readonly chaos?: string;
+  readonly chaosMeanMinutes?: number;
+  readonly chaosTimezone?: string;
+  readonly chaosOptOut?: readonly string[];
   readonly account?: string;
   readonly primaryRegion?: string;
   readonly secondaryRegion?: string;
@@ -252,7 +256,7 @@ export function resolveEnvironment(input: EnvironmentInput, options: ResolveOpti
     ...rolesAnywhereProblems(input),
     ...originKeyProblems(input),
     ...lifetimeProblems(input, isEphemeralName(input.name)),
-    ...chaosProblems(input.chaos),
+    ...chaosProblems(input),
   );
   if (options.requireLifetime && isEphemeralName(input.name) && input.creator === undefined && input.expiresAt === undefined) {
     problems.push({
@@ -294,16 +298,43 @@ export function resolveEnvironment(input: EnvironmentInput, options: ResolveOpti
       : undefined,
     originSigningKeys: originSigningKeysOf(input),
     lifetime: input.creator !== undefined && input.expiresAt !== undefined ? { creator: input.creator, expiresAt: input.expiresAt } : undefined,
-    chaos: (input.chaos as ChaosMode | undefined) ?? 'off',
+    chaos: {
+      mode: (input.chaos as ChaosMode | undefined) ?? CHAOS_DEFAULTS.mode,
+      meanMinutesBetweenKills: input.chaosMeanMinutes ?? CHAOS_DEFAULTS.meanMinutesBetweenKills,
+      timezone: input.chaosTimezone ?? CHAOS_DEFAULTS.timezone,
+      optOutClusters: input.chaosOptOut ?? CHAOS_DEFAULTS.optOutClusters,
+    },
   };
   validateSettings(config);
   return config;
 }
 
-function chaosProblems(chaos: string | undefined): ConfigProblem[] {
-  return chaos === undefined || (CHAOS_MODES as readonly string[]).includes(chaos)
-    ? []
-    : [{ field: 'chaos', rule: `must be one of ${CHAOS_MODES.join(', ')} (got '${chaos}')` }];
+function chaosProblems(input: EnvironmentInput): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (input.chaos !== undefined && !(CHAOS_MODES as readonly string[]).includes(input.chaos)) {
+    problems.push({ field: 'chaos', rule: `must be one of ${CHAOS_MODES.join(', ')} (got '${input.chaos}')` });
+  }
+  if (input.chaosMeanMinutes !== undefined && !(MONKEY_MEAN_MINUTES as readonly number[]).includes(input.chaosMeanMinutes)) {
+    problems.push({ field: 'chaosMeanMinutes', rule: `must be one of ${MONKEY_MEAN_MINUTES.join(', ')} (minutes that divide an hour or the 8-hour business day); got ${input.chaosMeanMinutes}` });
+  }
+  if (input.chaosTimezone !== undefined && !isTimeZone(input.chaosTimezone)) {
+    problems.push({ field: 'chaosTimezone', rule: `'${input.chaosTimezone}' is not an IANA time zone like Europe/Amsterdam or UTC` });
+  }
+  for (const cluster of input.chaosOptOut ?? []) {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(cluster)) {
+      problems.push({ field: 'chaosOptOut', rule: `'${cluster}' is not a cluster id (lower-case letters, digits and hyphens)` });
+    }
+  }
+  return problems;
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function domainProblems(input: EnvironmentInput): ConfigProblem[] {

@@ -22,6 +22,7 @@ import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ApplianceFleetSettings } from '../config/appliance-settings';
+import { CHAOS_TAG } from '../chaos/catalog';
 import { AppliancePolicy } from './appliance-policy';
 import { MediaBucketRef } from './encoding-ladder';
 import { EncryptedLogGroup } from './encrypted-log-group';
@@ -31,7 +32,7 @@ export const APPLIANCE_TAGS = {
   environment: 'nearstream:environment',
   role: 'nearstream:role',
   cluster: 'nearstream:cluster',
-  /** Only instances tagged `opt-in` may be targeted by chaos experiments. */
+  /** Only instances tagged `opt-in` may be targeted by chaos experiments (`opt-out` otherwise). */
   chaos: 'nearstream:chaos',
 } as const;
 
@@ -56,6 +57,8 @@ export interface ApplianceFleetProps {
   readonly controlPlaneUrl: string;
   /** Scaling events go here. */
   readonly alarmTopic: ITopic;
+  /** Whether chaos experiments may pick these appliances (their cluster did not opt out). */
+  readonly chaosOptIn: boolean;
   readonly logRetentionDays: number;
   readonly logRemovalPolicy: RemovalPolicy;
   readonly logEncryptionKey: IKey;
@@ -157,7 +160,8 @@ export class ApplianceFleet extends Construct {
     });
 
     // A launch template's tags go on its instances and their volumes: the disk experiment picks a volume by them.
-    for (const [key, value] of [[APPLIANCE_TAGS.environment, props.environmentName], [APPLIANCE_TAGS.role, 'appliance'], [APPLIANCE_TAGS.chaos, 'opt-in']]) {
+    const chaos = props.chaosOptIn ? CHAOS_TAG.optIn : CHAOS_TAG.optOut;
+    for (const [key, value] of [[APPLIANCE_TAGS.environment, props.environmentName], [APPLIANCE_TAGS.role, 'appliance'], [APPLIANCE_TAGS.chaos, chaos]]) {
       Tags.of(launchTemplate).add(key, value);
     }
     Validations.of(launchTemplate).acknowledge({
@@ -187,7 +191,7 @@ export class ApplianceFleet extends Construct {
     tags.add(APPLIANCE_TAGS.environment, props.environmentName);
     tags.add(APPLIANCE_TAGS.role, 'appliance');
     tags.add(APPLIANCE_TAGS.cluster, clusterId);
-    tags.add(APPLIANCE_TAGS.chaos, 'opt-in');
+    tags.add(APPLIANCE_TAGS.chaos, chaos);
 
     new CfnOutput(this, 'GroupName', { value: this.group.autoScalingGroupName, description: `Auto Scaling group of ${clusterId}` });
   }

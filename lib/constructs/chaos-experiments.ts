@@ -1,11 +1,15 @@
-import { CfnResource, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
 import { IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { CfnExperimentTemplate } from 'aws-cdk-lib/aws-fis';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { IKey } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { CHAOS_EXPERIMENTS, CHAOS_TAG, ChaosExperiment, ChaosFault } from '../chaos/catalog';
+import { ContextAttribute, Schedule, ScheduleExpression, ScheduleTargetInput, TimeWindow } from 'aws-cdk-lib/aws-scheduler';
+import { Universal } from 'aws-cdk-lib/aws-scheduler-targets';
+import { BUSINESS_HOURS, CHAOS_EXPERIMENTS, CHAOS_TAG, ChaosExperiment, ChaosFault, ChaosSettings } from '../chaos/catalog';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { scheduleDeadLetters } from './schedule-dead-letters';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { NearstreamFunction } from './nearstream-function';
 
@@ -21,6 +25,8 @@ export interface ChaosExperimentsProps {
   /** `nearstream-<env>`: names and tags. */
   readonly prefix: string;
   readonly environmentName: string;
+  /** Mode (`leashed` or `on`), Chaos Monkey's mean time between kills and business hours' time zone. */
+  readonly settings: ChaosSettings;
   /** This region's SPS alarm: every experiment stops when it fires. */
   readonly stopAlarm: IAlarm;
   /** This region's dashboard, in every experiment report. */
@@ -43,6 +49,9 @@ export class ChaosExperiments extends Construct {
   readonly logGroup: EncryptedLogGroup;
   readonly role: Role;
   readonly templates: Readonly<Record<string, CfnExperimentTemplate>>;
+  readonly monkeySchedule: Schedule;
+  /** Chaos Monkey runs the scheduler could not start. */
+  readonly monkeyDeadLetters: Queue;
 
   constructor(scope: Construct, id: string, props: ChaosExperimentsProps) {
     super(scope, id);
@@ -119,6 +128,56 @@ export class ChaosExperiments extends Construct {
         }),
       ]),
     );
+    this.monkeyDeadLetters = scheduleDeadLetters(this, 'MonkeyDeadLetters', 'the Chaos Monkey schedule');
+    this.monkeySchedule = this.scheduleChaosMonkey(props.settings, region, account);
+  }
+
+  /**
+   * Chaos Monkey: EventBridge Scheduler starts the chaos-monkey experiment once in every slot of
+   * `meanMinutesBetweenKills` of business hours (weekdays 09:00-17:00 in the chaos time zone), at a
+   * random moment within the slot (the schedule's flexible window), straight through FIS's API. In
+   * `leashed` mode FIS resolves the targets and harms nothing (`ActionsMode: skip-all`).
+   */
+  private scheduleChaosMonkey(settings: ChaosSettings, region: string, account: string): Schedule {
+    const template = this.templates['chaos-monkey'];
+    const role = new Role(this, 'MonkeyRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': account } } }),
+      description: 'EventBridge Scheduler starts the chaos-monkey experiment, and no other',
+    });
+    const target = new Universal({
+      service: 'fis',
+      action: 'startExperiment',
+      role,
+      retryAttempts: 0,
+      deadLetterQueue: this.monkeyDeadLetters,
+      input: ScheduleTargetInput.fromObject({
+        ExperimentTemplateId: template.attrId,
+        ClientToken: ContextAttribute.executionId,
+        ...(settings.mode === 'leashed' ? { ExperimentOptions: { ActionsMode: 'skip-all' } } : {}),
+      }),
+      policyStatements: [
+        new PolicyStatement({
+          actions: ['fis:StartExperiment'],
+          resources: [`arn:aws:fis:${region}:${account}:experiment-template/${template.attrId}`, `arn:aws:fis:${region}:${account}:experiment/*`],
+        }),
+      ],
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:fis:${region}:${Token.isUnresolved(account) ? '<AWS::AccountId>' : account}:experiment/*]`,
+      reason: 'StartExperiment authorizes the experiment it creates, whose id FIS assigns; the template is named exactly.',
+    });
+    const slot = settings.meanMinutesBetweenKills;
+    const { startHour, endHour } = BUSINESS_HOURS;
+    const lastHour = endHour - 1;
+    const cron = slot < 60
+      ? { minute: `0/${slot}`, hour: `${startHour}-${lastHour}` }
+      : { minute: '0', hour: slot === 60 ? `${startHour}-${lastHour}` : `${startHour}-${lastHour}/${slot / 60}` };
+    return new Schedule(this, 'ChaosMonkey', {
+      schedule: ScheduleExpression.cron({ ...cron, weekDay: 'MON-FRI', timeZone: TimeZone.of(settings.timezone) }),
+      timeWindow: TimeWindow.flexible(Duration.minutes(slot)),
+      target,
+      description: `Chaos Monkey${settings.mode === 'leashed' ? ' (leashed: targets resolved, nothing harmed)' : ''}: one appliance kill at a random moment in every ${slot} minutes of business hours`,
+    });
   }
 
   /** Each action's permissions, held to this environment's opted-in resources by tag where the action allows it. */

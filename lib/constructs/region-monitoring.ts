@@ -383,7 +383,8 @@ export class RegionMonitoring extends Construct {
     });
   }
 
-  private deadLetterAlarm(queue: IQueue, friendlyName: string, what: string, action: string): void {
+  /** Pages on the first message in `queue`, the dead letters of `what`; `action` is the runbook line. */
+  deadLetterAlarm(queue: IQueue, friendlyName: string, what: string, action: string): void {
     this.facade.monitorSqsQueue({
       queue,
       humanReadableName: `Dead letters of ${what}`,

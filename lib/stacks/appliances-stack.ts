@@ -54,6 +54,7 @@ export class AppliancesStack extends Stack {
         ...access,
         environmentName: config.name,
         clusterId: naming.ec2ClusterId(region),
+        chaosOptIn: !config.chaos.optOutClusters.includes(naming.ec2ClusterId(region)),
         settings: config.applianceFleet,
         controlPlaneUrl: controlPlane.regionalApiUrl,
         alarmTopic: topic,

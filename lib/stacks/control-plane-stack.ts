@@ -150,10 +150,11 @@ export class ControlPlaneStack extends Stack {
       encoding: props.encoding,
     });
 
-    if (config.chaos !== 'off') {
+    if (config.chaos.mode !== 'off') {
       this.chaos = new ChaosExperiments(this, 'Chaos', {
         prefix: naming.prefix,
         environmentName: config.name,
+        settings: config.chaos,
         stopAlarm: this.monitoring.spsAlarm,
         dashboardName: this.monitoring.dashboardName,
         // The viewer path opts in; the registry, health probe, builder and planner do not.
@@ -162,6 +163,12 @@ export class ControlPlaneStack extends Stack {
         logEncryptionKey: logKey,
         removalPolicy: logRemovalPolicy,
       });
+      this.monitoring.deadLetterAlarm(
+        this.chaos.monkeyDeadLetters,
+        'ChaosMonkeySchedule',
+        'the Chaos Monkey schedule',
+        'The scheduler could not start the chaos-monkey experiment (its role denied, the template gone, or FIS refusing it): read the message for FIS\'s error.',
+      );
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.stage.url, description: `execute-api URL of ${region}` });

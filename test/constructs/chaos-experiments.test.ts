@@ -151,7 +151,60 @@ describe('chaos experiments', () => {
         expect(fn.Properties.Environment.Variables.AWS_FIS_CONFIGURATION_LOCATION).toBeUndefined();
       }
     }
-    expect(resolveEnvironment({ name: 'prod', viewerEmailFrom: 'a@example.com' }).chaos).toBe('off');
+    expect(resolveEnvironment({ name: 'prod', viewerEmailFrom: 'a@example.com' }).chaos.mode).toBe('off');
+  });
+
+  it('schedules Chaos Monkey at a random moment of every slot of business hours, straight through FIS, leashed as skip-all', () => {
+    const monkey = (synthesized: typeof on, index = 0) => {
+      const template = synthesized.template(synthesized.environment.controlPlanes[index]);
+      const schedules = (Object.values(template.findResources('AWS::Scheduler::Schedule')) as Resource[]).filter((schedule) =>
+        JSON.stringify(schedule.Properties.Target.Arn).includes(':scheduler:::aws-sdk:fis:startExperiment'),
+      );
+      expect(schedules).toHaveLength(1);
+      return { template, schedule: schedules[0].Properties };
+    };
+    const { template, schedule } = monkey(on);
+    expect(schedule).toMatchObject({
+      ScheduleExpression: 'cron(0 9-16/4 ? * MON-FRI *)',
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 240 },
+    });
+    const [monkeyTemplateId] = Object.entries(templatesOf(template)).find(([, entry]) => entry.Properties.Tags['nearstream:experiment'] === 'chaos-monkey')!;
+    /** The input with the template id's attribute written as <id>. */
+    const inputOf = (properties: Record<string, any>) =>
+      (properties.Target.Input['Fn::Join'][1] as unknown[]).map((part) => (typeof part === 'string' ? part : `<${(part as any)['Fn::GetAtt'][0]}>`)).join('');
+    expect(JSON.parse(inputOf(schedule))).toEqual({ ExperimentTemplateId: `<${monkeyTemplateId}>`, ClientToken: '<aws.scheduler.execution-id>' });
+    expect(schedule.Target.DeadLetterConfig).toBeDefined();
+    // The schedule's role may start this template's experiments and nothing else.
+    const role = schedule.Target.RoleArn['Fn::GetAtt'][0];
+    const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
+      .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(statements.filter((statement: any) => statement.Action === 'fis:StartExperiment')).toHaveLength(1);
+    expect(JSON.stringify(statements)).toContain(monkeyTemplateId);
+    expect(statements.every((statement: any) => ['fis:StartExperiment', 'sqs:SendMessage'].includes(statement.Action))).toBe(true);
+
+    const leashedMonkey = monkey(leashed, 1).schedule;
+    expect(JSON.parse(inputOf(leashedMonkey))).toMatchObject({ ExperimentOptions: { ActionsMode: 'skip-all' } });
+    const hourly = synthEnvironment({ name: 'staging', chaos: 'on', chaosMeanMinutes: 20, chaosTimezone: 'Europe/Amsterdam' });
+    expect(monkey(hourly).schedule).toMatchObject({ ScheduleExpression: 'cron(0/20 9-16 ? * MON-FRI *)', ScheduleExpressionTimezone: 'Europe/Amsterdam', FlexibleTimeWindow: { MaximumWindowInMinutes: 20 } });
+  });
+
+  it('tags an opted-out cluster\'s appliances out of every experiment', () => {
+    const optedOut = synthEnvironment({ name: 'staging', chaos: 'on', chaosOptOut: ['ec2-us-west-2'], ...FLEET });
+    const chaosTag = (index: number) => {
+      const [group] = Object.values(optedOut.template(optedOut.environment.appliances[index]).findResources('AWS::AutoScaling::AutoScalingGroup')) as Resource[];
+      return group.Properties.Tags.find((tag: any) => tag.Key === 'nearstream:chaos').Value;
+    };
+    expect([chaosTag(0), chaosTag(1)]).toEqual(['opt-in', 'opt-out']);
+  });
+
+  it.each([
+    [{ chaosMeanMinutes: 45 }, /chaosMeanMinutes: must be one of 10, 15, 20, 30, 60, 120, 240, 480/],
+    [{ chaosTimezone: 'Mars/Olympus' }, /chaosTimezone: 'Mars\/Olympus' is not an IANA time zone/],
+    [{ chaosOptOut: ['Bad Cluster'] }, /chaosOptOut: 'Bad Cluster' is not a cluster id/],
+  ])('refuses chaos settings %j, naming the field', (input, message) => {
+    expect(() => resolveEnvironment({ name: 'staging', chaos: 'on', ...input })).toThrow(message);
   });
 
   it('refuses an unknown chaos mode, naming the field and the modes', () => {
