@@ -1,0 +1,124 @@
+import { parseArgs, ParseArgsConfig } from 'node:util';
+import { CHAOS_EXPERIMENTS, ChaosExperiment, experimentNamed } from '../../lib/chaos/catalog';
+import { ConfigError } from '../../lib/config/config-error';
+import { DEFAULT_PRIMARY_REGION, DEFAULT_SECONDARY_REGION, resolveEnvironment } from '../../lib/config/environment';
+
+export const USAGE = `usage: npm run chaos -- <command> [options]
+
+  list                                   the chaos experiment catalog: fault, blast radius, duration, allowed SPS dip
+  run EXPERIMENT --env NAME --region R   start EXPERIMENT's FIS template in one region of an environment and follow it to its end
+
+  --env NAME       run: the environment, e.g. staging or pr-7; its chaos must be leashed or on (context chaos)
+  --region R       run: the region to run in, e.g. ${DEFAULT_PRIMARY_REGION}
+  --dry-run        run: FIS resolves the targets and skips every action, so nothing is harmed
+  --help, -h       this text
+
+Experiments: ${CHAOS_EXPERIMENTS.map((experiment) => experiment.name).join(', ')}.
+A run prints each change of the experiment's and its actions' states and of the region's SPS alarm,
+which stops the experiment when it fires. Ctrl-C during a run stops the experiment (a second Ctrl-C
+quits without waiting for FIS to confirm).
+Exit codes: 0 completed (or list), 1 stopped, failed or not found, 2 bad usage, 3 no AWS credentials.`;
+
+/** Bad usage: exit 2 with the message. */
+export class UsageError extends Error {}
+
+export type ChaosCommand =
+  | { readonly command: 'help' }
+  | { readonly command: 'list' }
+  | {
+      readonly command: 'run';
+      readonly experiment: ChaosExperiment;
+      readonly environment: string;
+      readonly region: string;
+      readonly dryRun: boolean;
+    };
+
+const COMMANDS = ['list', 'run'] as const;
+type Command = (typeof COMMANDS)[number];
+type Values = Record<string, string | boolean | undefined>;
+
+/** Each command's own options: one the other command takes is still an error here. */
+const COMMAND_OPTIONS: Readonly<Record<Command, NonNullable<ParseArgsConfig['options']>>> = {
+  list: { help: { type: 'boolean', short: 'h' } },
+  run: { env: { type: 'string' }, region: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+};
+
+/** Parses `npm run chaos` arguments, or throws a `UsageError` naming the one thing that is wrong. */
+export function parseChaosArgs(argv: readonly string[]): ChaosCommand {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    return { command: 'help' };
+  }
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    throw new UsageError(`unknown command '${command}': choose ${COMMANDS.join(' or ')} (--help for usage)`);
+  }
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: rest, options: COMMAND_OPTIONS[command as Command], strict: true, allowPositionals: true }) as {
+      values: Values;
+      positionals: string[];
+    });
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+      throw new UsageError(`${command}: unknown option '${unknown[1]}' (--help lists each command's options)`);
+    }
+    throw new UsageError(`${command}: ${message.split('\n')[0]}`);
+  }
+  if (values.help) {
+    return { command: 'help' };
+  }
+  if (command === 'list') {
+    if (positionals.length > 0) {
+      throw new UsageError(`list: unexpected argument '${positionals[0]}'`);
+    }
+    return { command: 'list' };
+  }
+  return { command: 'run', ...runTarget(positionals, values), dryRun: values['dry-run'] === true };
+}
+
+function runTarget(positionals: readonly string[], values: Values) {
+  if (positionals.length === 0) {
+    throw new UsageError(`run: which experiment? give one of ${CHAOS_EXPERIMENTS.map((experiment) => experiment.name).join(', ')}`);
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(`run: one experiment at a time (got ${positionals.join(', ')})`);
+  }
+  let experiment: ChaosExperiment;
+  try {
+    experiment = experimentNamed(positionals[0]);
+  } catch (error) {
+    throw new UsageError(`run: ${(error as Error).message}`);
+  }
+  const environment = values.env as string | undefined;
+  const region = values.region as string | undefined;
+  const missing = [
+    environment === undefined ? '--env NAME (the environment, e.g. pr-7)' : undefined,
+    region === undefined ? `--region R (the region to run in, e.g. ${DEFAULT_PRIMARY_REGION})` : undefined,
+  ].filter((flag) => flag !== undefined);
+  if (missing.length > 0) {
+    throw new UsageError(`run ${experiment.name}: missing ${missing.join(' and ')}`);
+  }
+  checkPlacement(experiment.name, environment!, region!);
+  return { experiment, environment: environment!, region: region! };
+}
+
+/**
+ * The config owns the environment-name and region rules, so they are judged by it. It wants two
+ * distinct regions; the second one given here differs from `--region` so only `--region` is judged.
+ */
+function checkPlacement(experimentName: string, environment: string, region: string): void {
+  const secondaryRegion = region === DEFAULT_SECONDARY_REGION ? DEFAULT_PRIMARY_REGION : DEFAULT_SECONDARY_REGION;
+  try {
+    resolveEnvironment({ name: environment, primaryRegion: region, secondaryRegion });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      const flags: Record<string, string> = { env: '--env', primaryRegion: '--region' };
+      const problems = error.problems.map((problem) => `${flags[problem.field] ?? problem.field}: ${problem.rule}`);
+      throw new UsageError(`run ${experimentName}: ${problems.join('; ')}`);
+    }
+    throw error;
+  }
+}
