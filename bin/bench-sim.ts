@@ -4,11 +4,12 @@
  * Goals: on the default synthetic workload (30 days, 1,000,000 requests) the planner offloads at
  * least 95% of Belady's bytes and more than LRU and LFU, in under 60 s; across Zipf 0.6-1.2 and
  * capacities of 5-40% of the catalog it never falls below LRU; on every scenario workload (a lost
- * day of demand data, language groups, a taste shift, high capacity, series released an episode a
- * day or all at once...) it offloads at least as much as LRU and LFU in total and on at least 95%
- * of the counted days, including clusters of several appliances whose egress a hot title's single
- * copy saturates; 10,000,000 requests simulate in under 30 s and 1 GB, on one appliance per cluster
- * and on several with egress limits.
+ * day of demand data, language groups, taste shifts early and late, at small capacity, on small
+ * clusters and on appliances with egress limits, a flash crowd, high capacity, series released an
+ * episode a day or all at once...) it offloads at least as much as LRU and LFU in total and on at
+ * least 95% of the counted days, including clusters of several appliances whose egress a hot
+ * title's single copy saturates; 10,000,000 requests simulate in under 30 s and 1 GB, on one
+ * appliance per cluster and on several with egress limits.
  */
 import * as path from 'node:path';
 import { simulate, SimulationOptions } from '../simulator/simulate';
@@ -45,6 +46,16 @@ const SCENARIOS: readonly { name: string; workload: Partial<SyntheticOptions>; s
   { name: 'series binges', workload: { series: 60 } },
   // The same series, every one released whole on its premiere day.
   { name: 'binge drop', workload: { series: 60, seriesDropShare: 1 } },
+  // Taste shifts elsewhere: the shift day itself no nightly plan foresees; the night after, the
+  // planner must have restarted the history (8: with a week of it; 22, with the next day's data
+  // lost; at 5% capacity; on small clusters; on appliances a hot title's single copy saturates).
+  { name: 'taste shift day 8', workload: { tasteShiftDay: 8 } },
+  { name: 'taste shift 22, lost 23', workload: { tasteShiftDay: 22 }, simulation: { lostDemandDays: [23] } },
+  { name: 'taste shift 15, 5%', workload: { tasteShiftDay: 15, capacityShare: 0.05 } },
+  { name: 'shift, 8 clusters, 3 groups', workload: { clusters: 8, languageGroups: 3, languageSkew: 20, capacityShare: 0.05, tasteShiftDay: 15 } },
+  { name: 'shift, 4 appl., egress 30%', workload: { tasteShiftDay: 15, appliancesPerCluster: 4, egressShare: 0.3 } },
+  // One old title as hot as a top release from day 15 on: no taste shift, but it needs copies.
+  { name: 'flash crowd, 4 appl., 30%', workload: { flashCrowdDay: 15, appliancesPerCluster: 4, egressShare: 0.3 } },
 ];
 /** The scale run again on several appliances per cluster with egress limits. */
 const SCALE_APPLIANCE_FLAGS = ['--appliances-per-cluster', '4', '--egress-share', '0.3'];

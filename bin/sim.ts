@@ -38,6 +38,7 @@ Or synthetic (defaults in brackets):
                     but one per other group; a small group's cluster has ${SMALL_GROUP_VOLUME} of a big one's requests
   --language-skew X    how many times more a cluster plays its own group's titles [${DEFAULT_SYNTHETIC.languageSkew}]
   --taste-shift-day D  every catalog title's popularity is re-drawn on day D [none]
+  --flash-crowd-day D  one little-played title becomes as hot as a top release on day D [none]
   --retirements N   catalog titles retired per day, drawn at random: none is requested from its
                     retire day on [${DEFAULT_SYNTHETIC.retirementsPerDay}]
   --series N        series of ${SERIES_EPISODES} episodes premiering at even intervals over the run (some before
@@ -66,6 +67,7 @@ const SYNTHETIC_FLAGS: Readonly<Record<string, keyof SyntheticOptions>> = {
   'language-groups': 'languageGroups',
   'language-skew': 'languageSkew',
   'taste-shift-day': 'tasteShiftDay',
+  'flash-crowd-day': 'flashCrowdDay',
   retirements: 'retirementsPerDay',
   'appliances-per-cluster': 'appliancesPerCluster',
   'egress-share': 'egressShare',
@@ -158,6 +160,9 @@ async function workloadFrom(values: Record<string, string | boolean | undefined>
   }
   if (!Number.isInteger(synthetic.tasteShiftDay) || synthetic.tasteShiftDay < -1 || synthetic.tasteShiftDay >= synthetic.days) {
     throw new UsageError(`--taste-shift-day must be a whole day from 0 to ${synthetic.days - 1} (got ${synthetic.tasteShiftDay})`);
+  }
+  if (!Number.isInteger(synthetic.flashCrowdDay) || synthetic.flashCrowdDay < -1 || synthetic.flashCrowdDay >= synthetic.days) {
+    throw new UsageError(`--flash-crowd-day must be a whole day from 0 to ${synthetic.days - 1} (got ${synthetic.flashCrowdDay})`);
   }
   if (!Number.isInteger(synthetic.series) || synthetic.series < 0) {
     throw new UsageError(`--series must be a whole number of series, 0 or more (got ${synthetic.series})`);

@@ -38,6 +38,12 @@ export interface SyntheticOptions {
   /** The day every catalog title's popularity is re-drawn (a taste shift); -1 for none. */
   readonly tasteShiftDay: number;
   /**
+   * The day one catalog title from the less popular half suddenly draws a crowd (news, a sequel, a
+   * moment on social media): from that day it is as popular as a release of the top rank on its
+   * release day, and fades as a release does. -1 for none.
+   */
+  readonly flashCrowdDay: number;
+  /**
    * Catalog titles retired per day, drawn at random from those still available: a title is never
    * requested from its retire day on. Fewer than `catalogTitles` in all over the run.
    */
@@ -72,6 +78,7 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   languageGroups: 1,
   languageSkew: 10,
   tasteShiftDay: -1,
+  flashCrowdDay: -1,
   retirementsPerDay: 0,
   series: 0,
   seriesDropShare: 0,
@@ -83,6 +90,8 @@ export const SMALL_GROUP_VOLUME = 0.25;
 const SCENARIO_SEED_SALT = 0x5eed;
 /** Retirements draw from a stream of their own too. */
 const RETIREMENT_SEED_SALT = 0x2e71;
+/** And so does the title of a flash crowd. */
+const FLASH_CROWD_SEED_SALT = 0xf1a5;
 
 /** Series draw from a stream of their own. */
 const SERIES_SEED_SALT = 0x5e7e5;
@@ -220,6 +229,7 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
   const everyTitle = titles.length;
   const taste = series.titles.length === 0 ? skew : skew.map((cluster, index) => Float64Array.from([...cluster, ...series.skew[index]]));
   const shiftedBase = options.tasteShiftDay >= 0 ? redrawnCatalog(base, options.catalogTitles, scenario) : base;
+  const crowded = flashCrowdTitle(options, base, titles);
 
   const perDay = Math.floor(options.requests / options.days);
   const counts = clusterCounts(perDay, volume);
@@ -240,7 +250,9 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
       const released = titles[index].releaseDay <= day && day < (titles[index].retireDay ?? Infinity);
       const boost = titles[index].releaseDay >= 0 ? 1 + RELEASE_BOOST * Math.pow(0.5, age / RELEASE_HALF_LIFE_DAYS) : 1;
       const popularity = day >= options.tasteShiftDay && options.tasteShiftDay >= 0 ? shiftedBase[index] : base[index];
-      weights[index] = released ? popularity * boost * Math.exp(options.churn * drift[index]) : 0;
+      // A crowd makes an old title as popular as a new release of the top rank (popularity 1).
+      const crowd = index === crowded && day >= options.flashCrowdDay ? 1 + RELEASE_BOOST * Math.pow(0.5, (day - options.flashCrowdDay) / RELEASE_HALF_LIFE_DAYS) : 0;
+      weights[index] = released ? (crowd > 0 ? crowd : popularity * boost) * Math.exp(options.churn * drift[index]) : 0;
     }
     for (let index = total; index < everyTitle; index++) {
       weights[index] = episodeWeight(series, index - total, day, options.churn);
@@ -327,6 +339,30 @@ function retirements(options: SyntheticOptions): Map<number, number> {
     retireDays.set(order[position], Math.floor(position / options.retirementsPerDay));
   }
   return retireDays;
+}
+
+/**
+ * The catalog title a flash crowd picks, drawn from those less popular than the median and still
+ * available on the day; -1 with no flash crowd.
+ */
+function flashCrowdTitle(options: SyntheticOptions, base: Float64Array, titles: readonly SimTitle[]): number {
+  if (options.flashCrowdDay === -1) {
+    return -1;
+  }
+  if (!Number.isInteger(options.flashCrowdDay) || options.flashCrowdDay < 0 || options.flashCrowdDay >= options.days) {
+    throw new RangeError(`the flash crowd day must be a whole day from 0 to ${options.days - 1}, or -1 for none (got ${options.flashCrowdDay})`);
+  }
+  const median = Array.from(base.subarray(0, options.catalogTitles)).sort((a, b) => a - b)[options.catalogTitles >> 1];
+  const candidates: number[] = [];
+  for (let index = 0; index < options.catalogTitles; index++) {
+    if (base[index] < median && options.flashCrowdDay < (titles[index].retireDay ?? Infinity)) {
+      candidates.push(index);
+    }
+  }
+  if (candidates.length === 0) {
+    throw new RangeError(`no catalog title is left for a flash crowd on day ${options.flashCrowdDay}`);
+  }
+  return candidates[Math.floor(random(options.seed ^ FLASH_CROWD_SEED_SALT)() * candidates.length)];
 }
 
 /** Catalog popularity re-drawn: the same values, shuffled over the catalog titles (releases keep theirs). */

@@ -1,6 +1,8 @@
 import { REQUEST_LIMITS } from '../shared/control-table';
 import { checkManifest, FillManifest, ManifestObject } from '../shared/fill-manifest';
 import { hash32, RendezvousNodes } from '../shared/rendezvous';
+import { daysWithDemand, Forecast, predictDemand } from './demand-forecast';
+import { isEpisode, latestObservedDay, seriesOf, withBinges } from './series-demand';
 
 /**
  * Nightly fill planning, pure: from each cluster's demand history, the release schedule, title
@@ -9,11 +11,12 @@ import { hash32, RendezvousNodes } from '../shared/rendezvous';
  *
  * 1. Predict tomorrow's demand per cluster and title: a decaying average of the daily demand since
  *    the title's release (so a title out for two days is judged on two days, not diluted over two
- *    weeks), over the days whose data arrived (a lost day is skipped, not read as zero), blended
- *    with the pooled demand of similar clusters scaled to this cluster's volume (small clusters
- *    have noisy histories and pool more; a cluster of another taste is not pooled). A title with no
+ *    weeks), over the days whose data arrived (a lost day is skipped, not read as zero), restarted
+ *    on a day the history stops explaining (a taste shift, `demand-forecast.ts`); blended with the
+ *    pooled demand of similar clusters scaled to this cluster's volume (small clusters have noisy
+ *    or young histories and pool more; a cluster of another taste is not pooled). A title with no
  *    observed day since its release is predicted to do as well as the cluster's
- *    `releasePriorRank`-th title.
+ *    `releasePriorRank`-th title; an episode, from its series (`series-demand.ts`).
  * 2. Rank titles by predicted demand per stored byte, with a bonus for titles the cluster already
  *    holds (keeping costs no fill, and the tail is not re-picked every night), and place them
  *    whole, densest first, until the cluster's capacity less headroom is used (a title that does
@@ -69,8 +72,19 @@ export type ClusterDemand = ReadonlyMap<string, ReadonlyMap<number, number>>;
 export interface PlannerOptions {
   /** Days of history looked at. */
   readonly historyDays: number;
-  /** Weight of each older day relative to the next (0-1): 0.9 halves a day's weight in about 6.6 days. */
+  /**
+   * Weight of each older day relative to the next (0-1): 0.92 halves a day's weight in about 8.3
+   * days. A longer memory judges a title seldom played on more of its plays (a cache that counts
+   * every request keeps such titles); a taste shift restarts the history rather than waiting for it
+   * to fade (`tasteShiftShare`).
+   */
   readonly decay: number;
+  /**
+   * A day whose share of demand the forecast does not explain rises more than this (0-1) above
+   * the cluster's median day is a taste shift: the cluster's history restarts from it
+   * (`demand-forecast.ts`). 1 never restarts it.
+   */
+  readonly tasteShiftShare: number;
 
   /** Share of every appliance kept free. */
   readonly headroomShare: number;
@@ -92,7 +106,8 @@ export interface PlannerOptions {
   readonly hotShare: number;
   /**
    * Bonus to the predicted demand of a title the cluster already holds (keeping it costs no
-   * fill): 0.2 keeps a held title over a newcomer up to 20% denser.
+   * fill): 0.2 keeps a held title over a newcomer up to 20% denser. After a taste shift it is
+   * divided by the share of a full history window the forecast rests on, until that grows back.
    */
   readonly holdBonus: number;
   /**
@@ -105,7 +120,8 @@ export interface PlannerOptions {
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   historyDays: 28,
-  decay: 0.9,
+  decay: 0.92,
+  tasteShiftShare: 0.07,
   headroomShare: 0.02,
   poolWeight: 0.3,
   poolMinSimilarity: 0.5,
@@ -167,105 +183,8 @@ export function planFills(input: PlanInput): ClusterPlan[] {
     if (series.length > 0) {
       withBinges(predicted, series, input.demand.get(cluster.id), latestObservedDay(input.day, observed(cluster.id), options), unobserved, prior, options.bingeShare);
     }
-    return placeCluster(cluster, playable, predicted, input.held?.get(cluster.id) ?? new Set(), options);
+    return placeCluster(cluster, playable, predicted, input.held?.get(cluster.id) ?? new Set(), holdBonusOf(forecasts.get(cluster.id)!, options), options);
   });
-}
-
-interface Forecast {
-  /** Predicted demand tomorrow by title id (titles with none left out). */
-  readonly predicted: Map<string, number>;
-  /** Titles released today, or since the cluster's first observed day and with no observed day since. */
-  readonly unobserved: Set<string>;
-  /** The weight of the observed days in the history window over a full window's (0-1). */
-  readonly historyShare: number;
-}
-
-/**
- * Predicted demand tomorrow per title: a decaying average over the observed days each title was
- * out. A day with no data is skipped and the weights renormalised over the days that remain.
- */
-function predictDemand(
-  history: ClusterDemand | undefined,
-  titles: readonly PlanTitle[],
-  day: number,
-  observed: (past: number) => boolean,
-  options: PlannerOptions,
-): Forecast {
-  const unobserved = new Set<string>();
-  const oldest = day - options.historyDays;
-  let firstObserved = day;
-  for (let past = day - 1; past >= oldest; past--) {
-    firstObserved = observed(past) ? past : firstObserved;
-  }
-  const predicted = decayedAverages(history, titles, day, options.decay, observed, options);
-  for (const title of titles) {
-    if (!predicted.has(title.titleId) && (title.releaseDay === day || title.releaseDay > firstObserved) && !observedSince(title, day, observed)) {
-      // New to this cluster: released today, or after its data began and with none since.
-      unobserved.add(title.titleId);
-    }
-  }
-  let observedWeight = 0;
-  for (let past = day - 1, weight = 1; past >= oldest; past--, weight *= options.decay) {
-    observedWeight += observed(past) ? weight : 0;
-  }
-  let fullWeight = 0;
-  for (let age = 0, weight = 1; age < options.historyDays; age++, weight *= options.decay) {
-    fullWeight += weight;
-  }
-  return { predicted, unobserved, historyShare: observedWeight / fullWeight };
-}
-
-function daysWithDemand(history: ClusterDemand | undefined): Set<number> {
-  const days = new Set<number>();
-  for (const byDay of history?.values() ?? []) {
-    for (const [day, value] of byDay) {
-      if (value > 0) {
-        days.add(day);
-      }
-    }
-  }
-  return days;
-}
-
-function observedSince(title: PlanTitle, day: number, observed: (past: number) => boolean): boolean {
-  for (let past = day - 1; past >= title.releaseDay; past--) {
-    if (observed(past)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-/** A decaying average per title over the observed days since its release, before `day`. */
-function decayedAverages(
-  history: ClusterDemand | undefined,
-  titles: readonly PlanTitle[],
-  day: number,
-  decay: number,
-  observed: (past: number) => boolean,
-  options: PlannerOptions,
-): Map<string, number> {
-  const predicted = new Map<string, number>();
-  const oldest = day - options.historyDays;
-  for (const title of titles) {
-    const days = history?.get(title.titleId);
-    if (!days) {
-      continue;
-    }
-    let weighted = 0;
-    let weights = 0;
-    let weight = 1;
-    for (let past = day - 1; past >= Math.max(title.releaseDay, oldest); past--, weight *= decay) {
-      if (observed(past)) {
-        weighted += (days.get(past) ?? 0) * weight;
-        weights += weight;
-      }
-    }
-    if (weights > 0 && weighted > 0) {
-      predicted.set(title.titleId, weighted / weights);
-    }
-  }
-  return predicted;
 }
 
 /**
@@ -344,80 +263,27 @@ function releasePrior(predicted: ReadonlyMap<string, number>, rank: number): num
   return known.length === 0 ? 1 : known[Math.min(rank, known.length) - 1];
 }
 
-type Episode = PlanTitle & { readonly seriesId: string; readonly episode: number };
-
-function isEpisode(title: PlanTitle): title is Episode {
-  return title.seriesId !== undefined && title.episode !== undefined;
-}
-
-/** The playable episodes of each series in episode order (ties on title id), series by id. */
-function seriesOf(titles: readonly PlanTitle[]): Episode[][] {
-  const bySeries = new Map<string, Episode[]>();
-  for (const title of titles) {
-    if (isEpisode(title)) {
-      const episodes = bySeries.get(title.seriesId) ?? [];
-      episodes.push(title);
-      bySeries.set(title.seriesId, episodes);
-    }
-  }
-  return [...bySeries.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, episodes]) => episodes.sort((a, b) => a.episode - b.episode || (a.titleId < b.titleId ? -1 : 1)));
-}
-
-/** The last day of the history window whose data arrived, or undefined for none. */
-function latestObservedDay(day: number, observed: (past: number) => boolean, options: PlannerOptions): number | undefined {
-  for (let past = day - 1; past >= day - options.historyDays; past--) {
-    if (observed(past)) {
-      return past;
-    }
-  }
-  return undefined;
-}
+/** The least history share the hold bonus is divided by after a taste shift: at most 20 times the bonus. */
+const MIN_HISTORY_SHARE = 0.05;
 
 /**
- * Viewers binge. An episode with no observed day yet is expected to do at least as well as a
- * release (the generic prior), and better when its series has an audience here: `bingeShare` of
- * its predecessor's viewers of the latest observed day (scaled by size: demand is in bytes), or,
- * with the predecessor unwatched, its series' mean recent demand per watched episode. An episode
- * released with a predecessor nobody has seen yet (a binge drop) waits for viewers to reach it.
- * An observed episode with no demand of its own yet (released before its viewers got to it) takes
- * the binge term; one with demand keeps its own average, which already follows its viewers.
- * One pass over each series: O(titles).
+ * The hold bonus for a cluster's plan. Right after a taste shift the forecast rests on a day or
+ * two, whose noise would re-pick the tail every night while the new history builds up: until it
+ * does, a held title is displaced only by a newcomer clearly denser, the bonus growing as the
+ * share of a full history window the forecast rests on shrinks.
  */
-function withBinges(
-  predicted: Map<string, number>,
-  series: readonly (readonly Episode[])[],
-  history: ClusterDemand | undefined,
-  latestDay: number | undefined,
-  unobserved: ReadonlySet<string>,
-  prior: number,
-  bingeShare: number,
-): void {
-  const recentDensity = (title: PlanTitle) => (latestDay === undefined ? 0 : (history?.get(title.titleId)?.get(latestDay) ?? 0) / title.bytes);
-  for (const episodes of series) {
-    const densities = episodes.map(recentDensity);
-    const watched = densities.filter((density) => density > 0);
-    const seriesDensity = watched.length > 0 ? watched.reduce((sum, density) => sum + density, 0) / watched.length : 0;
-    episodes.forEach((episode, at) => {
-      const binge = at > 0 ? bingeShare * densities[at - 1] * episode.bytes : 0;
-      const own = predicted.get(episode.titleId) ?? 0;
-      if (!unobserved.has(episode.titleId)) {
-        if (own === 0 && binge > 0) {
-          predicted.set(episode.titleId, binge);
-        }
-        return;
-      }
-      if (binge === 0 && seriesDensity === 0 && at > 0 && unobserved.has(episodes[at - 1].titleId)) {
-        return;
-      }
-      const inherited = binge > 0 ? binge : seriesDensity * episode.bytes;
-      predicted.set(episode.titleId, Math.max(own, prior, inherited));
-    });
-  }
+function holdBonusOf(forecast: Forecast, options: PlannerOptions): number {
+  return forecast.tasteShiftDays.length === 0 ? options.holdBonus : options.holdBonus / Math.max(forecast.historyShare, MIN_HISTORY_SHARE);
 }
 
-function placeCluster(cluster: PlanCluster, titles: readonly PlanTitle[], predicted: ReadonlyMap<string, number>, held: ReadonlySet<string>, options: PlannerOptions): ClusterPlan {
+function placeCluster(
+  cluster: PlanCluster,
+  titles: readonly PlanTitle[],
+  predicted: ReadonlyMap<string, number>,
+  held: ReadonlySet<string>,
+  holdBonus: number,
+  options: PlannerOptions,
+): ClusterPlan {
   const free = new Map(cluster.appliances.map((appliance) => [appliance.id, Math.floor(appliance.capacityBytes * (1 - options.headroomShare))]));
   const placements = new Map<string, string[]>(cluster.appliances.map((appliance) => [appliance.id, []]));
   const bytesPlaced = new Map(cluster.appliances.map((appliance) => [appliance.id, 0]));
@@ -426,7 +292,7 @@ function placeCluster(cluster: PlanCluster, titles: readonly PlanTitle[], predic
     .filter((title) => (predicted.get(title.titleId) ?? 0) > 0 || held.has(title.titleId))
     .map((title) => {
       const demand = predicted.get(title.titleId) ?? 0;
-      return { title, demand, density: (demand * (held.has(title.titleId) ? 1 + options.holdBonus : 1)) / title.bytes };
+      return { title, demand, density: (demand * (held.has(title.titleId) ? 1 + holdBonus : 1)) / title.bytes };
     })
     .sort((a, b) => b.density - a.density || (a.title.titleId < b.title.titleId ? -1 : 1));
   const demandPerAppliance = ranked.reduce((sum, entry) => sum + entry.demand, 0) / Math.max(1, cluster.appliances.length);

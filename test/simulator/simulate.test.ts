@@ -94,6 +94,28 @@ describe('simulate', () => {
     expect(day(shifted, 2)).not.toEqual(day(plain, 2));
   });
 
+  it('sends a flash crowd to one title of the less popular half from its day on, leaving the default workload alone', () => {
+    const options = { ...DEFAULT_SYNTHETIC, requests: 16_000, days: 4, catalogTitles: 300 };
+    const plain = syntheticWorkload(options);
+    expect(syntheticWorkload({ ...options, flashCrowdDay: -1 })).toEqual(plain);
+    const crowded = syntheticWorkload({ ...options, flashCrowdDay: 2 });
+    const countsOn = (workload: typeof plain, day: number) => {
+      const counts = new Map<number, number>();
+      workload.requests.title.forEach((title, index) => workload.requests.day[index] === day && counts.set(title, (counts.get(title) ?? 0) + 1));
+      return counts;
+    };
+    const [hot, hotRequests] = [...countsOn(crowded, 2).entries()].sort((a, b) => b[1] - a[1])[0];
+    const plainTotals = new Map<number, number>();
+    plain.requests.title.forEach((title) => plainTotals.set(title, (plainTotals.get(title) ?? 0) + 1));
+    const ranked = [...plainTotals.entries()].filter(([title]) => title < options.catalogTitles).sort((a, b) => b[1] - a[1]);
+    // Before the day it is one of the catalog's less played titles; on the day, the most played by far.
+    expect(ranked.findIndex(([title]) => title === hot)).toBeGreaterThan(ranked.length / 2);
+    expect(countsOn(crowded, 1).get(hot) ?? 0).toBeLessThan(20);
+    expect(hotRequests).toBeGreaterThan(0.2 * (options.requests / options.days));
+    expect(countsOn(crowded, 1)).toEqual(countsOn(plain, 1));
+    expect(() => syntheticWorkload({ ...options, flashCrowdDay: 4 })).toThrow('the flash crowd day must be a whole day from 0 to 3, or -1 for none (got 4)');
+  });
+
   it('leaves warm-up days out of the figures but still replays them', async () => {
     const result = simulate(await readWorkloadFiles(writeTinyWorkload(TINY_TRACE)), { warmupDays: 1 });
     expect(result.policies.belady.offload).toBe(0.75);
@@ -291,6 +313,7 @@ describe('npm run sim', () => {
     [['--language-groups', '5'], /--language-groups must be a whole number from 1 to the 4 clusters \(got 5\)/],
     [['--language-skew', '0.5'], /--language-skew must be at least 1 \(got 0.5\)/],
     [['--taste-shift-day', '30'], /--taste-shift-day must be a whole day from 0 to 29 \(got 30\)/],
+    [['--flash-crowd-day', '30'], /--flash-crowd-day must be a whole day from 0 to 29 \(got 30\)/],
     [['--series', '2.5'], /--series must be a whole number of series, 0 or more \(got 2.5\)/],
     [['--series-drop-share', '2'], /--series-drop-share must be a share from 0 to 1 \(got 2\)/],
     [['--lost-day', '3'], /Unknown option '--lost-day'/],
@@ -311,6 +334,7 @@ describe('npm run sim', () => {
     expect(help.stdout).toMatch(/--lost-days D1,D2/);
     expect(help.stdout).toMatch(/--language-groups N/);
     expect(help.stdout).toMatch(/--taste-shift-day D/);
+    expect(help.stdout).toMatch(/--flash-crowd-day D/);
   });
 
   it('refuses more retirements than the catalog holds, with a usage error', async () => {

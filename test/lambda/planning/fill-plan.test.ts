@@ -3,6 +3,7 @@ import { objectsForAppliance, signManifest, verifyManifest } from '../../../lamb
 import { ClusterDemand, manifestOf, planFills, PlanInput, PlanTitle } from '../../../lambda/planning/fill-plan';
 import { fitToObjects } from '../../../lambda/planning/nightly';
 import { TEST_KEYRING } from '../../support/fixtures';
+import { plays, shuffledPopularity, zipfPopularity } from '../../support/plays';
 
 const GB = 1e9;
 
@@ -204,6 +205,87 @@ describe('planFills with series', () => {
     const first = planOne(input);
     expect(planOne({ ...input, titles: [...titles].reverse() })).toEqual(first);
     expect(first.titles).toContain('a-e3');
+  });
+});
+
+describe('planFills when taste changes', () => {
+  const TITLES = 300;
+  const titles = Array.from({ length: TITLES }, (_, index) => ({ titleId: `t${index}`, bytes: GB, releaseDay: -100 }));
+  const before = zipfPopularity(TITLES);
+  const after = shuffledPopularity(TITLES, 99);
+  /** Every night from 1 to `lastNight` on one cluster, each holding the night before's plan. */
+  const nights = (demand: ClusterDemand, lastNight: number, options: PlanInput['options'] = {}, applianceCount = 1) => {
+    const plans: ReturnType<typeof planFills>[number][] = [];
+    for (let day = 1; day <= lastNight; day++) {
+      const held = new Set(plans.at(-1)?.titles ?? []);
+      const [plan] = planFills({
+        day,
+        titles,
+        clusters: [{ id: 'c', appliances: appliances(applianceCount, (30 * GB) / applianceCount) }],
+        demand: new Map([['c', demand]]),
+        held: new Map([['c', held]]),
+        options,
+      });
+      plans.push(plan);
+    }
+    return plans;
+  };
+  const topOf = (weights: Float64Array, count: number) => new Set(titles.map((title, index) => [title.titleId, weights[index]] as const).sort((a, b) => b[1] - a[1]).slice(0, count).map(([titleId]) => titleId));
+
+  it('restarts the history after a taste shift: the plan for the day after holds the new favourites', () => {
+    // Two weeks of one taste, then a day of another: the night after, the plan follows the new day.
+    const demand = plays(15, 600, 1, (day) => (day < 14 ? before : after));
+    const share = (plan: { titles: readonly string[] }, favourites: Set<string>) => plan.titles.filter((titleId) => favourites.has(titleId)).length / plan.titles.length;
+    const restarted = nights(demand, 15).at(-1)!;
+    expect(share(restarted, topOf(after, 30))).toBeGreaterThan(0.6);
+    expect(share(restarted, topOf(before, 30))).toBeLessThan(0.3);
+    // Were the shift never detected, two weeks of the old taste would still rule the plan.
+    const averaged = nights(demand, 15, { tasteShiftShare: 1 }).at(-1)!;
+    expect(share(averaged, topOf(before, 30))).toBeGreaterThan(0.6);
+  });
+
+  it('right after a taste shift keeps a held title still watched until the new history can tell it from a newcomer', () => {
+    // Two weeks of a0-a9; from day 14, b0-b9 at 100 a day while a0 keeps 60 and the rest of the a fade.
+    const ids = (prefix: string) => Array.from({ length: 10 }, (_, index) => `${prefix}${index}`);
+    const catalog = [...ids('a'), ...ids('b')].map((titleId) => ({ titleId, bytes: GB, releaseDay: -100 }));
+    const demand = new Map<string, Map<number, number>>();
+    for (let day = 0; day < 25; day++) {
+      for (const titleId of [...ids('a'), ...ids('b')]) {
+        const value = day < 14 ? (titleId.startsWith('a') ? 100 : 0) : titleId.startsWith('b') ? 100 : titleId === 'a0' ? 60 : 5;
+        demand.set(titleId, (demand.get(titleId) ?? new Map<number, number>()).set(day, value));
+      }
+    }
+    const planOn = (day: number, held: readonly string[]) =>
+      planFills({ day, titles: catalog, clusters: [{ id: 'c', appliances: appliances(1, 10.5 * GB) }], demand: new Map([['c', demand]]), held: new Map([['c', new Set(held)]]) })[0].titles;
+    // The night after the shift the forecast rests on one day: a0 (60) stays against b9 (100).
+    expect(new Set(planOn(15, ids('a')))).toEqual(new Set(['a0', ...ids('b').slice(0, 9)]));
+    // Ten days on, the new history tells them apart.
+    expect(new Set(planOn(25, ['a0', ...ids('b').slice(0, 9)]))).toEqual(new Set(ids('b')));
+  });
+
+  it.each([
+    ['a small cluster', 120],
+    ['a big one', 6000],
+  ])('never restarts on one taste with sampling noise, in %s: every night plans and fills as without the detector', (_, perDay) => {
+    for (const seed of [1, 2, 3]) {
+      const demand = plays(28, perDay, seed, () => before);
+      expect(nights(demand, 28)).toEqual(nights(demand, 28, { tasteShiftShare: 1 }));
+    }
+  });
+
+  it('gives a title a crowd suddenly plays copies for its new level, and keeps planning the others from their history', () => {
+    // Day 14, one of the least played titles draws 40% of the plays.
+    const quiet = plays(15, 1000, 4, () => before);
+    const crowded = plays(15, 1000, 4, () => before);
+    crowded.get('t250')!.set(14, 400);
+    const [plan] = nights(crowded, 15, {}, 4).slice(-1);
+    const copies = [...plan.placements.values()].filter((placed) => placed.includes('t250')).length;
+    expect(copies).toBeGreaterThanOrEqual(3);
+    // The others are what the cluster would hold without the crowd, less the room its copies take.
+    const [without] = nights(quiet, 15, {}, 4).slice(-1);
+    const others = plan.titles.filter((titleId) => titleId !== 't250');
+    expect(others.every((titleId) => without.titles.includes(titleId))).toBe(true);
+    expect(others.length).toBeGreaterThanOrEqual(without.titles.length - copies);
   });
 });
 
