@@ -11,13 +11,19 @@ function cdkSynth(...context: string[]) {
   return cdkSynthStacks([], ...context);
 }
 
+/**
+ * Longest one synth may take: the pipeline's, which bundles every function of both stages' stacks,
+ * takes about a minute alone and several when the suite's other workers load the machine.
+ */
+const SYNTH_TIMEOUT_MS = 300_000;
+
 /** `cdk synth <stacks> -c …`: selecting stacks also limits bundling to them. */
 function cdkSynthStacks(stacks: string[], ...context: string[]) {
   const output = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-cli-'));
   const args = ['synth', '--quiet', '--output', output, ...context.flatMap((entry) => ['-c', entry]), ...stacks];
   const env: NodeJS.ProcessEnv = { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true', AWS_EC2_METADATA_DISABLED: 'true' };
   delete env.AWS_PROFILE;
-  const result = spawnSync(CDK, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+  const result = spawnSync(CDK, args, { cwd: ROOT, env, encoding: 'utf8', timeout: SYNTH_TIMEOUT_MS });
   return { ...result, output };
 }
 
@@ -126,7 +132,7 @@ describe('cdk synth through bin/nearstream.ts', () => {
       (resource) => resource.Type === 'AWS::CodeBuild::Project' && resource.Properties.Source?.BuildSpec?.includes('npx cdk synth'),
     );
     expect(synthProject?.Properties.Source?.BuildSpec).toContain('pipelineRepository=example-org/nearstream');
-  });
+  }, SYNTH_TIMEOUT_MS + 10_000);
 
   it.each([
     [['env=Bad_Name'], "env: 'Bad_Name' must be 1-16 lower-case letters"],
