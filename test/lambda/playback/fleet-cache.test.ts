@@ -135,7 +135,12 @@ describe('the play function\'s fleet cache', () => {
   });
 
   it('counts a registry slower than loadTimeoutMs as failed', async () => {
-    await warmCache({ ...OPTIONS, loadTimeoutMs: 20 });
+    // The first load answers at once (no timer can beat it on a loaded machine); the refresh never does.
+    let loads = 0;
+    const firstAnswersAtOnce = () =>
+      loads++ === 0 ? Promise.resolve({ index: FleetIndex.build([appliance('oca-old', nowMs)], DEFAULT_STEERING_POLICY), builtAtMs: nowMs }) : registry.load();
+    cache = new FleetCache(firstAnswersAtOnce, { ...OPTIONS, loadTimeoutMs: 20 }, () => nowMs);
+    expect(await steersTo()).toEqual({ appliance: 'oca-old', degraded: false, ageMs: 0 });
     nowMs += 12_000;
 
     await cache.snapshot();
