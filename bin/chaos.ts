@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * `npm run chaos -- list | run EXPERIMENT --env NAME --region R [--dry-run]`: the chaos catalog,
- * and one experiment run through AWS FIS and followed to its end. See `npm run chaos -- --help`;
- * the logic lives in ops/chaos/.
+ * `npm run chaos -- list | run EXPERIMENT --env NAME --region R [--dry-run] | local EXPERIMENT|all`:
+ * the chaos catalog, one experiment run through AWS FIS and followed to its end, or drills of the
+ * catalog on a local platform. See `npm run chaos -- --help`; the logic lives in ops/chaos/.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { API_CORS, ApiAuth } from '../../lambda/shared/api-routes';
+import { FaultFile } from './fault-injection';
 
 /** API Gateway HTTP APIs' payload quota. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -79,6 +80,12 @@ export interface LocalGatewayOptions {
    * @default 'us-east-1'
    */
   readonly region?: string;
+  /**
+   * A chaos drill's fault file (`FaultSettings` JSON), read per request as the FIS Lambda extension
+   * reads its configuration: a delayed invocation waits before its handler, a failed one is a 502.
+   * @default - no faults
+   */
+  readonly faultFile?: string;
 }
 
 /**
@@ -104,6 +111,7 @@ export class LocalGateway {
       route,
       pattern: new RegExp(`^${route.path.replace(/\{(\w+)\}/g, (_, name: string) => `(?<${name}>[^/]+)`)}$`),
     }));
+    const faults = options.faultFile === undefined ? undefined : new FaultFile(options.faultFile);
     const server = http.createServer((request, response) => {
       const chunks: Buffer[] = [];
       let received = 0;
@@ -122,7 +130,7 @@ export class LocalGateway {
           return;
         }
         const cors = corsHeaders(request, options.corsAllowedOrigins ?? []);
-        void dispatch(compiled, request, Buffer.concat(chunks), options, cors)
+        void dispatch(compiled, request, Buffer.concat(chunks), options, cors, faults)
           .catch(() => reply(500, 'Internal Server Error'))
           .then((result) => {
             response.writeHead(result.statusCode ?? 200, { ...(result.headers as http.OutgoingHttpHeaders), ...cors.headers });
@@ -182,6 +190,7 @@ async function dispatch(
   body: Buffer,
   options: LocalGatewayOptions,
   cors: Cors,
+  faults: FaultFile | undefined,
 ): Promise<APIGatewayProxyStructuredResultV2> {
   if (!(request.url ?? '/').startsWith('/') || (request.url ?? '/').startsWith('//')) {
     return reply(400, 'Bad Request');
@@ -241,5 +250,13 @@ async function dispatch(
     timeoutMs: API_FUNCTION_TIMEOUT_MS,
     memorySizeMb: API_FUNCTION_MEMORY_MB,
   });
+  const fault = faults?.next() ?? { kind: 'none' };
+  if (fault.kind === 'error') {
+    // API Gateway's answer when the function behind a route fails.
+    return reply(502, 'Internal Server Error');
+  }
+  if (fault.kind === 'delay') {
+    await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+  }
   return match.route.handler(event, context);
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { AgentConfig } from '../../appliance-image/agent/src/config';
 import { renderEdgeConfig } from '../../appliance-image/agent/src/edge-config';
 import { EdgeServer } from '../services/edge-server';
+import { SlowPath } from '../services/slow-path';
 import { LOCAL_AWS_CREDENTIALS } from './platform-state';
 
 const IMAGE_DIR = path.join(__dirname, '..', '..', 'appliance-image');
@@ -86,26 +87,65 @@ export function writeApplianceConfig(
  */
 export class LocalAppliance {
   private agent?: ChildProcess;
+  private slowPath?: SlowPath;
 
   private constructor(
     readonly spec: ApplianceSpec,
     readonly files: ApplianceFiles,
-    private readonly edge: EdgeServer,
+    private edge: EdgeServer,
     private readonly agentBundle: string,
+    private readonly startEdge: (port?: number) => Promise<EdgeServer>,
   ) {}
 
   static async start(spec: ApplianceSpec, files: ApplianceFiles, config: AgentConfig, agentBundle: string): Promise<LocalAppliance> {
     const template = fs.readFileSync(path.join(IMAGE_DIR, 'nginx', 'nearstream-edge.conf.template'), 'utf8');
-    const edge = await EdgeServer.start(
-      files.nginxPrefix,
-      (listen) => renderEdgeConfig(template, config, { listen, njsDir: path.join(IMAGE_DIR, 'nginx'), accessLog: files.accessLog }),
-      spec.port,
-      // The working directory may be anywhere (under a 0700 home, say), where nginx's default
-      // unprivileged worker could not reach the cache: locally the workers run as whoever started
-      // the platform. On a node they run as www-data, in the agent's group.
-      process.getuid?.() === 0 ? 'root' : undefined,
-    );
-    return new LocalAppliance(spec, files, edge, agentBundle);
+    const startEdge = (port?: number) =>
+      EdgeServer.start(
+        files.nginxPrefix,
+        (listen) => renderEdgeConfig(template, config, { listen, njsDir: path.join(IMAGE_DIR, 'nginx'), accessLog: files.accessLog }),
+        port,
+        // The working directory may be anywhere (under a 0700 home, say), where nginx's default
+        // unprivileged worker could not reach the cache: locally the workers run as whoever started
+        // the platform. On a node they run as www-data, in the agent's group.
+        process.getuid?.() === 0 ? 'root' : undefined,
+      );
+    return new LocalAppliance(spec, files, await startEdge(spec.port), agentBundle, startEdge);
+  }
+
+  /**
+   * A chaos drill's degraded appliance: every request waits `delayMs` before nginx sees it, as
+   * behind a slow cache disk. nginx moves to a free port behind a slow path on the appliance's own.
+   */
+  async slowDown(delayMs: number): Promise<void> {
+    if (this.slowPath) {
+      throw new Error(`${this.spec.applianceId} is already slowed down`);
+    }
+    await this.edge.stop();
+    this.edge = await this.startEdge();
+    this.slowPath = await SlowPath.start(this.spec.port, this.edge.port, delayMs);
+  }
+
+  /** A chaos drill's killed appliance: nginx stops, as a terminated node's would; the agent is left to notice. */
+  async killEdge(): Promise<void> {
+    await this.edge.stop();
+  }
+
+  /** Ends `killEdge`: nginx serves again, as the replacement node's would. */
+  async reviveEdge(): Promise<void> {
+    await this.edge.stop();
+    this.edge = await this.startEdge(this.spec.port);
+  }
+
+  /** Ends `slowDown`: nginx serves on the appliance's own port again. */
+  async restoreSpeed(): Promise<void> {
+    const slowPath = this.slowPath;
+    if (!slowPath) {
+      return;
+    }
+    this.slowPath = undefined;
+    await slowPath.stop();
+    await this.edge.stop();
+    this.edge = await this.startEdge(this.spec.port);
   }
 
   get baseUrl(): string {
@@ -133,6 +173,8 @@ export class LocalAppliance {
           })
         : undefined;
     // Players notice the edge first, as they would a node losing power.
+    await this.slowPath?.stop();
+    this.slowPath = undefined;
     await this.edge.stop();
     await agentStopped;
   }

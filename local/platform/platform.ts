@@ -53,6 +53,12 @@ export interface LocalPlatformOptions {
    * @default true
    */
   readonly keepTables?: boolean;
+  /**
+   * DELIBERATELY BROKEN steering, for chaos drills that must catch it: each region's `/play`
+   * grants keep only their first this-many sources.
+   * @default - every source steering ranked
+   */
+  readonly playSourcesLimit?: number;
   /** Aborting it (Ctrl-C) cuts the start short: the encode under way is killed, no further step starts. */
   readonly signal?: AbortSignal;
 }
@@ -216,6 +222,8 @@ export class LocalPlatform {
             audiences: [this.state.issuer.audience],
             jwksUrl: this.state.issuer.jwksUrl,
             corsAllowedOrigins: pageOrigins(this.ports.page),
+            faultFile: this.faultFile(region.name),
+            playSourcesLimit: this.options.playSourcesLimit,
           },
           {
             region: region.name,
@@ -273,6 +281,11 @@ export class LocalPlatform {
     note(`'${title.name}' (${title.titleId}): ${title.durationSeconds.toFixed(1)} s, ${title.renditions.length} renditions (${codecs}), available`);
     this.state = { ...this.state, demoTitleId: title.titleId };
     writePlatformState(this.layout.stateFile, this.state);
+  }
+
+  /** Where a chaos drill writes the faults for a region's functions (`FaultSettings`); read per request. */
+  faultFile(region: string): string {
+    return path.join(this.layout.root, 'faults', `${region}.json`);
   }
 
   private recordMetric(sample: MetricSample): void {

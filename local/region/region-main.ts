@@ -19,14 +19,29 @@ import { RegionGatewaySettings, RESULT_PREFIX } from './region-protocol';
  */
 const HANDLERS = { health, catalog, play, telemetry, home, fleet } satisfies Record<ApiFunction, LocalHandler>;
 
+/** The play handler with its grants cut to `limit` sources: a broken steering, for drills to catch. */
+function truncatingSources(handler: LocalHandler, limit: number): LocalHandler {
+  return async (event, context) => {
+    const result = await handler(event, context);
+    if (result.statusCode !== 200 || !result.body) {
+      return result;
+    }
+    const grant = JSON.parse(result.body) as { sources?: unknown[] };
+    return { ...result, body: JSON.stringify({ ...grant, sources: grant.sources?.slice(0, limit) }) };
+  };
+}
+
 async function serve(settings: RegionGatewaySettings): Promise<void> {
+  const handlers: Record<ApiFunction, LocalHandler> =
+    settings.playSourcesLimit === undefined ? HANDLERS : { ...HANDLERS, play: truncatingSources(HANDLERS.play, settings.playSourcesLimit) };
   const gateway = await LocalGateway.start(
-    API_ROUTES.map((route) => ({ method: route.method, path: route.path, auth: route.auth, handler: HANDLERS[route.fn], functionName: `local-${route.fn}` })),
+    API_ROUTES.map((route) => ({ method: route.method, path: route.path, auth: route.auth, handler: handlers[route.fn], functionName: `local-${route.fn}` })),
     {
       port: settings.port,
       region: functionsRegion(),
       viewerTokens: jwtAuthorizer({ issuer: settings.issuer, audiences: settings.audiences, jwksUrl: settings.jwksUrl }),
       corsAllowedOrigins: settings.corsAllowedOrigins,
+      faultFile: settings.faultFile,
     },
   );
   process.stderr.write(`listening on ${gateway.url}\n`);

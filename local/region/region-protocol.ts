@@ -5,6 +5,13 @@ export interface RegionGatewaySettings {
   readonly audiences: readonly string[];
   readonly jwksUrl: string;
   readonly corsAllowedOrigins: readonly string[];
+  /** A chaos drill's fault file for this region's functions (see `FaultSettings`). @default - no faults */
+  readonly faultFile?: string;
+  /**
+   * DELIBERATELY BROKEN steering, for drills that must catch it: `/play` grants keep only their
+   * first this-many sources. @default - every source steering ranked
+   */
+  readonly playSourcesLimit?: number;
 }
 
 /** The line `invoke` prints its result on, for the process that started it. */

@@ -3,20 +3,31 @@ import { CHAOS_EXPERIMENTS, ChaosExperiment, experimentNamed } from '../../lib/c
 import { ConfigError } from '../../lib/config/config-error';
 import { DEFAULT_PRIMARY_REGION, DEFAULT_SECONDARY_REGION, resolveEnvironment } from '../../lib/config/environment';
 
+/** The local drills' defaults. */
+export const LOCAL_DEFAULTS = { players: 20, seconds: 60, workdir: '.nearstream-chaos', basePort: 24_000 } as const;
+
 export const USAGE = `usage: npm run chaos -- <command> [options]
 
   list                                   the chaos experiment catalog: fault, blast radius, duration, allowed SPS dip
   run EXPERIMENT --env NAME --region R   start EXPERIMENT's FIS template in one region of an environment and follow it to its end
+  local EXPERIMENT|all                   drill EXPERIMENT (or each in turn) on a local platform it starts: players, the fault, a verdict
 
   --env NAME       run: the environment, e.g. staging or pr-7; its chaos must be leashed or on (context chaos)
   --region R       run: the region to run in, e.g. ${DEFAULT_PRIMARY_REGION}
   --dry-run        run: FIS resolves the targets and skips every action, so nothing is harmed
+  --players N      local: concurrent CLI players [${LOCAL_DEFAULTS.players}]
+  --seconds S      local: each drill's length; the fault is on for its middle third [${LOCAL_DEFAULTS.seconds}]
+  --workdir DIR    local: the drill platform's working directory, emptied first; reports go to DIR/reports [${LOCAL_DEFAULTS.workdir}]
+  --port N         local: first of the platform's loopback ports [${LOCAL_DEFAULTS.basePort}]
   --help, -h       this text
 
 Experiments: ${CHAOS_EXPERIMENTS.map((experiment) => experiment.name).join(', ')}.
 A run prints each change of the experiment's and its actions' states and of the region's SPS alarm,
 which stops the experiment when it fires. Ctrl-C during a run stops the experiment (a second Ctrl-C
 quits without waiting for FIS to confirm).
+A local drill judges the steady state: every play completes, rebuffering stays under 5% and failed
+segment fetches under 20%, and each region's SPS during the fault dips no more than the experiment allows; it
+exits 0 when every drill passed, 1 when one failed, and writes an HTML report with SPS over time.
 Exit codes: 0 completed (or list), 1 stopped, failed or not found, 2 bad usage, 3 no AWS credentials.`;
 
 /** Bad usage: exit 2 with the message. */
@@ -31,9 +42,17 @@ export type ChaosCommand =
       readonly environment: string;
       readonly region: string;
       readonly dryRun: boolean;
+    }
+  | {
+      readonly command: 'local';
+      readonly experiments: readonly ChaosExperiment[];
+      readonly players: number;
+      readonly seconds: number;
+      readonly workdir: string;
+      readonly basePort: number;
     };
 
-const COMMANDS = ['list', 'run'] as const;
+const COMMANDS = ['list', 'run', 'local'] as const;
 type Command = (typeof COMMANDS)[number];
 type Values = Record<string, string | boolean | undefined>;
 
@@ -41,6 +60,7 @@ type Values = Record<string, string | boolean | undefined>;
 const COMMAND_OPTIONS: Readonly<Record<Command, NonNullable<ParseArgsConfig['options']>>> = {
   list: { help: { type: 'boolean', short: 'h' } },
   run: { env: { type: 'string' }, region: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  local: { players: { type: 'string' }, seconds: { type: 'string' }, workdir: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 };
 
 /** Parses `npm run chaos` arguments, or throws a `UsageError` naming the one thing that is wrong. */
@@ -50,7 +70,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosCommand {
     return { command: 'help' };
   }
   if (!(COMMANDS as readonly string[]).includes(command)) {
-    throw new UsageError(`unknown command '${command}': choose ${COMMANDS.join(' or ')} (--help for usage)`);
+    throw new UsageError(`unknown command '${command}': choose ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)} (--help for usage)`);
   }
   let values: Values;
   let positionals: string[];
@@ -75,6 +95,9 @@ export function parseChaosArgs(argv: readonly string[]): ChaosCommand {
       throw new UsageError(`list: unexpected argument '${positionals[0]}'`);
     }
     return { command: 'list' };
+  }
+  if (command === 'local') {
+    return localDrills(positionals, values);
   }
   return { command: 'run', ...runTarget(positionals, values), dryRun: values['dry-run'] === true };
 }
@@ -103,6 +126,38 @@ function runTarget(positionals: readonly string[], values: Values) {
   }
   checkPlacement(experiment.name, environment!, region!);
   return { experiment, environment: environment!, region: region! };
+}
+
+function localDrills(positionals: readonly string[], values: Values): ChaosCommand {
+  const names = CHAOS_EXPERIMENTS.map((experiment) => experiment.name).join(', ');
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length === 0 ? `local: which experiment? give one of ${names}, or all` : `local: one experiment or all (got ${positionals.join(', ')})`);
+  }
+  let experiments: readonly ChaosExperiment[];
+  try {
+    experiments = positionals[0] === 'all' ? CHAOS_EXPERIMENTS : [experimentNamed(positionals[0])];
+  } catch (error) {
+    throw new UsageError(`local: ${(error as Error).message}, or all`);
+  }
+  return {
+    command: 'local',
+    experiments,
+    players: wholeNumber('--players', values.players, LOCAL_DEFAULTS.players, 1, 500),
+    seconds: wholeNumber('--seconds', values.seconds, LOCAL_DEFAULTS.seconds, 15, 3_600),
+    workdir: (values.workdir as string | undefined) ?? LOCAL_DEFAULTS.workdir,
+    basePort: wholeNumber('--port', values.port, LOCAL_DEFAULTS.basePort, 1024, 65_000),
+  };
+}
+
+function wholeNumber(flag: string, raw: string | boolean | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) {
+    return fallback;
+  }
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`local: ${flag} must be a whole number from ${min} to ${max} (got '${String(raw)}')`);
+  }
+  return value;
 }
 
 /**

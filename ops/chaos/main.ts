@@ -4,6 +4,7 @@ import { CHAOS_EXPERIMENTS } from '../../lib/chaos/catalog';
 import type { CredentialCheck } from '../aws/credentials';
 import { ChaosCommand, parseChaosArgs, USAGE, UsageError } from './args';
 import { formatCatalog } from './catalog-table';
+import { runLocalChaos } from './local/local-command';
 import { Clock } from './follow';
 import { runExperiment } from './run';
 import { TemplateLookupError } from './templates';
@@ -53,6 +54,14 @@ export async function runChaos(argv: readonly string[], io: ChaosIo): Promise<nu
     case 'list':
       io.out(formatCatalog(CHAOS_EXPERIMENTS));
       return EXIT.ok;
+    case 'local':
+      // Local drills break a platform on this machine: no AWS, so no credentials to find.
+      try {
+        return (await runLocalChaos(command, io)) ? EXIT.ok : EXIT.failed;
+      } catch (error) {
+        io.err(`${commandLine} failed: ${(error as Error).message.split('\n')[0]}`);
+        return EXIT.failed;
+      }
   }
   const credentials = await io.findCredentials();
   if (!credentials.ok) {

@@ -51,7 +51,7 @@ describe('npm run chaos: list and usage', () => {
     [['run', '--env', 'pr-7', '--region', REGION], 'run: which experiment? give one of chaos-monkey, latency-monkey'],
     [[...RUN, '--dryrun'], "run: unknown option '--dryrun' (--help lists each command's options)"],
     [['list', '--env', 'pr-7'], "list: unknown option '--env'"],
-    [['start', 'chaos-monkey'], "unknown command 'start': choose list or run"],
+    [['start', 'chaos-monkey'], "unknown command 'start': choose list, run or local"],
   ])('refuses %j in one line naming what is wrong, exit 2, before looking for credentials', async (argv, message) => {
     let credentialChecks = 0;
     const { io, out, err } = fakeIo({ findCredentials: async () => (credentialChecks++, { ok: false, reason: 'no AWS credentials' }) });

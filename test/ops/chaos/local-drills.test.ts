@@ -1,0 +1,79 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { experimentNamed } from '../../../lib/chaos/catalog';
+import { LocalPlatform } from '../../../local/platform/platform';
+import { runLocalDrills } from '../../../ops/chaos/local/run-local';
+import { freePlatformBase } from '../../support/platform-ports';
+
+const APPLIANCES = 2;
+/** Short drills: a handful of players, the fault on for 8 s of 24. */
+const DRILL = { players: 6, seconds: 24, playSeconds: 8, speed: 8 } as const;
+
+async function startPlatform(root: string, name: string, clip: string, playSourcesLimit?: number): Promise<LocalPlatform> {
+  return LocalPlatform.start({
+    workdir: path.join(root, name),
+    fresh: true,
+    basePort: await freePlatformBase(APPLIANCES),
+    appliances: APPLIANCES,
+    video: clip,
+    codecs: ['avc1'],
+    keepTables: false,
+    log: () => undefined,
+    playSourcesLimit,
+  });
+}
+
+describe('npm run chaos -- local: drills on a running local platform', () => {
+  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-chaos-'));
+  const clip = path.join(workdir, 'clip.mp4');
+  let healthy: LocalPlatform;
+  let broken: LocalPlatform;
+
+  beforeAll(async () => {
+    execFileSync('ffmpeg', [
+      '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=24', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', '12', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-shortest', clip,
+    ]);
+    // Booted side by side; the broken one's steering grants only the nearest appliance, nothing to fail over to.
+    [healthy, broken] = await Promise.all([startPlatform(workdir, 'healthy', clip), startPlatform(workdir, 'broken', clip, 1)]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all([healthy?.stop(), broken?.stop()]);
+    fs.rmSync(workdir, { recursive: true, force: true });
+  });
+
+  it('passes chaos-monkey and lambda-errors on a healthy platform, and writes an HTML report with the SPS chart', async () => {
+    const lines: string[] = [];
+    const outcome = await runLocalDrills(healthy, [experimentNamed('chaos-monkey'), experimentNamed('lambda-errors')], {
+      ...DRILL,
+      reportsDir: path.join(workdir, 'reports'),
+      out: (line) => lines.push(line),
+    });
+
+    expect({ passed: outcome.passed, lines }).toMatchObject({ passed: true });
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^PASS chaos-monkey: /), expect.stringMatching(/^PASS lambda-errors: /), `report: ${outcome.reportFile}`]));
+    const [monkey] = outcome.results;
+    expect(monkey.fault).toMatch(/^killed oca-\w+'s nginx$/);
+    expect(monkey.verdict.failedFetchRatio).toBeGreaterThan(0);
+    const html = fs.readFileSync(outcome.reportFile, 'utf8');
+    expect(html).toMatch(/<svg[^>]*aria-label="SPS per region over time"/);
+    expect(html.match(/class="fault-window"/g)).toHaveLength(2);
+    expect(html).toContain('us-east-1');
+  }, 120_000);
+
+  it('fails chaos-monkey when steering grants a single source, naming the plays that did not complete', async () => {
+    const lines: string[] = [];
+    const outcome = await runLocalDrills(broken, [experimentNamed('chaos-monkey')], {
+      ...DRILL,
+      reportsDir: path.join(workdir, 'reports-broken'),
+      out: (line) => lines.push(line),
+    });
+
+    expect(outcome.passed).toBe(false);
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^FAIL chaos-monkey: /), expect.stringMatching(/plays did not complete/)]));
+    expect(fs.readFileSync(outcome.reportFile, 'utf8')).toContain('FAIL');
+  }, 60_000);
+});
