@@ -26,7 +26,7 @@ A run prints each change of the experiment's and its actions' states and of the 
 which stops the experiment when it fires. Ctrl-C during a run stops the experiment (a second Ctrl-C
 quits without waiting for FIS to confirm).
 A local drill judges the steady state: every play completes, rebuffering stays under 5% and failed
-segment fetches under 20%, and each region's SPS during the fault dips no more than the experiment allows; it
+segment fetches under 20%, and the platform's SPS during the fault dips no more than the experiment allows; it
 exits 0 when every drill passed, 1 when one failed, and writes an HTML report with SPS over time.
 Exit codes: 0 completed (or list), 1 stopped, failed or not found, 2 bad usage, 3 no AWS credentials.`;
 
