@@ -10,8 +10,11 @@ export class SlowPath {
     private readonly server: net.Server,
     private readonly sockets: Set<net.Socket>,
     private readonly pending: Set<NodeJS.Timeout>,
+    /** Where clients connect (the one given, or the free port 0 picked). */
+    readonly port: number,
   ) {}
 
+  /** `port` 0 picks a free one. */
   static async start(port: number, targetPort: number, delayMs: number): Promise<SlowPath> {
     const sockets = new Set<net.Socket>();
     const pending = new Set<NodeJS.Timeout>();
@@ -41,7 +44,7 @@ export class SlowPath {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', resolve);
     });
-    return new SlowPath(server, sockets, pending);
+    return new SlowPath(server, sockets, pending, (server.address() as net.AddressInfo).port);
   }
 
   async stop(): Promise<void> {

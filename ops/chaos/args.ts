@@ -1,4 +1,5 @@
-import { parseArgs, ParseArgsConfig } from 'node:util';
+import { ParseArgsConfig } from 'node:util';
+import { OptionValues, parseCommandOptions, UsageError } from '../cli-args';
 import { CHAOS_EXPERIMENTS, ChaosExperiment, experimentNamed } from '../../lib/chaos/catalog';
 import { ConfigError } from '../../lib/config/config-error';
 import { DEFAULT_PRIMARY_REGION, DEFAULT_SECONDARY_REGION, resolveEnvironment } from '../../lib/config/environment';
@@ -31,7 +32,7 @@ exits 0 when every drill passed, 1 when one failed, and writes an HTML report wi
 Exit codes: 0 completed (or list), 1 stopped, failed or not found, 2 bad usage, 3 no AWS credentials.`;
 
 /** Bad usage: exit 2 with the message. */
-export class UsageError extends Error {}
+export { UsageError };
 
 export type ChaosCommand =
   | { readonly command: 'help' }
@@ -54,7 +55,7 @@ export type ChaosCommand =
 
 const COMMANDS = ['list', 'run', 'local'] as const;
 type Command = (typeof COMMANDS)[number];
-type Values = Record<string, string | boolean | undefined>;
+type Values = OptionValues;
 
 /** Each command's own options: one the other command takes is still an error here. */
 const COMMAND_OPTIONS: Readonly<Record<Command, NonNullable<ParseArgsConfig['options']>>> = {
@@ -72,21 +73,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosCommand {
   if (!(COMMANDS as readonly string[]).includes(command)) {
     throw new UsageError(`unknown command '${command}': choose ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)} (--help for usage)`);
   }
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args: rest, options: COMMAND_OPTIONS[command as Command], strict: true, allowPositionals: true }) as {
-      values: Values;
-      positionals: string[];
-    });
-  } catch (error) {
-    const { code, message } = error as { code?: string; message: string };
-    const unknown = /^Unknown option '([^']+)'/.exec(message);
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
-      throw new UsageError(`${command}: unknown option '${unknown[1]}' (--help lists each command's options)`);
-    }
-    throw new UsageError(`${command}: ${message.split('\n')[0]}`);
-  }
+  const { values, positionals } = parseCommandOptions(command, rest, COMMAND_OPTIONS[command as Command]);
   if (values.help) {
     return { command: 'help' };
   }

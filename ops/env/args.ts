@@ -1,4 +1,5 @@
-import { parseArgs, ParseArgsConfig } from 'node:util';
+import { ParseArgsConfig } from 'node:util';
+import { OptionValues, parseCommandOptions, UsageError } from '../cli-args';
 import { ConfigError } from '../../lib/config/config-error';
 import { environmentNameForBranch } from '../../lib/config/environment-names';
 import { DEFAULT_PRIMARY_REGION, DEFAULT_SECONDARY_REGION, isEphemeralName, resolveEnvironment } from '../../lib/config/environment';
@@ -28,7 +29,7 @@ Only ephemeral environments are created or destroyed here; dev, staging and prod
 pipeline or \`npx cdk deploy -c env=NAME\`. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no AWS credentials.`;
 
 /** Bad usage or configuration: exit 2 with the message. */
-export class UsageError extends Error {}
+export { UsageError };
 
 /** Where one environment lives, as the user said it (config defaults fill the rest). */
 export interface Target {
@@ -82,7 +83,7 @@ const COMMAND_OPTIONS: Readonly<Record<Exclude<EnvCommand['command'], 'help'>, O
   name: { ...COMMON, branch: { type: 'string' } },
 };
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = OptionValues;
 
 /** Parses `npm run env` arguments, or throws a `UsageError` naming the one thing that is wrong. */
 export function parseEnvArgs(argv: readonly string[]): EnvCommand {
@@ -94,17 +95,7 @@ export function parseEnvArgs(argv: readonly string[]): EnvCommand {
     throw new UsageError(`unknown command '${command}': choose create, destroy, list, diff, synth or name (--help for usage)`);
   }
   const name = command as keyof typeof COMMAND_OPTIONS;
-  let parsed: { values: Values; positionals: string[] };
-  try {
-    parsed = parseArgs({ args: [...rest], options: COMMAND_OPTIONS[name], strict: true, allowPositionals: true }) as typeof parsed;
-  } catch (error) {
-    const { code, message } = error as { code?: string; message: string };
-    const unknown = /^Unknown option '([^']+)'/.exec(message);
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
-      throw new UsageError(`${command}: unknown option '${unknown[1]}' (--help lists each command's options)`);
-    }
-    throw new UsageError(`${command}: ${message.split('\n')[0]}`);
-  }
+  const parsed = parseCommandOptions(command, rest, COMMAND_OPTIONS[name]);
   const { values, positionals } = parsed;
   if (values.help) {
     return { command: 'help' };

@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHealthHandler, handler } from '../../lambda/health/handler';
 import { HeartbeatStore } from '../../lambda/health/heartbeat-store';
 import { localInvocationContext } from '../../local/api/local-gateway';
-import { DelayProxy } from '../support/delay-proxy';
+import { SlowPath } from '../../local/services/slow-path';
 import { DynamoDbLocal, LOCAL_AWS_ENV } from '../support/dynamodb-local';
 import { leastPrivilege } from '../support/iam/least-privilege';
 import { freePort } from '../support/ports';
@@ -95,7 +95,7 @@ describe('GET /health against DynamoDB Local', () => {
 
   it('answers 503 when the table answers slower than the budget, without waiting for it', async () => {
     const port = Number(new URL(dynamo.endpoint).port);
-    const proxy = await DelayProxy.start(port, 1500);
+    const proxy = await SlowPath.start(0, port, 1500);
     try {
       const store = new HeartbeatStore(clientFor(`http://127.0.0.1:${proxy.port}`), TABLE);
       const started = Date.now();
@@ -111,7 +111,7 @@ describe('GET /health against DynamoDB Local', () => {
 
   it('answers 200 through the same slow path when the budget allows for it', async () => {
     const port = Number(new URL(dynamo.endpoint).port);
-    const proxy = await DelayProxy.start(port, 100);
+    const proxy = await SlowPath.start(0, port, 100);
     try {
       const store = new HeartbeatStore(clientFor(`http://127.0.0.1:${proxy.port}`), TABLE);
       const response = await healthHandler({ store, region: 'us-east-1', tableBudgetMs: 5000 })(event);

@@ -9,7 +9,7 @@ import { objectsForAppliance, verifyManifest } from '../../../lambda/shared/fill
 import { logger } from '../../../lambda/shared/powertools';
 import { assembleInventory, InventoryRecord, inventoryKey } from '../../../lambda/shared/title-inventory';
 import { DemandStore } from '../../../lambda/telemetry/demand-store';
-import { DelayProxy } from '../../support/delay-proxy';
+import { SlowPath } from '../../../local/services/slow-path';
 import { DynamoDbLocal } from '../../support/dynamodb-local';
 import { catalogTitle, registration, TEST_KEYRING } from '../../support/fixtures';
 import { leastPrivilege } from '../../support/iam/least-privilege';
@@ -222,7 +222,7 @@ describe('the nightly plan against DynamoDB Local and an S3 server', () => {
   it('abandons an inventory read that outlasts the deadline, so the run always finishes', async () => {
     const warn = jest.spyOn(logger, 'warn');
     // t2's inventory comes over a path that takes 20 s to carry a request.
-    const proxy = await DelayProxy.start(Number(new URL(s3server.endpoint).port), 20_000);
+    const proxy = await SlowPath.start(0, Number(new URL(s3server.endpoint).port), 20_000);
     const slow = new S3Client({
       endpoint: `http://127.0.0.1:${proxy.port}`,
       region: 'us-east-1',
