@@ -35,7 +35,8 @@ describe('GET /health of a region after a deploy', () => {
     const slow = await start(() => ({ status: 200, body: 'ok', delayMs: 2_000 }));
 
     await expect(checkHealth([{ name: 'us-east-1', apiUrl: slow.url }, { name: 'us-west-2', apiUrl: fast.url }], { warmUpMs: 300, attemptTimeoutMs: 200 })).rejects.toThrow(
-      /^region us-east-1: GET http:\/\/127\.0\.0\.1:\d+\/health no answer: no answer in time \(after 1 attempt\(s\) in 0\.\d s\)$/,
+      // As many attempts as fit the warm-up (one, or two when the first times out early): each timed out.
+      /^region us-east-1: GET http:\/\/127\.0\.0\.1:\d+\/health no answer: no answer in time \(after [12] attempt\(s\) in 0\.\d s\)$/,
     );
   });
 });
