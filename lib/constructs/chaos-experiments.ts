@@ -53,9 +53,18 @@ export class ChaosExperiments extends Construct {
   /** Chaos Monkey runs the scheduler could not start. */
   readonly monkeyDeadLetters: Queue;
 
+  /** The bucket's logical id, as cdk-nag names it in findings. */
+  private get nagBucket(): string {
+    return Stack.of(this).resolve((this.bucket.node.defaultChild as CfnResource).logicalId);
+  }
+
+  /** The account as cdk-nag names it in findings: `<AWS::AccountId>` at deploy time, else itself. */
+  private readonly nagAccount: string;
+
   constructor(scope: Construct, id: string, props: ChaosExperimentsProps) {
     super(scope, id);
     const { region, account } = Stack.of(this);
+    this.nagAccount = Token.isUnresolved(account) ? '<AWS::AccountId>' : account;
     this.bucket = new Bucket(this, 'Bucket', {
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -90,7 +99,7 @@ export class ChaosExperiments extends Construct {
     for (const fn of props.functions) {
       fn.enableFaultInjection({
         bucketName: this.bucket.bucketName,
-        bucketLogicalId: (this.bucket.node.defaultChild as CfnResource).logicalId,
+        bucketLogicalId: this.nagBucket,
         prefix: FAULT_CONFIG_PREFIX,
         optInTag: { key: CHAOS_TAG.key, value: CHAOS_TAG.optIn },
       });
@@ -163,7 +172,7 @@ export class ChaosExperiments extends Construct {
       ],
     });
     Validations.of(role).acknowledge({
-      id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:fis:${region}:${Token.isUnresolved(account) ? '<AWS::AccountId>' : account}:experiment/*]`,
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:fis:${region}:${this.nagAccount}:experiment/*]`,
       reason: 'StartExperiment authorizes the experiment it creates, whose id FIS assigns; the template is named exactly.',
     });
     const slot = settings.meanMinutesBetweenKills;
@@ -182,8 +191,6 @@ export class ChaosExperiments extends Construct {
 
   /** Each action's permissions, held to this environment's opted-in resources by tag where the action allows it. */
   private grantExperimentActions(props: ChaosExperimentsProps, region: string, account: string): void {
-    // cdk-nag names a deploy-time account as <AWS::AccountId>, a configured one as itself.
-    const nagAccount = Token.isUnresolved(account) ? '<AWS::AccountId>' : account;
     const optedIn = {
       StringEquals: { [`aws:ResourceTag/${CHAOS_TAG.key}`]: CHAOS_TAG.optIn, 'aws:ResourceTag/nearstream:environment': props.environmentName },
     };
@@ -206,19 +213,19 @@ export class ChaosExperiments extends Construct {
         reason: 'FIS resolves targets by tag (tag:GetResources) and describes instances and volumes, renders report widgets and sets up its log delivery: none of these has resource-level permissions.',
       },
       {
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:ec2:${region}:${nagAccount}:instance/*]`,
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:ec2:${region}:${this.nagAccount}:instance/*]`,
         reason: `Held by condition to instances tagged ${CHAOS_TAG.key}=${CHAOS_TAG.optIn} of this environment; FIS picks one at run time.`,
       },
       {
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:ec2:${region}:${nagAccount}:volume/*]`,
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:ec2:${region}:${this.nagAccount}:volume/*]`,
         reason: `Held by condition to volumes tagged ${CHAOS_TAG.key}=${CHAOS_TAG.optIn} of this environment; FIS picks one at run time.`,
       },
       {
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve((this.bucket.node.defaultChild as CfnResource).logicalId)}.Arn>/${FAULT_CONFIG_PREFIX}*]`,
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${this.nagBucket}.Arn>/${FAULT_CONFIG_PREFIX}*]`,
         reason: 'FIS writes and removes one fault configuration per targeted function under this prefix, named by FIS.',
       },
       {
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve((this.bucket.node.defaultChild as CfnResource).logicalId)}.Arn>/${REPORT_PREFIX}*]`,
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${this.nagBucket}.Arn>/${REPORT_PREFIX}*]`,
         reason: 'FIS writes each experiment\'s report under this prefix, named by FIS.',
       },
     );

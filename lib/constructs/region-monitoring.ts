@@ -204,14 +204,7 @@ export class RegionMonitoring extends Construct {
           title: `Replication latency to ${props.otherRegion} (ms)`,
           metrics: [
             {
-              metric: new Metric({
-                namespace: 'AWS/DynamoDB',
-                metricName: 'ReplicationLatency',
-                dimensionsMap: { TableName: props.controlTableName, ReceivingRegion: props.otherRegion },
-                statistic: Stats.AVERAGE,
-                period: Duration.minutes(5),
-                label: `to ${props.otherRegion}`,
-              }),
+              metric: metricReplicationLatency(props.controlTableName, props.otherRegion),
               alarmFriendlyName: 'ReplicationLatency',
               addAlarm: {
                 Lagging: {
@@ -397,6 +390,22 @@ export class RegionMonitoring extends Construct {
       },
     });
   }
+}
+
+/**
+ * How late writes to the control table reach `receivingRegion`, averaged over 5 minutes, as
+ * DynamoDB measures it in the writing region (`region`, for a dashboard of another one).
+ */
+export function metricReplicationLatency(tableName: string, receivingRegion: string, region?: string): Metric {
+  return new Metric({
+    namespace: 'AWS/DynamoDB',
+    metricName: 'ReplicationLatency',
+    dimensionsMap: { TableName: tableName, ReceivingRegion: receivingRegion },
+    statistic: Stats.AVERAGE,
+    period: Duration.minutes(5),
+    region,
+    label: region ? `${region} to ${receivingRegion}` : `to ${receivingRegion}`,
+  });
 }
 
 /** An alarm's description: what happened, then what to do. */

@@ -1,8 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
-import { Dashboard, GraphWidget, IMetric, MathExpression, Metric, PeriodOverride, SingleValueWidget, Stats, TextWidget } from 'aws-cdk-lib/aws-cloudwatch';
+import { Dashboard, GraphWidget, IMetric, MathExpression, PeriodOverride, SingleValueWidget, TextWidget } from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { metricId } from './nearstream-function';
 import { PlaybackApi } from './playback-api';
+import { metricReplicationLatency } from './region-monitoring';
 import { SteeringSnapshots } from './steering-snapshots';
 
 /** What the summary shows of one region: constructs of that region's stack, read through their intent methods. */
@@ -76,19 +77,7 @@ export class SummaryDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       perRegion('Appliances registered', (entry) => entry.steering.metricAppliancesRegistered({ region: entry.region, period: Duration.minutes(5), label: entry.region })),
-      perRegion(
-        'Control table replication latency (ms)',
-        (entry) =>
-          new Metric({
-            namespace: 'AWS/DynamoDB',
-            metricName: 'ReplicationLatency',
-            dimensionsMap: { TableName: props.controlTableName, ReceivingRegion: entry.otherRegion },
-            statistic: Stats.AVERAGE,
-            period: Duration.minutes(5),
-            region: entry.region,
-            label: `${entry.region} to ${entry.otherRegion}`,
-          }),
-      ),
+      perRegion('Control table replication latency (ms)', (entry) => metricReplicationLatency(props.controlTableName, entry.otherRegion, entry.region)),
     );
   }
 }
