@@ -21,6 +21,15 @@ export const PLAY_METRICS = {
   steeringDegraded: 'SteeringDegraded',
 } as const;
 
+export const LICENSE_METRICS = {
+  /** Licenses answered: ClearKey ones the platform issued, and a provider's 2xx answers it passed on. */
+  licensesGranted: 'LicensesGranted',
+  /** Requests refused: by the platform's checks (session, lease, keys) or by the provider. */
+  licensesRefused: 'LicensesRefused',
+  /** Requests a commercial license service did not answer in time, or at all (answered 502). */
+  licenseServiceUnavailable: 'LicenseServiceUnavailable',
+} as const;
+
 export const FLEET_METRICS = {
   /** One per health report an appliance sends. */
   applianceReports: 'ApplianceReports',
@@ -53,3 +62,11 @@ export const SILENT_AFTER_MS = 90_000;
 export interface MetricSink {
   addMetric(name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): unknown;
 }
+
+export const STEADY_STATE_METRICS = {
+  /**
+   * The other region's stream starts in one minute, copied into this region (dimension `region`:
+   * the region they were counted in), so an alarm here can watch the platform's SPS as a whole.
+   */
+  peerStreamStarts: 'PeerStreamStarts',
+} as const;

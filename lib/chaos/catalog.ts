@@ -1,3 +1,5 @@
+import type { ApiFunction } from '../../lambda/shared/api-routes';
+
 /**
  * The chaos experiment catalog: each experiment defined once, in typed code, and rendered for AWS
  * FIS in each region (`lib/constructs/chaos-experiments.ts`). A hypothesis is about the steady
@@ -17,14 +19,28 @@ export type ChaosFault =
   /** Fail a share of the opted-in control-plane functions' invocations without running them. */
   | { readonly kind: 'function-errors'; readonly invocationPercent: number }
   /** Slow one opted-in appliance's cache volume: reads and writes wait `latencyMs`. */
-  | { readonly kind: 'appliance-disk-latency'; readonly latencyMs: number; readonly ioPercent: number };
+  | { readonly kind: 'appliance-disk-latency'; readonly latencyMs: number; readonly ioPercent: number }
+  /**
+   * Chaos Kong: every API function of the region (health check included) answers `statusCode`
+   * without running, so Route 53 fails the region and players move to the other one; replication
+   * of the region's table replica pauses. After `drainMinutes` the other region must be serving.
+   */
+  | { readonly kind: 'region-evacuation'; readonly statusCode: 503; readonly drainMinutes: number };
+
+/**
+ * Whose stream starts the hypothesis is about: the region's own (its SPS alarm), or the
+ * platform's as a whole, both regions summed (the global steady-state alarm), for an experiment
+ * that empties a region by design.
+ */
+export type SteadyStateScope = 'region' | 'global';
 
 export interface ChaosExperiment {
   readonly name: string;
   readonly title: string;
   readonly hypothesis: string;
-  /** SPS in the region may fall at most this share (percent) below its level before the fault. */
+  /** SPS (of `steadyState`'s scope) may fall at most this share (percent) below its level before the fault. */
   readonly maxSpsDipPercent: number;
+  readonly steadyState: SteadyStateScope;
   readonly fault: ChaosFault;
   /** What the fault can reach, in words for the template's description and reports. */
   readonly blastRadius: string;
@@ -55,9 +71,27 @@ export const BUSINESS_HOURS = { startHour: 9, endHour: 17 } as const;
 /** Opt-in tag of everything an experiment may harm: appliance instances and volumes, control-plane functions. */
 export const CHAOS_TAG = { key: 'nearstream:chaos', optIn: 'opt-in', optOut: 'opt-out' } as const;
 
+/**
+ * Opt-in tag of the functions a region evacuation takes down: the viewer API and the health check.
+ * Apart from `CHAOS_TAG`, so the latency and error experiments never touch the health check (they
+ * would fail the region by accident).
+ */
+export const EVACUATION_TAG = { key: 'nearstream:evacuation', optIn: 'opt-in' } as const;
+
+/**
+ * The API functions that opt in, in the cloud (tags) and in the local drills (fault files) alike:
+ * the viewer path to every experiment on functions, the health check to the evacuation only. The
+ * fleet registry, snapshot builder and planner opt in to none.
+ */
+export const FAULT_TARGETS = {
+  chaos: ['catalog', 'play', 'telemetry', 'home'],
+  evacuationOnly: ['health'],
+} as const satisfies Readonly<Record<string, readonly ApiFunction[]>>;
+
 export const CHAOS_EXPERIMENTS: readonly ChaosExperiment[] = [
   {
     name: 'chaos-monkey',
+    steadyState: 'region',
     title: 'Chaos Monkey: one appliance instance terminated',
     hypothesis: 'Players on the terminated appliance move to the next one steering ranked, and its Auto Scaling group replaces it; SPS holds.',
     maxSpsDipPercent: 5,
@@ -67,6 +101,7 @@ export const CHAOS_EXPERIMENTS: readonly ChaosExperiment[] = [
   },
   {
     name: 'latency-monkey',
+    steadyState: 'region',
     title: 'Latency Monkey: control-plane functions answer 1.5 s late',
     hypothesis: 'Players wait longer for /play and retry within their budget; SPS holds and play failures stay under their alarm.',
     maxSpsDipPercent: 10,
@@ -76,6 +111,7 @@ export const CHAOS_EXPERIMENTS: readonly ChaosExperiment[] = [
   },
   {
     name: 'lambda-errors',
+    steadyState: 'region',
     title: 'Control-plane functions fail a tenth of their invocations',
     hypothesis: 'Players retry a failed /play or /events; SPS holds.',
     maxSpsDipPercent: 10,
@@ -85,12 +121,24 @@ export const CHAOS_EXPERIMENTS: readonly ChaosExperiment[] = [
   },
   {
     name: 'appliance-degradation',
+    steadyState: 'region',
     title: 'One appliance\'s cache disk answers 200 ms late',
     hypothesis: 'The slow appliance reports load and errors; steering ranks it lower and players fetch from the next one; SPS holds.',
     maxSpsDipPercent: 5,
     fault: { kind: 'appliance-disk-latency', latencyMs: 200, ioPercent: 100 },
     blastRadius: 'the cache volume of one opted-in appliance of the region',
     durationMinutes: 10,
+  },
+  {
+    name: 'region-evacuation',
+    steadyState: 'global',
+    title: 'Chaos Kong: one region\'s API answers 503 and its table replica stops replicating',
+    hypothesis:
+      'Route 53 fails the region\'s health check within a minute and players move to the other region, which serves them from its own table replica; the platform\'s SPS, both regions together, holds.',
+    maxSpsDipPercent: 15,
+    fault: { kind: 'region-evacuation', statusCode: 503, drainMinutes: 5 },
+    blastRadius: 'every viewer request and health check of one region, and replication to and from its table replica',
+    durationMinutes: 15,
   },
 ];
 

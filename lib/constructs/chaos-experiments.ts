@@ -7,7 +7,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { Construct } from 'constructs';
 import { ContextAttribute, Schedule, ScheduleExpression, ScheduleTargetInput, TimeWindow } from 'aws-cdk-lib/aws-scheduler';
 import { Universal } from 'aws-cdk-lib/aws-scheduler-targets';
-import { BUSINESS_HOURS, CHAOS_EXPERIMENTS, CHAOS_TAG, ChaosExperiment, ChaosFault, ChaosSettings } from '../chaos/catalog';
+import { BUSINESS_HOURS, CHAOS_EXPERIMENTS, CHAOS_TAG, ChaosExperiment, ChaosFault, ChaosSettings, EVACUATION_TAG } from '../chaos/catalog';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { scheduleDeadLetters } from './schedule-dead-letters';
 import { EncryptedLogGroup } from './encrypted-log-group';
@@ -27,12 +27,24 @@ export interface ChaosExperimentsProps {
   readonly environmentName: string;
   /** Mode (`leashed` or `on`), Chaos Monkey's mean time between kills and business hours' time zone. */
   readonly settings: ChaosSettings;
-  /** This region's SPS alarm: every experiment stops when it fires. */
+  /** This region's SPS alarm: every experiment about the region's steady state stops when it fires. */
   readonly stopAlarm: IAlarm;
+  /**
+   * Both regions' SPS as one alarm in this region (`GlobalSteadyState`): the region evacuation,
+   * which empties this region by design, stops on it and asserts it after the drain.
+   */
+  readonly globalStopAlarm: IAlarm;
+  /** The control table (a global table): the evacuation pauses replication of this region's replica. */
+  readonly controlTableName: string;
   /** This region's dashboard, in every experiment report. */
   readonly dashboardName: string;
-  /** Control-plane functions that opt in to fault injection (the FIS Lambda extension is added to them). */
+  /**
+   * Control-plane functions that opt in to fault injection (the FIS Lambda extension is added to
+   * them): every experiment on functions may target them, the evacuation included.
+   */
   readonly functions: readonly NearstreamFunction[];
+  /** Functions only the region evacuation takes down: the health check Route 53 reads. */
+  readonly evacuationOnlyFunctions: readonly NearstreamFunction[];
   readonly logRetentionDays: number;
   readonly logEncryptionKey: IKey;
   readonly removalPolicy: RemovalPolicy;
@@ -96,13 +108,13 @@ export class ChaosExperiments extends Construct {
       encryptionKey: props.logEncryptionKey,
       removalPolicy: props.removalPolicy,
     });
+    const location = { bucketName: this.bucket.bucketName, bucketLogicalId: this.nagBucket, prefix: FAULT_CONFIG_PREFIX };
+    const evacuation = { key: EVACUATION_TAG.key, value: EVACUATION_TAG.optIn };
     for (const fn of props.functions) {
-      fn.enableFaultInjection({
-        bucketName: this.bucket.bucketName,
-        bucketLogicalId: this.nagBucket,
-        prefix: FAULT_CONFIG_PREFIX,
-        optInTag: { key: CHAOS_TAG.key, value: CHAOS_TAG.optIn },
-      });
+      fn.enableFaultInjection({ ...location, optInTags: [{ key: CHAOS_TAG.key, value: CHAOS_TAG.optIn }, evacuation] });
+    }
+    for (const fn of props.evacuationOnlyFunctions) {
+      fn.enableFaultInjection({ ...location, optInTags: [evacuation] });
     }
 
     this.role = new Role(this, 'Role', {
@@ -123,8 +135,8 @@ export class ChaosExperiments extends Construct {
         new CfnExperimentTemplate(this, experiment.name, {
           description: `${experiment.title}. Hypothesis: ${experiment.hypothesis} Blast radius: ${experiment.blastRadius}.`.slice(0, 512),
           roleArn: this.role.roleArn,
-          stopConditions: [{ source: 'aws:cloudwatch:alarm', value: props.stopAlarm.alarmArn }],
-          ...faultOf(experiment, props.environmentName),
+          stopConditions: [{ source: 'aws:cloudwatch:alarm', value: (experiment.steadyState === 'global' ? props.globalStopAlarm : props.stopAlarm).alarmArn }],
+          ...faultOf(experiment, { environmentName: props.environmentName, tableArn: this.tableArn(props), steadyAlarmArn: props.globalStopAlarm.alarmArn }),
           logConfiguration: { cloudWatchLogsConfiguration: { LogGroupArn: this.logGroup.logGroupArn }, logSchemaVersion: 2 },
           experimentOptions: { accountTargeting: 'single-account', emptyTargetResolutionMode: 'fail' },
           experimentReportConfiguration: {
@@ -189,6 +201,12 @@ export class ChaosExperiments extends Construct {
     });
   }
 
+  /** This region's replica of the control table. */
+  private tableArn(props: ChaosExperimentsProps): string {
+    const { region, account } = Stack.of(this);
+    return `arn:aws:dynamodb:${region}:${account}:table/${props.controlTableName}`;
+  }
+
   /** Each action's permissions, held to this environment's opted-in resources by tag where the action allows it. */
   private grantExperimentActions(props: ChaosExperimentsProps, region: string, account: string): void {
     const optedIn = {
@@ -197,20 +215,35 @@ export class ChaosExperiments extends Construct {
     const add = (statement: ConstructorParameters<typeof PolicyStatement>[0]) => this.role.addToPrincipalPolicy(new PolicyStatement(statement));
     add({ actions: ['ec2:TerminateInstances'], resources: [`arn:aws:ec2:${region}:${account}:instance/*`], conditions: optedIn });
     add({ actions: ['ec2:InjectVolumeIOLatency'], resources: [`arn:aws:ec2:${region}:${account}:volume/*`], conditions: optedIn });
-    add({ actions: ['lambda:GetFunction'], resources: props.functions.map((fn) => fn.function.functionArn) });
+    add({ actions: ['lambda:GetFunction'], resources: [...props.functions, ...props.evacuationOnlyFunctions].map((fn) => fn.function.functionArn) });
+    // Pausing a global table's replication: FIS denies replication through the replica's resource policy.
+    add({
+      actions: ['dynamodb:PutResourcePolicy', 'dynamodb:DeleteResourcePolicy', 'dynamodb:GetResourcePolicy', 'dynamodb:DescribeTable'],
+      resources: [this.tableArn(props)],
+    });
     add({ actions: ['s3:PutObject', 's3:DeleteObject'], resources: [this.bucket.arnForObjects(`${FAULT_CONFIG_PREFIX}*`)] });
     add({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${REPORT_PREFIX}*`)] });
     add({ actions: ['cloudwatch:GetDashboard'], resources: [`arn:aws:cloudwatch::${account}:dashboard/${props.dashboardName}`] });
     // Target resolution by tag, instance and volume descriptions, report widgets and log delivery
     // setup have no resource-level permissions.
     add({
-      actions: ['tag:GetResources', 'ec2:DescribeInstances', 'ec2:DescribeVolumes', 'cloudwatch:GetMetricWidgetImage', 'logs:CreateLogDelivery', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups', 'logs:PutResourcePolicy'],
+      actions: [
+        'tag:GetResources',
+        'ec2:DescribeInstances',
+        'ec2:DescribeVolumes',
+        'cloudwatch:GetMetricWidgetImage',
+        'cloudwatch:DescribeAlarms',
+        'logs:CreateLogDelivery',
+        'logs:DescribeResourcePolicies',
+        'logs:DescribeLogGroups',
+        'logs:PutResourcePolicy',
+      ],
       resources: ['*'],
     });
     Validations.of(this.role).acknowledge(
       {
         id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-        reason: 'FIS resolves targets by tag (tag:GetResources) and describes instances and volumes, renders report widgets and sets up its log delivery: none of these has resource-level permissions.',
+        reason: 'FIS resolves targets by tag (tag:GetResources), describes instances and volumes, reads alarm states for its assertions, renders report widgets and sets up its log delivery: none of these has resource-level permissions.',
       },
       {
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:ec2:${region}:${this.nagAccount}:instance/*]`,
@@ -233,7 +266,11 @@ export class ChaosExperiments extends Construct {
 }
 
 /** The FIS targets and actions of an experiment's fault (action ids, target keys and parameters as AWS documents them). */
-function faultOf(experiment: ChaosExperiment, environmentName: string): Pick<CfnExperimentTemplate, 'targets' | 'actions'> {
+function faultOf(
+  experiment: ChaosExperiment,
+  context: { readonly environmentName: string; readonly tableArn: string; readonly steadyAlarmArn: string },
+): Pick<CfnExperimentTemplate, 'targets' | 'actions'> {
+  const { environmentName } = context;
   const duration = `PT${experiment.durationMinutes}M`;
   const resourceTags = { [CHAOS_TAG.key]: CHAOS_TAG.optIn, 'nearstream:environment': environmentName };
   const fault: ChaosFault = experiment.fault;
@@ -289,6 +326,42 @@ function faultOf(experiment: ChaosExperiment, environmentName: string): Pick<Cfn
               writeIOLatencyMilliseconds: String(fault.latencyMs),
             },
             targets: { Volumes: 'volumes' },
+          },
+        },
+      };
+    case 'region-evacuation':
+      return {
+        targets: {
+          regionApi: {
+            resourceType: 'aws:lambda:function',
+            resourceTags: { [EVACUATION_TAG.key]: EVACUATION_TAG.optIn, 'nearstream:environment': environmentName },
+            selectionMode: 'ALL',
+          },
+          tableReplica: { resourceType: 'aws:dynamodb:global-table', resourceArns: [context.tableArn], selectionMode: 'ALL' },
+        },
+        actions: {
+          evacuate: {
+            actionId: 'aws:lambda:invocation-http-integration-response',
+            description: `Every API function, the health check included, answers ${fault.statusCode} without running: Route 53 fails the region`,
+            parameters: { duration, statusCode: String(fault.statusCode), contentTypeHeader: 'application/json', preventExecution: 'true', invocationPercentage: '100' },
+            targets: { Functions: 'regionApi' },
+          },
+          pauseReplication: {
+            actionId: 'aws:dynamodb:global-table-pause-replication',
+            description: 'Replication to and from this region\'s table replica pauses',
+            parameters: { duration },
+            targets: { Tables: 'tableReplica' },
+          },
+          drain: {
+            actionId: 'aws:fis:wait',
+            description: `${fault.drainMinutes} minutes for Route 53 to fail the region and players to move`,
+            parameters: { duration: `PT${fault.drainMinutes}M` },
+          },
+          assertServed: {
+            actionId: 'aws:cloudwatch:assert-alarm-state',
+            description: 'The other region serves the players: both regions\' SPS is back within its band',
+            parameters: { alarmArns: context.steadyAlarmArn, alarmStates: 'OK' },
+            startAfter: ['drain'],
           },
         },
       };

@@ -33,7 +33,8 @@ export interface FaultInjectionLocation {
   readonly bucketLogicalId: string;
   /** Ends with `/`. */
   readonly prefix: string;
-  readonly optInTag: { readonly key: string; readonly value: string };
+  /** Tags that make the function a target: which experiments it opts in to. */
+  readonly optInTags: readonly { readonly key: string; readonly value: string }[];
 }
 
 /**
@@ -208,7 +209,9 @@ export class NearstreamFunction extends Construct {
       new PolicyStatement({ actions: ['s3:ListBucket'], resources: [`arn:aws:s3:::${location.bucketName}`], conditions: { StringLike: { 's3:prefix': [`${location.prefix}*`] } } }),
     );
     this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [`arn:aws:s3:::${location.bucketName}/${location.prefix}*`] }));
-    Tags.of(this.function).add(location.optInTag.key, location.optInTag.value);
+    for (const tag of location.optInTags) {
+      Tags.of(this.function).add(tag.key, tag.value);
+    }
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::<${Stack.of(this).resolve(location.bucketLogicalId)}>/${location.prefix}*]`,
       reason: 'The FIS extension reads whichever fault configuration FIS writes for this function under the chaos prefix; FIS names the objects.',

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Aws, CfnOutput, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -20,6 +20,8 @@ import { PlaybackApi } from '../constructs/playback-api';
 import { ChaosExperiments } from '../constructs/chaos-experiments';
 import { EncodingWorkflow } from '../constructs/encoding-workflow';
 import { RegionMonitoring } from '../constructs/region-monitoring';
+import { GlobalSteadyState } from '../constructs/global-steady-state';
+import { FAULT_TARGETS } from '../chaos/catalog';
 import { RegionalApi } from '../constructs/regional-api';
 import { SteeringSnapshots } from '../constructs/steering-snapshots';
 import { SharedDataOutputs } from './data-stack';
@@ -136,6 +138,20 @@ export class ControlPlaneStack extends Stack {
       functionDefaults,
     });
 
+    // With chaos, the platform's steady state as one alarm here: the region evacuation stops on it.
+    const globalSteadyState =
+      config.chaos.mode === 'off'
+        ? undefined
+        : new GlobalSteadyState(this, 'GlobalSteadyState', {
+            name: `${naming.prefix}-${region}`,
+            peerRegion: props.otherRegion,
+            localStarts: this.playback.metricStreamStarts({ period: Duration.minutes(1) }),
+            telemetryService: this.playback.functions.telemetry.serviceName,
+            thresholds: config.alarms,
+            alarmTopic,
+            functionDefaults,
+          });
+
     this.monitoring = new RegionMonitoring(this, 'Monitoring', {
       name: `${naming.prefix}-${region}`,
       otherRegion: props.otherRegion,
@@ -145,20 +161,28 @@ export class ControlPlaneStack extends Stack {
       playback: this.playback,
       steering: this.steering,
       fillPlanning: this.fillPlanning,
-      functions: [this.healthFunction, ...Object.values(this.playback.functions), this.steering.builder, this.fillPlanning.function],
+      functions: [
+        this.healthFunction,
+        ...Object.values(this.playback.functions),
+        this.steering.builder,
+        this.fillPlanning.function,
+        ...(globalSteadyState ? [globalSteadyState.copier] : []),
+      ],
       controlTableName: naming.controlTableName,
       encoding: props.encoding,
     });
 
-    if (config.chaos.mode !== 'off') {
+    if (globalSteadyState) {
       this.chaos = new ChaosExperiments(this, 'Chaos', {
         prefix: naming.prefix,
         environmentName: config.name,
         settings: config.chaos,
         stopAlarm: this.monitoring.spsAlarm,
+        globalStopAlarm: globalSteadyState.alarm,
+        controlTableName: naming.controlTableName,
         dashboardName: this.monitoring.dashboardName,
-        // The viewer path opts in; the registry, health probe, builder and planner do not.
-        functions: [this.playback.functions.catalog, this.playback.functions.play, this.playback.functions.telemetry, this.playback.functions.home],
+        functions: FAULT_TARGETS.chaos.map((fn) => this.playback.functions[fn]),
+        evacuationOnlyFunctions: FAULT_TARGETS.evacuationOnly.map(() => this.healthFunction),
         ...functionDefaults,
         logEncryptionKey: logKey,
         removalPolicy: logRemovalPolicy,
@@ -168,6 +192,12 @@ export class ControlPlaneStack extends Stack {
         'ChaosMonkeySchedule',
         'the Chaos Monkey schedule',
         'The scheduler could not start the chaos-monkey experiment (its role denied, the template gone, or FIS refusing it): read the message for FIS\'s error.',
+      );
+      this.monitoring.deadLetterAlarm(
+        globalSteadyState.deadLetters,
+        'PeerStartsSchedule',
+        'the peer stream-start copy',
+        'The scheduler could not run the copy of the other region\'s stream starts: the global steady-state alarm now sees the other region as idle. Read the message for the cause.',
       );
     }
 

@@ -15,20 +15,36 @@ export interface FaultSettings {
   readonly invocationPercent?: number;
   /** The fault is over at this epoch millisecond. @default - until the file is removed */
   readonly untilMs?: number;
+  /**
+   * The status a failed invocation answers: 502 is API Gateway's answer when the function fails
+   * (`aws:lambda:invocation-error`); another is the answer FIS's
+   * `aws:lambda:invocation-http-integration-response` makes the function give, e.g. 503.
+   * @default 502
+   */
+  readonly errorStatus?: number;
+  /**
+   * The functions the fault reaches, by the names the gateway's routes give them (`local-play`),
+   * as an experiment reaches the functions tagged for it.
+   * @default - every function of the region
+   */
+  readonly functions?: readonly string[];
 }
 
 /** What one invocation suffers. */
-export type FaultDecision = { readonly kind: 'none' } | { readonly kind: 'error' } | { readonly kind: 'delay'; readonly delayMs: number };
+export type FaultDecision = { readonly kind: 'none' } | { readonly kind: 'error'; readonly status: number } | { readonly kind: 'delay'; readonly delayMs: number };
 
 const NONE: FaultDecision = { kind: 'none' };
 
-/** What one invocation suffers under `settings`, drawing its luck from `random` (in [0, 1)). */
-export function decideFault(settings: FaultSettings | undefined, nowMs: number, random: () => number): FaultDecision {
-  if (!settings || (settings.untilMs !== undefined && nowMs >= settings.untilMs)) {
+/**
+ * What one invocation of `functionName` suffers under `settings`, drawing its luck from `random`
+ * (in [0, 1)).
+ */
+export function decideFault(settings: FaultSettings | undefined, functionName: string, nowMs: number, random: () => number): FaultDecision {
+  if (!settings || (settings.untilMs !== undefined && nowMs >= settings.untilMs) || (settings.functions && !settings.functions.includes(functionName))) {
     return NONE;
   }
   if (random() * 100 < (settings.errorPercent ?? 0)) {
-    return { kind: 'error' };
+    return { kind: 'error', status: settings.errorStatus ?? 502 };
   }
   const delayMs = settings.delayMs ?? 0;
   if (delayMs > 0 && random() * 100 < (settings.invocationPercent ?? 100)) {
@@ -68,14 +84,14 @@ export class FaultFile {
     this.random = options.random ?? Math.random;
   }
 
-  /** What the next invocation suffers. */
-  next(): FaultDecision {
+  /** What the next invocation of `functionName` suffers. */
+  next(functionName: string): FaultDecision {
     const now = this.nowMs();
     if (now - this.checkedAtMs >= this.cacheMs) {
       this.checkedAtMs = now;
       this.refresh();
     }
-    return decideFault(this.settings, now, this.random);
+    return decideFault(this.settings, functionName, now, this.random);
   }
 
   private refresh(): void {

@@ -250,10 +250,11 @@ async function dispatch(
     timeoutMs: API_FUNCTION_TIMEOUT_MS,
     memorySizeMb: API_FUNCTION_MEMORY_MB,
   });
-  const fault = faults?.next() ?? { kind: 'none' };
+  const fault = faults?.next(match.route.functionName ?? 'local-function') ?? { kind: 'none' };
   if (fault.kind === 'error') {
-    // API Gateway's answer when the function behind a route fails.
-    return reply(502, 'Internal Server Error');
+    // 502 is API Gateway's answer when the function behind a route fails; another status is the
+    // answer an injected HTTP integration response makes the function give.
+    return reply(fault.status, fault.status === 502 ? 'Internal Server Error' : (http.STATUS_CODES[fault.status] ?? 'Error'));
   }
   if (fault.kind === 'delay') {
     await new Promise((resolve) => setTimeout(resolve, fault.delayMs));

@@ -9,7 +9,7 @@ import { handler as steeringSnapshot } from '../../lambda/steering/handler';
 import { API_ROUTES, ApiFunction } from '../../lambda/shared/api-routes';
 import { jwtAuthorizer } from '../api/jwt-authorizer';
 import { LocalGateway, LocalHandler, localInvocationContext } from '../api/local-gateway';
-import { RegionGatewaySettings, RESULT_PREFIX } from './region-protocol';
+import { localFunctionName, RegionGatewaySettings, RESULT_PREFIX } from './region-protocol';
 
 /**
  * One local region of the control plane, run as its own process (bundled like the Lambdas): the
@@ -35,7 +35,7 @@ async function serve(settings: RegionGatewaySettings): Promise<void> {
   const handlers: Record<ApiFunction, LocalHandler> =
     settings.playSourcesLimit === undefined ? HANDLERS : { ...HANDLERS, play: truncatingSources(HANDLERS.play, settings.playSourcesLimit) };
   const gateway = await LocalGateway.start(
-    API_ROUTES.map((route) => ({ method: route.method, path: route.path, auth: route.auth, handler: handlers[route.fn], functionName: `local-${route.fn}` })),
+    API_ROUTES.map((route) => ({ method: route.method, path: route.path, auth: route.auth, handler: handlers[route.fn], functionName: localFunctionName(route.fn) })),
     {
       port: settings.port,
       region: functionsRegion(),

@@ -14,5 +14,10 @@ export interface RegionGatewaySettings {
   readonly playSourcesLimit?: number;
 }
 
+/** The name a region's gateway gives the function behind an API route (`local-play`), which fault files name. */
+export function localFunctionName(fn: string): string {
+  return `local-${fn}`;
+}
+
 /** The line `invoke` prints its result on, for the process that started it. */
 export const RESULT_PREFIX = 'nearstream-local-result ';

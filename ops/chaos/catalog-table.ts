@@ -11,6 +11,8 @@ export function faultSummary(fault: ChaosFault): string {
       return `fail ${fault.invocationPercent}% of function invocations`;
     case 'appliance-disk-latency':
       return `+${fault.latencyMs} ms on ${fault.ioPercent}% of one appliance's disk I/O`;
+    case 'region-evacuation':
+      return `the region's API answers ${fault.statusCode}, its table replication paused`;
   }
 }
 
@@ -22,7 +24,7 @@ export function formatCatalog(experiments: readonly ChaosExperiment[]): string {
     faultSummary(experiment.fault),
     experiment.blastRadius,
     `${experiment.durationMinutes} min`,
-    `${experiment.maxSpsDipPercent}%`,
+    `${experiment.maxSpsDipPercent}%${experiment.steadyState === 'global' ? ' (both regions)' : ''}`,
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   const line = (cells: readonly string[]) => cells.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd();

@@ -9,6 +9,7 @@ type Resource = { Properties: Record<string, any> };
 
 const FLEET = { applianceAmis: { 'us-east-1': 'ami-0123456789abcdef0', 'us-west-2': 'ami-0fedcba9876543210' } };
 const OPTED_IN = ['catalog', 'play', 'telemetry', 'home'];
+const EVACUATION_ONLY = ['health'];
 
 function templatesOf(template: Template): Record<string, Resource> {
   return template.findResources('AWS::FIS::ExperimentTemplate') as Record<string, Resource>;
@@ -28,14 +29,16 @@ describe('chaos experiments', () => {
   const leashed = synthEnvironment({ name: 'pr-3', chaos: 'leashed', creator: 'alice', expiresAt: '2030-01-01T00:00:00Z' });
   const off = synthEnvironment({ name: 'dev', ...FLEET });
 
-  it.each([0, 1])('renders every catalog experiment in region #%i, each stopping on that region\'s SPS alarm', (index) => {
+  it.each([0, 1])('renders every catalog experiment in region #%i, each stopping on the SPS alarm of its steady state', (index) => {
     const stack = on.environment.controlPlanes[index];
     const template = on.template(stack);
     const templates = Object.values(templatesOf(template));
     expect(templates.map((entry) => entry.Properties.Tags['nearstream:experiment']).sort()).toEqual(CHAOS_EXPERIMENTS.map((experiment) => experiment.name).sort());
     const spsAlarm = stack.resolve(stack.monitoring.spsAlarm.alarmArn);
+    const [globalAlarm] = Object.keys(template.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('GlobalSteadyStateAlarm'));
     for (const { Properties: properties } of templates) {
-      expect(properties.StopConditions).toEqual([{ Source: 'aws:cloudwatch:alarm', Value: spsAlarm }]);
+      const scope = experimentNamed(properties.Tags['nearstream:experiment']).steadyState;
+      expect(properties.StopConditions).toEqual([{ Source: 'aws:cloudwatch:alarm', Value: scope === 'region' ? spsAlarm : { 'Fn::GetAtt': [globalAlarm, 'Arn'] } }]);
       expect(properties.LogConfiguration).toEqual({ CloudWatchLogsConfiguration: { LogGroupArn: { 'Fn::GetAtt': [expect.stringMatching(/^ChaosLogs/), 'Arn'] } }, LogSchemaVersion: 2 });
       const report = properties.ExperimentReportConfiguration;
       expect(report.Outputs.ExperimentReportS3Configuration).toEqual({ BucketName: { Ref: expect.stringMatching(/^ChaosBucket/) }, Prefix: `reports/${properties.Tags['nearstream:experiment']}/` });
@@ -59,7 +62,9 @@ describe('chaos experiments', () => {
         }
         for (const parameter of parameters) {
           expect([...documented.required, ...documented.optional]).toContain(parameter);
-          expect(typeof action.Parameters[parameter]).toBe('string');
+          // A string, or a CloudFormation intrinsic that resolves to one (an alarm's ARN).
+          const value = action.Parameters[parameter];
+          expect(typeof value === 'string' || /^(Fn::GetAtt|Ref|Fn::Join)$/.test(Object.keys(value).join())).toBe(true);
         }
         if (action.Parameters?.duration !== undefined) {
           expect(action.Parameters.duration).toMatch(FIS_DURATION);
@@ -73,13 +78,68 @@ describe('chaos experiments', () => {
         }
       }
     }
-    expect(actions).toBe(CHAOS_EXPERIMENTS.length);
+    // One action per experiment, and the evacuation's four.
+    expect(actions).toBe(CHAOS_EXPERIMENTS.length + 3);
+  });
+
+  it('evacuates a region in order: its API answers 503 and replication pauses, then after the drain the platform must be serving', () => {
+    const stack = on.environment.controlPlanes[1];
+    const template = on.template(stack);
+    const [, { Properties: evacuation }] = Object.entries(templatesOf(template)).find(([, entry]) => entry.Properties.Tags['nearstream:experiment'] === 'region-evacuation')!;
+    const [globalAlarm] = Object.keys(template.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('GlobalSteadyStateAlarm'));
+    expect(evacuation.Actions.evacuate).toMatchObject({
+      ActionId: 'aws:lambda:invocation-http-integration-response',
+      Parameters: { statusCode: '503', preventExecution: 'true', invocationPercentage: '100', duration: 'PT15M' },
+    });
+    expect(evacuation.Targets[evacuation.Actions.evacuate.Targets.Functions]).toEqual({
+      ResourceType: 'aws:lambda:function',
+      ResourceTags: { 'nearstream:evacuation': 'opt-in', 'nearstream:environment': 'staging' },
+      SelectionMode: 'ALL',
+    });
+    expect(evacuation.Actions.pauseReplication).toMatchObject({ ActionId: 'aws:dynamodb:global-table-pause-replication', Parameters: { duration: 'PT15M' } });
+    const table = evacuation.Targets[evacuation.Actions.pauseReplication.Targets.Tables];
+    expect(JSON.stringify(table.ResourceArns)).toContain(`:dynamodb:us-west-2:`);
+    expect(JSON.stringify(table.ResourceArns)).toContain(':table/nearstream-staging-control');
+    expect(evacuation.Actions.drain).toMatchObject({ ActionId: 'aws:fis:wait', Parameters: { duration: 'PT5M' } });
+    expect(evacuation.Actions.drain.StartAfter).toBeUndefined();
+    expect(evacuation.Actions.assertServed).toEqual(
+      expect.objectContaining({ ActionId: 'aws:cloudwatch:assert-alarm-state', StartAfter: ['drain'], Parameters: { alarmArns: { 'Fn::GetAtt': [globalAlarm, 'Arn'] }, alarmStates: 'OK' } }),
+    );
+  });
+
+  it('watches both regions\' stream starts from each region, with the other region\'s copied in every minute', () => {
+    for (const [index, peer] of [[0, 'us-west-2'], [1, 'us-east-1']] as const) {
+      const template = on.template(on.environment.controlPlanes[index]);
+      const functions = functionsByService(template);
+      expect(functions['steady-state'].Properties.Environment.Variables).toMatchObject({ PEER_REGION: peer, TELEMETRY_SERVICE: 'telemetry', METRICS_NAMESPACE: 'Nearstream' });
+      const [alarm] = (Object.entries(template.findResources('AWS::CloudWatch::Alarm')) as [string, Resource][]).filter(([id]) => id.startsWith('GlobalSteadyStateAlarm'));
+      const metrics = alarm[1].Properties.Metrics as any[];
+      expect(alarm[1].Properties).toMatchObject({ ComparisonOperator: 'LessThanLowerThreshold', TreatMissingData: 'breaching' });
+      const expression = metrics.find((metric) => metric.Expression?.startsWith('FILL'));
+      expect(expression.Expression).toBe('FILL(here, 0) + FILL(peer, 0)');
+      const peerMetric = metrics.find((metric) => metric.Id === 'peer').MetricStat.Metric;
+      expect(peerMetric).toMatchObject({ Namespace: 'Nearstream', MetricName: 'PeerStreamStarts' });
+      expect(peerMetric.Dimensions).toEqual(expect.arrayContaining([{ Name: 'region', Value: peer }, { Name: 'service', Value: 'steady-state' }]));
+      const schedules = (Object.values(template.findResources('AWS::Scheduler::Schedule')) as Resource[]).filter((schedule) =>
+        JSON.stringify(schedule.Properties.Target.Arn).includes('GlobalSteadyStatePeerStarts'),
+      );
+      expect(schedules.map((schedule) => [schedule.Properties.ScheduleExpression, schedule.Properties.Target.RetryPolicy?.MaximumRetryAttempts])).toEqual([['rate(1 minute)', 0]]);
+    }
+    expect(Object.keys(functionsByService(off.template(off.environment.controlPlanes[0])))).not.toContain('steady-state');
   });
 
   it('selects appliances one at a time, by this environment\'s opt-in tags, never ALL', () => {
     for (const { Properties: properties } of Object.values(templatesOf(on.template(on.environment.controlPlanes[0])))) {
       for (const target of Object.values<any>(properties.Targets)) {
-        expect(target.ResourceTags).toMatchObject({ 'nearstream:chaos': 'opt-in', 'nearstream:environment': 'staging' });
+        if (target.ResourceType === 'aws:dynamodb:global-table') {
+          // This region's replica of the control table, by ARN: one table, never chosen by tag.
+          expect(target.ResourceArns).toHaveLength(1);
+          continue;
+        }
+        expect(target.ResourceTags).toMatchObject({
+          [properties.Tags['nearstream:experiment'] === 'region-evacuation' ? 'nearstream:evacuation' : 'nearstream:chaos']: 'opt-in',
+          'nearstream:environment': 'staging',
+        });
         expect(target.ResourceArns).toBeUndefined();
         if (target.ResourceType.startsWith('aws:ec2:')) {
           expect(target.SelectionMode).toBe('COUNT(1)');
@@ -111,7 +171,11 @@ describe('chaos experiments', () => {
       expect(granting(harmful)[0].Condition).toEqual({ StringEquals: { 'aws:ResourceTag/nearstream:chaos': 'opt-in', 'aws:ResourceTag/nearstream:environment': 'staging' } });
     }
     const getFunction = granting('lambda:GetFunction')[0].Resource;
-    expect(getFunction).toHaveLength(OPTED_IN.length);
+    expect(getFunction).toHaveLength(OPTED_IN.length + EVACUATION_ONLY.length);
+    // Replication pauses on this region's replica only.
+    const pause = granting('dynamodb:PutResourcePolicy');
+    expect(pause).toHaveLength(1);
+    expect(JSON.stringify(pause[0].Resource)).toMatch(/:dynamodb:us-east-1:.*:table\/nearstream-staging-control"/);
     for (const statement of statements) {
       for (const action of [statement.Action].flat()) {
         expect(action).not.toMatch(/^\*$|:\*$/);
@@ -127,11 +191,18 @@ describe('chaos experiments', () => {
     expect(parameter?.[1].Type).toBe('AWS::SSM::Parameter::Value<String>');
     for (const [service, fn] of Object.entries(functions)) {
       const variables = fn.Properties.Environment.Variables;
-      if (OPTED_IN.includes(service)) {
+      if (OPTED_IN.includes(service) || EVACUATION_ONLY.includes(service)) {
         expect(fn.Properties.Layers).toEqual([{ Ref: parameter![0] }]);
         expect(variables.AWS_LAMBDA_EXEC_WRAPPER).toBe('/opt/aws-fis/bootstrap');
         expect(variables.AWS_FIS_CONFIGURATION_LOCATION).toEqual({ 'Fn::Join': ['', ['arn:aws:s3:::', { Ref: bucketId }, '/FisConfigs/']] });
-        expect(fn.Properties.Tags).toEqual(expect.arrayContaining([{ Key: 'nearstream:chaos', Value: 'opt-in' }]));
+        expect(fn.Properties.Tags).toEqual(expect.arrayContaining([{ Key: 'nearstream:evacuation', Value: 'opt-in' }]));
+        // The health check opts in to the evacuation only: a latency or error experiment must not fail the region by accident.
+        const chaosTag = expect.arrayContaining([{ Key: 'nearstream:chaos', Value: 'opt-in' }]);
+        if (OPTED_IN.includes(service)) {
+          expect(fn.Properties.Tags).toEqual(chaosTag);
+        } else {
+          expect(fn.Properties.Tags).not.toEqual(chaosTag);
+        }
       } else {
         expect(fn.Properties.Layers).toBeUndefined();
         expect(variables.AWS_LAMBDA_EXEC_WRAPPER).toBeUndefined();

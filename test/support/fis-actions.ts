@@ -24,6 +24,11 @@ export const FIS_ACTIONS: Readonly<Record<string, DocumentedAction>> = {
     required: ['duration'],
     optional: ['invocationPercentage', 'preventExecution'],
   },
+  'aws:lambda:invocation-http-integration-response': {
+    target: { key: 'Functions', resourceType: 'aws:lambda:function' },
+    required: ['duration', 'statusCode'],
+    optional: ['invocationPercentage', 'preventExecution', 'contentTypeHeader'],
+  },
   'aws:ebs:volume-io-latency': {
     target: { key: 'Volumes', resourceType: 'aws:ec2:ebs-volume' },
     required: ['duration'],

@@ -1,6 +1,7 @@
 import { clearFaultFile, writeFaultFile } from '../../../local/api/fault-injection';
 import type { LocalPlatform } from '../../../local/platform/platform';
-import type { ChaosFault } from '../../../lib/chaos/catalog';
+import { FAULT_TARGETS, type ChaosFault } from '../../../lib/chaos/catalog';
+import { localFunctionName } from '../../../local/region/region-protocol';
 
 /** A fault on the running local platform, until `remove()`. */
 export interface InjectedFault {
@@ -14,7 +15,10 @@ export interface InjectedFault {
  * - terminate-appliance: the appliance players are most on loses its nginx, and gets it back at the end;
  * - function-latency and function-errors: every region's fault file, which its local API gateway
  *   reads per request as the FIS Lambda extension reads its configuration;
- * - appliance-disk-latency: the same appliance's requests wait `latencyMs` on a slow path in front of nginx.
+ * - appliance-disk-latency: the same appliance's requests wait `latencyMs` on a slow path in front of nginx;
+ * - region-evacuation: the region players call first answers `statusCode` from its viewer routes
+ *   and its health check, and players move to the other one. (Both local regions share one
+ *   DynamoDB Local, so there is no replication to pause.)
  * `untilMs` bounds the function faults even if the drill dies before removing them.
  */
 export async function injectLocalFault(platform: LocalPlatform, fault: ChaosFault, busiestApplianceId: string | undefined, untilMs: number): Promise<InjectedFault> {
@@ -31,10 +35,11 @@ export async function injectLocalFault(platform: LocalPlatform, fault: ChaosFaul
     }
     case 'function-latency':
     case 'function-errors': {
+      const functions = FAULT_TARGETS.chaos.map(localFunctionName);
       const settings =
         fault.kind === 'function-latency'
-          ? { delayMs: fault.delayMs, invocationPercent: fault.invocationPercent, untilMs }
-          : { errorPercent: fault.invocationPercent, untilMs };
+          ? { delayMs: fault.delayMs, invocationPercent: fault.invocationPercent, untilMs, functions }
+          : { errorPercent: fault.invocationPercent, untilMs, functions };
       const files = platform.state.regions.map((region) => platform.faultFile(region.name));
       for (const file of files) {
         writeFaultFile(file, settings);
@@ -44,6 +49,17 @@ export async function injectLocalFault(platform: LocalPlatform, fault: ChaosFaul
         description: `${what} in ${platform.state.regions.map((region) => region.name).join(' and ')}`,
         remove: async () => files.forEach(clearFaultFile),
       };
+    }
+    case 'region-evacuation': {
+      // Players call the regions in the platform's order: the first is the one they are on.
+      const region = platform.state.regions[0]?.name;
+      if (!region) {
+        throw new Error('the local platform has no region to evacuate');
+      }
+      const file = platform.faultFile(region);
+      const functions = [...FAULT_TARGETS.chaos, ...FAULT_TARGETS.evacuationOnly].map(localFunctionName);
+      writeFaultFile(file, { errorPercent: 100, errorStatus: fault.statusCode, functions, untilMs });
+      return { description: `${region}'s API and health check answer ${fault.statusCode}`, remove: async () => clearFaultFile(file) };
     }
   }
 }

@@ -15,7 +15,7 @@ describe('npm run chaos -- local: arguments', () => {
   });
 
   it.each([
-    [['local'], 'local: which experiment? give one of chaos-monkey, latency-monkey, lambda-errors, appliance-degradation, or all'],
+    [['local'], 'local: which experiment? give one of chaos-monkey, latency-monkey, lambda-errors, appliance-degradation, region-evacuation, or all'],
     [['local', 'gremlins'], "local: no chaos experiment 'gremlins'"],
     [['local', 'all', '--players', '0'], "local: --players must be a whole number from 1 to 500 (got '0')"],
     [['local', 'all', '--env', 'staging'], "local: unknown option '--env'"],

@@ -1,0 +1,117 @@
+import * as path from 'node:path';
+import { CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { AnomalyDetectionAlarm, ComparisonOperator, IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { STEADY_STATE_METRICS } from '../../lambda/shared/metric-names';
+import type { AlarmSettings } from '../config/alarm-settings';
+import { scheduleDeadLetters } from './schedule-dead-letters';
+import { METRICS_NAMESPACE, MetricOptions, NearstreamFunction, NearstreamFunctionProps } from './nearstream-function';
+
+export interface GlobalSteadyStateProps {
+  /** `nearstream-<env>-<region>`: the alarm's name prefix. */
+  readonly name: string;
+  /** The other active region, whose stream starts are copied here every minute. */
+  readonly peerRegion: string;
+  /** This region's stream starts (a one-minute sum), as the region's own SPS alarm watches them. */
+  readonly localStarts: Metric;
+  /** The `service` the telemetry function publishes stream starts under, in both regions. */
+  readonly telemetryService: string;
+  /** The SPS band's width and evaluation, as for the region's own SPS alarm. */
+  readonly thresholds: Pick<AlarmSettings, 'spsBandStandardDeviations' | 'spsDatapointsToAlarm' | 'spsEvaluationMinutes'>;
+  readonly alarmTopic: ITopic;
+  readonly functionDefaults: Pick<NearstreamFunctionProps, 'logRetentionDays' | 'logRemovalPolicy' | 'logEncryptionKey'>;
+}
+
+/**
+ * The platform's steady state as one alarm in this region: stream starts here plus the other
+ * region's, which a function copies into this region every minute (an alarm watches only its own
+ * region's metrics). A region evacuation stops on it: the evacuated region's own SPS falls to zero
+ * by design, and what must hold is the sum, once players have moved.
+ */
+export class GlobalSteadyState extends Construct {
+  readonly copier: NearstreamFunction;
+  readonly schedule: Schedule;
+  /** Copy runs the scheduler could not start. */
+  readonly deadLetters: Queue;
+  /** Stream starts of both regions fell below their band. */
+  readonly alarm: AnomalyDetectionAlarm;
+  /** The region whose stream starts are copied here. */
+  readonly peerRegion: string;
+
+  constructor(scope: Construct, id: string, props: GlobalSteadyStateProps) {
+    super(scope, id);
+    this.peerRegion = props.peerRegion;
+    this.copier = new NearstreamFunction(this, 'PeerStarts', {
+      ...props.functionDefaults,
+      entry: path.join(__dirname, '..', '..', 'lambda', 'steady-state', 'handler.ts'),
+      description: `Copies ${props.peerRegion}'s stream starts into this region every minute, for the global steady-state alarm`,
+      serviceName: 'steady-state',
+      timeout: Duration.seconds(30),
+      environment: { METRICS_NAMESPACE, PEER_REGION: props.peerRegion, TELEMETRY_SERVICE: props.telemetryService },
+    });
+    // Neither action has resource-level permissions; the copy may publish only in Nearstream's namespace.
+    this.copier.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    this.copier.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } } }),
+    );
+    Validations.of(this.copier.role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason: 'GetMetricData and PutMetricData have no resource-level permissions; PutMetricData is held to the Nearstream namespace by condition.',
+    });
+
+    const schedulerRole = new Role(this, 'SchedulerRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com'),
+      description: 'EventBridge Scheduler runs the peer stream-start copy every minute',
+    });
+    this.deadLetters = scheduleDeadLetters(this, 'DeadLetters', 'the peer stream-start copy');
+    this.schedule = new Schedule(this, 'EveryMinute', {
+      schedule: ScheduleExpression.rate(Duration.minutes(1)),
+      // No retries: each run copies one minute, and a copy sent twice would count twice.
+      target: new LambdaInvoke(this.copier.handler, { role: schedulerRole, retryAttempts: 0, deadLetterQueue: this.deadLetters }),
+      description: `Copies ${props.peerRegion}'s stream starts of the minute that ended two minutes ago`,
+    });
+    const functionId = Stack.of(this).resolve((this.copier.function.node.defaultChild as CfnResource).logicalId);
+    Validations.of(schedulerRole).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
+      reason: 'LambdaInvoke grants invoking the copy function and its versions (ARN:*); it is the only function this role may invoke.',
+    });
+
+    const t = props.thresholds;
+    this.alarm = new AnomalyDetectionAlarm(this, 'Alarm', {
+      alarmName: `${props.name}-GlobalSteadyState`,
+      metric: this.metricGlobalStreamStarts(props.localStarts),
+      stdDevs: t.spsBandStandardDeviations,
+      comparisonOperator: ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
+      evaluationPeriods: t.spsEvaluationMinutes,
+      datapointsToAlarm: t.spsDatapointsToAlarm,
+      // FILL makes every minute a datapoint; a copy that stopped shows as the peer's zero, and breaches.
+      treatMissingData: TreatMissingData.BREACHING,
+      alarmDescription:
+        `Stream starts of both regions together fell below the band CloudWatch learned from their history (${t.spsBandStandardDeviations} standard deviations) in ${t.spsDatapointsToAlarm} of ${t.spsEvaluationMinutes} minutes: viewers cannot start playing anywhere. ` +
+        `Runbook: if a region evacuation is running, it stopped on this alarm: the other region did not take the players. Check that region's SPS and play failures, and whether the peer copy (${props.peerRegion}) is running.`,
+    });
+    this.alarm.addAlarmAction(new SnsAction(props.alarmTopic));
+    this.alarm.addOkAction(new SnsAction(props.alarmTopic));
+  }
+
+  /** The other region's stream starts, as copied here (a one-minute sum by default). */
+  metricPeerStreamStarts(options: MetricOptions = {}): Metric {
+    return this.copier.publishedMetric(STEADY_STATE_METRICS.peerStreamStarts, { label: 'Stream starts (other region)', ...options, dimensions: { region: this.peerRegion } });
+  }
+
+  /** Stream starts of both regions per minute, a minute without any counted as zero. */
+  private metricGlobalStreamStarts(localStarts: Metric): IMetric {
+    return new MathExpression({
+      expression: 'FILL(here, 0) + FILL(peer, 0)',
+      usingMetrics: { here: localStarts, peer: this.metricPeerStreamStarts() },
+      label: 'Stream starts per minute, both regions',
+      period: Duration.minutes(1),
+    });
+  }
+}
