@@ -16,7 +16,7 @@ const CONTEXT_KEYS = [
   'env', 'account', 'primaryRegion', 'secondaryRegion', 'domain', 'hostedZoneId', 'jwtIssuer', 'jwtAudience', 'corsOrigins',
   'viewerEmailFrom', 'viewerEmailSesRegion', 'applianceAmi', 'appliancesPerRegion', 'applianceInstanceType',
   'applianceAvailabilityZones', 'rolesAnywhereCaFile', 'rolesAnywherePcaArn', 'originKeyGenerations', 'originKeyActive',
-  'creator', 'expiresAt', 'chaos', 'chaosMeanMinutes', 'chaosTimezone', 'chaosOptOut', 'environments', 'pipelineConnectionArn', 'pipelineRepository', 'pipelineBranch', 'pipelinePullRequests',
+  'creator', 'expiresAt', 'chaos', 'chaosMeanMinutes', 'chaosTimezone', 'chaosOptOut', 'contentProtection', 'licenseServices', 'environments', 'pipelineConnectionArn', 'pipelineRepository', 'pipelineBranch', 'pipelinePullRequests',
 ] as const;
 
 /** Context as one string per key (an object, such as `environments` from cdk.json, as JSON). */
@@ -92,6 +92,8 @@ function environmentInput(app: App, name: string, options: { withLifetime: boole
     chaosMeanMinutes: count('chaosMeanMinutes'),
     chaosTimezone: text('chaosTimezone'),
     chaosOptOut: text('chaosOptOut')?.split(',').map((cluster) => cluster.trim()).filter(Boolean),
+    contentProtection: text('contentProtection'),
+    licenseServices: overrides.licenseServices !== undefined && typeof overrides.licenseServices === 'object' ? JSON.stringify(overrides.licenseServices) : text('licenseServices'),
     // Only the environment `env` names carries a lifetime: the pipeline's staging and prod never expire.
     creator: options.withLifetime ? text('creator') : undefined,
     expiresAt: options.withLifetime ? text('expiresAt') : undefined,

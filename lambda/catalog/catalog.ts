@@ -1,3 +1,4 @@
+import type { KeyGroup } from '../shared/content-protection';
 import type { InventoryRecord } from '../shared/title-inventory';
 
 /**
@@ -54,6 +55,18 @@ export interface EncodingRecord {
   readonly inventory?: InventoryRecord;
 }
 
+/**
+ * How a protected title's renditions are encrypted: the common-encryption scheme and the key id of
+ * each key group (SPEKE v2 PRESET-VIDEO-3 / PRESET-AUDIO-1) its renditions were packaged under.
+ * Licenses grant a session only the key ids of the groups its renditions fall in.
+ */
+export interface TitleProtection {
+  /** `cbcs` (AES-CBC pattern: FairPlay, and every other system since) or `cenc` (AES-CTR). */
+  readonly scheme: 'cbcs' | 'cenc';
+  /** One per key group the title uses; `kid` as 32 lowercase hex digits. */
+  readonly keys: readonly { readonly group: KeyGroup; readonly kid: string }[];
+}
+
 export interface CatalogTitle {
   readonly titleId: string;
   readonly name: string;
@@ -71,6 +84,11 @@ export interface CatalogTitle {
    * @default - not an episode
    */
   readonly series?: { readonly id: string; readonly episode: number };
+  /**
+   * The keys the title's renditions are encrypted under: a play then needs a license.
+   * @default - not encrypted: renditions play without a license
+   */
+  readonly protection?: TitleProtection;
 }
 
 /** Whether viewers may play the title at `nowMs`: encoded, and inside its availability window. */

@@ -36,7 +36,14 @@ export function referenceBytes(codecs: readonly Codec[], durationSeconds: number
 }
 
 /** The title as ingest creates it: processing, with the jobs its ladder mode needs still to run. */
-export function processingTitle(titleId: string, source: EncodingRecord['source'], ladder: LadderMode, nowIso: string, series?: CatalogTitle['series']): CatalogTitle {
+export function processingTitle(
+  titleId: string,
+  source: EncodingRecord['source'],
+  ladder: LadderMode,
+  nowIso: string,
+  series?: CatalogTitle['series'],
+  protection?: CatalogTitle['protection'],
+): CatalogTitle {
   const base = source.key.split('/').pop() ?? source.key;
   return {
     titleId,
@@ -48,6 +55,7 @@ export function processingTitle(titleId: string, source: EncodingRecord['source'
     manifests: {},
     encoding: { ladder, source, jobs: {} },
     ...(series === undefined ? {} : { series }),
+    ...(protection === undefined ? {} : { protection }),
   };
 }
 

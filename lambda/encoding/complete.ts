@@ -5,9 +5,12 @@ import { CatalogStore } from '../catalog/catalog-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
 import { lambdaEntry } from '../shared/lambda-entry';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { ContentKeyStore, KmsKeyWrapper } from '../keys/content-key-store';
 import { CodecOutputs, inventoryDue, RateTable, withJobCompleted } from './catalog-entry';
 import { failTitle } from './failure-notice';
 import { JobKind } from './ladder';
+import type { KeyGroup } from '../shared/content-protection';
 
 /** The part of MediaConvert's "Job State Change" event the completion step reads. */
 export interface JobStateChangeEvent {
@@ -34,6 +37,12 @@ export interface CompleteDependencies {
   readonly sns: SNSClient;
   readonly topicArn: string;
   readonly rates: RateTable;
+  /**
+   * The key ids an encrypted title's content is under (the key provider's store), listed on the
+   * title when a job completes.
+   * @default - no key provider: no title is encrypted
+   */
+  readonly contentKeys?: { keyIdsForTitle(titleId: string): Promise<readonly { group: KeyGroup; kid: string }[]> };
 }
 
 /** What the completion state machine branches on: `inventoryDue` once the title's last job is in. */
@@ -67,7 +76,12 @@ export function createCompleteHandler(deps: CompleteDependencies) {
       return { titleId, status: 'failed', inventoryDue: false };
     }
     const outputs = await Promise.all((detail.outputGroupDetails ?? []).map((group) => codecOutputs(deps.s3, group)));
-    const title = await deps.catalog.modify(titleId, (current) => withJobCompleted(current, kind, detail.jobId, outputs, deps.rates));
+    // The key provider stored every key MediaConvert asked for before the job wrote a segment.
+    const keys = deps.contentKeys ? await deps.contentKeys.keyIdsForTitle(titleId) : [];
+    const title = await deps.catalog.modify(titleId, (current) => {
+      const completed = withJobCompleted(current, kind, detail.jobId, outputs, deps.rates);
+      return completed.protection ? { ...completed, protection: { ...completed.protection, keys } } : completed;
+    });
     if (!title) {
       throw new Error(`MediaConvert job ${detail.jobId} completed for unknown title ${titleId}`);
     }
@@ -138,5 +152,7 @@ export const handler = lambdaEntry(() =>
     sns: new SNSClient({}),
     topicArn: requireEnv('FAILURE_TOPIC_ARN'),
     rates: JSON.parse(requireEnv('ENCODING_RATES_JSON')),
+    // Lists key ids only: the store opens no key here, so its KMS key is never called.
+    contentKeys: new ContentKeyStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME'), new KmsKeyWrapper(new KMSClient({}), requireEnv('CONTENT_KEY_KMS_KEY_ID'))),
   }),
 );

@@ -6,7 +6,8 @@ import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
 import { lambdaEntry } from '../shared/lambda-entry';
 import { needsNoMoreJobs, processingTitle, withJobSubmitted } from './catalog-entry';
-import { codecPrefix, JobKind, jobInput, JOBS_BY_MODE, jobSettings, LadderMode, MANIFEST_BASENAME } from './ladder';
+import { codecPrefix, JobKind, jobInput, JOBS_BY_MODE, jobSettings, LadderMode, MANIFEST_BASENAME, PROTECTION_SCHEME } from './ladder';
+import type { DrmSystem } from '../shared/content-protection';
 import { titleIdFor } from './title-id';
 
 /** The part of EventBridge's S3 "Object Created" event ingest reads. */
@@ -30,6 +31,12 @@ export interface IngestSettings {
   readonly templates: Readonly<Record<JobKind, string>>;
   readonly maxUploadBytes: number;
   readonly defaultLadder: LadderMode;
+  /**
+   * Content protection: titles are encrypted (cbcs) with keys from this SPEKE v2 key provider,
+   * by default or when their upload asks (`PROTECTION_METADATA`).
+   * @default - no key provider: every title is encoded in the clear, and an upload asking for protection is refused
+   */
+  readonly protection?: { readonly keyProviderUrl: string; readonly systems: readonly DrmSystem[]; readonly byDefault: boolean };
 }
 
 export interface IngestDependencies {
@@ -44,6 +51,8 @@ export interface IngestDependencies {
 export const LADDER_METADATA = 'nearstream-ladder';
 /** An episode's upload names its series with this object metadata, and its place in it with `EPISODE_METADATA`. */
 export const SERIES_METADATA = 'nearstream-series';
+/** An upload may ask for its title to be encrypted (`on`) or not (`off`), overriding the environment's default. */
+export const PROTECTION_METADATA = 'nearstream-protection';
 /** 1-based, counting on across seasons; only with `SERIES_METADATA`. */
 export const EPISODE_METADATA = 'nearstream-episode';
 const SERIES_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -103,8 +112,16 @@ export function createIngestHandler(deps: IngestDependencies) {
     const validLadder = requestedLadder === undefined || requestedLadder === 'fixed' || requestedLadder === 'automated';
     const ladder: LadderMode = validLadder && requestedLadder ? requestedLadder : settings.defaultLadder;
     const episode = seriesFromMetadata(head.output.Metadata);
+    const protection = protectionFromMetadata(head.output.Metadata, settings.protection);
     const created = await deps.catalog.putIfAbsent(
-      processingTitle(titleId, { bucket, key, versionId, bytes: size }, ladder, deps.nowIso(), 'series' in episode ? episode.series : undefined),
+      processingTitle(
+        titleId,
+        { bucket, key, versionId, bytes: size },
+        ladder,
+        deps.nowIso(),
+        'series' in episode ? episode.series : undefined,
+        protection === true ? { scheme: PROTECTION_SCHEME, keys: [] } : undefined,
+      ),
     );
     const title = created ? undefined : await deps.catalog.get(titleId);
     if (title && needsNoMoreJobs(title)) {
@@ -115,6 +132,9 @@ export function createIngestHandler(deps: IngestDependencies) {
     }
     if ('problem' in episode) {
       return reject(episode.problem);
+    }
+    if (typeof protection === 'string') {
+      return reject(protection);
     }
     if (size > settings.maxUploadBytes) {
       return reject(`upload is ${size} bytes; the limit is ${settings.maxUploadBytes}`);
@@ -137,6 +157,12 @@ export function createIngestHandler(deps: IngestDependencies) {
     }
 
     const mode = title?.encoding?.ladder ?? ladder;
+    // A replayed upload keeps the protection its title was created with.
+    const encrypted = title ? title.protection !== undefined : protection === true;
+    if (encrypted && !settings.protection) {
+      return reject('the title is to be encrypted, but this environment no longer has a key provider');
+    }
+    const ladderProtection = encrypted ? { keyProviderUrl: settings.protection!.keyProviderUrl, resourceId: titleId, systems: settings.protection!.systems } : undefined;
     const submitted = new Set(Object.keys(title?.encoding?.jobs ?? {}));
     const kinds = JOBS_BY_MODE[mode].filter((kind) => !submitted.has(kind));
     for (const kind of kinds) {
@@ -149,7 +175,7 @@ export function createIngestHandler(deps: IngestDependencies) {
           UserMetadata: { nearstreamEnvironment: settings.environment, nearstreamTitleId: titleId, nearstreamJob: kind },
           Settings: {
             Inputs: [jobInput(sourceUri)],
-            ...jobSettings(kind, (codec) => `s3://${settings.originBucket}/${codecPrefix(titleId, codec)}${MANIFEST_BASENAME}`, sourceHeight),
+            ...jobSettings(kind, (codec) => `s3://${settings.originBucket}/${codecPrefix(titleId, codec)}${MANIFEST_BASENAME}`, sourceHeight, ladderProtection),
           },
         }),
       );
@@ -159,6 +185,25 @@ export function createIngestHandler(deps: IngestDependencies) {
     }
     return { outcome: 'submitted', titleId, jobs: kinds };
   };
+}
+
+/**
+ * Whether an upload's title is encrypted: its `PROTECTION_METADATA` (`on` or `off`), else the
+ * environment's default; or why that cannot be (a value other than on/off, or protection asked of
+ * an environment without a key provider).
+ */
+export function protectionFromMetadata(metadata: Readonly<Record<string, string>> | undefined, protection: IngestSettings['protection']): boolean | string {
+  const asked = metadata?.[PROTECTION_METADATA];
+  if (asked === undefined) {
+    return protection?.byDefault ?? false;
+  }
+  if (asked !== 'on' && asked !== 'off') {
+    return `object metadata ${PROTECTION_METADATA} must be 'on' or 'off' (got '${asked.slice(0, 40)}')`;
+  }
+  if (asked === 'on' && !protection) {
+    return `object metadata ${PROTECTION_METADATA} asks for an encrypted title, but this environment has no key provider (deploy it with -c contentProtection=on)`;
+  }
+  return asked === 'on';
 }
 
 /**
@@ -203,6 +248,13 @@ export const handler = lambdaEntry(() =>
       templates: JSON.parse(requireEnv('JOB_TEMPLATES_JSON')),
       maxUploadBytes: positiveIntegerEnv('MAX_UPLOAD_BYTES', 200 * 1024 ** 3),
       defaultLadder: requireEnv('DEFAULT_LADDER') === 'automated' ? 'automated' : 'fixed',
+      protection: process.env.KEY_PROVIDER_URL
+        ? {
+            keyProviderUrl: process.env.KEY_PROVIDER_URL,
+            systems: (process.env.DRM_SYSTEMS ?? 'clearkey').split(',') as DrmSystem[],
+            byDefault: process.env.PROTECTION_BY_DEFAULT === 'on',
+          }
+        : undefined,
     },
     nowIso: () => new Date().toISOString(),
   }),

@@ -1,5 +1,6 @@
-import type { JobTemplateSettings, OutputGroup, Output, VideoCodecSettings } from '@aws-sdk/client-mediaconvert';
+import type { CmafEncryptionSettings, JobTemplateSettings, OutputGroup, Output, VideoCodecSettings } from '@aws-sdk/client-mediaconvert';
 import type { Codec } from '../catalog/catalog';
+import { DRM_SYSTEMS, DrmSystem } from '../shared/content-protection';
 
 /**
  * The encoding ladder as typed MediaConvert settings. One module renders the job templates the
@@ -148,7 +149,52 @@ const audioOutput: Output = {
   ],
 };
 
-function cmafGroup(codec: Codec, destination: string, outputs: Output[], automated: boolean): OutputGroup {
+/**
+ * How a protected title's CMAF output is encrypted: `cbcs` (AES-CBC with the 1:9 pattern, which
+ * HLS and DASH players and all three major DRM systems accept), keys from a SPEKE v2 key provider,
+ * one key per group (PRESET-VIDEO-3: SD, HD and UHD video; PRESET-AUDIO-1: all audio), so that a
+ * license can grant a plan's renditions and nothing taller.
+ */
+export interface LadderProtection {
+  /** The key provider's SPEKE v2 endpoint (HTTPS). */
+  readonly keyProviderUrl: string;
+  /** SPEKE's content id: the title id, the key provider's key for the title's keys. */
+  readonly resourceId: string;
+  /** The DRM systems the manifests signal: at most 3, as MediaConvert allows per manifest. */
+  readonly systems: readonly DrmSystem[];
+}
+
+/** The scheme protected titles are encrypted with. */
+export const PROTECTION_SCHEME = 'cbcs';
+/** MediaConvert signals at most this many DRM systems in a CMAF group's HLS or DASH manifest. */
+export const MAX_SIGNALLED_SYSTEMS = 3;
+
+/** The CMAF group's encryption for `protection`, refusing what MediaConvert would refuse at submit. */
+export function cmafEncryption(protection: LadderProtection): CmafEncryptionSettings {
+  if (!protection.keyProviderUrl.startsWith('https://')) {
+    throw new Error(`protection.keyProviderUrl must be an https:// URL (got '${protection.keyProviderUrl}')`);
+  }
+  const systems = [...new Set(protection.systems)];
+  if (systems.length === 0 || systems.length > MAX_SIGNALLED_SYSTEMS) {
+    throw new Error(`protection.systems must name 1 to ${MAX_SIGNALLED_SYSTEMS} DRM systems (got ${systems.length})`);
+  }
+  const systemIds = systems.map((system) => DRM_SYSTEMS[system].systemId);
+  return {
+    Type: 'SPEKE',
+    EncryptionMethod: 'SAMPLE_AES',
+    // cbcs keeps its IV in each track's tenc box, in the init segment, where players read it.
+    InitializationVectorInManifest: 'EXCLUDE',
+    SpekeKeyProvider: {
+      Url: protection.keyProviderUrl,
+      ResourceId: protection.resourceId,
+      DashSignaledSystemIds: systemIds,
+      HlsSignaledSystemIds: systemIds,
+      EncryptionContractConfiguration: { SpekeVideoPreset: 'PRESET_VIDEO_3', SpekeAudioPreset: 'PRESET_AUDIO_1' },
+    },
+  };
+}
+
+function cmafGroup(codec: Codec, destination: string, outputs: Output[], automated: boolean, protection?: LadderProtection): OutputGroup {
   return {
     Name: `CMAF ${codec}`,
     OutputGroupSettings: {
@@ -165,6 +211,7 @@ function cmafGroup(codec: Codec, destination: string, outputs: Output[], automat
         ManifestDurationFormat: 'FLOATING_POINT',
         StreamInfResolution: 'INCLUDE',
         ClientCache: 'ENABLED',
+        ...(protection ? { Encryption: cmafEncryption(protection) } : {}),
       },
     },
     AutomatedEncodingSettings: automated
@@ -211,14 +258,15 @@ function automatedOutput(codec: Codec): Output {
 /**
  * The settings of one job kind. `destination(codec)` is where each codec's group writes; the
  * deployed templates use a placeholder the submit function replaces per title, and the full
- * ladder, which a job trims to the probed source height.
+ * ladder, which a job trims to the probed source height. A protected title's job encrypts every
+ * group (`protection`); the templates carry none, since the key provider's content id is the title.
  */
-export function jobSettings(kind: JobKind, destination: (codec: Codec) => string, sourceHeight?: number) {
+export function jobSettings(kind: JobKind, destination: (codec: Codec) => string, sourceHeight?: number, protection?: LadderProtection) {
   const automated = kind === 'automated';
   const settings = {
     TimecodeConfig: { Source: 'ZEROBASED' },
     OutputGroups: CODECS_BY_JOB[kind].map((codec) =>
-      cmafGroup(codec, destination(codec), automated ? [automatedOutput(codec)] : fixedOutputs(codec, sourceHeight), automated),
+      cmafGroup(codec, destination(codec), automated ? [automatedOutput(codec)] : fixedOutputs(codec, sourceHeight), automated, protection),
     ),
   } satisfies JobTemplateSettings;
   return settings;

@@ -3,6 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CatalogStore } from '../catalog/catalog-store';
+import { licenseSystemsOffered, parseLicenseServices } from '../license/license-service';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { positiveIntegerEnv, requireEnv } from '../shared/env';
 import { HttpError, httpHandler, json, parseBody, viewerAccountId } from '../shared/http';
@@ -23,6 +24,7 @@ const REFUSAL_STATUS: Record<PlayRefusal, number> = {
   'unknown-title': 404,
   'no-plan': 403,
   'no-playable-rendition': 422,
+  'no-key-system': 422,
   'stream-limit': 403,
 };
 
@@ -75,6 +77,7 @@ function dependenciesFromEnvironment(): PlayDependencies {
     leaseSeconds: positiveIntegerEnv('STREAM_LEASE_SECONDS', 300),
     nowMs: Date.now,
     newSessionId: randomUUID,
+    licenseSystems: licenseSystemsOffered(parseLicenseServices(process.env.LICENSE_SERVICES)),
   };
 }
 

@@ -1,4 +1,5 @@
-import { CatalogTitle, codecDirectory, CodecManifests, CODECS, isPlayable } from '../catalog/catalog';
+import { CatalogTitle, codecDirectory, CodecManifests, CODECS, isPlayable, TitleProtection } from '../catalog/catalog';
+import { DRM_SYSTEM_NAMES, DRM_SYSTEMS, DrmSystem } from '../shared/content-protection';
 import { cappedManifestPath } from '../shared/rendition-manifests';
 import { titleIdSchema } from '../fleet/fleet-protocol';
 import { Keyring, signToken, tokenizedPath, tokenScope } from '../shared/url-token';
@@ -13,13 +14,15 @@ export const playRequestSchema = z.strictObject({
   device: z.strictObject({
     codecs: z.array(z.enum(CODECS)).min(1, 'must name at least one codec the device decodes').max(CODECS.length),
     maxHeight: z.number().int().min(144).max(4320),
+    /** The DRM systems the device's player can use (EME key systems, by our names). */
+    keySystems: z.array(z.enum(DRM_SYSTEM_NAMES as [DrmSystem, ...DrmSystem[]])).max(DRM_SYSTEM_NAMES.length).optional(),
   }),
   /** For tests and the local platform: steer as if the player were at this address. */
   clientIp: z.union([z.ipv4(), z.ipv6()]).optional(),
 });
 export type PlayRequest = z.infer<typeof playRequestSchema>;
 
-export type PlayRefusal = 'unknown-title' | 'no-plan' | 'no-playable-rendition' | 'stream-limit';
+export type PlayRefusal = 'unknown-title' | 'no-plan' | 'no-playable-rendition' | 'no-key-system' | 'stream-limit';
 
 export class PlayRefusedError extends Error {
   constructor(
@@ -40,6 +43,15 @@ export interface ApplianceSource {
   readonly dash: string;
 }
 
+/** Where a player gets the licenses of one DRM system for a protected title. */
+export interface KeySystemOffer {
+  readonly system: DrmSystem;
+  /** The EME key-system string, for `requestMediaKeySystemAccess`. */
+  readonly keySystem: string;
+  /** Relative to the API's base URL; names the session the license is for. */
+  readonly licenseUrl: string;
+}
+
 export interface PlaybackGrant {
   readonly sessionId: string;
   readonly titleId: string;
@@ -51,6 +63,12 @@ export interface PlaybackGrant {
   readonly steering: { readonly degraded: boolean; readonly fleetAgeSeconds?: number };
   /** Best first: appliances, then the origin tier. */
   readonly sources: readonly (ApplianceSource | OriginSource)[];
+  /**
+   * For a protected title: its encryption scheme and, in the device's order of preference, the
+   * systems both the device and the platform support.
+   * @default - absent: the title plays without a license
+   */
+  readonly protection?: { readonly scheme: TitleProtection['scheme']; readonly keySystems: readonly KeySystemOffer[] };
 }
 
 export interface PlayDependencies {
@@ -65,6 +83,12 @@ export interface PlayDependencies {
   readonly leaseSeconds: number;
   readonly nowMs: () => number;
   readonly newSessionId: () => string;
+  /**
+   * The DRM systems the platform issues licenses for: ClearKey always (the license route serves
+   * it itself), the others when a license service is configured for them.
+   * @default ['clearkey']
+   */
+  readonly licenseSystems?: readonly DrmSystem[];
 }
 
 /**
@@ -94,6 +118,15 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
     throw new PlayRefusedError(
       'no-playable-rendition',
       `no rendition of '${title.titleId}' fits a device decoding ${request.device.codecs.join(', ')} up to ${request.device.maxHeight}p`,
+    );
+  }
+  const declared = request.device.keySystems ?? [];
+  const offered = deps.licenseSystems ?? ['clearkey'];
+  const keySystems = title.protection ? [...new Set(declared)].filter((system) => offered.includes(system)) : [];
+  if (title.protection && keySystems.length === 0) {
+    throw new PlayRefusedError(
+      'no-key-system',
+      `'${title.titleId}' is encrypted and needs a license: the device declared key systems [${declared.join(', ')}], the platform offers [${offered.join(', ')}]`,
     );
   }
   const manifests = title.manifests[choice.codec]!;
@@ -135,6 +168,8 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
       clusterId: homeClusterId ?? appliances[0]?.clusterId,
       createdAt: new Date(nowMs).toISOString(),
       expiresAtEpochSeconds,
+      codec: choice.codec,
+      maxHeight: choice.maxHeight,
     };
     await deps.viewers.putSession(session);
     return {
@@ -149,6 +184,16 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
         fleetAgeSeconds: fleet.ageMs === undefined ? undefined : Math.round(fleet.ageMs / 1000),
       },
       sources: [...appliances, originSource],
+      ...(title.protection && {
+        protection: {
+          scheme: title.protection.scheme,
+          keySystems: keySystems.map((system) => ({
+            system,
+            keySystem: DRM_SYSTEMS[system].keySystem,
+            licenseUrl: `/license/${system}?session=${encodeURIComponent(sessionId)}`,
+          })),
+        },
+      }),
     };
   } catch (error) {
     await deps.viewers.releaseSlot(accountId, slot, sessionId);

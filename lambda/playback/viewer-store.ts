@@ -6,6 +6,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Codec } from '../catalog/catalog';
 import { itemKeys } from '../shared/control-table';
 import { conditionally } from '../shared/dynamodb';
 import { isPlanName, PlanName } from './entitlements';
@@ -22,6 +23,19 @@ export interface PlaybackSession {
   readonly createdAt: string;
   /** Epoch seconds after which the session's URLs stop working. */
   readonly expiresAtEpochSeconds: number;
+  /**
+   * The codec the play chose and the tallest picture it may fetch: what a license for the
+   * session may unlock. Absent on sessions recorded before licenses were issued, which get none.
+   * @default - not recorded
+   */
+  readonly codec?: Codec;
+  readonly maxHeight?: number;
+}
+
+/** Who holds one of an account's stream slots, and until when. */
+export interface StreamSlotHolder {
+  readonly sessionId: string;
+  readonly leaseUntilMs: number;
 }
 
 export interface WatchPosition {
@@ -143,6 +157,17 @@ export class ViewerStore {
     );
   }
 
+  /**
+   * Who holds the slot now, read strongly consistent: a license must see the lease telemetry
+   * renewed a moment ago, and a takeover the moment it happened. Undefined when the slot is free.
+   */
+  async getStreamSlot(accountId: string, slot: number): Promise<StreamSlotHolder | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: itemKeys.streamSlot(accountId, slot), ConsistentRead: true }),
+    );
+    return Item ? { sessionId: String(Item.sessionId), leaseUntilMs: Number(Item.leaseUntilMs) } : undefined;
+  }
+
   async putSession(session: PlaybackSession): Promise<void> {
     await this.client.send(
       new PutCommand({
@@ -156,8 +181,14 @@ export class ViewerStore {
     );
   }
 
-  async getSession(sessionId: string): Promise<PlaybackSession | undefined> {
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: itemKeys.session(sessionId) }));
+  /**
+   * The session, if recorded. `consistent` reads it strongly consistent, for a caller that may come
+   * right after the play that wrote it (a player asks for its license within a second).
+   */
+  async getSession(sessionId: string, options: { consistent?: boolean } = {}): Promise<PlaybackSession | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: itemKeys.session(sessionId), ConsistentRead: options.consistent }),
+    );
     if (!Item) {
       return undefined;
     }

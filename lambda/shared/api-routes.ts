@@ -12,6 +12,7 @@ export const API_FUNCTION_AREAS = {
   telemetry: 'telemetry',
   home: 'home',
   fleet: 'fleet',
+  license: 'license',
 } as const;
 export type ApiFunction = keyof typeof API_FUNCTION_AREAS;
 
@@ -36,6 +37,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/play', fn: 'play', auth: 'viewer' },
   { method: 'POST', path: '/events', fn: 'telemetry', auth: 'viewer' },
   { method: 'GET', path: '/home', fn: 'home', auth: 'viewer' },
+  { method: 'POST', path: '/license/{system}', fn: 'license', auth: 'viewer' },
   { method: 'POST', path: '/fleet/register', fn: 'fleet', auth: 'appliance' },
   { method: 'POST', path: '/fleet/report', fn: 'fleet', auth: 'appliance' },
   { method: 'GET', path: '/fleet/manifest', fn: 'fleet', auth: 'appliance' },

@@ -7,6 +7,7 @@ import {
   rolesAnywhereProblems,
   RolesAnywhereSettings,
 } from './appliance-settings';
+import { ContentProtectionInput, contentProtectionOf, contentProtectionProblems, ContentProtectionSettings } from './content-protection';
 import { CHAOS_DEFAULTS, CHAOS_MODES, ChaosMode, ChaosSettings, MONKEY_MEAN_MINUTES } from '../chaos/catalog';
 import { AlarmSettings, ALARMS_BY_KIND, alarmSettingProblems } from './alarm-settings';
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../../lambda/shared/url-token';
@@ -117,6 +118,12 @@ export interface EnvironmentConfig {
    */
   readonly chaos: ChaosSettings;
   /**
+   * Whether titles are encrypted unless their upload says otherwise, and the commercial license
+   * services licenses are handed to (context `contentProtection`, `licenseServices`).
+   * @default - on in prod, off elsewhere; no commercial license service
+   */
+  readonly contentProtection: ContentProtectionSettings;
+  /**
    * Who made an ephemeral environment and when the scheduled cleanup may destroy it.
    * @default - none: named environments (dev, staging, prod) never expire
    */
@@ -124,7 +131,7 @@ export interface EnvironmentConfig {
 }
 
 /** What a user may say about an environment; `resolveEnvironment` fills in the rest. */
-export interface EnvironmentInput extends ApplianceInput, ViewerAccessInput, OriginKeyInput, LifetimeInput {
+export interface EnvironmentInput extends ApplianceInput, ViewerAccessInput, OriginKeyInput, LifetimeInput, ContentProtectionInput {
   readonly name: string;
   /** `off`, `leashed` or `on` (context `chaos`). */
   readonly chaos?: string;
@@ -143,7 +150,7 @@ export const DEFAULT_SECONDARY_REGION = 'us-west-2';
 
 type Defaults = Omit<
   EnvironmentConfig,
-  'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain' | 'viewerAuth' | 'viewerEmail' | 'corsAllowedOrigins' | 'applianceFleet' | 'rolesAnywhere' | 'originSigningKeys' | 'chaos'
+  'name' | 'account' | 'primaryRegion' | 'secondaryRegion' | 'domain' | 'viewerAuth' | 'viewerEmail' | 'corsAllowedOrigins' | 'applianceFleet' | 'rolesAnywhere' | 'originSigningKeys' | 'chaos' | 'contentProtection'
 >;
 
 const PLAYBACK_DEFAULTS: PlaybackSettings = { sessionTtlSeconds: 4 * 3600, streamLeaseSeconds: 300, fleetCacheSeconds: 10 };
@@ -257,6 +264,7 @@ export function resolveEnvironment(input: EnvironmentInput, options: ResolveOpti
     ...originKeyProblems(input),
     ...lifetimeProblems(input, isEphemeralName(input.name)),
     ...chaosProblems(input),
+    ...contentProtectionProblems(input),
   );
   if (options.requireLifetime && isEphemeralName(input.name) && input.creator === undefined && input.expiresAt === undefined) {
     problems.push({
@@ -304,6 +312,7 @@ export function resolveEnvironment(input: EnvironmentInput, options: ResolveOpti
       timezone: input.chaosTimezone ?? CHAOS_DEFAULTS.timezone,
       optOutClusters: input.chaosOptOut ?? CHAOS_DEFAULTS.optOutClusters,
     },
+    contentProtection: contentProtectionOf(input, defaults.kind),
   };
   validateSettings(config);
   return config;

@@ -20,6 +20,11 @@ export class EnvironmentNaming {
   }
 
   /** The control plane's global table (heartbeats now; catalog, sessions and fleet later). */
+  /** The content-key KMS key's alias, the same in both regions (each has its own key). */
+  get contentKeyAlias(): string {
+    return `alias/${this.prefix}/content-keys`;
+  }
+
   get controlTableName(): string {
     return `${this.prefix}-control`;
   }

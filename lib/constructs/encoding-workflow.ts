@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { contentKeyItemKeys } from '../../lambda/keys/content-key-store';
 import { CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
@@ -28,6 +29,12 @@ export interface EncodingWorkflowProps {
   readonly origin: MediaBucketRef;
   readonly controlTable: ITableV2;
   readonly settings: EncodingSettings;
+  /**
+   * Content protection: the key provider protected titles are encrypted with, whether titles are
+   * protected unless their upload says otherwise, and the content keys' KMS alias (the completion
+   * step lists a title's key ids; it opens no key).
+   */
+  readonly protection: { readonly keyProviderUrl: string; readonly byDefault: boolean; readonly contentKeyAlias: string };
   readonly functionDefaults: Pick<NearstreamFunctionProps, 'logRetentionDays' | 'logRemovalPolicy' | 'logEncryptionKey'>;
 }
 
@@ -84,6 +91,10 @@ export class EncodingWorkflow extends Construct {
         JOB_TEMPLATES_JSON: JSON.stringify(props.ladder.templateNames),
         MAX_UPLOAD_BYTES: String(props.settings.maxUploadBytes),
         DEFAULT_LADDER: props.settings.defaultLadder,
+        KEY_PROVIDER_URL: props.protection.keyProviderUrl,
+        // Signalled in every protected title's manifests; commercial systems need their provider's signalling.
+        DRM_SYSTEMS: 'clearkey',
+        PROTECTION_BY_DEFAULT: props.protection.byDefault ? 'on' : 'off',
       },
     }).bindTable(props.controlTable, tableAccess);
     props.ladder.grantSubmitJob(ingest.role);
@@ -118,8 +129,12 @@ export class EncodingWorkflow extends Construct {
       environment: {
         FAILURE_TOPIC_ARN: this.failureTopic.topicArn,
         ENCODING_RATES_JSON: JSON.stringify(props.settings.ratesUsdPerMinute),
+        CONTENT_KEY_KMS_KEY_ID: `arn:aws:kms:${Stack.of(this).region}:${Stack.of(this).account}:${props.protection.contentKeyAlias}`,
       },
-    }).bindTable(props.controlTable, tableAccess);
+    })
+      .bindTable(props.controlTable, tableAccess)
+      // The key ids of a protected title, which the catalog lists: never the keys (no KMS access).
+      .bindTable(props.controlTable, { envVar: 'CONTROL_TABLE_NAME', actions: ['dynamodb:Query'], leadingKeys: [`${contentKeyItemKeys.contentKey('', '').pk}*`] });
     failureNotifications.grantPublish(complete.role);
     this.ownFunctions = [ingest, reject, complete];
     complete.role.addToPolicy(

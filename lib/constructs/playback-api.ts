@@ -1,11 +1,13 @@
 import * as path from 'node:path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { IGrantable } from 'aws-cdk-lib/aws-iam';
-import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { CONTENT_KEY_PURPOSE, contentKeyItemKeys } from '../../lambda/keys/content-key-store';
+import type { LicenseServices } from '../../lambda/license/license-service';
 import { Construct } from 'constructs';
 import { API_ROUTES, ApiFunction, FLEET_ROUTES } from '../../lambda/shared/api-routes';
 import { PLAY_METRICS, TELEMETRY_METRICS } from '../../lambda/shared/metric-names';
@@ -30,6 +32,13 @@ export interface PlaybackApiProps {
   readonly playback: PlaybackSettings;
   /** `/home` gets its own, lower throttle, so it cannot take capacity from `/play`. */
   readonly homeThrottle: ApiThrottleSettings;
+  /**
+   * The alias of this region's content-key KMS key (`alias/<prefix>/content-keys`): licenses open
+   * content keys with it, and only with it.
+   */
+  readonly contentKeyAlias: string;
+  /** Commercial license services licenses are handed to, with their credentials' secrets. @default - none: ClearKey only */
+  readonly licenseServices?: LicenseServices;
   /** Log settings every function shares. */
   readonly functionDefaults: Pick<NearstreamFunctionProps, 'logRetentionDays' | 'logRemovalPolicy' | 'logEncryptionKey'>;
 }
@@ -40,7 +49,7 @@ export interface PlaybackApiProps {
  * function granted exactly the table actions and secrets it uses.
  */
 export class PlaybackApi extends Construct {
-  readonly functions: Readonly<Record<'catalog' | 'play' | 'telemetry' | 'home' | 'fleet', NearstreamFunction>>;
+  readonly functions: Readonly<Record<'catalog' | 'play' | 'telemetry' | 'home' | 'fleet' | 'license', NearstreamFunction>>;
   private readonly api: RegionalApi;
 
   constructor(scope: Construct, id: string, props: PlaybackApiProps) {
@@ -52,6 +61,8 @@ export class PlaybackApi extends Construct {
       fn.bindTable(controlTable, { envVar: 'CONTROL_TABLE_NAME', actions: actions.map((action) => `dynamodb:${action}`), indexes });
     const gsi1 = [CONTROL_TABLE_SCHEMA.index.name];
 
+    const licenseServices = props.licenseServices ?? {};
+    const licenseServicesEnv: Record<string, string> = Object.keys(licenseServices).length > 0 ? { LICENSE_SERVICES: JSON.stringify(licenseServices) } : {};
     const playback = {
       SESSION_TTL_SECONDS: String(props.playback.sessionTtlSeconds),
       STREAM_LEASE_SECONDS: String(props.playback.streamLeaseSeconds),
@@ -77,6 +88,7 @@ export class PlaybackApi extends Construct {
         environment: {
           ...playback,
           ORIGIN_DOMAIN_NAME: props.origin.domainName,
+          ...licenseServicesEnv,
         },
       }),
       ['GetItem', 'Query', 'PutItem', 'DeleteItem'],
@@ -113,7 +125,37 @@ export class PlaybackApi extends Construct {
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
       leadingKeys: [`${itemKeys.applianceRegistration('').pk}*`, `${FLEET_SHARD_PREFIX}*`, `${itemKeys.clusterManifest('').pk}*`, `${itemKeys.principalAppliances('').pk}*`],
     });
-    this.functions = { catalog, play, telemetry, home, fleet };
+    const { region, account } = Stack.of(this);
+    // Sessions and their stream slots, the title, and the title's content keys: read only.
+    const license = new NearstreamFunction(this, 'LicenseFunction', {
+      ...functionDefaults,
+      entry: lambda('license'),
+      description: 'POST /license/{system}: the keys of one play session, within its plan, while its lease holds',
+      serviceName: 'license',
+      environment: { CONTENT_KEY_KMS_KEY_ID: `arn:aws:kms:${region}:${account}:${props.contentKeyAlias}`, ...licenseServicesEnv },
+    }).bindTable(controlTable, {
+      envVar: 'CONTROL_TABLE_NAME',
+      actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      leadingKeys: [`${itemKeys.session('').pk}*`, `${itemKeys.plan('').pk}*`, `${itemKeys.title('').pk}*`, `${contentKeyItemKeys.contentKey('', '').pk.replace(/#.*$/, '#')}*`],
+    });
+    license.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [`arn:aws:kms:${region}:${account}:key/*`],
+        conditions: {
+          'ForAnyValue:StringEquals': { 'kms:ResourceAliases': props.contentKeyAlias },
+          StringEquals: { 'kms:EncryptionContext:purpose': CONTENT_KEY_PURPOSE },
+        },
+      }),
+    );
+    Validations.of(license.role).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:kms:${region}:${Token.isUnresolved(account) ? '<AWS::AccountId>' : account}:key/*]`,
+      reason: `Held by condition to the key aliased ${props.contentKeyAlias} (its id is made at deploy, in a stateful stack) and to content-key encryption contexts.`,
+    });
+    for (const [system, service] of Object.entries(licenseServices)) {
+      Secret.fromSecretCompleteArn(this, `LicenseService-${system}`, service.secretArn).grantRead(license.role);
+    }
+    this.functions = { catalog, play, telemetry, home, fleet, license };
 
     const authorizers = {
       viewer: new HttpJwtAuthorizer('ViewerJwt', props.viewerAuth.issuerUrl, { jwtAudience: [...props.viewerAuth.audiences] }),

@@ -120,6 +120,8 @@ export class ControlPlaneStack extends Stack {
       viewerAuth: props.shared.viewerAuth,
       origin: props.shared.origin,
       playback: config.playback,
+      contentKeyAlias: naming.contentKeyAlias,
+      licenseServices: config.contentProtection.licenseServices,
       homeThrottle: {
         ratePerSecond: Math.max(1, Math.floor(config.apiThrottle.ratePerSecond / 4)),
         burst: Math.max(1, Math.floor(config.apiThrottle.burst / 4)),

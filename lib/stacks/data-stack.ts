@@ -9,6 +9,7 @@ import { nagBucketArn } from '../compliance';
 import { EnvironmentConfig, ViewerAuthSettings } from '../config/environment';
 import { ENVIRONMENT_TAGS } from '../config/lifetime';
 import { EnvironmentNaming } from '../config/naming';
+import { ContentKeyEncryptionKey } from '../constructs/content-key-encryption-key';
 import { retentionOf } from '../config/retention';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
 import { OriginTier } from '../constructs/origin-tier';
@@ -58,6 +59,9 @@ export class DataStack extends Stack {
     const { config } = props;
     const naming = new EnvironmentNaming(config);
     const { removalPolicy, protect: keep } = retentionOf(config);
+
+    // Content keys' KMS key in this region (the other stateful stack holds the other region's).
+    new ContentKeyEncryptionKey(this, 'ContentKeys', { aliasName: naming.contentKeyAlias, removalPolicy });
 
     this.controlTable = new TableV2(this, 'ControlTable', {
       tableName: naming.controlTableName,

@@ -7,6 +7,7 @@ import { EnvironmentNaming } from '../config/naming';
 import { retentionOf } from '../config/retention';
 import { EncodingLadder } from '../constructs/encoding-ladder';
 import { EncodingWorkflow } from '../constructs/encoding-workflow';
+import { KeyProviderApi } from '../constructs/key-provider-api';
 import { LogEncryptionKey } from '../constructs/log-encryption-key';
 import { importMediaBucket } from '../constructs/media-bucket-ref';
 
@@ -22,6 +23,8 @@ export interface EncodingStackProps extends StackProps {
 export class EncodingStack extends Stack {
   readonly ladder: EncodingLadder;
   readonly workflow: EncodingWorkflow;
+  /** The SPEKE v2 key provider protected titles are encrypted with. */
+  readonly keyProvider: KeyProviderApi;
 
   constructor(scope: Construct, id: string, props: EncodingStackProps) {
     super(scope, id, props);
@@ -34,14 +37,28 @@ export class EncodingStack extends Stack {
     const origin = importMediaBucket(this, naming, 'origin', props.originKey);
 
     this.ladder = new EncodingLadder(this, 'Ladder', { namePrefix: naming.prefix, source, origin });
+    const functionDefaults = { logRetentionDays: config.logRetentionDays, logRemovalPolicy, logEncryptionKey: logKey };
+    const controlTable = TableV2.fromTableName(this, 'ControlTable', naming.controlTableName);
+    this.keyProvider = new KeyProviderApi(this, 'KeyProvider', {
+      prefix: naming.prefix,
+      controlTable,
+      contentKeyAlias: naming.contentKeyAlias,
+      replicaRegion: config.secondaryRegion,
+      mediaConvertRole: this.ladder.serviceRole,
+      licenseBaseUrl: naming.sharedApiHostname ? `https://${naming.sharedApiHostname}` : undefined,
+      functionDefaults,
+      logEncryptionKey: logKey,
+      logRemovalPolicy,
+    });
     this.workflow = new EncodingWorkflow(this, 'Workflow', {
       environmentName: config.name,
       ladder: this.ladder,
       source,
       origin,
-      controlTable: TableV2.fromTableName(this, 'ControlTable', naming.controlTableName),
+      controlTable,
       settings: config.encoding,
-      functionDefaults: { logRetentionDays: config.logRetentionDays, logRemovalPolicy, logEncryptionKey: logKey },
+      protection: { keyProviderUrl: this.keyProvider.spekeUrl, byDefault: config.contentProtection.byDefault, contentKeyAlias: naming.contentKeyAlias },
+      functionDefaults,
     });
   }
 }

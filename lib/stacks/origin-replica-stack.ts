@@ -4,6 +4,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment';
 import { EnvironmentNaming } from '../config/naming';
+import { ContentKeyEncryptionKey } from '../constructs/content-key-encryption-key';
 import { retentionOf } from '../config/retention';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { SecureBucket } from '../constructs/secure-bucket';
@@ -26,6 +27,9 @@ export class OriginReplicaStack extends Stack {
     const { config } = props;
     const naming = new EnvironmentNaming(config);
     const { removalPolicy } = retentionOf(config);
+    // Content keys' KMS key in this region (the other stateful stack holds the other region's).
+    new ContentKeyEncryptionKey(this, 'ContentKeys', { aliasName: naming.contentKeyAlias, removalPolicy });
+
     const logs = new AccessLogBucket(this, 'LogBucket', { removalPolicy });
     const replica = new SecureBucket(this, 'OriginReplica', {
       purpose: `${naming.prefix}'s origin replica in ${this.region}`,

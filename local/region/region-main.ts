@@ -2,6 +2,7 @@ import { handler as catalog } from '../../lambda/catalog/handler';
 import { handler as fleet } from '../../lambda/fleet/handler';
 import { handler as health } from '../../lambda/health/handler';
 import { handler as home } from '../../lambda/home/handler';
+import { handler as license } from '../../lambda/license/handler';
 import { handler as planning } from '../../lambda/planning/handler';
 import { handler as play } from '../../lambda/playback/handler';
 import { handler as telemetry } from '../../lambda/telemetry/handler';
@@ -17,7 +18,7 @@ import { localFunctionName, RegionGatewaySettings, RESULT_PREFIX } from './regio
  * variables their functions get. `serve` answers the API until SIGTERM; `invoke planning` runs the
  * nightly planning function once, as EventBridge Scheduler would, and prints its result.
  */
-const HANDLERS = { health, catalog, play, telemetry, home, fleet } satisfies Record<ApiFunction, LocalHandler>;
+const HANDLERS = { health, catalog, play, telemetry, home, fleet, license } satisfies Record<ApiFunction, LocalHandler>;
 
 /** The play handler with its grants cut to `limit` sources: a broken steering, for drills to catch. */
 function truncatingSources(handler: LocalHandler, limit: number): LocalHandler {

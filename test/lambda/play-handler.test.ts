@@ -68,7 +68,8 @@ describe('POST /play against DynamoDB Local', () => {
     await catalog.put(catalogTitle('movie-1'));
     await catalog.put(catalogTitle('rare-1'));
     await catalog.put(catalogTitle('future-1', { availableFrom: '2030-01-01T00:00:00.000Z' }));
-    for (const [account, plan] of [['alice', 'premium'], ['bob', 'basic'], ['carol', 'standard'], ['dave', 'premium'], ['erin', 'premium']] as const) {
+    await catalog.put(catalogTitle('locked-1', { protection: { scheme: 'cbcs', keys: [{ group: 'AUDIO', kid: '00112233445566778899aabbccddeeff' }] } }));
+    for (const [account, plan] of [['alice', 'premium'], ['bob', 'basic'], ['carol', 'standard'], ['dave', 'premium'], ['erin', 'premium'], ['gwen', 'standard'], ['hank', 'premium']] as const) {
       await viewers.putPlan(account, plan);
     }
     const now = new Date(clockMs);
@@ -179,6 +180,43 @@ describe('POST /play against DynamoDB Local', () => {
     expect(Math.max(...grant.renditions.map((r) => r.height))).toBe(1080);
     const token = new URL(grant.sources[0].hls).pathname.split('/')[2];
     expect(token.split('.')[5]).toBe('1080');
+  });
+
+  it('tells a player of a protected title where to get licenses, for each key system both the device and the platform support, in the device\'s order', async () => {
+    const handler = createPlayHandler(dependencies({ licenseSystems: ['clearkey', 'widevine', 'fairplay'] }));
+
+    const response = await play(handler, 'gwen', { titleId: 'locked-1', device: { codecs: ['avc1'], maxHeight: 2160, keySystems: ['playready', 'widevine', 'clearkey'] } });
+
+    expect(response.statusCode).toBe(200);
+    const grant = bodyOf(response) as { sessionId: string; protection: unknown };
+    expect(grant.protection).toEqual({
+      scheme: 'cbcs',
+      keySystems: [
+        { system: 'widevine', keySystem: 'com.widevine.alpha', licenseUrl: `/license/widevine?session=${grant.sessionId}` },
+        { system: 'clearkey', keySystem: 'org.w3.clearkey', licenseUrl: `/license/clearkey?session=${grant.sessionId}` },
+      ],
+    });
+    expect(await viewers.getSession(grant.sessionId)).toMatchObject({ titleId: 'locked-1', codec: 'avc1', maxHeight: 1080 });
+  });
+
+  it.each([
+    ['declares no key system the platform offers', { keySystems: ['fairplay'] }, 'the device declared key systems [fairplay], the platform offers [clearkey, widevine]'],
+    ['declares no key system at all', {}, 'the device declared key systems [], the platform offers [clearkey, widevine]'],
+  ])('refuses a protected title with 422 no-key-system when the device %s, taking no stream slot', async (_what, keySystems, message) => {
+    const handler = createPlayHandler(dependencies({ licenseSystems: ['clearkey', 'widevine'] }));
+
+    const refused = await play(handler, 'gwen', { titleId: 'locked-1', device: { codecs: ['avc1'], maxHeight: 1080, ...keySystems } });
+
+    expect([refused.statusCode, bodyOf(refused).error, bodyOf(refused).message]).toEqual([422, 'no-key-system', expect.stringContaining(message)]);
+    expect((await viewers.getPlanAndHeldSlots('gwen', clockMs)).heldSlots.size).toBe(1);
+  });
+
+  it('grants an unprotected title as before whatever key systems the device declares, recording the codec and height the licenses would need', async () => {
+    const response = await play(createPlayHandler(dependencies()), 'alice', { titleId: 'rare-1', device: { codecs: ['hvc1'], maxHeight: 720, keySystems: ['widevine'] } });
+
+    const grant = bodyOf(response) as { sessionId: string };
+    expect([response.statusCode, 'protection' in grant]).toEqual([200, false]);
+    expect(await viewers.getSession(grant.sessionId)).toMatchObject({ codec: 'hvc1', maxHeight: 720 });
   });
 
   it('lets exactly one of two simultaneous plays through on a one-stream plan', async () => {
@@ -296,6 +334,8 @@ describe('POST /play against DynamoDB Local', () => {
     [{ titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 99_999 } }, 'body.device.maxHeight'],
     [{ titleId: '../etc', device: { codecs: ['avc1'], maxHeight: 720 } }, 'body.titleId'],
     [{ titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720 }, clientIp: 'not-an-ip' }, 'body.clientIp'],
+    [{ titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720, keySystems: ['com.widevine.alpha'] } }, 'body.device.keySystems[0]'],
+    [{ titleId: 'movie-1', device: { codecs: ['avc1'], maxHeight: 720, keySystems: Array(5).fill('clearkey') } }, 'body.device.keySystems'],
   ])('answers 400 naming the field for %j', async (body, field) => {
     const response = await play(createPlayHandler(dependencies()), 'alice', body);
     expect([response.statusCode, bodyOf(response).field]).toEqual([400, field]);
@@ -406,6 +446,16 @@ describe('POST /play against DynamoDB Local', () => {
 
       const origin = (bodyOf(response) as { sources: Source[] }).sources.at(-1)!;
       expect(origin.hls.startsWith(`https://${ORIGIN_DOMAIN}/titles/rare-1/avc1/index.m3u8?Policy=`)).toBe(true);
+    });
+
+    it('offers a protected title\'s devices the commercial key systems LICENSE_SERVICES configures, besides ClearKey', async () => {
+      const widevine = { url: 'https://license.example.com/widevine', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:nearstream/widevine-AbCdEf' };
+      const handler = handlerFrom(variables({ LICENSE_SERVICES: JSON.stringify({ widevine }) }));
+
+      const response = await handler(viewerEvent('POST /play', 'hank', { body: { titleId: 'locked-1', device: { codecs: ['avc1'], maxHeight: 1080, keySystems: ['widevine', 'playready', 'clearkey'] } } }), invocation());
+
+      const grant = bodyOf(response) as { protection: { keySystems: { system: string }[] } };
+      expect(grant.protection.keySystems.map((offer) => offer.system)).toEqual(['widevine', 'clearkey']);
     });
 
     it('refuses an ORIGIN_BASE_URL with a path, naming the variable', async () => {

@@ -42,8 +42,8 @@ describe('ControlPlaneStack', () => {
       },
     });
     const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-    // Seven functions (the steering snapshot builder among them) and the stage's access log.
-    expect(logGroups.length).toBe(9);
+    // Nine functions (the steering snapshot builder and the license function among them) and the stage's access log.
+    expect(logGroups.length).toBe(10);
     for (const logGroup of logGroups) {
       expect(logGroup.Properties).toMatchObject({
         RetentionInDays: 14,

@@ -2,6 +2,7 @@ import type { JobTemplateSettings, Output } from '@aws-sdk/client-mediaconvert';
 import { CODECS } from '../../../lambda/catalog/catalog';
 import {
   AV1_FRAMERATE,
+  cmafEncryption,
   CODECS_BY_JOB,
   FIXED_LADDERS,
   GOP_SECONDS,
@@ -11,6 +12,7 @@ import {
   LADDER_FLOOR_BPS,
   rungsFor,
   SEGMENT_SECONDS,
+  TEMPLATE_DESTINATION,
 } from '../../../lambda/encoding/ladder';
 
 /** MediaConvert's documented ranges for QVBR. */
@@ -129,5 +131,37 @@ describe('Automated ABR', () => {
       expect(video[0].VideoDescription!.Width).toBeUndefined();
       expect(codec.MaxBitrate).toBeUndefined();
     }
+  });
+});
+
+describe('encryption of a protected title', () => {
+  const protection = { keyProviderUrl: 'https://speke.example.com/v1/speke/v2', resourceId: 't123', systems: ['clearkey', 'widevine'] as const };
+
+  it('encrypts every group of every job kind cbcs through SPEKE v2, one key per SD/HD/UHD and audio, and leaves the templates clear', () => {
+    for (const kind of ['fixed', 'automated', 'av1'] as const) {
+      const groups = jobSettings(kind, (codec) => `s3://origin/${codec}/index`, 1080, protection).OutputGroups;
+      for (const group of groups) {
+        expect(group.OutputGroupSettings?.CmafGroupSettings?.Encryption).toMatchObject({
+          Type: 'SPEKE',
+          EncryptionMethod: 'SAMPLE_AES',
+          SpekeKeyProvider: {
+            ResourceId: 't123',
+            DashSignaledSystemIds: ['e2719d58-a985-b3c9-781a-b030af78d30e', 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed'],
+            EncryptionContractConfiguration: { SpekeVideoPreset: 'PRESET_VIDEO_3', SpekeAudioPreset: 'PRESET_AUDIO_1' },
+          },
+        });
+      }
+      for (const group of jobSettings(kind, () => TEMPLATE_DESTINATION).OutputGroups) {
+        expect(group.OutputGroupSettings?.CmafGroupSettings?.Encryption).toBeUndefined();
+      }
+    }
+  });
+
+  it.each([
+    [{ ...protection, keyProviderUrl: 'http://speke.example.com/' }, /keyProviderUrl must be an https:\/\/ URL/],
+    [{ ...protection, systems: [] }, /systems must name 1 to 3 DRM systems \(got 0\)/],
+    [{ ...protection, systems: ['clearkey', 'widevine', 'playready', 'fairplay'] as const }, /systems must name 1 to 3 DRM systems \(got 4\)/],
+  ])('refuses what MediaConvert would refuse at submit, naming the field', (bad, message) => {
+    expect(() => cmafEncryption(bad)).toThrow(message);
   });
 });

@@ -10,6 +10,7 @@ import { resolveEnvironment } from '../../../lib/config/environment';
 import { DynamoDbLocal } from '../../support/dynamodb-local';
 import { leastPrivilege } from '../../support/iam/least-privilege';
 import { S3Server } from '../../support/s3-server';
+import type { KeyGroup } from '../../../lambda/shared/content-protection';
 
 // MediaConvert and SNS cannot run here; S3 (s3rver) and DynamoDB (DynamoDB Local) are real.
 const mediaConvertMock = mockClient(MediaConvertClient);
@@ -61,14 +62,16 @@ describe('encoding workflow', () => {
   let catalog: CatalogStore;
   let jobCounter = 0;
 
-  const ingest = () =>
+  const ingest = (overrides: Partial<IngestSettings> = {}) =>
     iam.actingAs('encoding-ingest', createIngestHandler({
       catalog,
       mediaConvert: new MediaConvertClient({ region: 'us-east-1' }),
       s3: s3.client(),
-      settings,
+      settings: { ...settings, ...overrides },
       nowIso: () => '2026-11-21T20:00:00.000Z',
     }));
+  /** Key ids the key provider stored, per title, as the completion step lists them. */
+  const storedKeyIds = new Map<string, { group: KeyGroup; kid: string }[]>();
   const complete = () =>
     iam.actingAs('encoding-complete', createCompleteHandler({
       catalog,
@@ -76,6 +79,7 @@ describe('encoding workflow', () => {
       sns: new SNSClient({ region: 'us-east-1' }),
       topicArn: TOPIC,
       rates: RATES,
+      contentKeys: { keyIdsForTitle: async (titleId) => storedKeyIds.get(titleId) ?? [] },
     }));
   const reject = () => iam.actingAs('encoding-reject', createRejectHandler({ catalog, sns: new SNSClient({ region: 'us-east-1' }), topicArn: TOPIC }));
 
@@ -225,6 +229,64 @@ describe('encoding workflow', () => {
     expect(result).toMatchObject({ outcome: 'rejected', reason: "object metadata nearstream-ladder must be 'fixed' or 'automated' (got 'fancy')" });
   });
 
+  describe('content protection', () => {
+    const protection = { keyProviderUrl: 'https://speke.example.com/v1/speke/v2', systems: ['clearkey' as const], byDefault: false };
+
+    it('encrypts a title whose upload asks for it: every CMAF group cbcs through the key provider, one key per group, named by the title', async () => {
+      await s3.put('source', 'uploads/secret.mp4', 'x', { 'nearstream-protection': 'on' });
+      probeFinds(1080);
+
+      const result = await ingest({ protection })(upload('uploads/secret.mp4'));
+
+      expect(result).toMatchObject({ outcome: 'submitted', jobs: ['fixed', 'av1'] });
+      const groups = jobsSubmitted().flatMap((job) => job!.Settings!.OutputGroups!);
+      expect(groups).toHaveLength(3);
+      for (const group of groups) {
+        expect(group.OutputGroupSettings!.CmafGroupSettings!.Encryption).toEqual({
+          Type: 'SPEKE',
+          EncryptionMethod: 'SAMPLE_AES',
+          InitializationVectorInManifest: 'EXCLUDE',
+          SpekeKeyProvider: {
+            Url: protection.keyProviderUrl,
+            ResourceId: result.titleId,
+            DashSignaledSystemIds: ['e2719d58-a985-b3c9-781a-b030af78d30e'],
+            HlsSignaledSystemIds: ['e2719d58-a985-b3c9-781a-b030af78d30e'],
+            EncryptionContractConfiguration: { SpekeVideoPreset: 'PRESET_VIDEO_3', SpekeAudioPreset: 'PRESET_AUDIO_1' },
+          },
+        });
+      }
+      expect(await catalog.get(result.titleId)).toMatchObject({ protection: { scheme: 'cbcs', keys: [] } });
+    });
+
+    it('follows the environment\'s default unless the upload says otherwise', async () => {
+      await s3.put('source', 'uploads/default-on.mp4', 'x');
+      await s3.put('source', 'uploads/opted-out.mp4', 'x', { 'nearstream-protection': 'off' });
+      probeFinds(720);
+
+      const on = await ingest({ protection: { ...protection, byDefault: true } })(upload('uploads/default-on.mp4'));
+      const [defaultOn] = jobsSubmitted();
+      mediaConvertMock.resetHistory();
+      const off = await ingest({ protection: { ...protection, byDefault: true } })(upload('uploads/opted-out.mp4'));
+
+      expect(defaultOn!.Settings!.OutputGroups![0].OutputGroupSettings!.CmafGroupSettings!.Encryption).toBeDefined();
+      expect(jobsSubmitted().every((job) => job!.Settings!.OutputGroups!.every((group) => group.OutputGroupSettings!.CmafGroupSettings!.Encryption === undefined))).toBe(true);
+      expect((await catalog.get(on.titleId))!.protection).toBeDefined();
+      expect((await catalog.get(off.titleId))!.protection).toBeUndefined();
+    });
+
+    it.each([
+      [{ 'nearstream-protection': 'yes' }, { protection }, "object metadata nearstream-protection must be 'on' or 'off' (got 'yes')"],
+      [{ 'nearstream-protection': 'on' }, {}, /asks for an encrypted title, but this environment has no key provider/],
+    ])('rejects protection metadata %j naming what is wrong, before probing', async (metadata, overrides, reason) => {
+      await s3.put('source', 'uploads/bad-protection.mp4', 'x', metadata);
+
+      const result = await ingest(overrides)(upload('uploads/bad-protection.mp4'));
+
+      expect(result).toMatchObject({ outcome: 'rejected', reason: typeof reason === 'string' ? reason : expect.stringMatching(reason) });
+      expect(mediaConvertMock.commandCalls(CreateJobCommand)).toHaveLength(0);
+    });
+  });
+
   it('records the series and episode an upload names, for fill planning', async () => {
     await s3.put('source', 'uploads/s01e03.mp4', 'x', { 'nearstream-series': 'night-shift', 'nearstream-episode': '3' });
     probeFinds(1080);
@@ -327,6 +389,26 @@ describe('encoding workflow', () => {
       expect(title.encoding!.referenceBytes).toBeGreaterThan(20_000_000);
       expect(title.encoding!.savingsPercent).toBeGreaterThan(0);
       expect(title.encoding!.estimatedCostUsd).toBeCloseTo(0.0075 + 0.015 + 0.03 + 0.06, 6);
+    });
+
+    it('lists on a protected title the key ids its content was encrypted under, from the key provider\'s store', async () => {
+      await s3.put('source', 'uploads/protected.mp4', 'x', { 'nearstream-protection': 'on' });
+      probeFinds(360);
+      const protectedId = (await ingest({ protection: { keyProviderUrl: 'https://speke.example.com/speke/v2', systems: ['clearkey'], byDefault: false } })(upload('uploads/protected.mp4'))).titleId;
+      const keys = [
+        { group: 'AUDIO' as const, kid: '0'.repeat(31) + '1' },
+        { group: 'SD' as const, kid: '0'.repeat(31) + '2' },
+      ];
+      storedKeyIds.set(protectedId, keys);
+      const [fixedJob] = jobsSubmitted();
+      const event = (kind: string) => ({
+        detail: { status: 'COMPLETE', jobId: `job-${kind}`, userMetadata: { nearstreamEnvironment: 'dev', nearstreamTitleId: protectedId, nearstreamJob: kind }, outputGroupDetails: [] },
+      });
+      expect(fixedJob).toBeDefined();
+
+      await complete()(event('fixed'));
+
+      expect((await catalog.get(protectedId))!.protection).toEqual({ scheme: 'cbcs', keys });
     });
 
     it('records both jobs when they complete at the same moment', async () => {

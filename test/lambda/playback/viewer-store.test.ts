@@ -61,4 +61,23 @@ describe('a viewer account\'s plan and stream slots in DynamoDB Local', () => {
 
     expect(claims.filter((slot) => slot !== undefined)).toEqual([1]);
   });
+
+  it('says which session holds a slot and until when, and that a slot never claimed is free', async () => {
+    await viewers.claimStreamSlot('erin', 2, 'erin-play', NOW, LEASE_UNTIL);
+    await viewers.extendLease('erin', 0, 'erin-play', LEASE_UNTIL + 60_000);
+
+    expect([await viewers.getStreamSlot('erin', 0), await viewers.getStreamSlot('erin', 1)]).toEqual([
+      { sessionId: 'erin-play', leaseUntilMs: LEASE_UNTIL + 60_000 },
+      undefined,
+    ]);
+  });
+
+  it('reads back a session with the codec and height it was granted, and one recorded before sessions kept them', async () => {
+    const session = { sessionId: 'frank-play', accountId: 'frank', titleId: 'movie-1', slot: 0, createdAt: new Date(NOW).toISOString(), expiresAtEpochSeconds: NOW / 1000 + 3600 };
+    await viewers.putSession({ ...session, codec: 'hvc1', maxHeight: 1080 });
+    await viewers.putSession({ ...session, sessionId: 'frank-old-play' });
+
+    expect(await viewers.getSession('frank-play', { consistent: true })).toEqual({ ...session, codec: 'hvc1', maxHeight: 1080 });
+    expect(await viewers.getSession('frank-old-play')).toEqual({ ...session, sessionId: 'frank-old-play' });
+  });
 });

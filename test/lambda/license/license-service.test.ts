@@ -1,0 +1,102 @@
+import { parseProviderSecret } from '../../../lambda/license/commercial-license-proxy';
+import { dependenciesFromEnvironment } from '../../../lambda/license/handler';
+import { grantableKeyGroups, licenseSystemsOffered, parseLicenseServices } from '../../../lambda/license/license-service';
+import { kidFromBase64Url, kidToBase64Url } from '../../../lambda/shared/content-protection';
+import { catalogTitle } from '../../support/fixtures';
+
+const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nearstream/widevine-AbCdEf';
+
+describe('the key groups a session may unlock', () => {
+  const title = catalogTitle('movie-1', {}, ['avc1', 'hvc1']);
+
+  it.each([
+    [240, ['AUDIO', 'SD']],
+    [720, ['AUDIO', 'SD', 'HD']],
+    [1080, ['AUDIO', 'SD', 'HD']],
+    [2160, ['AUDIO', 'SD', 'HD', 'UHD']],
+  ])('for a %ip cap: %j', (maxHeight, groups) => {
+    expect([...grantableKeyGroups(title, 'avc1', maxHeight)].sort()).toEqual([...groups].sort());
+  });
+
+  it('counts only renditions of the session\'s codec', () => {
+    const avcUpTo480 = catalogTitle('movie-2', { renditions: [...title.renditions.filter((r) => r.codec === 'hvc1'), { codec: 'avc1', width: 854, height: 480, bitrateKbps: 1750, bytes: 1 }] });
+
+    expect([...grantableKeyGroups(avcUpTo480, 'avc1', 2160)].sort()).toEqual(['AUDIO', 'SD']);
+  });
+});
+
+describe('ClearKey key ids in base64url', () => {
+  it('round-trips a key id and refuses every other spelling of it', () => {
+    const kid = '0123456789abcdef0123456789abcdef';
+    const text = kidToBase64Url(kid);
+
+    expect(kidFromBase64Url(text)).toBe(kid);
+    expect([`${text}==`, text.slice(0, 21), `${text}A`, Buffer.from(kid, 'hex').toString('base64'), kid].map(kidFromBase64Url)).toEqual(Array(5).fill(undefined));
+  });
+});
+
+describe('LICENSE_SERVICES', () => {
+  it('reads each commercial system\'s license URL and secret, and offers ClearKey with them', () => {
+    const services = parseLicenseServices(JSON.stringify({ widevine: { url: 'https://license.example.com/wv?customer=ns', secretArn: ARN }, fairplay: { url: 'http://127.0.0.1:4600/fps', secretArn: ARN } }));
+
+    expect(licenseSystemsOffered(services)).toEqual(['clearkey', 'widevine', 'fairplay']);
+    expect(services.widevine).toEqual({ url: 'https://license.example.com/wv?customer=ns', secretArn: ARN });
+  });
+
+  it.each([undefined, '', '  '])('offers ClearKey alone when unset (%j)', (raw) => {
+    expect(licenseSystemsOffered(parseLicenseServices(raw))).toEqual(['clearkey']);
+  });
+
+  it('names every bad field in one error', () => {
+    const raw = JSON.stringify({
+      widevine: { url: 'http://license.example.com/wv', secretArn: 'nearstream/widevine' },
+      playready: { url: 'https://user:pass@license.example.com/', secretArn: ARN, timeout: 3 },
+      clearkey: { url: 'https://x.example', secretArn: ARN },
+    });
+
+    expect(() => parseLicenseServices(raw)).toThrow(
+      new Error(
+        'Environment variable LICENSE_SERVICES: ' +
+          'widevine.url: must be an https URL (http only to a loopback address, for a local stand-in) without credentials or fragment; ' +
+          'widevine.secretArn: must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>); ' +
+          'playready.url: must be an https URL (http only to a loopback address, for a local stand-in) without credentials or fragment; ' +
+          'playready.timeout: Unrecognized key: "timeout"; ' +
+          'clearkey: only widevine, playready, fairplay take a license service; ClearKey licenses come from the platform itself',
+      ),
+    );
+  });
+
+  it('says so when it is not JSON', () => {
+    expect(() => parseLicenseServices('{widevine:')).toThrow('Environment variable LICENSE_SERVICES is not valid JSON');
+  });
+
+  it('is checked when the function starts, before any request', () => {
+    const env = { CONTROL_TABLE_NAME: 'control', CONTENT_KEY_KMS_KEY_ID: 'alias/content-keys', LICENSE_SERVICES: JSON.stringify({ widevine: { url: 'ftp://x', secretArn: ARN } }) };
+    const previous = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, env);
+    try {
+      expect(() => dependenciesFromEnvironment()).toThrow('Environment variable LICENSE_SERVICES: widevine.url: must be an https URL');
+    } finally {
+      for (const [name, value] of Object.entries(previous)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+});
+
+describe('a provider secret', () => {
+  it('yields its headers', () => {
+    expect(parseProviderSecret('{"headers":{"x-api-key":"k","Authorization":"Bearer t"}}', ARN)).toEqual({ 'x-api-key': 'k', Authorization: 'Bearer t' });
+  });
+
+  it.each([
+    ['not JSON', 'sekret-value', `secret ${ARN} is not JSON`],
+    ['headers missing', '{"x-api-key":"sekret-value"}', `secret ${ARN}: headers:`],
+    ['a header value with a line break', '{"headers":{"x-api-key":"sekret-value\\r\\nx-admin: 1"}}', `secret ${ARN}: headers.x-api-key: must be printable ASCII on one line`],
+    ['a header the platform sets', '{"headers":{"X-Nearstream-Entitlement":"sekret-value"}}', 'is set by the platform, not by the secret'],
+  ])('is refused when %s, naming the field and never the value', (_what, value, message) => {
+    expect(() => parseProviderSecret(value, ARN)).toThrow(message);
+    expect(() => parseProviderSecret(value, ARN)).not.toThrow(/sekret-value/);
+  });
+});
