@@ -23,9 +23,10 @@ export type ChaosFault =
   /**
    * Chaos Kong: every API function of the region (health check included) answers `statusCode`
    * without running, so Route 53 fails the region and players move to the other one; replication
-   * of the region's table replica pauses. After `drainMinutes` the other region must be serving.
+   * of the region's table replica pauses once `settleMinutes` have let the last writes (sessions,
+   * stream slots) reach the other region. After `drainMinutes` the other region must be serving.
    */
-  | { readonly kind: 'region-evacuation'; readonly statusCode: 503; readonly drainMinutes: number };
+  | { readonly kind: 'region-evacuation'; readonly statusCode: 503; readonly settleMinutes: number; readonly drainMinutes: number };
 
 /**
  * Whose stream starts the hypothesis is about: the region's own (its SPS alarm), or the
@@ -84,7 +85,7 @@ export const EVACUATION_TAG = { key: 'nearstream:evacuation', optIn: 'opt-in' } 
  * fleet registry, snapshot builder and planner opt in to none.
  */
 export const FAULT_TARGETS = {
-  chaos: ['catalog', 'play', 'telemetry', 'home'],
+  chaos: ['catalog', 'play', 'telemetry', 'home', 'license'],
   evacuationOnly: ['health'],
 } as const satisfies Readonly<Record<string, readonly ApiFunction[]>>;
 
@@ -136,7 +137,7 @@ export const CHAOS_EXPERIMENTS: readonly ChaosExperiment[] = [
     hypothesis:
       'Route 53 fails the region\'s health check within a minute and players move to the other region, which serves them from its own table replica; the platform\'s SPS, both regions together, holds.',
     maxSpsDipPercent: 15,
-    fault: { kind: 'region-evacuation', statusCode: 503, drainMinutes: 5 },
+    fault: { kind: 'region-evacuation', statusCode: 503, settleMinutes: 1, drainMinutes: 5 },
     blastRadius: 'every viewer request and health check of one region, and replication to and from its table replica',
     durationMinutes: 15,
   },

@@ -346,11 +346,17 @@ function faultOf(
             parameters: { duration, statusCode: String(fault.statusCode), contentTypeHeader: 'application/json', preventExecution: 'true', invocationPercentage: '100' },
             targets: { Functions: 'regionApi' },
           },
+          settle: {
+            actionId: 'aws:fis:wait',
+            description: `${fault.settleMinutes} minute(s) for the region's last writes (sessions, stream slots) to replicate`,
+            parameters: { duration: `PT${fault.settleMinutes}M` },
+          },
           pauseReplication: {
             actionId: 'aws:dynamodb:global-table-pause-replication',
             description: 'Replication to and from this region\'s table replica pauses',
-            parameters: { duration },
+            parameters: { duration: `PT${experiment.durationMinutes - fault.settleMinutes}M` },
             targets: { Tables: 'tableReplica' },
+            startAfter: ['settle'],
           },
           drain: {
             actionId: 'aws:fis:wait',

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { AnomalyDetectionAlarm, ComparisonOperator, IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { AnomalyDetectionAlarm, ComparisonOperator, Metric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { ContextAttribute, Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -16,10 +16,8 @@ import { METRICS_NAMESPACE, MetricOptions, NearstreamFunction, NearstreamFunctio
 export interface GlobalSteadyStateProps {
   /** `nearstream-<env>-<region>`: the alarm's name prefix. */
   readonly name: string;
-  /** The other active region, whose stream starts are copied here every minute. */
+  /** The other active region, whose stream starts are summed with this region's every minute. */
   readonly peerRegion: string;
-  /** This region's stream starts (a one-minute sum), as the region's own SPS alarm watches them. */
-  readonly localStarts: Metric;
   /** The `service` the telemetry function publishes stream starts under, in both regions. */
   readonly telemetryService: string;
   /** The SPS band's width and evaluation, as for the region's own SPS alarm. */
@@ -29,10 +27,11 @@ export interface GlobalSteadyStateProps {
 }
 
 /**
- * The platform's steady state as one alarm in this region: stream starts here plus the other
- * region's, which a function copies into this region every minute (an alarm watches only its own
- * region's metrics). A region evacuation stops on it: the evacuated region's own SPS falls to zero
- * by design, and what must hold is the sum, once players have moved.
+ * The platform's steady state as one alarm in this region: a function sums both regions' stream
+ * starts every minute and publishes the sum here (an alarm watches only its own region's metrics),
+ * reading both regions alike so that neither half lags. A region evacuation stops on it: the
+ * evacuated region's own SPS falls to zero by design, and what must hold is the sum, once players
+ * have moved.
  */
 export class GlobalSteadyState extends Construct {
   readonly copier: NearstreamFunction;
@@ -50,7 +49,7 @@ export class GlobalSteadyState extends Construct {
     this.copier = new NearstreamFunction(this, 'PeerStarts', {
       ...props.functionDefaults,
       entry: path.join(__dirname, '..', '..', 'lambda', 'steady-state', 'handler.ts'),
-      description: `Copies ${props.peerRegion}'s stream starts into this region every minute, for the global steady-state alarm`,
+      description: `Sums this region's and ${props.peerRegion}'s stream starts every minute, for the global steady-state alarm`,
       serviceName: 'steady-state',
       timeout: Duration.seconds(30),
       environment: { METRICS_NAMESPACE, PEER_REGION: props.peerRegion, TELEMETRY_SERVICE: props.telemetryService },
@@ -67,14 +66,20 @@ export class GlobalSteadyState extends Construct {
 
     const schedulerRole = new Role(this, 'SchedulerRole', {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com'),
-      description: 'EventBridge Scheduler runs the peer stream-start copy every minute',
+      description: 'EventBridge Scheduler runs the global stream-start sum every minute',
     });
-    this.deadLetters = scheduleDeadLetters(this, 'DeadLetters', 'the peer stream-start copy');
+    this.deadLetters = scheduleDeadLetters(this, 'DeadLetters', 'the global stream-start sum');
     this.schedule = new Schedule(this, 'EveryMinute', {
       schedule: ScheduleExpression.rate(Duration.minutes(1)),
-      // No retries: each run copies one minute, and a copy sent twice would count twice.
-      target: new LambdaInvoke(this.copier.handler, { role: schedulerRole, retryAttempts: 0, deadLetterQueue: this.deadLetters }),
-      description: `Copies ${props.peerRegion}'s stream starts of the minute that ended two minutes ago`,
+      // Each run publishes the minute of its scheduled time; a repeat publishes the same value again,
+      // which the alarm's Maximum counts once.
+      target: new LambdaInvoke(this.copier.handler, {
+        role: schedulerRole,
+        retryAttempts: 2,
+        deadLetterQueue: this.deadLetters,
+        input: ScheduleTargetInput.fromObject({ scheduledTime: ContextAttribute.scheduledTime }),
+      }),
+      description: 'Publishes both regions\' stream starts of the minute that ended two minutes before the scheduled time',
     });
     const functionId = Stack.of(this).resolve((this.copier.function.node.defaultChild as CfnResource).logicalId);
     Validations.of(schedulerRole).acknowledge({
@@ -85,33 +90,24 @@ export class GlobalSteadyState extends Construct {
     const t = props.thresholds;
     this.alarm = new AnomalyDetectionAlarm(this, 'Alarm', {
       alarmName: `${props.name}-GlobalSteadyState`,
-      metric: this.metricGlobalStreamStarts(props.localStarts),
+      metric: this.metricGlobalStreamStarts(),
       stdDevs: t.spsBandStandardDeviations,
       comparisonOperator: ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
       evaluationPeriods: t.spsEvaluationMinutes,
       datapointsToAlarm: t.spsDatapointsToAlarm,
-      // FILL makes every minute a datapoint; a copy that stopped shows as the peer's zero, and breaches.
+      // A minute without its sum means the sum stopped: that breaches, so an evacuation without its
+      // steady state stops rather than running blind.
       treatMissingData: TreatMissingData.BREACHING,
       alarmDescription:
         `Stream starts of both regions together fell below the band CloudWatch learned from their history (${t.spsBandStandardDeviations} standard deviations) in ${t.spsDatapointsToAlarm} of ${t.spsEvaluationMinutes} minutes: viewers cannot start playing anywhere. ` +
-        `Runbook: if a region evacuation is running, it stopped on this alarm: the other region did not take the players. Check that region's SPS and play failures, and whether the peer copy (${props.peerRegion}) is running.`,
+        `Runbook: if a region evacuation is running, it stopped on this alarm: the other region did not take the players. Check that region's SPS and play failures, and whether the sum of both regions' starts is being published (its function and its schedule's dead-letter queue).`,
     });
     this.alarm.addAlarmAction(new SnsAction(props.alarmTopic));
     this.alarm.addOkAction(new SnsAction(props.alarmTopic));
   }
 
-  /** The other region's stream starts, as copied here (a one-minute sum by default). */
-  metricPeerStreamStarts(options: MetricOptions = {}): Metric {
-    return this.copier.publishedMetric(STEADY_STATE_METRICS.peerStreamStarts, { label: 'Stream starts (other region)', ...options, dimensions: { region: this.peerRegion } });
-  }
-
-  /** Stream starts of both regions per minute, a minute without any counted as zero. */
-  private metricGlobalStreamStarts(localStarts: Metric): IMetric {
-    return new MathExpression({
-      expression: 'FILL(here, 0) + FILL(peer, 0)',
-      usingMetrics: { here: localStarts, peer: this.metricPeerStreamStarts() },
-      label: 'Stream starts per minute, both regions',
-      period: Duration.minutes(1),
-    });
+  /** Stream starts of both regions per minute, as summed here (`Maximum`: a minute published twice counts once). */
+  metricGlobalStreamStarts(options: MetricOptions = {}): Metric {
+    return this.copier.publishedMetric(STEADY_STATE_METRICS.globalStreamStarts, { statistic: Stats.MAXIMUM, label: 'Stream starts per minute, both regions', ...options });
   }
 }

@@ -8,7 +8,7 @@ import { synthEnvironment } from '../support/synth';
 type Resource = { Properties: Record<string, any> };
 
 const FLEET = { applianceAmis: { 'us-east-1': 'ami-0123456789abcdef0', 'us-west-2': 'ami-0fedcba9876543210' } };
-const OPTED_IN = ['catalog', 'play', 'telemetry', 'home'];
+const OPTED_IN = ['catalog', 'play', 'telemetry', 'home', 'license'];
 const EVACUATION_ONLY = ['health'];
 
 function templatesOf(template: Template): Record<string, Resource> {
@@ -78,8 +78,8 @@ describe('chaos experiments', () => {
         }
       }
     }
-    // One action per experiment, and the evacuation's four.
-    expect(actions).toBe(CHAOS_EXPERIMENTS.length + 3);
+    // One action per experiment, and the evacuation's five.
+    expect(actions).toBe(CHAOS_EXPERIMENTS.length + 4);
   });
 
   it('evacuates a region in order: its API answers 503 and replication pauses, then after the drain the platform must be serving', () => {
@@ -96,7 +96,9 @@ describe('chaos experiments', () => {
       ResourceTags: { 'nearstream:evacuation': 'opt-in', 'nearstream:environment': 'staging' },
       SelectionMode: 'ALL',
     });
-    expect(evacuation.Actions.pauseReplication).toMatchObject({ ActionId: 'aws:dynamodb:global-table-pause-replication', Parameters: { duration: 'PT15M' } });
+    // Replication pauses only after the region's last writes had a minute to reach the other region.
+    expect(evacuation.Actions.settle).toMatchObject({ ActionId: 'aws:fis:wait', Parameters: { duration: 'PT1M' } });
+    expect(evacuation.Actions.pauseReplication).toMatchObject({ ActionId: 'aws:dynamodb:global-table-pause-replication', Parameters: { duration: 'PT14M' }, StartAfter: ['settle'] });
     const table = evacuation.Targets[evacuation.Actions.pauseReplication.Targets.Tables];
     expect(JSON.stringify(table.ResourceArns)).toContain(`:dynamodb:us-west-2:`);
     expect(JSON.stringify(table.ResourceArns)).toContain(':table/nearstream-staging-control');
@@ -107,23 +109,22 @@ describe('chaos experiments', () => {
     );
   });
 
-  it('watches both regions\' stream starts from each region, with the other region\'s copied in every minute', () => {
+  it('watches both regions\' stream starts from each region, summed there every minute from the minute the run was scheduled for', () => {
     for (const [index, peer] of [[0, 'us-west-2'], [1, 'us-east-1']] as const) {
       const template = on.template(on.environment.controlPlanes[index]);
       const functions = functionsByService(template);
       expect(functions['steady-state'].Properties.Environment.Variables).toMatchObject({ PEER_REGION: peer, TELEMETRY_SERVICE: 'telemetry', METRICS_NAMESPACE: 'Nearstream' });
       const [alarm] = (Object.entries(template.findResources('AWS::CloudWatch::Alarm')) as [string, Resource][]).filter(([id]) => id.startsWith('GlobalSteadyStateAlarm'));
-      const metrics = alarm[1].Properties.Metrics as any[];
       expect(alarm[1].Properties).toMatchObject({ ComparisonOperator: 'LessThanLowerThreshold', TreatMissingData: 'breaching' });
-      const expression = metrics.find((metric) => metric.Expression?.startsWith('FILL'));
-      expect(expression.Expression).toBe('FILL(here, 0) + FILL(peer, 0)');
-      const peerMetric = metrics.find((metric) => metric.Id === 'peer').MetricStat.Metric;
-      expect(peerMetric).toMatchObject({ Namespace: 'Nearstream', MetricName: 'PeerStreamStarts' });
-      expect(peerMetric.Dimensions).toEqual(expect.arrayContaining([{ Name: 'region', Value: peer }, { Name: 'service', Value: 'steady-state' }]));
+      const metric = (alarm[1].Properties.Metrics as any[]).find((entry) => entry.MetricStat).MetricStat;
+      // Maximum: each minute's datapoint is the whole sum, so a minute published twice counts once.
+      expect(metric).toMatchObject({ Metric: { Namespace: 'Nearstream', MetricName: 'GlobalStreamStarts', Dimensions: [{ Name: 'service', Value: 'steady-state' }] }, Stat: 'Maximum', Period: 60 });
       const schedules = (Object.values(template.findResources('AWS::Scheduler::Schedule')) as Resource[]).filter((schedule) =>
         JSON.stringify(schedule.Properties.Target.Arn).includes('GlobalSteadyStatePeerStarts'),
       );
-      expect(schedules.map((schedule) => [schedule.Properties.ScheduleExpression, schedule.Properties.Target.RetryPolicy?.MaximumRetryAttempts])).toEqual([['rate(1 minute)', 0]]);
+      expect(schedules.map((schedule) => [schedule.Properties.ScheduleExpression, JSON.parse(schedule.Properties.Target.Input)])).toEqual([
+        ['rate(1 minute)', { scheduledTime: '<aws.scheduler.scheduled-time>' }],
+      ]);
     }
     expect(Object.keys(functionsByService(off.template(off.environment.controlPlanes[0])))).not.toContain('steady-state');
   });

@@ -1,79 +1,69 @@
 import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
-import { cloudWatchPeerStarts } from '../../../lambda/steady-state/handler';
-import { copyPeerStarts, minuteToCopy, PeerStartsSettings } from '../../../lambda/steady-state/peer-starts';
+import { cloudWatchGlobalStarts, scheduledMsOf } from '../../../lambda/steady-state/handler';
+import { GlobalStartsSettings, minuteToCopy, publishGlobalStarts } from '../../../lambda/steady-state/peer-starts';
 
-const SETTINGS: PeerStartsSettings = { namespace: 'Nearstream', peerRegion: 'us-west-2', telemetryService: 'telemetry', copyService: 'steady-state' };
-const peer = mockClient(new CloudWatchClient({ region: 'us-west-2' }));
-const local = mockClient(new CloudWatchClient({ region: 'us-east-1' }));
+const SETTINGS: GlobalStartsSettings = { namespace: 'Nearstream', regions: ['us-east-1', 'us-west-2'], telemetryService: 'telemetry', copyService: 'steady-state' };
+const east = mockClient(new CloudWatchClient({ region: 'us-east-1' }));
+const west = mockClient(new CloudWatchClient({ region: 'us-west-2' }));
+const clients = { 'us-east-1': east as unknown as CloudWatchClient, 'us-west-2': west as unknown as CloudWatchClient };
+
+function startsIn(mock: typeof east, values: number[]) {
+  mock.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'starts', Values: values, Timestamps: values.map(() => new Date()) }] });
+}
 
 beforeEach(() => {
-  peer.reset();
-  local.reset();
+  east.reset();
+  west.reset();
+  east.on(PutMetricDataCommand).resolves({});
 });
 
-describe('copying the other region\'s stream starts', () => {
-  it('copies the whole minute that ended two minutes ago, so a minute still filling is never read', () => {
-    const now = Date.parse('2026-11-29T21:07:42.123Z');
-
-    expect(new Date(minuteToCopy(now)).toISOString()).toBe('2026-11-29T21:05:00.000Z');
-    expect(minuteToCopy(Date.parse('2026-11-29T21:08:00.000Z'))).toBe(Date.parse('2026-11-29T21:06:00.000Z'));
+describe('the platform\'s stream starts, both regions summed in each', () => {
+  it('takes the whole minute that ended two minutes before the scheduled time, so a late run neither skips nor repeats a minute', () => {
+    expect(new Date(minuteToCopy(Date.parse('2026-11-29T21:07:00Z'))).toISOString()).toBe('2026-11-29T21:05:00.000Z');
+    expect(scheduledMsOf({ scheduledTime: '2026-11-29T21:07:00Z' }, Date.parse('2026-11-29T21:07:59.9Z'))).toBe(Date.parse('2026-11-29T21:07:00Z'));
+    expect(scheduledMsOf({}, 1234)).toBe(1234);
+    expect(scheduledMsOf({ scheduledTime: 'yesterday' }, 1234)).toBe(1234);
   });
 
-  it('reads the peer\'s one-minute sum of stream starts there and publishes it here, at that minute', async () => {
-    peer.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'starts', Values: [420], Timestamps: [new Date('2026-11-29T21:05:00Z')] }] });
-    local.on(PutMetricDataCommand).resolves({});
+  it('reads both regions\' one-minute sums alike and publishes their total here, at that minute', async () => {
+    startsIn(east, [300]);
+    startsIn(west, [120]);
 
-    const copied = await copyPeerStarts(cloudWatchPeerStarts(SETTINGS, peer as unknown as CloudWatchClient, local as unknown as CloudWatchClient), Date.parse('2026-11-29T21:07:42Z'));
+    const published = await publishGlobalStarts(cloudWatchGlobalStarts(SETTINGS, clients), Date.parse('2026-11-29T21:07:00Z'));
 
-    expect(copied).toEqual({ minuteStartMs: Date.parse('2026-11-29T21:05:00Z'), starts: 420 });
-    const query = peer.commandCalls(GetMetricDataCommand)[0].args[0].input;
-    expect(query.StartTime).toEqual(new Date('2026-11-29T21:05:00Z'));
-    expect(query.EndTime).toEqual(new Date('2026-11-29T21:06:00Z'));
-    expect(query.MetricDataQueries![0].MetricStat).toEqual({
-      Metric: {
-        Namespace: 'Nearstream',
-        MetricName: 'StreamStarts',
-        Dimensions: [
-          { Name: 'service', Value: 'telemetry' },
-          { Name: 'region', Value: 'us-west-2' },
-        ],
-      },
-      Period: 60,
-      Stat: 'Sum',
-    });
-    const published = local.commandCalls(PutMetricDataCommand)[0].args[0].input;
-    expect(published).toEqual({
+    expect(published).toEqual({ minuteStartMs: Date.parse('2026-11-29T21:05:00Z'), starts: { 'us-east-1': 300, 'us-west-2': 120 } });
+    for (const [mock, region] of [[east, 'us-east-1'], [west, 'us-west-2']] as const) {
+      const query = mock.commandCalls(GetMetricDataCommand)[0].args[0].input;
+      expect([query.StartTime, query.EndTime]).toEqual([new Date('2026-11-29T21:05:00Z'), new Date('2026-11-29T21:06:00Z')]);
+      expect(query.MetricDataQueries![0].MetricStat).toEqual({
+        Metric: { Namespace: 'Nearstream', MetricName: 'StreamStarts', Dimensions: [{ Name: 'service', Value: 'telemetry' }, { Name: 'region', Value: region }] },
+        Period: 60,
+        Stat: 'Sum',
+      });
+    }
+    expect(west.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+    expect(east.commandCalls(PutMetricDataCommand)[0].args[0].input).toEqual({
       Namespace: 'Nearstream',
-      MetricData: [
-        {
-          MetricName: 'PeerStreamStarts',
-          Dimensions: [
-            { Name: 'service', Value: 'steady-state' },
-            { Name: 'region', Value: 'us-west-2' },
-          ],
-          Timestamp: new Date('2026-11-29T21:05:00Z'),
-          Value: 420,
-          Unit: 'Count',
-        },
-      ],
+      MetricData: [{ MetricName: 'GlobalStreamStarts', Dimensions: [{ Name: 'service', Value: 'steady-state' }], Timestamp: new Date('2026-11-29T21:05:00Z'), Value: 420, Unit: 'Count' }],
     });
   });
 
-  it('publishes zero for a minute in which the peer counted no start: a peer that served nobody counts as nobody served', async () => {
-    peer.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'starts', Values: [], Timestamps: [] }] });
-    local.on(PutMetricDataCommand).resolves({});
+  it('counts a region with no datapoint in the minute as zero starts: an evacuated region served nobody', async () => {
+    startsIn(east, []);
+    startsIn(west, [450]);
 
-    const copied = await copyPeerStarts(cloudWatchPeerStarts(SETTINGS, peer as unknown as CloudWatchClient, local as unknown as CloudWatchClient), Date.now());
+    const published = await publishGlobalStarts(cloudWatchGlobalStarts(SETTINGS, clients), Date.now());
 
-    expect(copied.starts).toBe(0);
-    expect(local.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData![0].Value).toBe(0);
+    expect(published.starts).toEqual({ 'us-east-1': 0, 'us-west-2': 450 });
+    expect(east.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData![0].Value).toBe(450);
   });
 
-  it('publishes nothing when the peer cannot be read, so the run fails rather than copying a false zero', async () => {
-    peer.on(GetMetricDataCommand).rejects(new Error('AccessDenied'));
+  it('publishes nothing when a region cannot be read, so the run fails rather than publishing a false dip', async () => {
+    startsIn(east, [300]);
+    west.on(GetMetricDataCommand).rejects(new Error('AccessDenied'));
 
-    await expect(copyPeerStarts(cloudWatchPeerStarts(SETTINGS, peer as unknown as CloudWatchClient, local as unknown as CloudWatchClient), Date.now())).rejects.toThrow('AccessDenied');
-    expect(local.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+    await expect(publishGlobalStarts(cloudWatchGlobalStarts(SETTINGS, clients), Date.now())).rejects.toThrow('AccessDenied');
+    expect(east.commandCalls(PutMetricDataCommand)).toHaveLength(0);
   });
 });
