@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     }
     documents.destroy();
     const tokens = await Promise.all(subs.map((sub) => platform!.issuer.tokenFor(sub)));
-    const body = JSON.stringify({ titleId: state.demoTitleId, device: { codecs: ['avc1'], maxHeight: 1080 }, clientIp: '127.0.0.1' });
+    const body = JSON.stringify({ titleId: state.demoTitleId, device: { codecs: ['avc1'], maxHeight: 1080, keySystems: ['clearkey'] }, clientIp: '127.0.0.1' });
     say(`/play at ${rate}/s for ${seconds} s after a ${WARMUP_SECONDS} s warmup (JIT, caches), as ${VIEWERS} viewers`);
     const load: OpenLoopResult = await openLoop({
       targetUrl: state.regions[0].url,

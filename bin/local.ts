@@ -16,7 +16,9 @@ import { runPlayerCli } from '../local/player';
 
 const USAGE = `usage: npm run local -- <command> [options]
 
-  upload FILE [--codecs avc1,av01]   encode a video into the running platform, plan and fill: the title is then playable
+  upload FILE [--codecs avc1,av01] [--protection on|off]
+                                     encode a video into the running platform, plan and fill: the title is then playable;
+                                     --protection: encrypt it (cbcs, ClearKey licenses) or not [the environment's default: off]
   play [TITLE] [player options]      play a title (the demo by default) with the CLI player; play --help lists its options
   status                             the regions, appliances and titles, as JSON
 
@@ -46,7 +48,12 @@ function workdirOf(args: readonly string[]): { workdir: string; rest: string[] }
 }
 
 async function upload(workdir: string, args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], strict: true, allowPositionals: true, options: { codecs: { type: 'string', default: 'avc1,av01' } } });
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    strict: true,
+    allowPositionals: true,
+    options: { codecs: { type: 'string', default: 'avc1,av01' }, protection: { type: 'string' } },
+  });
   if (positionals.length !== 1) {
     throw new UsageError('upload needs exactly one video file');
   }
@@ -55,12 +62,16 @@ async function upload(workdir: string, args: readonly string[]): Promise<number>
   if (unknown.length > 0) {
     throw new UsageError(`--codecs: unknown codec(s) ${unknown.join(', ')}; choose from ${CODECS.join(', ')}`);
   }
+  const protection = values.protection;
+  if (protection !== undefined && protection !== 'on' && protection !== 'off') {
+    throw new UsageError(`--protection must be on or off (got '${protection}')`);
+  }
   const state = readPlatformState(layoutOf(workdir).stateFile);
   const config = resolveEnvironment({ name: 'local' });
   const file = path.resolve(positionals[0]);
   log(`encoding ${file} (${codecs.join(', ')})`);
-  const title = await encodeUpload(state, config, file, codecs as Codec[]);
-  log(`'${title.name}' is available as ${title.titleId}: ${title.renditions.length} renditions`);
+  const title = await encodeUpload(state, config, file, { codecs: codecs as Codec[], protection, log });
+  log(`'${title.name}' is available as ${title.titleId}: ${title.renditions.length} renditions, ${title.protection ? 'protected (cbcs, ClearKey)' : 'in the clear'}`);
   for (const { region, planned } of await planRegions(state, config)) {
     log(`planned ${region}: ${planned} cluster manifest(s)`);
   }

@@ -21,8 +21,9 @@ Starts Nearstream on this machine (no AWS account, no Docker), plays a title, an
   --once              stop after the play; exit 0 only if it completed without error
   --fresh             start over: remove the working directory's titles, caches and tables
   --video FILE        seed this video instead of a generated test clip
+  --clear             seed the demo title in the clear (it is protected by default: cbcs, ClearKey, no AV1)
   --workdir DIR       where everything is kept [.nearstream]
-  --port N            first of the loopback ports it uses (N to N+7, and N+10 on for the appliances) [${DEFAULT_BASE_PORT}]
+  --port N            first of the loopback ports it uses (N to N+9, and N+10 on for the appliances) [${DEFAULT_BASE_PORT}]
   --appliances N      appliances, in 2 clusters [3]
   --codecs LIST       renditions to encode, from ${CODECS.join(', ')} [avc1,av01]
   --speed N           play N times faster than real time [4]
@@ -45,6 +46,7 @@ function options() {
       once: { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
       video: { type: 'string' },
+      clear: { type: 'boolean', default: false },
       workdir: { type: 'string', default: '.nearstream' },
       port: { type: 'string', default: String(DEFAULT_BASE_PORT) },
       appliances: { type: 'string', default: '3' },
@@ -71,6 +73,7 @@ function options() {
     once: values.once,
     fresh: values.fresh,
     video: values.video,
+    demoProtection: values.clear ? ('off' as const) : ('on' as const),
     workdir: values.workdir,
     basePort: wholeNumber('port', values.port, 1024, 65_000),
     appliances: wholeNumber('appliances', values.appliances, 1, 20),

@@ -1,4 +1,4 @@
-import type { KeyGroup } from '../shared/content-protection';
+import type { DrmSystem, KeyGroup } from '../shared/content-protection';
 import type { InventoryRecord } from '../shared/title-inventory';
 
 /**
@@ -57,7 +57,7 @@ export interface EncodingRecord {
 
 /**
  * How a protected title's renditions are encrypted: the common-encryption scheme and the key id of
- * each key group (SPEKE v2 PRESET-VIDEO-3 / PRESET-AUDIO-1) its renditions were packaged under.
+ * each key group (SPEKE v2 PRESET-VIDEO-6 / PRESET-AUDIO-1) its renditions were packaged under.
  * Licenses grant a session only the key ids of the groups its renditions fall in.
  */
 export interface TitleProtection {
@@ -65,6 +65,12 @@ export interface TitleProtection {
   readonly scheme: 'cbcs' | 'cenc';
   /** One per key group the title uses; `kid` as 32 lowercase hex digits. */
   readonly keys: readonly { readonly group: KeyGroup; readonly kid: string }[];
+  /**
+   * The DRM systems its manifests signal: only these can play it, whatever license services
+   * are configured.
+   * @default ['clearkey']
+   */
+  readonly systems?: readonly DrmSystem[];
 }
 
 export interface CatalogTitle {

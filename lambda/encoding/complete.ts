@@ -6,7 +6,8 @@ import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
 import { lambdaEntry } from '../shared/lambda-entry';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { ContentKeyStore, KmsKeyWrapper } from '../keys/content-key-store';
+import { ContentKeyStore } from '../keys/content-key-store';
+import { RegionalKmsKeyWrapper } from '../keys/regional-key-wrapper';
 import { CodecOutputs, inventoryDue, RateTable, withJobCompleted } from './catalog-entry';
 import { failTitle } from './failure-notice';
 import { JobKind } from './ladder';
@@ -153,6 +154,10 @@ export const handler = lambdaEntry(() =>
     topicArn: requireEnv('FAILURE_TOPIC_ARN'),
     rates: JSON.parse(requireEnv('ENCODING_RATES_JSON')),
     // Lists key ids only: the store opens no key here, so its KMS key is never called.
-    contentKeys: new ContentKeyStore(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME'), new KmsKeyWrapper(new KMSClient({}), requireEnv('CONTENT_KEY_KMS_KEY_ID'))),
+    contentKeys: new ContentKeyStore(
+      sharedDocumentClient(),
+      requireEnv('CONTROL_TABLE_NAME'),
+      new RegionalKmsKeyWrapper({ region: requireEnv('AWS_REGION'), client: new KMSClient({}), keyId: requireEnv('CONTENT_KEY_KMS_KEY_ID'), replicas: [] }),
+    ),
   }),
 );

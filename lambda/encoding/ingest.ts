@@ -120,7 +120,7 @@ export function createIngestHandler(deps: IngestDependencies) {
         ladder,
         deps.nowIso(),
         'series' in episode ? episode.series : undefined,
-        protection === true ? { scheme: PROTECTION_SCHEME, keys: [] } : undefined,
+        protection === true ? { scheme: PROTECTION_SCHEME, keys: [], systems: settings.protection!.systems } : undefined,
       ),
     );
     const title = created ? undefined : await deps.catalog.get(titleId);

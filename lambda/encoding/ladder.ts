@@ -1,6 +1,6 @@
 import type { CmafEncryptionSettings, JobTemplateSettings, OutputGroup, Output, VideoCodecSettings } from '@aws-sdk/client-mediaconvert';
 import type { Codec } from '../catalog/catalog';
-import { DRM_SYSTEMS, DrmSystem } from '../shared/content-protection';
+import { DRM_SYSTEMS, DrmSystem, SPEKE_PRESETS } from '../shared/content-protection';
 
 /**
  * The encoding ladder as typed MediaConvert settings. One module renders the job templates the
@@ -152,8 +152,8 @@ const audioOutput: Output = {
 /**
  * How a protected title's CMAF output is encrypted: `cbcs` (AES-CBC with the 1:9 pattern, which
  * HLS and DASH players and all three major DRM systems accept), keys from a SPEKE v2 key provider,
- * one key per group (PRESET-VIDEO-3: SD, HD and UHD video; PRESET-AUDIO-1: all audio), so that a
- * license can grant a plan's renditions and nothing taller.
+ * one key per group (PRESET-VIDEO-6: SD, HD1 up to 720p, HD2 up to 1080p and UHD video;
+ * PRESET-AUDIO-1: all audio), so that a license can grant a plan's renditions and nothing taller.
  */
 export interface LadderProtection {
   /** The key provider's SPEKE v2 endpoint (HTTPS). */
@@ -189,7 +189,7 @@ export function cmafEncryption(protection: LadderProtection): CmafEncryptionSett
       ResourceId: protection.resourceId,
       DashSignaledSystemIds: systemIds,
       HlsSignaledSystemIds: systemIds,
-      EncryptionContractConfiguration: { SpekeVideoPreset: 'PRESET_VIDEO_3', SpekeAudioPreset: 'PRESET_AUDIO_1' },
+      EncryptionContractConfiguration: { SpekeVideoPreset: SPEKE_PRESETS.video, SpekeAudioPreset: SPEKE_PRESETS.audio },
     },
   };
 }

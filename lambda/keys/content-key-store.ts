@@ -306,35 +306,35 @@ export class ContentKeyStore {
     });
   }
 
-  /** Every key of the title (what a license is cut from), opened; throws if any cannot be. */
   /**
    * The key ids and groups a title's content is encrypted under, without opening any key: what the
    * catalog lists for the title once it is encoded.
    */
   async keyIdsForTitle(titleId: string): Promise<{ group: ContentKey['group']; kid: string }[]> {
-    checkTitleId(titleId);
-    const key = contentKeyItemKeys.contentKey(titleId, '');
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': key.pk, ':prefix': contentKeyItemKeys.kidPrefix },
-      ProjectionExpression: 'kid, #group',
-      ExpressionAttributeNames: { '#group': 'group' },
-    });
+    const items = await this.itemsOf(titleId, { ProjectionExpression: 'kid, #group', ExpressionAttributeNames: { '#group': 'group' } });
     return items.map((item) => ({ group: item.group as ContentKey['group'], kid: String(item.kid) }));
   }
 
-  async keysForTitle(titleId: string): Promise<ContentKey[]> {
+  /**
+   * The title's keys (what a license is cut from), opened: every one, or only those of `kids`;
+   * throws if any of them cannot be opened.
+   */
+  async keysForTitle(titleId: string, kids?: ReadonlySet<string>): Promise<ContentKey[]> {
+    const parsed = (await this.itemsOf(titleId)).filter((item) => !kids || kids.has(String(item.kid))).map((item) => this.checkItem(titleId, item));
+    const opened = await this.openAll(parsed);
+    return parsed.map((item) => opened.get(item.kid)!);
+  }
+
+  /** The title's key items, all pages, with `projection` when only some attributes are wanted. */
+  private async itemsOf(titleId: string, projection: { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> } = {}) {
     checkTitleId(titleId);
     const key = contentKeyItemKeys.contentKey(titleId, '');
-    const items = await queryAll(this.client, {
+    return queryAll(this.client, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': key.pk, ':prefix': contentKeyItemKeys.kidPrefix },
+      ...projection,
     });
-    const parsed = items.map((item) => this.checkItem(titleId, item));
-    const opened = await this.openAll(parsed);
-    return parsed.map((item) => opened.get(item.kid)!);
   }
 
   private async read(titleId: string, kid: string): Promise<ContentKeyItem | undefined> {

@@ -14,9 +14,9 @@ import { attributeOf, escapeXml, parseXml, XmlElement, XmlSyntaxError } from './
  * SPEKE v2.0 (CPIX 2.3) as the key provider speaks it, with no AWS in it: what a request may ask
  * for (`parseSpekeRequest`) and the document that answers it (`renderCpixResponse`).
  *
- * MediaConvert encrypts CMAF output with the presets PRESET-VIDEO-3 and PRESET-AUDIO-1, so one
- * request carries at most four content keys, one per `ContentKeyUsageRule@intendedTrackType`
- * (AUDIO, SD, HD, UHD), all under one scheme (cbcs; cenc is accepted too). The answer is the
+ * MediaConvert encrypts CMAF output with the presets PRESET-VIDEO-6 and PRESET-AUDIO-1, so one
+ * request carries at most five content keys, one per `ContentKeyUsageRule@intendedTrackType`
+ * (AUDIO, SD, HD1, HD2, UHD), all under one scheme (cbcs; cenc is accepted too). The answer is the
  * request with every element filled in, as the SPEKE v2 profile requires ("all elements and
  * attributes included by the encryptor keep a valid value in the response"): each key in
  * `Data/Secret/PlainValue`, each requested DRM system's signalling, and the period and usage-rule
@@ -44,7 +44,7 @@ export const SPEKE_VERSION = '2.0';
 export const CPIX_VERSION = '2.3';
 
 /**
- * The largest request read. A PRESET-VIDEO-3 + PRESET-AUDIO-1 request for all four DRM systems
+ * The largest request read. A PRESET-VIDEO-6 + PRESET-AUDIO-1 request for all four DRM systems
  * is about 12 KB; this leaves room for comments and formatting and nothing else.
  */
 export const MAX_CPIX_REQUEST_BYTES = 64 * 1024;
@@ -247,7 +247,7 @@ function readContentKeys(list: XmlElement): { keys: Map<string, ListedKey>; sche
   if (list.children.length > MAX_CONTENT_KEYS) {
     throw new SpekeRequestError(
       'ContentKeyList',
-      `lists ${list.children.length} keys; at most ${MAX_CONTENT_KEYS} (one per track type ${KEY_GROUPS.join(', ')}: presets PRESET-VIDEO-3 and PRESET-AUDIO-1)`,
+      `lists ${list.children.length} keys; at most ${MAX_CONTENT_KEYS} (one per track type ${KEY_GROUPS.join(', ')}: presets PRESET-VIDEO-6 and PRESET-AUDIO-1)`,
     );
   }
   const keys = new Map<string, ListedKey>();
@@ -304,7 +304,7 @@ function readUsageRules(list: XmlElement, keys: ReadonlyMap<string, ListedKey>):
     if (!(KEY_GROUPS as readonly string[]).includes(trackType)) {
       throw new SpekeRequestError(
         `${where}@intendedTrackType`,
-        `${quoted(trackType)} is not one of ${KEY_GROUPS.join(', ')} (presets PRESET-VIDEO-3 and PRESET-AUDIO-1)`,
+        `${quoted(trackType)} is not one of ${KEY_GROUPS.join(', ')} (presets PRESET-VIDEO-6 and PRESET-AUDIO-1)`,
       );
     }
     const group = trackType as KeyGroup;

@@ -144,7 +144,20 @@ export function dependenciesFromEnvironment(): LicenseHandlerDependencies {
   const kmsKeyId = requireEnv('CONTENT_KEY_KMS_KEY_ID');
   const services = parseLicenseServices(process.env.LICENSE_SERVICES);
   const client = sharedDocumentClient();
-  const secrets = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClient({ maxAttempts: 2 })));
+  // Secrets Manager answers by the client's region, not the ARN's: a provider's secret is read in
+  // the region its ARN names, wherever this function runs.
+  const cachesByRegion = new Map<string, SecretCache>();
+  const secrets = {
+    get: (secretArn: string) => {
+      const region = secretArn.split(':')[3] || requireEnv('AWS_REGION');
+      let cache = cachesByRegion.get(region);
+      if (!cache) {
+        cache = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClient({ region, maxAttempts: 2 })));
+        cachesByRegion.set(region, cache);
+      }
+      return cache.get(secretArn);
+    },
+  };
   return {
     sessions: new ViewerStore(client, table),
     catalog: new TitleCache(new CatalogStore(client, table), { maxAgeMs: TITLE_CACHE_MS }),

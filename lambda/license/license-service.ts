@@ -8,8 +8,8 @@ import { ContentKey, DrmSystem, KeyGroup, kidFromBase64Url, kidToBase64Url, kidT
  * which keys that play may unlock. A license goes only to the account that started the play,
  * while the play's session lasts and its stream slot is still its own (so a stream the
  * concurrent-stream limit ended cannot renew its keys), and unlocks only the key groups of the
- * renditions the play was granted: audio, and the video groups (SPEKE v2 PRESET-VIDEO-3) holding a
- * rendition of the session's codec no taller than its height cap.
+ * renditions the play was granted: audio, and the video groups (SPEKE v2 PRESET-VIDEO-6) whose
+ * renditions of the session's codec are all no taller than its height cap.
  *
  * ClearKey licenses are issued here from the key store. For the commercial systems the platform
  * does the same checks and hands a provider the entitlement (see `commercial-license-proxy.ts`).
@@ -17,7 +17,8 @@ import { ContentKey, DrmSystem, KeyGroup, kidFromBase64Url, kidToBase64Url, kidT
 
 /** The content keys of a title: the key store's, as the platform's license route reads them. */
 export interface TitleKeys {
-  keysForTitle(titleId: string): Promise<readonly ContentKey[]>;
+  /** The title's keys, opened: only those of `kids` (32 hex digits) when given. */
+  keysForTitle(titleId: string, kids?: ReadonlySet<string>): Promise<readonly ContentKey[]>;
 }
 
 /** The sessions and stream slots a license is checked against (the `ViewerStore` in production). */
@@ -129,22 +130,25 @@ export async function checkLicensedPlay(deps: LicenseDependencies, accountId: st
   if (!title?.protection) {
     throw new LicenseRefusedError('not-protected', `title '${session.titleId}' is not encrypted: it plays without a license`);
   }
-  return { session: { ...session, codec, maxHeight }, title, protection: title.protection, groups: grantableKeyGroups(title, codec, maxHeight) };
+  // Keys follow the plan's cap, which is what the viewer pays for; the device's own cap limits what
+  // its tokens fetch, not what it may decrypt (a 360p phone on a 720p plan still needs the SD key).
+  const cap = session.planMaxHeight ?? maxHeight;
+  return { session: { ...session, codec, maxHeight: cap }, title, protection: title.protection, groups: grantableKeyGroups(title, codec, cap) };
 }
 
 /**
- * The key groups a session may unlock: audio, and each video group holding at least one of the
- * title's renditions in `codec` no taller than `maxHeight`. A 1080p cap unlocks SD and HD, never
- * UHD, whatever else the title was encoded in.
+ * The key groups a session may unlock: audio, and each video group whose renditions of the title
+ * in `codec` are all no taller than `maxHeight` (and that has one). A key opens every rendition of
+ * its group, so a group holding anything taller than the cap stays locked even if some of its
+ * renditions fit: a 720p plan gets SD and HD1, never HD2's 1080p.
  */
 export function grantableKeyGroups(title: CatalogTitle, codec: Codec, maxHeight: number): Set<KeyGroup> {
-  const groups = new Set<KeyGroup>(['AUDIO']);
-  for (const rendition of title.renditions) {
-    if (rendition.codec === codec && rendition.height <= maxHeight) {
-      groups.add(videoKeyGroup(rendition.width, rendition.height));
-    }
+  const tallest = new Map<KeyGroup, number>();
+  for (const rendition of title.renditions.filter((candidate) => candidate.codec === codec)) {
+    const group = videoKeyGroup(rendition.width, rendition.height);
+    tallest.set(group, Math.max(tallest.get(group) ?? 0, rendition.height));
   }
-  return groups;
+  return new Set<KeyGroup>(['AUDIO', ...[...tallest].filter(([, height]) => height <= maxHeight).map(([group]) => group)]);
 }
 
 /**
@@ -159,12 +163,17 @@ export async function issueClearKeyLicense(
   request: ClearKeyRequest,
 ): Promise<ClearKeyLicense> {
   const play = await checkLicensedPlay(deps, accountId, sessionId);
-  const titleKeys = await deps.titleKeys.keysForTitle(play.title.titleId);
-  const grantable = new Map(
-    titleKeys.filter((key) => key.titleId === play.title.titleId && play.groups.has(key.group)).map((key) => [key.kid, key]),
-  );
   const requested = [...new Set(request.kids)];
-  const refused = requested.filter((kid) => !grantable.has(kidFromBase64Url(kid)!));
+  // Decided from the catalog's key ids before any key is opened: a license never decrypts a key it
+  // may not hand out, and only the keys asked for are opened.
+  const allowed = new Set(play.protection.keys.filter((key) => play.groups.has(key.group)).map((key) => key.kid));
+  const notAllowed = requested.filter((kid) => !allowed.has(kidFromBase64Url(kid)!));
+  const titleKeys = notAllowed.length > 0 ? [] : await deps.titleKeys.keysForTitle(play.title.titleId, new Set(requested.map((kid) => kidFromBase64Url(kid)!)));
+  const grantable = new Map(
+    titleKeys.filter((key) => key.titleId === play.title.titleId && play.groups.has(key.group) && allowed.has(key.kid)).map((key) => [key.kid, key]),
+  );
+  // Refused: what the play may not have, or (with none of that) what the store does not hold.
+  const refused = notAllowed.length > 0 ? notAllowed : requested.filter((kid) => !grantable.has(kidFromBase64Url(kid)!));
   if (refused.length > 0) {
     throw new LicenseRefusedError(
       'key-not-granted',
@@ -216,7 +225,8 @@ export interface LicenseServiceConfig {
 }
 export type LicenseServices = Readonly<Partial<Record<CommercialSystem, LicenseServiceConfig>>>;
 
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$/;
+/** A complete secret ARN, with the 6-character suffix Secrets Manager adds: IAM grants match the whole ARN. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}$/;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 function isLicenseServiceUrl(value: string): boolean {
@@ -235,7 +245,7 @@ const licenseServiceSchema = z.strictObject({
     .string()
     .max(2048, 'must be at most 2048 characters')
     .refine(isLicenseServiceUrl, 'must be an https URL (http only to a loopback address, for a local stand-in) without credentials or fragment'),
-  secretArn: z.string().regex(SECRET_ARN, 'must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>)'),
+  secretArn: z.string().regex(SECRET_ARN, 'must be the complete ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)'),
 });
 
 const licenseServicesSchema = z.strictObject(

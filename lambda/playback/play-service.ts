@@ -121,7 +121,9 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
     );
   }
   const declared = request.device.keySystems ?? [];
-  const offered = deps.licenseSystems ?? ['clearkey'];
+  // A system is offered when a license service serves it and the title's manifests signal it.
+  const packaged = title.protection?.systems ?? ['clearkey'];
+  const offered = (deps.licenseSystems ?? ['clearkey']).filter((system) => packaged.includes(system));
   const keySystems = title.protection ? [...new Set(declared)].filter((system) => offered.includes(system)) : [];
   if (title.protection && keySystems.length === 0) {
     throw new PlayRefusedError(
@@ -170,6 +172,7 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
       expiresAtEpochSeconds,
       codec: choice.codec,
       maxHeight: choice.maxHeight,
+      planMaxHeight: plan.maxHeight,
     };
     await deps.viewers.putSession(session);
     return {

@@ -30,6 +30,8 @@ export interface PlaybackSession {
    */
   readonly codec?: Codec;
   readonly maxHeight?: number;
+  /** The plan's height cap, which licenses grant keys by (absent on sessions before licenses). */
+  readonly planMaxHeight?: number;
 }
 
 /** Who holds one of an account's stream slots, and until when. */

@@ -1,6 +1,6 @@
 /**
  * Content protection's shared vocabulary: the DRM systems a protected title is packaged for, the
- * key groups its renditions are encrypted under (MediaConvert's SPEKE v2 presets PRESET-VIDEO-3
+ * key groups its renditions are encrypted under (MediaConvert's SPEKE v2 presets PRESET-VIDEO-6
  * and PRESET-AUDIO-1), and the shape of one content key. The ladder, the key provider, the
  * license route, the local packager and the players all speak these names.
  */
@@ -22,24 +22,29 @@ export const DRM_SYSTEM_NAMES = Object.keys(DRM_SYSTEMS) as DrmSystem[];
 export const COMMON_PSSH_SYSTEM_ID = '1077efec-c0b2-4d02-ace3-3c1e52e2fb4b';
 
 /**
- * One key per group, as the SPEKE v2 presets PRESET-VIDEO-3 and PRESET-AUDIO-1 cut them (the
- * names are CPIX `IntendedTrackType` values): SD up to 1024x576 pixels, HD up to 1920x1080, UHD
- * above, and one key for all audio. A license can then grant a plan capped at HD the SD and HD
- * keys and never the UHD key.
+ * One key per group, as the SPEKE v2 presets PRESET-VIDEO-6 and PRESET-AUDIO-1 cut them (the
+ * names are CPIX `IntendedTrackType` values): SD up to 1024x576 pixels, HD1 up to 1280x720, HD2 up
+ * to 1920x1080, UHD above, and one key for all audio. The video groups follow the plans' height
+ * caps (720, 1080, 2160), so a license can grant a plan every key it may use and no key that opens
+ * anything taller.
  */
-export type KeyGroup = 'AUDIO' | 'SD' | 'HD' | 'UHD';
-export const KEY_GROUPS: readonly KeyGroup[] = ['AUDIO', 'SD', 'HD', 'UHD'];
+export type KeyGroup = 'AUDIO' | 'SD' | 'HD1' | 'HD2' | 'UHD';
+export const KEY_GROUPS: readonly KeyGroup[] = ['AUDIO', 'SD', 'HD1', 'HD2', 'UHD'];
+/** MediaConvert's SPEKE v2 presets that cut keys into `KEY_GROUPS`. */
+export const SPEKE_PRESETS = { video: 'PRESET_VIDEO_6', audio: 'PRESET_AUDIO_1' } as const;
 
-/** The largest picture, in pixels, of each video group; UHD has no ceiling. */
-export const VIDEO_GROUP_MAX_PIXELS = { SD: 1024 * 576, HD: 1920 * 1080 } as const;
+/** The largest picture, in pixels, of each video group but UHD, smallest first; UHD has no ceiling. */
+export const VIDEO_GROUP_MAX_PIXELS = { SD: 1024 * 576, HD1: 1280 * 720, HD2: 1920 * 1080 } as const;
 
 /** The key group of a video rendition of `width` x `height`. */
 export function videoKeyGroup(width: number, height: number): Exclude<KeyGroup, 'AUDIO'> {
   const pixels = width * height;
-  if (pixels <= VIDEO_GROUP_MAX_PIXELS.SD) {
-    return 'SD';
+  for (const [group, maxPixels] of Object.entries(VIDEO_GROUP_MAX_PIXELS) as [keyof typeof VIDEO_GROUP_MAX_PIXELS, number][]) {
+    if (pixels <= maxPixels) {
+      return group;
+    }
   }
-  return pixels <= VIDEO_GROUP_MAX_PIXELS.HD ? 'HD' : 'UHD';
+  return 'UHD';
 }
 
 /** One content key in the clear, as only the key provider, the packager and a license ever hold it. */

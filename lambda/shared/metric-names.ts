@@ -65,8 +65,10 @@ export interface MetricSink {
 
 export const STEADY_STATE_METRICS = {
   /**
-   * The other region's stream starts in one minute, copied into this region (dimension `region`:
-   * the region they were counted in), so an alarm here can watch the platform's SPS as a whole.
+   * Stream starts of both regions in one minute, published in each region (both read with the
+   * same delay, so neither half lags the other), so an alarm there watches the platform's SPS as
+   * a whole. Each minute's datapoint is the whole sum: read it with `Maximum`, and a minute
+   * published twice still counts once.
    */
-  peerStreamStarts: 'PeerStreamStarts',
+  globalStreamStarts: 'GlobalStreamStarts',
 } as const;

@@ -19,12 +19,12 @@ export class EnvironmentNaming {
     return region ? `${this.prefix}-${part}-${region}` : `${this.prefix}-${part}`;
   }
 
-  /** The control plane's global table (heartbeats now; catalog, sessions and fleet later). */
   /** The content-key KMS key's alias, the same in both regions (each has its own key). */
   get contentKeyAlias(): string {
     return `alias/${this.prefix}/content-keys`;
   }
 
+  /** The control plane's global table (heartbeats now; catalog, sessions and fleet later). */
   get controlTableName(): string {
     return `${this.prefix}-control`;
   }

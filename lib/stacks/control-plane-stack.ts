@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Aws, CfnOutput, Duration, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -147,7 +147,6 @@ export class ControlPlaneStack extends Stack {
         : new GlobalSteadyState(this, 'GlobalSteadyState', {
             name: `${naming.prefix}-${region}`,
             peerRegion: props.otherRegion,
-            localStarts: this.playback.metricStreamStarts({ period: Duration.minutes(1) }),
             telemetryService: this.playback.functions.telemetry.serviceName,
             thresholds: config.alarms,
             alarmTopic,
@@ -184,7 +183,7 @@ export class ControlPlaneStack extends Stack {
         controlTableName: naming.controlTableName,
         dashboardName: this.monitoring.dashboardName,
         functions: FAULT_TARGETS.chaos.map((fn) => this.playback.functions[fn]),
-        evacuationOnlyFunctions: FAULT_TARGETS.evacuationOnly.map(() => this.healthFunction),
+        evacuationOnlyFunctions: FAULT_TARGETS.evacuationOnly.map((fn) => ({ health: this.healthFunction })[fn]),
         ...functionDefaults,
         logEncryptionKey: logKey,
         removalPolicy: logRemovalPolicy,

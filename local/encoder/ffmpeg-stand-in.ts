@@ -7,10 +7,13 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CatalogTitle, Codec, Rendition } from '../../lambda/catalog/catalog';
 import { CatalogStore } from '../../lambda/catalog/catalog-store';
 import { CodecOutputs, inventoryDue, processingTitle, RateTable, withFailure, withJobCompleted, withJobSubmitted } from '../../lambda/encoding/catalog-entry';
-import { CODECS_BY_JOB, codecPrefix, GOP_SECONDS, JOBS_BY_MODE, MANIFEST_BASENAME, rungsFor, SEGMENT_SECONDS } from '../../lambda/encoding/ladder';
+import { CODECS_BY_JOB, codecPrefix, GOP_SECONDS, JOBS_BY_MODE, MANIFEST_BASENAME, PROTECTION_SCHEME, rungsFor, SEGMENT_SECONDS } from '../../lambda/encoding/ladder';
 import { ObjectDigestStore } from '../../lambda/encoding/object-digest-store';
 import { TitleInventoryBuilder } from '../../lambda/encoding/title-inventory-builder';
 import { titleIdFor } from '../../lambda/encoding/title-id';
+import { KEY_GROUPS } from '../../lambda/shared/content-protection';
+import { encryptCodecOutputs, PROTECTABLE_CODECS, UsedKey } from './protected-outputs';
+import { requestTitleKeys, SpekeKeyProvider } from './speke-encryptor';
 
 /**
  * LOCAL STAND-IN for AWS Elemental MediaConvert, for the local platform only. It encodes a local
@@ -21,6 +24,12 @@ import { titleIdFor } from '../../lambda/encoding/title-id';
  * inventory with the same code as the encoding workflow's inventory steps, which is what makes the
  * title available. Nothing downstream can tell the difference; the encodes themselves are not
  * MediaConvert's.
+ *
+ * A protected title is encrypted as MediaConvert's SPEKE v2 cbcs output is: the stand-in asks the
+ * key provider for the title's keys with a CPIX request (`speke-encryptor.ts`), encrypts each
+ * representation under its group's key and signals it in the manifests (`protected-outputs.ts`),
+ * and the catalog entry lists the key ids used. AV1 it leaves out of a protected title: the local
+ * packager cannot encrypt it.
  */
 
 const run = promisify(execFile);
@@ -164,6 +173,11 @@ export interface LocalEncodeDependencies {
   readonly digests: ObjectDigestStore;
   readonly rates: RateTable;
   readonly nowIso: () => string;
+  /**
+   * The SPEKE v2 key provider protected titles get their keys from.
+   * @default - none: a protected title is refused
+   */
+  readonly keyProvider?: SpekeKeyProvider;
 }
 
 export interface LocalEncodeRequest {
@@ -180,6 +194,14 @@ export interface LocalEncodeRequest {
   readonly codecs?: readonly Codec[];
   /** Aborting it kills the encode under way. */
   readonly signal?: AbortSignal;
+  /**
+   * Encrypt the title (cbcs, keys from `keyProvider`). A title that already exists keeps the
+   * protection it was created with, as a replayed upload does in the encoding workflow.
+   * @default false
+   */
+  readonly protection?: boolean;
+  /** What the stand-in decided that the caller should show (codecs left out of a protected title). @default - nowhere */
+  readonly log?: (line: string) => void;
 }
 
 async function uploadDirectory(deps: LocalEncodeDependencies, directory: string, keyPrefix: string): Promise<void> {
@@ -198,12 +220,21 @@ async function uploadDirectory(deps: LocalEncodeDependencies, directory: string,
 /**
  * Encodes a local file, publishes it to the origin and lands it in the catalog, available once its
  * inventory is written: the whole cold path of one title, locally. A file that is not a video ends
- * as a failed title.
+ * as a failed title. A protected title is encrypted before it is published (see the module comment).
  */
 export async function encodeTitleLocally(deps: LocalEncodeDependencies, request: LocalEncodeRequest): Promise<CatalogTitle> {
   const titleId = titleIdFor(request.source.bucket, request.source.key, request.source.versionId);
   const bytes = fs.statSync(request.file).size;
-  await deps.catalog.putIfAbsent(processingTitle(titleId, { ...request.source, bytes }, 'fixed', deps.nowIso()));
+  const existing = await deps.catalog.get(titleId);
+  const encrypted = existing ? existing.protection !== undefined : request.protection === true;
+  // Refused before anything is written.
+  const codecs = codecsToEncode(titleId, request.codecs ?? ['avc1'], encrypted, request.log);
+  if (encrypted && !deps.keyProvider) {
+    throw new Error(`title ${titleId} is to be encrypted, and the MediaConvert stand-in was given no key provider`);
+  }
+  await deps.catalog.putIfAbsent(
+    processingTitle(titleId, { ...request.source, bytes }, 'fixed', deps.nowIso(), undefined, encrypted ? { scheme: PROTECTION_SCHEME, keys: [] } : undefined),
+  );
   let source: SourceProbe;
   try {
     source = await probeSource(request.file);
@@ -214,21 +245,31 @@ export async function encodeTitleLocally(deps: LocalEncodeDependencies, request:
     throw error;
   }
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nearstream-encode-'));
-  const codecs = request.codecs ?? ['avc1'];
   try {
+    // As MediaConvert does, before the first segment is written.
+    const keys = encrypted ? await requestTitleKeys(deps.keyProvider!, { titleId }) : undefined;
     let title: CatalogTitle | undefined;
     for (const kind of JOBS_BY_MODE.fixed) {
       const outputs: CodecOutputs[] = [];
+      const used: UsedKey[] = [];
       for (const codec of CODECS_BY_JOB[kind].filter((c) => codecs.includes(c))) {
         const codecDir = path.join(workDir, codec);
         fs.mkdirSync(codecDir);
-        outputs.push(await encodeCodec(request.file, source, codec, codecDir, titleId, request.signal));
+        const encoded = await encodeCodec(request.file, source, codec, codecDir, titleId, request.signal);
+        if (keys) {
+          const encryptedOutputs = await encryptCodecOutputs(codecDir, encoded, keys);
+          outputs.push(encryptedOutputs.outputs);
+          used.push(...encryptedOutputs.used);
+        } else {
+          outputs.push(encoded);
+        }
         await uploadDirectory(deps, codecDir, codecPrefix(titleId, codec));
       }
       const jobId = `local-ffmpeg-${kind}`;
       title = await deps.catalog.modify(titleId, (current) => {
         const probed = { ...current, encoding: { ...current.encoding!, sourceHeight: source.height } };
-        return withJobCompleted(withJobSubmitted(probed, kind, jobId) ?? probed, kind, jobId, outputs, deps.rates);
+        const completed = withJobCompleted(withJobSubmitted(probed, kind, jobId) ?? probed, kind, jobId, outputs, deps.rates);
+        return completed.protection ? { ...completed, protection: { ...completed.protection, keys: withKeys(completed.protection.keys, used) } } : completed;
       });
     }
     if (title && inventoryDue(title)) {
@@ -239,4 +280,33 @@ export async function encodeTitleLocally(deps: LocalEncodeDependencies, request:
   } finally {
     fs.rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The codecs to encode: all asked for, less AV1 for a protected title (said in `log`); refused
+ * when a protected title is left with none.
+ */
+function codecsToEncode(titleId: string, asked: readonly Codec[], encrypted: boolean, log?: (line: string) => void): readonly Codec[] {
+  if (!encrypted) {
+    return asked;
+  }
+  const kept = asked.filter((codec) => PROTECTABLE_CODECS.includes(codec));
+  const skipped = asked.filter((codec) => !kept.includes(codec));
+  if (kept.length === 0) {
+    throw new Error(
+      `title ${titleId} is protected, and the local packager encrypts ${PROTECTABLE_CODECS.join(' and ')} only, none of ${asked.join(', ')}: ` +
+        'add avc1 to the codecs, or upload it in the clear (--protection off)',
+    );
+  }
+  if (skipped.length > 0) {
+    log?.(`${skipped.join(', ')} skipped: title ${titleId} is protected, and the local packager cannot encrypt ${skipped.join(', ')} (MediaConvert can); encoding ${kept.join(', ')}`);
+  }
+  return kept;
+}
+
+/** A title's key list with `used` added: one kid per group, the newest winning, in group order (AUDIO, SD, HD, UHD). */
+function withKeys(keys: readonly UsedKey[], used: readonly UsedKey[]): UsedKey[] {
+  const byGroup = new Map(keys.map((key) => [key.group, key.kid]));
+  used.forEach((key) => byGroup.set(key.group, key.kid));
+  return KEY_GROUPS.filter((group) => byGroup.has(group)).map((group) => ({ group, kid: byGroup.get(group)! }));
 }

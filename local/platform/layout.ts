@@ -12,6 +12,8 @@ export interface PlatformLayout {
   readonly appliancesDir: string;
   /** Keys made once: the URL-signing key ring, the origin's key pair, the dev viewer's password. */
   readonly keysFile: string;
+  /** The KMS stand-ins' master keys (one content key per region), so a restart still opens the content keys it sealed. */
+  readonly kmsStateFile: string;
   /** What a running platform tells `npm run local` commands: its URLs, endpoints and appliances. */
   readonly stateFile: string;
   /** Held by the running platform: a second `npm start` finds it. */
@@ -31,6 +33,7 @@ export function layoutOf(root: string): PlatformLayout {
     mediaDir: at('media'),
     appliancesDir: at('appliances'),
     keysFile: at('keys.json'),
+    kmsStateFile: at('kms.json'),
     stateFile: at('platform.json'),
     lockFile: at('platform.lock'),
   };
@@ -47,6 +50,8 @@ export interface PlatformPorts {
   readonly s3: number;
   readonly secrets: number;
   readonly cloudfront: number;
+  /** One KMS stand-in per region, A then B: a KMS key lives in one region. */
+  readonly kms: readonly [number, number];
   readonly appliances: readonly number[];
 }
 
@@ -59,6 +64,7 @@ export function portsOf(base: number, applianceCount: number): PlatformPorts {
     s3: base + 5,
     secrets: base + 6,
     cloudfront: base + 7,
+    kms: [base + 8, base + 9],
     appliances: Array.from({ length: applianceCount }, (_, i) => base + 10 + i),
   };
 }
@@ -74,6 +80,8 @@ export function namedPorts(ports: PlatformPorts): { port: number; what: string }
     { port: ports.s3, what: 'the S3 server' },
     { port: ports.secrets, what: 'the Secrets Manager stand-in' },
     { port: ports.cloudfront, what: 'the CloudFront stand-in' },
+    { port: ports.kms[0], what: 'the KMS stand-in of region A' },
+    { port: ports.kms[1], what: 'the KMS stand-in of region B' },
     ...ports.appliances.map((port, i) => ({ port, what: `appliance #${i + 1}` })),
   ];
 }

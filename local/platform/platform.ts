@@ -23,6 +23,7 @@ import { platformStatusSource } from './platform-status';
 import { ConsoleServer } from '../web/console-server';
 import { installMissing } from '../prerequisites';
 import { PlatformState, regionEnvironment, resourceNames, writePlatformState } from './platform-state';
+import { startRegionalKms } from './regional-kms';
 import { Progress } from './progress';
 
 /** The two local clusters: an ISP near the player (a narrow prefix) in region A, a wider one in region B. */
@@ -43,6 +44,12 @@ export interface LocalPlatformOptions {
   readonly video?: string;
   /** @default ['avc1', 'av01'] */
   readonly codecs: readonly Codec[];
+  /**
+   * Whether the demo title is encrypted (cbcs, ClearKey licenses from the regions); a protected
+   * demo leaves AV1 out, which the local packager cannot encrypt.
+   * @default 'on'
+   */
+  readonly demoProtection?: 'on' | 'off';
   /** Progress lines. */
   readonly log: (line: string) => void;
   /** All the numbered steps the caller will show, the platform's included. @default PLATFORM_STEPS */
@@ -137,7 +144,7 @@ export class LocalPlatform {
       bundleAgent(path.join(layout.buildDir, 'nearstream-agent.js'));
       note(`data in ${layout.root}; region and agent bundles built`);
     });
-    await progress.step('DynamoDB Local, S3, Secrets Manager, OIDC issuer, CloudFront stand-ins', (note) => this.startServices(note));
+    await progress.step('DynamoDB Local, S3, Secrets Manager, KMS, OIDC issuer, CloudFront stand-ins', (note) => this.startServices(note));
     await progress.step('two local regions: the real handlers behind the deployed route table', (note) => this.startRegions(note));
     await progress.step(`${options.appliances} appliances in ${Math.min(options.appliances, CLUSTERS.length)} clusters: nginx edge and agent`, (note) => this.startAppliances(note));
     await progress.step('demo title: encode, publish, catalog', (note, signal) => this.seed(note, signal));
@@ -171,6 +178,13 @@ export class LocalPlatform {
       ports.secrets,
     );
     this.stoppers.push({ what: 'Secrets Manager stand-in', stop: () => secrets.stop() });
+    const kms = await startRegionalKms({
+      regions: [config.primaryRegion, config.secondaryRegion],
+      alias: names.contentKeyAlias,
+      stateFile: layout.kmsStateFile,
+      ports: ports.kms,
+      onStarted: (started) => this.stoppers.push({ what: `KMS stand-in ${started.region}`, stop: () => started.stop() }),
+    });
     const pageUrl = `http://127.0.0.1:${ports.page}`;
     this.issuer = await LocalOidcIssuer.start({
       port: ports.issuer,
@@ -198,7 +212,7 @@ export class LocalPlatform {
       workdir: layout.root,
       issuer: { url: this.issuer.issuer, tokenUrl: this.issuer.tokenUrl, jwksUrl: this.issuer.jwksUrl, audience: LOCAL_VIEWER_AUDIENCE },
       viewer: { ...DEV_VIEWER, password: keys.viewerPassword },
-      endpoints: { dynamodb: dynamo.endpoint, s3: s3.endpoint, secrets: secrets.endpoint, cloudfront: cloudfront.url },
+      endpoints: { dynamodb: dynamo.endpoint, s3: s3.endpoint, secrets: secrets.endpoint, cloudfront: cloudfront.url, kms: Object.fromEntries(kms.map((stand) => [stand.region, stand.endpoint])) },
       ...names,
       regions: [
         { label: 'A', name: config.primaryRegion, url: `http://127.0.0.1:${ports.regions[0]}` },
@@ -209,6 +223,7 @@ export class LocalPlatform {
       logsDir: layout.logsDir,
     };
     note(`DynamoDB Local ${dynamo.endpoint} (one database for both regions: replication is instant), S3 ${s3.endpoint}, issuer ${this.issuer.issuer}, CloudFront ${cloudfront.url}`);
+    note(`KMS ${kms.map((stand) => `${stand.region} ${stand.endpoint}`).join(', ')}: one content key per region, alias ${names.contentKeyAlias}`);
   }
 
   private async startRegions(note: (line: string) => void): Promise<void> {
@@ -276,9 +291,10 @@ export class LocalPlatform {
 
   private async seed(note: (line: string) => void, signal?: AbortSignal): Promise<void> {
     const video = this.options.video ?? (await makeDemoClip(this.layout.mediaDir, note, signal));
-    const title = await encodeUpload(this.state, this.config, video, this.options.codecs, signal);
+    const title = await encodeUpload(this.state, this.config, video, { codecs: this.options.codecs, protection: this.options.demoProtection ?? 'on', signal, log: note });
     const codecs = Object.keys(title.manifests).join(', ');
-    note(`'${title.name}' (${title.titleId}): ${title.durationSeconds.toFixed(1)} s, ${title.renditions.length} renditions (${codecs}), available`);
+    const protection = title.protection ? `protected (${title.protection.scheme}, ClearKey; keys ${title.protection.keys.map((key) => key.group).join(', ')})` : 'in the clear';
+    note(`'${title.name}' (${title.titleId}): ${title.durationSeconds.toFixed(1)} s, ${title.renditions.length} renditions (${codecs}), ${protection}, available`);
     this.state = { ...this.state, demoTitleId: title.titleId };
     writePlatformState(this.layout.stateFile, this.state);
   }

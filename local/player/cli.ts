@@ -10,6 +10,8 @@ const USAGE = `npm run local -- play [titleId] [options]
 Plays a title through the local platform as a viewer's player would: asks the regions for a play,
 fetches HLS (or DASH) segment by segment from the appliances steering ranked (then the origin
 tier), adapts the bitrate, sends telemetry, and prints what happened. Progress goes to stderr.
+A protected title is licensed with ClearKey from the region that granted the play, and its first
+video segment is decoded with the licensed key (ffmpeg) to show the key opens it.
 
   titleId             the title to play [the platform's default title]
   --dash              play the DASH MPD instead of HLS

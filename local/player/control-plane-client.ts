@@ -13,7 +13,7 @@ export interface RegionEndpoint {
 
 export interface PlayRequestBody {
   readonly titleId: string;
-  readonly device: { readonly codecs: readonly string[]; readonly maxHeight: number };
+  readonly device: { readonly codecs: readonly string[]; readonly maxHeight: number; readonly keySystems?: readonly string[] };
   readonly clientIp?: string;
 }
 

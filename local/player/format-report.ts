@@ -36,6 +36,13 @@ export function formatReport(report: PlayReport): string {
   if (report.steering) {
     lines.push(...steeringLines(report.steering));
   }
+  if (report.protection) {
+    const { protection } = report;
+    lines.push(
+      `Protection: ${protection.scheme}, ${protection.keySystem}: ${protection.keysGranted.length} key(s) licensed in ${protection.licenseRequests} request(s); ` +
+        `first video segment ${protection.firstSegmentDecrypted ? 'decrypted' : 'NOT decrypted'} (${protection.decryption})`,
+    );
+  }
   if (report.timeToFirstSegmentMs !== undefined) {
     lines.push(`Time to first segment: ${report.timeToFirstSegmentMs} ms (/play ${report.playRequestMs} ms)`);
   }
@@ -73,6 +80,8 @@ export function formatProgress(event: PlayerProgressEvent): string | undefined {
       const steeredTo = first?.tier === 'appliance' ? `appliance ${first.applianceId} (matched by ${first.matchedBy})` : 'the origin tier';
       return `play granted by ${event.region} in ${event.playRequestMs} ms: ${event.codec}, ${event.steering.sources.length} source(s), best ${steeredTo}${event.steering.degraded ? ', steering degraded' : ''}`;
     }
+    case 'license-granted':
+      return `ClearKey license from ${event.region}: key ${event.kid} (${event.track})`;
     case 'first-segment':
       return `playing after ${event.timeToFirstSegmentMs} ms at ${rendition(event.rendition)} from ${event.source}`;
     case 'segment':

@@ -7,7 +7,7 @@ export type { PlayerCliContext, PlayerCliIo } from './cli';
 export { DEFAULT_ABR_SETTINGS } from './abr';
 export type { AbrSettings, SwitchReason } from './abr';
 export type { PlaybackGrant, PlayRefusal, RegionAttempt, RegionEndpoint } from './control-plane-client';
-export type { PlayerProgressEvent, PlayReport, RebufferRecord, RenditionSummary, SegmentRecord, SteeringReport, SteeringSource, SwitchRecord } from './play-report';
+export type { PlayerProgressEvent, PlayReport, ProtectionReport, RebufferRecord, RenditionSummary, SegmentRecord, SteeringReport, SteeringSource, SwitchRecord } from './play-report';
 export type { StreamingProtocol } from './presentation';
 export type { Failover } from './source-ladder';
 export type { TelemetryCounts } from './telemetry-client';

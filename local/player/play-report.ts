@@ -58,6 +58,22 @@ export interface RebufferRecord {
   readonly ms: number;
 }
 
+/** A protected play's licenses and whether they opened the media. */
+export interface ProtectionReport {
+  /** The EME key system: `org.w3.clearkey`. */
+  readonly keySystem: string;
+  /** The grant's common-encryption scheme: `cbcs`. */
+  readonly scheme: string;
+  /** License requests sent, those to a region that was down included. */
+  readonly licenseRequests: number;
+  /** The key ids licensed to the play (32 hex digits each); never the keys. */
+  readonly keysGranted: readonly string[];
+  /** The first video segment decoded cleanly with its licensed key, and not without it. */
+  readonly firstSegmentDecrypted: boolean;
+  /** What the decodes did, in a line. */
+  readonly decryption: string;
+}
+
 /** Everything one play did, as plain JSON. */
 export interface PlayReport {
   readonly titleId: string;
@@ -71,6 +87,8 @@ export interface PlayReport {
   readonly sessionId?: string;
   readonly codec?: string;
   readonly steering?: SteeringReport;
+  /** For a protected title: its licenses and the decryption check. */
+  readonly protection?: ProtectionReport;
   /** From the first `/play` request to the grant, failed regions included. */
   readonly playRequestMs?: number;
   /** From the first `/play` request to the first segment (video and audio) buffered. */
@@ -97,6 +115,7 @@ export interface PlayReport {
 export type PlayerProgressEvent =
   | { readonly type: 'region-down'; readonly region: string; readonly reason: string }
   | { readonly type: 'play-granted'; readonly region: string; readonly sessionId: string; readonly codec: string; readonly playRequestMs: number; readonly steering: SteeringReport }
+  | { readonly type: 'license-granted'; readonly region: string; readonly kid: string; readonly track: Track }
   | { readonly type: 'first-segment'; readonly timeToFirstSegmentMs: number; readonly rendition: RenditionSummary; readonly source: string }
   | { readonly type: 'segment'; readonly segment: SegmentRecord; readonly bufferSeconds: number }
   | { readonly type: 'switch'; readonly switch: SwitchRecord }

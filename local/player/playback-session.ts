@@ -7,6 +7,7 @@ import { PlayoutClock } from './playout-clock';
 import { StreamingProtocol, Track } from './presentation';
 import { FetchedSegment, PlayableSource, SourceLadder } from './source-ladder';
 import { TelemetryClient } from './telemetry-client';
+import type { ProtectedSegment } from './clearkey-session';
 
 export interface StreamSettings {
   readonly protocol: StreamingProtocol;
@@ -23,6 +24,8 @@ export interface StreamHooks {
   readonly telemetry: TelemetryClient;
   /** Wall milliseconds since the play began (before `/play`). */
   readonly sinceStartMs: () => number;
+  /** Runs on each segment before it counts as buffered: a protected play gets its key here. @default - none */
+  readonly prepareSegment?: (segment: ProtectedSegment) => Promise<void>;
 }
 
 function summarize(rendition: VideoRendition): RenditionSummary {
@@ -91,6 +94,7 @@ export class PlaybackSession {
         this.adapt(next.video, planned);
       }
       const fetched = await this.sources.fetchSegment(track, next[track], track === 'video' ? this.ladder[this.currentIndex] : undefined);
+      await this.hooks.prepareSegment?.({ track, index: next[track], body: fetched.body, ...(fetched.init ? { init: fetched.init } : {}) });
       const segment = this.record(track, next[track], fetched);
       next[track]++;
       bufferedEnd[track] = remaining(track) ? fetched.segment.startSeconds + fetched.segment.durationSeconds : Number.POSITIVE_INFINITY;

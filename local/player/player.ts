@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { AbrSettings, DEFAULT_ABR_SETTINGS } from './abr';
 import { PlaybackGrant, RegionEndpoint, requestPlay } from './control-plane-client';
 import { PlayerProgressEvent, PlayReport, SteeringReport } from './play-report';
+import { ClearKeySession, ProtectionError } from './clearkey-session';
 import { PlaybackSession, round } from './playback-session';
 import { StreamingProtocol } from './presentation';
 import { PlayableSource, SourcesExhaustedError } from './source-ladder';
@@ -21,6 +22,17 @@ export interface PlayOptions {
   readonly maxHeight?: number;
   /** @default - the address the control plane sees */
   readonly clientIp?: string;
+  /**
+   * The DRM systems the device declares to `/play`; a protected title plays with ClearKey only.
+   * @default ['clearkey']
+   */
+  readonly keySystems?: readonly string[];
+  /**
+   * For a protected title, decode the first video segment with its licensed key (and without) to
+   * report `protection.firstSegmentDecrypted`; ffmpeg does it beside the play.
+   * @default true
+   */
+  readonly verifyDecryption?: boolean;
   /** Media seconds per wall second; `Infinity` fetches as fast as the network allows without waiting. @default 1 */
   readonly speed?: number;
   /** @default - the whole title */
@@ -98,7 +110,11 @@ export async function play(options: PlayOptions): Promise<PlayReport> {
   const outcome = await requestPlay(
     options.regions,
     options.token,
-    { titleId: options.titleId, device: { codecs: options.codecs ?? ['av01', 'avc1'], maxHeight }, ...(options.clientIp ? { clientIp: options.clientIp } : {}) },
+    {
+      titleId: options.titleId,
+      device: { codecs: options.codecs ?? ['av01', 'avc1'], maxHeight, keySystems: options.keySystems ?? ['clearkey'] },
+      ...(options.clientIp ? { clientIp: options.clientIp } : {}),
+    },
     playTimeoutMs,
   );
   for (const attempt of outcome.attempts.filter((a) => a.outcome === 'down')) {
@@ -137,13 +153,16 @@ export async function play(options: PlayOptions): Promise<PlayReport> {
   const playRequestMs = Math.round(sinceStartMs());
   const steering = steeringOf(grant);
   onEvent({ type: 'play-granted', region: region.name, sessionId: grant.sessionId, codec: grant.codec, playRequestMs, steering });
+  const grantingFirst = [region, ...options.regions.filter((other) => other !== region)];
   const telemetry = new TelemetryClient(
-    [region, ...options.regions.filter((other) => other !== region)],
+    grantingFirst,
     options.token,
     grant.sessionId,
     telemetryTimeoutMs,
     (events, reason) => onEvent({ type: 'telemetry-failed', events, reason }),
   );
+  // Made once the play runs: a grant it cannot license (no ClearKey offered) ends the play as an error.
+  let clearKey: ClearKeySession | undefined;
   const session = new PlaybackSession(
     playableSources(grant, protocol),
     {
@@ -155,7 +174,7 @@ export async function play(options: PlayOptions): Promise<PlayReport> {
       segmentTimeoutMs,
       abr: { ...DEFAULT_ABR_SETTINGS, ...options.abr },
     },
-    { onEvent, telemetry, sinceStartMs },
+    { onEvent, telemetry, sinceStartMs, prepareSegment: (segment) => clearKey?.prepare(segment) ?? Promise.resolve() },
   );
   const errors: string[] = [];
   const heartbeat = setInterval(
@@ -163,19 +182,31 @@ export async function play(options: PlayOptions): Promise<PlayReport> {
     (grant.leaseSeconds * 1000) / 2,
   );
   try {
+    clearKey = ClearKeySession.forGrant({
+      grant,
+      regions: grantingFirst,
+      token: options.token,
+      timeoutMs: playTimeoutMs,
+      verifyDecryption: options.verifyDecryption,
+      onLicense: ({ region: from, kid, track }) => onEvent({ type: 'license-granted', region: from, kid, track }),
+    });
     await session.run();
   } catch (error) {
-    if (!(error instanceof SourcesExhaustedError)) {
+    if (!(error instanceof SourcesExhaustedError || error instanceof ProtectionError)) {
       throw error;
     }
     errors.push(error.message);
-    telemetry.send('error', { fatal: true, code: 'sources-exhausted', positionSeconds: session.position() });
+    telemetry.send('error', { fatal: true, code: error instanceof ProtectionError ? 'license-failed' : 'sources-exhausted', positionSeconds: session.position() });
   } finally {
     clearInterval(heartbeat);
     telemetry.send('stop', { positionSeconds: session.position(), bitrateKbps: session.currentBitrateKbps() });
     await telemetry.drain();
   }
 
+  const protection = await clearKey?.report();
+  if (protection && !protection.firstSegmentDecrypted && errors.length === 0 && options.verifyDecryption !== false) {
+    errors.push(`the first video segment did not decrypt with its licensed key: ${protection.decryption}`);
+  }
   const media = session.segments;
   const totalBytes = media.reduce((sum, segment) => sum + segment.bytes, 0);
   const totalMs = media.reduce((sum, segment) => sum + segment.ms, 0);
@@ -186,6 +217,7 @@ export async function play(options: PlayOptions): Promise<PlayReport> {
     sessionId: grant.sessionId,
     codec: grant.codec,
     steering,
+    ...(protection ? { protection } : {}),
     playRequestMs,
     ...(session.timeToFirstSegmentMs === undefined ? {} : { timeToFirstSegmentMs: session.timeToFirstSegmentMs }),
     switches: session.switches,

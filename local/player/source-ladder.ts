@@ -33,13 +33,17 @@ export interface FetchedSegment {
   readonly ladder: readonly VideoRendition[];
   readonly bytes: number;
   readonly ms: number;
+  /** The segment's bytes. */
+  readonly body: Buffer;
+  /** The init segment it follows, when the rendition has one. */
+  readonly init?: Buffer;
 }
 
 interface SourceState {
   readonly source: PlayableSource;
   presentation?: Presentation;
-  /** Which rendition's init segment each track last fetched from this source. */
-  readonly initFetched: Map<Track, string>;
+  /** Which rendition's init segment each track last fetched from this source, and its bytes. */
+  readonly initFetched: Map<Track, { readonly renditionId: string; readonly body: Buffer }>;
 }
 
 /** The source's rendition of the same picture size, else the tallest below it, else its lowest. */
@@ -99,12 +103,12 @@ export class SourceLadder {
       if (!segment) {
         throw new ManifestError(state.source.manifestUrl, `lists ${segmentIndex.segments.length} ${track} segments, not segment ${index}`);
       }
-      if (segmentIndex.initUrl && state.initFetched.get(track) !== renditionId) {
-        await this.get(state, segmentIndex.initUrl);
-        state.initFetched.set(track, renditionId);
+      if (segmentIndex.initUrl && state.initFetched.get(track)?.renditionId !== renditionId) {
+        state.initFetched.set(track, { renditionId, body: (await this.get(state, segmentIndex.initUrl)).body });
       }
       const { body, ms } = await this.get(state, segment.url);
-      return { source: state.source.label, segment, rendition: chosen, ladder: presentation.video, bytes: body.length, ms };
+      const init = segmentIndex.initUrl ? state.initFetched.get(track)!.body : undefined;
+      return { source: state.source.label, segment, rendition: chosen, ladder: presentation.video, bytes: body.length, ms, body, ...(init ? { init } : {}) };
     });
   }
 

@@ -40,6 +40,8 @@ export interface WindowPlayState {
   readonly throughputKbps: number | null;
   readonly currentTime: number;
   readonly duration: number | null;
+  /** For a protected grant: the EME key system and the license requests hls.js made for it. */
+  readonly protection: { readonly keySystem: string; readonly scheme: string; readonly licenseRequests: number; readonly licensesGranted: number } | null;
 }
 
 /** Headless chromium that plays muted video without a gesture. Close it. */

@@ -68,8 +68,9 @@ describe('POST /play against DynamoDB Local', () => {
     await catalog.put(catalogTitle('movie-1'));
     await catalog.put(catalogTitle('rare-1'));
     await catalog.put(catalogTitle('future-1', { availableFrom: '2030-01-01T00:00:00.000Z' }));
-    await catalog.put(catalogTitle('locked-1', { protection: { scheme: 'cbcs', keys: [{ group: 'AUDIO', kid: '00112233445566778899aabbccddeeff' }] } }));
-    for (const [account, plan] of [['alice', 'premium'], ['bob', 'basic'], ['carol', 'standard'], ['dave', 'premium'], ['erin', 'premium'], ['gwen', 'standard'], ['hank', 'premium']] as const) {
+    await catalog.put(catalogTitle('locked-1', { protection: { scheme: 'cbcs', keys: [{ group: 'AUDIO', kid: '00112233445566778899aabbccddeeff' }], systems: ['clearkey', 'widevine', 'fairplay'] } }));
+    await catalog.put(catalogTitle('clearkey-only-1', { protection: { scheme: 'cbcs', keys: [{ group: 'AUDIO', kid: '00112233445566778899aabbccddeef0' }] } }));
+    for (const [account, plan] of [['alice', 'premium'], ['bob', 'basic'], ['carol', 'standard'], ['dave', 'premium'], ['erin', 'premium'], ['gwen', 'standard'], ['hank', 'premium'], ['ivy', 'premium']] as const) {
       await viewers.putPlan(account, plan);
     }
     const now = new Date(clockMs);
@@ -196,7 +197,17 @@ describe('POST /play against DynamoDB Local', () => {
         { system: 'clearkey', keySystem: 'org.w3.clearkey', licenseUrl: `/license/clearkey?session=${grant.sessionId}` },
       ],
     });
-    expect(await viewers.getSession(grant.sessionId)).toMatchObject({ titleId: 'locked-1', codec: 'avc1', maxHeight: 1080 });
+    expect(await viewers.getSession(grant.sessionId)).toMatchObject({ titleId: 'locked-1', codec: 'avc1', maxHeight: 1080, planMaxHeight: 1080 });
+  });
+
+  it('offers no key system the title\'s manifests do not signal, whatever license services exist', async () => {
+    const handler = createPlayHandler(dependencies({ licenseSystems: ['clearkey', 'widevine'] }));
+
+    const response = await play(handler, 'ivy', { titleId: 'clearkey-only-1', device: { codecs: ['avc1'], maxHeight: 1080, keySystems: ['widevine', 'clearkey'] } });
+
+    expect((bodyOf(response) as { protection: { keySystems: { system: string }[] } }).protection.keySystems.map((offer) => offer.system)).toEqual(['clearkey']);
+    const refused = await play(handler, 'ivy', { titleId: 'clearkey-only-1', device: { codecs: ['avc1'], maxHeight: 1080, keySystems: ['widevine'] } });
+    expect([refused.statusCode, bodyOf(refused).error]).toEqual([422, 'no-key-system']);
   });
 
   it.each([

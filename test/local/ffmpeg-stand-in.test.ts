@@ -4,14 +4,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { CatalogStore } from '../../lambda/catalog/catalog-store';
+import { ContentKeyStore } from '../../lambda/keys/content-key-store';
+import { KeyProvider } from '../../lambda/keys/key-provider';
+import { RegionalKmsKeyWrapper } from '../../lambda/keys/regional-key-wrapper';
+import { kidToUuid } from '../../lambda/shared/content-protection';
 import { ObjectDigestStore } from '../../lambda/encoding/object-digest-store';
 import { titleIdFor } from '../../lambda/encoding/title-id';
 import { inventoryKey, parseInventory } from '../../lambda/shared/title-inventory';
 import { resolveEnvironment } from '../../lib/config/environment';
 import { encodeCodec, encodeTitleLocally, probeSource } from '../../local/encoder/ffmpeg-stand-in';
+import { localKeyId } from '../../local/encoder/speke-encryptor';
+import { LocalKms } from '../../local/services/kms-server';
 import { DynamoDbLocal } from '../support/dynamodb-local';
 import { S3Server } from '../support/s3-server';
+import { decodeFrames, initProtection } from '../support/protected-media';
 
 const run = promisify(execFile);
 const TABLE = 'nearstream-local-encode';
@@ -123,6 +131,76 @@ describe('the ffmpeg stand-in for MediaConvert', () => {
     expect(variants.map((variant) => variant.height)).toEqual([360, 540, 720]);
     expect(variants.map((variant) => variant.bandwidth)).toEqual(variants.map((variant) => mpdBandwidth(variant.id) + mpdBandwidth(audioId)));
     expect(variants.map((variant) => variant.bandwidth)).toEqual([...variants.map((variant) => variant.bandwidth)].sort((a, b) => a - b));
+  });
+
+  describe('for a protected title', () => {
+    const ALIAS = 'alias/nearstream-test/content-keys';
+    let kms: LocalKms[];
+    let clients: KMSClient[];
+    /** The content-key store as a region's functions open it: through that region's KMS only. */
+    const storeIn = (index: number, replicas: number[] = []) => {
+      const regional = (i: number) => ({ region: kms[i].region, client: clients[i], keyId: ALIAS });
+      return new ContentKeyStore(dynamo.documentClient(), TABLE, new RegionalKmsKeyWrapper({ ...regional(index), replicas: replicas.map(regional) }));
+    };
+    const provider = () => new KeyProvider({ store: storeIn(0, [1]), licenseBaseUrl: 'http://127.0.0.1:9' });
+
+    beforeAll(async () => {
+      kms = await Promise.all(['us-east-1', 'us-west-2'].map((region) => LocalKms.start({ keys: [{ keyId: `content-keys-${region}`, aliases: [ALIAS] }], region })));
+      clients = kms.map((stand) => new KMSClient({ endpoint: stand.endpoint, region: stand.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 }));
+    });
+
+    afterAll(async () => {
+      clients?.forEach((client) => client.destroy());
+      await Promise.all((kms ?? []).map((stand) => stand.stop()));
+    });
+
+    it('encrypts each rendition under its group\'s key from the key provider\'s CPIX answer, lists the kids on the title, and leaves AV1 out saying so', async () => {
+      const notes: string[] = [];
+      const title = await encodeTitleLocally(
+        { ...deps(), keyProvider: provider() },
+        { file: clip, source: { bucket: 'source', key: 'uploads/protected.mp4' }, codecs: ['avc1', 'av01'], protection: true, log: (line) => notes.push(line) },
+      );
+
+      const { titleId } = title;
+      expect(notes).toEqual([`av01 skipped: title ${titleId} is protected, and the local packager cannot encrypt av01 (MediaConvert can); encoding avc1`]);
+      expect(title.status).toBe('available');
+      expect(Object.keys(title.manifests)).toEqual(['avc1']);
+      // 234p to 540p are SD (up to 1024x576), 720p is HD1 (up to 1280x720).
+      expect(title.protection).toEqual({
+        scheme: 'cbcs',
+        keys: (['AUDIO', 'SD', 'HD1'] as const).map((group) => ({ group, kid: localKeyId(titleId, group) })),
+      });
+      // The keys the segments are under are the store's, and the other region's KMS opens them too.
+      const keys = await storeIn(0).keysForTitle(titleId);
+      const west = await storeIn(1).keysForTitle(titleId);
+      expect(west.map((key) => [key.kid, key.key.toString('hex')])).toEqual(keys.map((key) => [key.kid, key.key.toString('hex')]));
+      const hd = keys.find((key) => key.group === 'HD1')!;
+
+      const prefix = `titles/${titleId}/avc1/`;
+      const init = await s3.read('origin', `${prefix}index_4_init.m4s`);
+      const segment = await s3.read('origin', `${prefix}index_4_00001.m4s`);
+      expect(initProtection(init)).toEqual({ sampleEntry: 'encv', scheme: 'cbcs', kid: hd.kid });
+      const [withKey, withoutKey] = await Promise.all([decodeFrames(init, segment, hd.key), decodeFrames(init, segment)]);
+      expect(withKey.clean).toBe(true);
+      expect(withKey.frames.length).toBeGreaterThan(24);
+      expect(withoutKey.clean && withoutKey.frames.join() === withKey.frames.join()).toBe(false);
+      expect((await s3.read('origin', `${prefix}media_4.m3u8`)).toString()).toContain(
+        `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="data:text/plain;base64,${Buffer.from(hd.kid, 'hex').toString('base64')}",KEYFORMAT="org.w3.clearkey"`,
+      );
+      expect((await s3.read('origin', `${prefix}index.mpd`)).toString()).toContain(`value="cbcs" cenc:default_KID="${kidToUuid(hd.kid)}"`);
+      // Each rendition's size is what was published, encryption's sample information included.
+      const published = await Promise.all((await s3.keys('origin', `${prefix}index_4_`)).map(async (key) => (await s3.read('origin', key)).length));
+      expect(title.renditions.find((rendition) => rendition.height === 720)!.bytes).toBe(published.reduce((sum, size) => sum + size, 0));
+    });
+
+    it('refuses a protected title of AV1 alone before writing anything, saying what to do', async () => {
+      const request = { file: clip, source: { bucket: 'source', key: 'uploads/av1-only.mp4' }, codecs: ['av01' as const], protection: true };
+
+      await expect(encodeTitleLocally({ ...deps(), keyProvider: provider() }, request)).rejects.toThrow(
+        /is protected, and the local packager encrypts avc1 and hvc1 only, none of av01: add avc1 to the codecs, or upload it in the clear \(--protection off\)$/,
+      );
+      expect(await catalog.get(titleIdFor('source', 'uploads/av1-only.mp4', undefined))).toBeUndefined();
+    });
   });
 
   it('ends a file that is not a video as a failed title with the reason', async () => {

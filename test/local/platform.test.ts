@@ -2,7 +2,10 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CatalogStore } from '../../lambda/catalog/catalog-store';
 import { API_ROUTES } from '../../lambda/shared/api-routes';
+import { kidToBase64Url } from '../../lambda/shared/content-protection';
+import { clearFaultFile, writeFaultFile } from '../../local/api/fault-injection';
 import { DemandStore } from '../../lambda/telemetry/demand-store';
 import { loginAsDevViewer, regionEndpoints } from '../../local/platform/login';
 import { localDocumentClient } from '../../local/platform/operations';
@@ -11,6 +14,7 @@ import { play } from '../../local/player';
 import { playInBrowser } from '../../local/web/browser';
 import { freePlatformBase, platformPorts } from '../support/platform-ports';
 import { portFree } from '../support/ports';
+import { decodeFrames, initProtection } from '../support/protected-media';
 import { runProcess } from '../support/run-process';
 
 const APPLIANCES = 2;
@@ -52,8 +56,39 @@ describe('the local platform, end to end', () => {
     fs.rmSync(workdir, { recursive: true, force: true });
   });
 
+  /** The demo title as the catalog holds it. */
+  async function demoTitle() {
+    const documents = localDocumentClient(platform.state);
+    try {
+      return (await new CatalogStore(documents, platform.state.tableName).get(platform.state.demoTitleId!))!;
+    } finally {
+      documents.destroy();
+    }
+  }
+
+  /** A play granted by region A over plain HTTP, as a viewer's app asks for it. */
+  async function grantedPlay(titleId: string) {
+    const response = await fetch(`${platform.state.regions[0].url}/play`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ titleId, device: { codecs: ['avc1'], maxHeight: 1080, keySystems: ['clearkey'] } }),
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as { sessionId: string; protection?: { scheme: string; keySystems: { system: string; keySystem: string; licenseUrl: string }[] } };
+  }
+
+  function licenseRequest(licenseUrl: string, viewerToken: string, kids: readonly string[]) {
+    return fetch(`${platform.state.regions[0].url}${licenseUrl}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${viewerToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kids: kids.map(kidToBase64Url), type: 'temporary' }),
+    });
+  }
+
   it('boots in numbered steps, filling every appliance with the title from both regions\' plans', () => {
     expect(lines.filter((line) => /^\[\d\/7\] .*: done in /.test(line))).toHaveLength(7);
+    expect(lines.join('\n')).toMatch(/KMS us-east-1 http:\/\/127\.0\.0\.1:\d+, us-west-2 http:\/\/127\.0\.0\.1:\d+: one content key per region/);
+    expect(lines.join('\n')).toMatch(/renditions \(avc1\), protected \(cbcs, ClearKey; keys AUDIO, SD\), available/);
     expect(lines.join('\n')).toMatch(/us-east-1: 1 cluster manifest\(s\) announced[\s\S]*us-west-2: 1 cluster manifest\(s\) announced/);
     expect(lines.filter((line) => /oca-\w+ \(isp-\w\): complete/.test(line))).toHaveLength(APPLIANCES);
   });
@@ -65,6 +100,10 @@ describe('the local platform, end to end', () => {
     expect(report.segments.length).toBeGreaterThanOrEqual(3);
     expect(report.steering!.sources.map((source) => source.tier)).toEqual(['appliance', 'appliance', 'origin']);
     expect(report.telemetry.failed).toBe(0);
+    // The demo is protected: the player licensed its keys from region A and opened the first segment with them.
+    const { protection } = await demoTitle();
+    expect(report.protection).toMatchObject({ keySystem: 'org.w3.clearkey', scheme: 'cbcs', firstSegmentDecrypted: true });
+    expect([...report.protection!.keysGranted].sort()).toEqual(protection!.keys.map((key) => key.kid).sort());
     const deadline = Date.now() + 5_000;
     while (platform.streamStartsPerSecond('us-east-1', 60) === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -74,6 +113,62 @@ describe('the local platform, end to end', () => {
     const demand = await new DemandStore(documents, platform.state.tableName).topTitlesInCluster(new Date().toISOString().slice(0, 10), 'isp-a', 10);
     documents.destroy();
     expect(demand.find((row) => row.titleId === platform.state.demoTitleId)?.starts).toBeGreaterThanOrEqual(1);
+  });
+
+  it('encrypts the demo title with the key provider\'s keys: each appliance caches cbcs segments that only the licensed key opens, licensed to the play\'s viewer alone', async () => {
+    const title = await demoTitle();
+    expect(title.protection).toEqual({ scheme: 'cbcs', keys: [expect.objectContaining({ group: 'AUDIO' }), expect.objectContaining({ group: 'SD' })] });
+    const cache = path.join(platform.appliances[0].files.dir, 'cache', 'titles', title.titleId, 'avc1');
+    const kidOf = (group: string) => title.protection!.keys.find((key) => key.group === group)!.kid;
+    // Representations 0.. are the video rungs, the audio comes last.
+    const audioId = title.renditions.length;
+    expect(initProtection(fs.readFileSync(path.join(cache, `index_${audioId}_init.m4s`)))).toEqual({ sampleEntry: 'enca', scheme: 'cbcs', kid: kidOf('AUDIO') });
+    const init = fs.readFileSync(path.join(cache, 'index_0_init.m4s'));
+    const segment = fs.readFileSync(path.join(cache, 'index_0_00001.m4s'));
+    const sdKid = kidOf('SD');
+    expect(initProtection(init)).toEqual({ sampleEntry: 'encv', scheme: 'cbcs', kid: sdKid });
+
+    const grant = await grantedPlay(title.titleId);
+    expect(grant.protection).toEqual({ scheme: 'cbcs', keySystems: [{ system: 'clearkey', keySystem: 'org.w3.clearkey', licenseUrl: `/license/clearkey?session=${grant.sessionId}` }] });
+    const licenseUrl = grant.protection!.keySystems[0].licenseUrl;
+    try {
+      const licensed = await licenseRequest(licenseUrl, token, [sdKid]);
+      expect(licensed.status).toBe(200);
+      const license = (await licensed.json()) as { keys: { kty: string; kid: string; k: string }[] };
+      const key = Buffer.from(license.keys[0].k, 'base64url');
+      const [withKey, withoutKey] = await Promise.all([decodeFrames(init, segment, key), decodeFrames(init, segment)]);
+      expect(withKey.clean).toBe(true);
+      expect(withKey.frames.length).toBeGreaterThan(24);
+      expect(withoutKey.clean && withoutKey.frames.join() === withKey.frames.join()).toBe(false);
+
+      const stranger = await platform.issuer.tokenFor('another-viewer');
+      const refused = await licenseRequest(licenseUrl, stranger, [sdKid]);
+      expect(refused.status).toBe(404);
+      expect(await refused.json()).toMatchObject({ error: 'unknown-session' });
+    } finally {
+      await fetch(`${platform.state.regions[0].url}/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ events: [{ type: 'stop', sessionId: grant.sessionId, at: new Date().toISOString(), positionSeconds: 0 }] }),
+      });
+    }
+  });
+
+  it('ends the CLI player\'s play with the license route\'s status when it refuses the license', async () => {
+    const faultFiles = platform.state.regions.map((region) => platform.faultFile(region.name));
+    faultFiles.forEach((file) => writeFaultFile(file, { errorPercent: 100, errorStatus: 403, functions: ['local-license'] }));
+    // The gateways look at their fault file at most once a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    try {
+      const report = await play({ regions: regionEndpoints(platform.state), token, titleId: platform.state.demoTitleId!, speed: Infinity });
+
+      expect(report.completed).toBe(false);
+      expect(report.errors).toEqual([expect.stringMatching(/^region A us-east-1 refused the ClearKey license for key [0-9a-f]{32}: HTTP 403 Forbidden$/)]);
+      expect(report.protection).toMatchObject({ keysGranted: [], licenseRequests: 1 });
+    } finally {
+      faultFiles.forEach(clearFaultFile);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+    }
   });
 
   it('counts a play failure a player reports from the handler\'s metrics, and shows it per region on the page', async () => {
@@ -105,6 +200,11 @@ describe('the local platform, end to end', () => {
     const state = await playInBrowser(`${page.url}/`, { timeoutMs: 90_000 });
 
     expect(state).toMatchObject({ phase: 'ended', titleId: platform.state.demoTitleId, region: 'A us-east-1' });
+    expect(state.currentTime).toBeGreaterThan(10);
+    // Through EME ClearKey: hls.js asked region A for a license per key (audio, SD) with the viewer's token.
+    expect(state.protection).toMatchObject({ keySystem: 'org.w3.clearkey', scheme: 'cbcs' });
+    expect(state.protection!.licensesGranted).toBeGreaterThanOrEqual(2);
+    expect(state.protection!.licensesGranted).toBe(state.protection!.licenseRequests);
     expect(state.segments.length).toBeGreaterThan(0);
     expect(state.segments.every((segment) => segment.source.startsWith('oca-'))).toBe(true);
   }, 120_000);
@@ -142,6 +242,10 @@ describe('the local platform, end to end', () => {
     const titleId = upload.stdout.trim();
     expect(titleId).toMatch(/^t[0-9a-f]{23}$/);
     expect(upload.stderr).toMatch(/filled oca-\w+ \(isp-\w\): complete/);
+    // The local environment's default: uploads are encoded in the clear unless --protection on.
+    expect(upload.stderr).toMatch(/renditions, in the clear\n/);
+    const misspelt = await runProcess(process.execPath, [require.resolve('tsx/cli'), 'bin/local.ts', 'upload', talk, '--protection', 'yes', '--workdir', path.join(workdir, 'platform')]);
+    expect([misspelt.status, misspelt.stderr.trim()]).toEqual([2, "npm run local -- upload: --protection must be on or off (got 'yes')"]);
     // Steering sees the appliances' new reports once the play function's fleet view is refreshed:
     // until then the title plays from the origin tier.
     const deadline = Date.now() + (platform.config.playback.fleetCacheSeconds * 3 + 5) * 1000;
@@ -170,6 +274,8 @@ describe('the local platform, end to end', () => {
 
     expect(report).toMatchObject({ completed: true, region: 'B us-west-2' });
     expect(report.regionsTried[0]).toMatchObject({ region: 'A us-east-1', outcome: 'down' });
+    // Region B licensed keys made in region A: its own KMS opened the copy of their data key made for it.
+    expect(report.protection).toMatchObject({ firstSegmentDecrypted: true, licenseRequests: 2 });
   });
 
   it('plays from the origin tier, through the CloudFront stand-in with signed URLs and cookies, when every appliance is down', async () => {

@@ -146,7 +146,7 @@ describe('the CLI player across control-plane regions, and its command line', ()
     const report = JSON.parse(result.stdout) as PlayReport;
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
     expect(report).toMatchObject({ titleId: title.titleId, protocol: 'dash', speed: 'Infinity', completed: true, region: 'eu-west-1' });
-    expect(west.plays[0].body).toEqual({ titleId: title.titleId, device: { codecs: ['avc1'], maxHeight: 720 }, clientIp: '203.0.113.7' });
+    expect(west.plays[0].body).toEqual({ titleId: title.titleId, device: { codecs: ['avc1'], maxHeight: 720, keySystems: ['clearkey'] }, clientIp: '203.0.113.7' });
     expect(result.stderr).toMatch(/^play granted by eu-west-1/m);
   });
 

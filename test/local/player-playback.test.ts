@@ -51,7 +51,7 @@ describe('the CLI player playing a real CMAF title from a loopback appliance', (
         { rank: 2, tier: 'origin' },
       ],
     });
-    expect(region.plays[region.plays.length - 1].body).toEqual({ titleId: title.titleId, device: { codecs: ['av01', 'avc1'], maxHeight: 1080 } });
+    expect(region.plays[region.plays.length - 1].body).toEqual({ titleId: title.titleId, device: { codecs: ['av01', 'avc1'], maxHeight: 1080, keySystems: ['clearkey'] } });
 
     const types = region.eventTypes();
     expect(types[0]).toBe('start');

@@ -46,15 +46,21 @@ describe('npm start', () => {
     expect(result.status).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ completed: true, errors: [], region: 'A us-east-1', protocol: 'hls' });
+    // The demo is protected unless --clear: the player licensed its keys and decrypted the first segment with them.
+    expect(result.stderr).toMatch(/renditions \(avc1\), protected \(cbcs, ClearKey; keys AUDIO, SD\), available/);
+    expect(result.stderr).toMatch(/ClearKey license from A us-east-1: key [0-9a-f]{32} \(video\)/);
+    expect(report.protection).toMatchObject({ keySystem: 'org.w3.clearkey', scheme: 'cbcs', firstSegmentDecrypted: true });
+    expect(report.protection.keysGranted).toHaveLength(2);
     expect(report.steering.sources.map((source: { tier: string }) => source.tier)).toContain('appliance');
     expect(await portsFree(platformPorts(base, 2))).toBe(true);
   }, 180_000);
 
   it('stays up with the page and a dev viewer token until interrupted, then stops everything it started', async () => {
     const base = await freePlatformBase(1);
-    const { child, exited, until, stderr } = startRunning('--workdir', path.join(workdir, 'interactive'), '--port', String(base), '--appliances', '1', '--codecs', 'avc1', '--video', clip, '--speed', '50');
+    const { child, exited, until, stderr } = startRunning('--workdir', path.join(workdir, 'interactive'), '--port', String(base), '--appliances', '1', '--codecs', 'avc1', '--video', clip, '--speed', '50', '--clear');
     try {
       await until(/Ctrl-C stops everything\./, 'npm start to come up');
+      expect(stderr()).toMatch(/renditions \(avc1\), in the clear, available/);
       const token = /valid 12 h[^\n]*\n\s+(\S+)/.exec(stderr())![1];
       const page = await fetch(`http://127.0.0.1:${base}/api/status`);
       const titles = await fetch(`http://127.0.0.1:${base + 2}/titles`, { headers: { authorization: `Bearer ${token}` } });

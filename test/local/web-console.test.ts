@@ -120,8 +120,11 @@ describe('the console page in chromium', () => {
       expect(token.requests).toEqual([
         { contentType: 'application/x-www-form-urlencoded', grant_type: 'password', ...DEV_VIEWER, client_id: 'nearstream-local' },
       ]);
-      // HEVC is not in this chromium: the page narrows what it offers to what MediaSource decodes.
-      expect(region.plays).toEqual([{ titleId: TITLE_ID, device: { codecs: ['av01', 'avc1'], maxHeight: 1080 } }]);
+      // HEVC is not in this chromium: the page narrows what it offers to what MediaSource decodes,
+      // and declares the EME key systems the browser has.
+      expect(region.plays).toEqual([{ titleId: TITLE_ID, device: { codecs: ['av01', 'avc1'], maxHeight: 1080, keySystems: ['clearkey'] } }]);
+      expect(state.protection).toBeNull();
+      expect(await page.locator('#facts').innerText()).toMatch(/Protection\s+none \(clear\)/);
       await waitFor(async () => expect(region.events.map((event) => event.type)).toContain('stop'), 5_000, 'the stop event');
       // Each event is its own request, so arrival order is not event order: their stamps are.
       const events = [...region.events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));

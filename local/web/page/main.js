@@ -1,7 +1,7 @@
 // The page's entry: log in as the dev viewer, list the catalog, ask a region for a play and hand
 // the grant to the player, while the platform panel polls the live status beside it.
 
-import { RegionClient, supportedCodecs } from './platform.js';
+import { RegionClient, supportedCodecs, supportedKeySystems } from './platform.js';
 import { renderPlay, renderTitles } from './play-view.js';
 import { GrantPlayer } from './player.js';
 import { startStatusPanel } from './status-panel.js';
@@ -23,6 +23,8 @@ const state = {
   throughputKbps: null,
   currentTime: 0,
   duration: null,
+  /** For a protected title: `{ keySystem, licenseRequests, licensesGranted }`. */
+  protection: null,
 };
 window.nearstream = state;
 
@@ -81,14 +83,18 @@ async function main() {
   state.titleId = titleId;
   view.titleName = catalog.titles.find((title) => title.titleId === titleId)?.name;
 
-  const { region, body: grant } = await client.call('POST', '/play', { body: { titleId, device: { codecs, maxHeight: config.device.maxHeight } } });
+  const keySystems = await supportedKeySystems();
+  const device = { codecs, maxHeight: config.device.maxHeight, ...(keySystems.length > 0 ? { keySystems } : {}) };
+  const { region, body: grant } = await client.call('POST', '/play', { body: { titleId, device } });
   state.sessionId = grant.sessionId;
   state.region = region;
   view.grant = grant;
   appendLog(`${region} granted session ${grant.sessionId}: ${grant.codec}, ${grant.sources.length} ranked source(s)${grant.steering?.degraded ? ', steering degraded' : ''}`);
 
   view.telemetry = new Telemetry({ client, region, sessionId: grant.sessionId, leaseSeconds: grant.leaseSeconds, onChange: changed });
-  view.player = new GrantPlayer({ video: byId('video'), grant, state, telemetry: view.telemetry, log: appendLog, changed });
+  // Licenses come from the region that granted the play: its API names the session.
+  const licensing = { apiUrl: config.regions.find((entry) => entry.name === region).apiUrl, token: () => client.token };
+  view.player = new GrantPlayer({ video: byId('video'), grant, state, telemetry: view.telemetry, licensing, log: appendLog, changed });
   view.player.start();
 }
 

@@ -128,3 +128,23 @@ const CODEC_PROBES = {
 export function supportedCodecs(codecs) {
   return codecs.filter((codec) => CODEC_PROBES[codec] !== undefined && MediaSource.isTypeSupported(CODEC_PROBES[codec]));
 }
+
+/** The EME configuration hls.js asks ClearKey for: cbcs fMP4 with H.264 and AAC, key ids from playlists or a pssh. */
+const CLEARKEY_CONFIGURATION = {
+  initDataTypes: ['keyids', 'cenc'],
+  videoCapabilities: [{ contentType: 'video/mp4; codecs="avc1.64001f"' }],
+  audioCapabilities: [{ contentType: 'audio/mp4; codecs="mp4a.40.2"' }],
+};
+
+/** The key systems, by the platform's names, this browser's EME offers: ClearKey when it has it. */
+export async function supportedKeySystems() {
+  if (typeof navigator.requestMediaKeySystemAccess !== 'function') {
+    return [];
+  }
+  try {
+    await navigator.requestMediaKeySystemAccess('org.w3.clearkey', [CLEARKEY_CONFIGURATION]);
+    return ['clearkey'];
+  } catch {
+    return [];
+  }
+}

@@ -15,6 +15,17 @@ function fact(term, ...value) {
   return [el('dt', {}, term), el('dd', {}, ...value)];
 }
 
+function protectionFact(grant, state) {
+  if (!grant) {
+    return '—';
+  }
+  if (!grant.protection) {
+    return 'none (clear)';
+  }
+  const licenses = state.protection ? ` — ${state.protection.licensesGranted} of ${state.protection.licenseRequests} license request(s) granted` : '';
+  return `protected (ClearKey)${licenses}`;
+}
+
 function renderFacts(state, grant, player, telemetry) {
   const current = player && player.index >= 0 ? player.sources[player.index]?.applianceId : undefined;
   byId('facts').replaceChildren(
@@ -22,6 +33,7 @@ function renderFacts(state, grant, player, telemetry) {
     ...fact('Region', state.region ?? '—'),
     ...fact('Session', el('code', {}, state.sessionId ?? '—')),
     ...fact('Codec', grant?.codec ?? '—'),
+    ...fact('Protection', protectionFact(grant, state)),
     ...fact('Serving appliance', current ? [swatch(current), current] : '—'),
     ...fact('Steering', grant ? (grant.steering?.degraded ? 'degraded (stale fleet view)' : 'normal') : '—'),
     ...fact('Position', `${formatSeconds(state.currentTime)} of ${formatSeconds(state.duration)}`),

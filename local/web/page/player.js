@@ -27,6 +27,30 @@ const HLS_CONFIG = {
   fragLoadPolicy: quickPolicy(3_000, 15_000),
 };
 
+/**
+ * hls.js asks for one ClearKey license per playlist key ('keyids' init data) rather than for every
+ * key id of the init segment's pssh: a play capped below the title's top rung is licensed only
+ * the keys of the renditions it was granted, and a request naming another is refused whole.
+ */
+function keyIdsRequest(initDataType, initData, context) {
+  const keyId = context.decryptdata.keyId;
+  if (!keyId) {
+    return { initDataType, initData };
+  }
+  const kid = btoa(String.fromCharCode(...keyId)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return { initDataType: 'keyids', initData: new TextEncoder().encode(JSON.stringify({ kids: [kid] })).buffer };
+}
+
+/** What a refused license request's `{ error, message }` answer says. */
+function licenseRefusal(xhr) {
+  try {
+    const body = JSON.parse(new TextDecoder().decode(xhr.response));
+    return [body.error, body.message].filter(Boolean).join(': ');
+  } catch {
+    return '';
+  }
+}
+
 /** hls.js's NetworkErrorAction.RetryRequest: anything else means it gave up on the request. */
 const RETRY_REQUEST = 5;
 
@@ -50,11 +74,13 @@ function bufferAhead(video) {
 
 export class GrantPlayer {
   /**
-   * @param {{ video: HTMLVideoElement, grant: object, state: object, telemetry: import('./telemetry.js').Telemetry, log: (message: string) => void, changed: () => void }} options
+   * @param {{ video: HTMLVideoElement, grant: object, state: object, telemetry: import('./telemetry.js').Telemetry, licensing: { apiUrl: string, token: () => string }, log: (message: string) => void, changed: () => void }} options
    */
-  constructor({ video, grant, state, telemetry, log, changed }) {
+  constructor({ video, grant, state, telemetry, licensing, log, changed }) {
     this.video = video;
     this.grant = grant;
+    /** `{ apiUrl, token() }`: where a protected grant's licenses come from, and the viewer's token for them. */
+    this.licensing = licensing;
     this.state = state;
     this.telemetry = telemetry;
     this.log = log;
@@ -89,6 +115,16 @@ export class GrantPlayer {
       this.fail('the grant lists no appliance, only the origin tier, which a page cannot play (it needs signed cookies); play it with the CLI player');
       return;
     }
+    if (this.grant.protection) {
+      const offer = this.grant.protection.keySystems.find((system) => system.system === 'clearkey');
+      if (!offer) {
+        this.fail(`the title is protected and the grant offers no ClearKey license (offered: ${this.grant.protection.keySystems.map((system) => system.system).join(', ') || 'none'})`);
+        return;
+      }
+      this.drm = { keySystem: offer.keySystem, licenseUrl: new URL(offer.licenseUrl, this.licensing.apiUrl).href };
+      this.state.protection = { keySystem: offer.keySystem, scheme: this.grant.protection.scheme, licenseRequests: 0, licensesGranted: 0 };
+      this.log(`Protected (${this.grant.protection.scheme}): ClearKey licenses from ${new URL(this.drm.licenseUrl).origin}`);
+    }
     this.video.muted = true;
     this.video.addEventListener('playing', () => this.onPlaying());
     this.video.addEventListener('waiting', () => this.onWaiting());
@@ -109,7 +145,7 @@ export class GrantPlayer {
     this.index = index;
     this.mediaRecoveries = 0;
     const source = this.sources[index];
-    const hls = new Hls({ ...HLS_CONFIG, startPosition });
+    const hls = new Hls({ ...HLS_CONFIG, ...this.emeConfig(), startPosition });
     this.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
       this.levels = data.levels.map((level) => ({ height: level.height, bitrateKbps: Math.round(level.bitrate / 1000) }));
@@ -135,6 +171,29 @@ export class GrantPlayer {
     this.changed();
   }
 
+  /** hls.js's EME settings for a protected grant: ClearKey, the license URL, the viewer's token on each license request. */
+  emeConfig() {
+    if (!this.drm) {
+      return {};
+    }
+    const protection = this.state.protection;
+    const token = this.licensing.token;
+    return {
+      emeEnabled: true,
+      drmSystems: { [this.drm.keySystem]: { licenseUrl: this.drm.licenseUrl, generateRequest: keyIdsRequest } },
+      licenseXhrSetup(xhr, url) {
+        xhr.open('POST', url, true);
+        xhr.setRequestHeader('authorization', `Bearer ${token()}`);
+        xhr.setRequestHeader('content-type', 'application/json');
+        protection.licenseRequests++;
+      },
+      licenseResponseCallback(xhr) {
+        protection.licensesGranted++;
+        return xhr.response;
+      },
+    };
+  }
+
   onLevelSwitched(level) {
     const previous = this.state.currentLevel;
     this.state.currentLevel = level;
@@ -154,6 +213,13 @@ export class GrantPlayer {
       (data.details === Hls.ErrorDetails.FRAG_LOAD_ERROR || data.details === Hls.ErrorDetails.FRAG_LOAD_TIMEOUT) &&
       data.errorAction !== undefined &&
       data.errorAction.action !== RETRY_REQUEST;
+    if (data.type === Hls.ErrorTypes.KEY_SYSTEM_ERROR && data.fatal) {
+      // Another appliance serves the same keys: a refused or failed license is the play's end.
+      const refusal = data.networkDetails instanceof XMLHttpRequest ? licenseRefusal(data.networkDetails) : '';
+      this.telemetry.send('error', { positionSeconds: this.position(), fatal: true, code: data.details });
+      this.fail(`the ClearKey license was not granted: ${what}${refusal ? `: ${refusal}` : ''}`);
+      return;
+    }
     if (data.fatal && data.type === Hls.ErrorTypes.MEDIA_ERROR && this.mediaRecoveries === 0) {
       this.mediaRecoveries++;
       this.log(`Recovering from a media error: ${what}`);

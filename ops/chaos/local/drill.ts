@@ -117,6 +117,8 @@ async function playerLoop(
         speed: options.speed ?? 4,
         maxSeconds: options.playSeconds ?? 8,
         bufferTargetSeconds: 6,
+        // A drill judges plays and starts, not decryption: no ffmpeg decode beside every play.
+        verifyDecryption: false,
         onEvent: (event) => {
           if (event.type === 'first-segment') {
             firstSources.set(event.source, (firstSources.get(event.source) ?? 0) + 1);

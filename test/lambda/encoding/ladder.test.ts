@@ -137,7 +137,7 @@ describe('Automated ABR', () => {
 describe('encryption of a protected title', () => {
   const protection = { keyProviderUrl: 'https://speke.example.com/v1/speke/v2', resourceId: 't123', systems: ['clearkey', 'widevine'] as const };
 
-  it('encrypts every group of every job kind cbcs through SPEKE v2, one key per SD/HD/UHD and audio, and leaves the templates clear', () => {
+  it('encrypts every group of every job kind cbcs through SPEKE v2, one key per SD/HD1/HD2/UHD and audio, and leaves the templates clear', () => {
     for (const kind of ['fixed', 'automated', 'av1'] as const) {
       const groups = jobSettings(kind, (codec) => `s3://origin/${codec}/index`, 1080, protection).OutputGroups;
       for (const group of groups) {
@@ -147,7 +147,7 @@ describe('encryption of a protected title', () => {
           SpekeKeyProvider: {
             ResourceId: 't123',
             DashSignaledSystemIds: ['e2719d58-a985-b3c9-781a-b030af78d30e', 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed'],
-            EncryptionContractConfiguration: { SpekeVideoPreset: 'PRESET_VIDEO_3', SpekeAudioPreset: 'PRESET_AUDIO_1' },
+            EncryptionContractConfiguration: { SpekeVideoPreset: 'PRESET_VIDEO_6', SpekeAudioPreset: 'PRESET_AUDIO_1' },
           },
         });
       }

@@ -251,11 +251,11 @@ describe('encoding workflow', () => {
             ResourceId: result.titleId,
             DashSignaledSystemIds: ['e2719d58-a985-b3c9-781a-b030af78d30e'],
             HlsSignaledSystemIds: ['e2719d58-a985-b3c9-781a-b030af78d30e'],
-            EncryptionContractConfiguration: { SpekeVideoPreset: 'PRESET_VIDEO_3', SpekeAudioPreset: 'PRESET_AUDIO_1' },
+            EncryptionContractConfiguration: { SpekeVideoPreset: 'PRESET_VIDEO_6', SpekeAudioPreset: 'PRESET_AUDIO_1' },
           },
         });
       }
-      expect(await catalog.get(result.titleId)).toMatchObject({ protection: { scheme: 'cbcs', keys: [] } });
+      expect(await catalog.get(result.titleId)).toMatchObject({ protection: { scheme: 'cbcs', keys: [], systems: ['clearkey'] } });
     });
 
     it('follows the environment\'s default unless the upload says otherwise', async () => {
@@ -408,7 +408,7 @@ describe('encoding workflow', () => {
 
       await complete()(event('fixed'));
 
-      expect((await catalog.get(protectedId))!.protection).toEqual({ scheme: 'cbcs', keys });
+      expect((await catalog.get(protectedId))!.protection).toEqual({ scheme: 'cbcs', keys, systems: ['clearkey'] });
     });
 
     it('records both jobs when they complete at the same moment', async () => {

@@ -24,7 +24,8 @@ const TABLE = 'nearstream-content-keys';
 const KIDS: Record<KeyGroup, string> = {
   AUDIO: '0c54f2b0b43345a4ae73664438bb0b4e',
   SD: '93f5fb581df74752acb26cf1e75b4910',
-  HD: 'e1f85ce65c99442c8cdf5063550ca95b',
+  HD1: 'e1f85ce65c99442c8cdf5063550ca1a1',
+  HD2: 'e1f85ce65c99442c8cdf5063550ca95b',
   UHD: '03341606452b46dd89347e0720ba4f21',
 };
 const ALL = (Object.keys(KIDS) as KeyGroup[]).map((group) => ({ kid: KIDS[group], group }));
@@ -85,7 +86,7 @@ describe('the content key store against DynamoDB Local, with KMS envelope encryp
     const read = await store.keysForTitle(titleId);
 
     expect(created.map((key) => [key.titleId, key.kid, key.group, key.key.length])).toEqual(ALL.map(({ kid, group }) => [titleId, kid, group, 16]));
-    expect(new Set(created.map((key) => key.key.toString('hex'))).size).toBe(4);
+    expect(new Set(created.map((key) => key.key.toString('hex'))).size).toBe(5);
     expect(read.sort((a, b) => a.kid.localeCompare(b.kid))).toEqual([...created].sort((a, b) => a.kid.localeCompare(b.kid)));
     const generated = model.kms.commandCalls(GenerateDataKeyCommand);
     expect(generated).toHaveLength(1);
@@ -101,7 +102,7 @@ describe('the content key store against DynamoDB Local, with KMS envelope encryp
 
     const items = await rawItems(titleId);
 
-    expect(items).toHaveLength(4);
+    expect(items).toHaveLength(5);
     expect(items.map((item) => [item.pk, item.sk])).toEqual(
       expect.arrayContaining(ALL.map(({ kid }) => [contentKeyItemKeys.contentKey(titleId, kid).pk, `kid#${kid}`])),
     );
@@ -170,11 +171,36 @@ describe('the content key store against DynamoDB Local, with KMS envelope encryp
     const titleId = newTitle();
     const [sd] = await store.getOrCreate(titleId, [{ kid: KIDS.SD, group: 'SD' }]);
 
-    const both = await store.getOrCreate(titleId, [{ kid: KIDS.SD, group: 'SD' }, { kid: KIDS.HD, group: 'HD' }]);
+    const both = await store.getOrCreate(titleId, [{ kid: KIDS.SD, group: 'SD' }, { kid: KIDS.HD2, group: 'HD2' }]);
 
     expect(both[0]).toEqual(sd);
-    expect((await store.keysForTitle(titleId)).map((key) => key.group).sort()).toEqual(['HD', 'SD']);
+    expect((await store.keysForTitle(titleId)).map((key) => key.group).sort()).toEqual(['HD2', 'SD']);
     expect(model.kms.commandCalls(GenerateDataKeyCommand)).toHaveLength(2);
+  });
+
+  it('opens only the kids asked for: a license for SD and HD1 decrypts neither HD2 nor UHD', async () => {
+    const titleId = newTitle();
+    const created = await store.getOrCreate(titleId, ALL);
+    const byKid = new Map(created.map((key) => [key.kid, key]));
+    // HD2's and UHD's sealed keys no longer open: had either been opened, the read would throw.
+    for (const kid of [KIDS.HD2, KIDS.UHD]) {
+      const { Item } = await client.send(new GetCommand({ TableName: TABLE, Key: contentKeyItemKeys.contentKey(titleId, kid) }));
+      const ciphertext = Buffer.from(Item!.ciphertext);
+      ciphertext[0] ^= 0x01;
+      await client.send(new UpdateCommand({ TableName: TABLE, Key: contentKeyItemKeys.contentKey(titleId, kid), UpdateExpression: 'SET ciphertext = :c', ExpressionAttributeValues: { ':c': ciphertext } }));
+    }
+    model.reset();
+
+    const opened = await store.keysForTitle(titleId, new Set([KIDS.SD, KIDS.HD1, 'ffffffffffffffffffffffffffffffff']));
+
+    expect(opened.map((key) => key.kid).sort()).toEqual([KIDS.SD, KIDS.HD1].sort());
+    expect(opened.map((key) => key.group).sort()).toEqual(['HD1', 'SD']);
+    expect(opened.every((key) => key.key.equals(byKid.get(key.kid)!.key))).toBe(true);
+    expect(model.kms.commandCalls(DecryptCommand)).toHaveLength(1);
+    expect(await store.keysForTitle(titleId, new Set())).toEqual([]);
+    expect(model.kms.commandCalls(DecryptCommand)).toHaveLength(1);
+    await expect(store.keysForTitle(titleId, new Set([KIDS.SD, KIDS.UHD]))).rejects.toThrow(`content key ${KIDS.UHD} of title ${titleId} cannot be read`);
+    await expect(store.keysForTitle(titleId)).rejects.toThrow(ContentKeyUnreadableError);
   });
 
   it('gives every one of many concurrent requests for a new kid the same key, and stores it once', async () => {
@@ -185,8 +211,8 @@ describe('the content key store against DynamoDB Local, with KMS envelope encryp
     for (const answer of answers) {
       expect(answer).toEqual(answers[0]);
     }
-    expect(await rawItems(titleId)).toHaveLength(4);
-    expect(await store.keysForTitle(titleId)).toHaveLength(4);
+    expect(await rawItems(titleId)).toHaveLength(5);
+    expect(await store.keysForTitle(titleId)).toHaveLength(5);
   });
 
   it('keeps titles apart: the same kid in two titles is two keys', async () => {
@@ -230,13 +256,13 @@ describe('the content key store against DynamoDB Local, with KMS envelope encryp
     it('a tampered ciphertext', async () => {
       const titleId = newTitle();
       const keys = await store.getOrCreate(titleId, ALL);
-      const { Item } = await client.send(new GetCommand({ TableName: TABLE, Key: contentKeyItemKeys.contentKey(titleId, KIDS.HD) }));
+      const { Item } = await client.send(new GetCommand({ TableName: TABLE, Key: contentKeyItemKeys.contentKey(titleId, KIDS.HD2) }));
       const ciphertext = Buffer.from(Item!.ciphertext);
       ciphertext[3] ^= 0x01;
 
-      await tamper(titleId, KIDS.HD, { UpdateExpression: 'SET ciphertext = :c', ExpressionAttributeValues: { ':c': ciphertext } });
+      await tamper(titleId, KIDS.HD2, { UpdateExpression: 'SET ciphertext = :c', ExpressionAttributeValues: { ':c': ciphertext } });
 
-      await expectUnreadable(titleId, KIDS.HD, keys, /does not authenticate/);
+      await expectUnreadable(titleId, KIDS.HD2, keys, /does not authenticate/);
     });
 
     it('a key relabelled to another group (an SD key passed off as UHD)', async () => {

@@ -57,12 +57,13 @@ describe('parsing a SPEKE v2.0 request', () => {
     expect(request.commonEncryptionScheme).toBe('cbcs');
     expect(request.contentKeys).toEqual([
       { kid: hex(KIDS.SD), kidAsSent: KIDS.SD, group: 'SD', explicitIv: EXPLICIT_IV },
-      { kid: hex(KIDS.HD), kidAsSent: KIDS.HD, group: 'HD' },
+      { kid: hex(KIDS.HD1), kidAsSent: KIDS.HD1, group: 'HD1' },
+      { kid: hex(KIDS.HD2), kidAsSent: KIDS.HD2, group: 'HD2' },
       { kid: hex(KIDS.UHD), kidAsSent: KIDS.UHD, group: 'UHD' },
       { kid: hex(KIDS.AUDIO), kidAsSent: KIDS.AUDIO, group: 'AUDIO' },
     ]);
     expect(request.drmSystems.map((drm) => [drm.system, drm.kid])).toEqual(
-      ['clearkey', 'widevine'].flatMap((system) => [KIDS.SD, KIDS.HD, KIDS.UHD, KIDS.AUDIO].map((kid) => [system, hex(kid)])),
+      ['clearkey', 'widevine'].flatMap((system) => [KIDS.SD, KIDS.HD1, KIDS.HD2, KIDS.UHD, KIDS.AUDIO].map((kid) => [system, hex(kid)])),
     );
     expect(request.drmSystems[0]).toMatchObject({
       systemId: DRM_SYSTEMS.clearkey.systemId,
@@ -75,7 +76,7 @@ describe('parsing a SPEKE v2.0 request', () => {
 
     const request = parseSpekeRequest(Buffer.from(`\uFEFF${text}`, 'utf8'));
 
-    expect(request.contentKeys.map((key) => key.group)).toEqual(['SD', 'HD', 'UHD', 'AUDIO']);
+    expect(request.contentKeys.map((key) => key.group)).toEqual(['SD', 'HD1', 'HD2', 'UHD', 'AUDIO']);
   });
 
   it('accepts a default CPIX namespace and uppercase UUIDs, and keeps the kid as sent', () => {
@@ -106,28 +107,29 @@ describe('parsing a SPEKE v2.0 request', () => {
     ['an empty contentId', () => mediaConvertRequest({ contentId: '' }), 'CPIX@contentId'],
     ['CPIX version 2.4', () => mediaConvertRequest().replace('version="2.3"', 'version="2.4"'), 'CPIX@version', /2\.3/],
     ['the deprecated CPIX@id', () => mediaConvertRequest().replace('version="2.3"', 'version="2.3" id="abc"'), 'CPIX@id'],
-    ['a kid that is not a UUID', () => mediaConvertRequest({ kids: { HD: 'e1f85ce6-5c99-442c-8cdf-5063550ca95' } }), 'ContentKeyList/ContentKey[2]@kid', /not a UUID/],
+    ['a kid that is not a UUID', () => mediaConvertRequest({ kids: { HD1: KIDS.HD1.slice(0, -1) } }), 'ContentKeyList/ContentKey[2]@kid', /not a UUID/],
     ['a kid without hyphens', () => mediaConvertRequest({ kids: { SD: hex(KIDS.SD) } }), 'ContentKeyList/ContentKey[1]@kid', /not a UUID/],
-    ['a missing kid', () => mediaConvertRequest().replace(`<cpix:ContentKey kid="${KIDS.UHD}"`, '<cpix:ContentKey'), 'ContentKeyList/ContentKey[3]@kid', /missing/],
-    ['a repeated kid', () => mediaConvertRequest({ kids: { HD: KIDS.SD } }), 'ContentKeyList/ContentKey[2]@kid', /repeats/],
+    ['a missing kid', () => mediaConvertRequest().replace(`<cpix:ContentKey kid="${KIDS.UHD}"`, '<cpix:ContentKey'), 'ContentKeyList/ContentKey[4]@kid', /missing/],
+    ['a repeated kid', () => mediaConvertRequest({ kids: { HD1: KIDS.SD } }), 'ContentKeyList/ContentKey[2]@kid', /repeats/],
     ['the cbc1 scheme', () => mediaConvertRequest({ scheme: 'cbc1' }), 'ContentKeyList/ContentKey[1]@commonEncryptionScheme', /cbcs/],
     ['no scheme', () => mediaConvertRequest().replace(/ commonEncryptionScheme="cbcs"/, ''), 'ContentKeyList/ContentKey[1]@commonEncryptionScheme', /missing/],
-    ['mixed schemes', () => mediaConvertRequest().replace(`kid="${KIDS.HD}" commonEncryptionScheme="cbcs"`, `kid="${KIDS.HD}" commonEncryptionScheme="cenc"`), 'ContentKeyList/ContentKey[2]@commonEncryptionScheme', /one scheme/],
+    ['mixed schemes', () => mediaConvertRequest().replace(`kid="${KIDS.HD2}" commonEncryptionScheme="cbcs"`, `kid="${KIDS.HD2}" commonEncryptionScheme="cenc"`), 'ContentKeyList/ContentKey[3]@commonEncryptionScheme', /one scheme/],
     ['an explicitIV that is not 16 bytes', () => mediaConvertRequest().replace(EXPLICIT_IV, 'AAAA'), 'ContentKeyList/ContentKey[1]@explicitIV'],
     ['key material in the request', () => mediaConvertRequest().replace(`explicitIV="${EXPLICIT_IV}">`, `explicitIV="${EXPLICIT_IV}"><cpix:Data/>`), 'ContentKeyList/ContentKey[1]/Data'],
-    ['an unknown track type', () => mediaConvertRequest().replace('intendedTrackType="AUDIO"', 'intendedTrackType="STEREO_AUDIO"'), 'ContentKeyUsageRuleList/ContentKeyUsageRule[4]@intendedTrackType', /'STEREO_AUDIO' is not one of AUDIO, SD, HD, UHD/],
-    ['two keys for one track type', () => mediaConvertRequest().replace('intendedTrackType="UHD"', 'intendedTrackType="HD"'), 'ContentKeyUsageRuleList/ContentKeyUsageRule[3]@intendedTrackType', /already the track type/],
+    ['an unknown track type', () => mediaConvertRequest().replace('intendedTrackType="AUDIO"', 'intendedTrackType="STEREO_AUDIO"'), 'ContentKeyUsageRuleList/ContentKeyUsageRule[5]@intendedTrackType', /'STEREO_AUDIO' is not one of AUDIO, SD, HD1, HD2, UHD/],
+    ["PRESET-VIDEO-3's HD track type", () => mediaConvertRequest({ groups: ['SD', 'HD2', 'UHD', 'AUDIO'] }).replace('intendedTrackType="HD2"', 'intendedTrackType="HD"'), 'ContentKeyUsageRuleList/ContentKeyUsageRule[2]@intendedTrackType', /'HD' is not one of AUDIO, SD, HD1, HD2, UHD/],
+    ['two keys for one track type', () => mediaConvertRequest().replace('intendedTrackType="UHD"', 'intendedTrackType="HD2"'), 'ContentKeyUsageRuleList/ContentKeyUsageRule[4]@intendedTrackType', /already the track type/],
     ['a key without a usage rule', () => mediaConvertRequest().replace(/<cpix:ContentKeyUsageRule kid="[^"]+" intendedTrackType="UHD">[\s\S]*?<\/cpix:ContentKeyUsageRule>/, ''), 'ContentKeyUsageRuleList', /no ContentKeyUsageRule for kid 03341606/],
-    ['five keys', () => mediaConvertRequest().replace('</cpix:ContentKeyList>', '<cpix:ContentKey kid="11111111-1111-1111-1111-111111111111" commonEncryptionScheme="cbcs"/></cpix:ContentKeyList>'), 'ContentKeyList', /at most 4/],
-    ['an unknown DRM system', () => mediaConvertRequest().replace(DRM_SYSTEMS.widevine.systemId, '81376844-f976-481e-a84e-cc25d39b0b33'), 'DRMSystemList/DRMSystem[5]@systemId', /not a DRM system/],
-    ['a DRMSystem for a kid not in the key list', () => mediaConvertRequest().replace(`<cpix:DRMSystem kid="${KIDS.HD}"`, '<cpix:DRMSystem kid="11111111-1111-1111-1111-111111111111"'), 'DRMSystemList/DRMSystem[2]@kid', /not a key of ContentKeyList/],
+    ['six keys', () => mediaConvertRequest().replace('</cpix:ContentKeyList>', '<cpix:ContentKey kid="11111111-1111-1111-1111-111111111111" commonEncryptionScheme="cbcs"/></cpix:ContentKeyList>'), 'ContentKeyList', /lists 6 keys; at most 5 \(one per track type AUDIO, SD, HD1, HD2, UHD/],
+    ['an unknown DRM system', () => mediaConvertRequest().replace(DRM_SYSTEMS.widevine.systemId, '81376844-f976-481e-a84e-cc25d39b0b33'), 'DRMSystemList/DRMSystem[6]@systemId', /not a DRM system/],
+    ['a DRMSystem for a kid not in the key list', () => mediaConvertRequest().replace(`<cpix:DRMSystem kid="${KIDS.HD2}"`, '<cpix:DRMSystem kid="11111111-1111-1111-1111-111111111111"'), 'DRMSystemList/DRMSystem[3]@kid', /not a key of ContentKeyList/],
     ['a filled DRMSystem child', () => mediaConvertRequest().replace('<cpix:PSSH/>', '<cpix:PSSH>AAAA</cpix:PSSH>'), 'DRMSystemList/DRMSystem[1]/PSSH', /must be empty/],
     ['Smooth Streaming signalling', () => mediaConvertRequest().replace('<cpix:PSSH/>', '<cpix:SmoothStreamingProtectionHeaderData/>'), 'DRMSystemList/DRMSystem[1]/SmoothStreamingProtectionHeaderData', /not supported/],
     ['a bad HLS playlist', () => mediaConvertRequest().replace('playlist="media"', 'playlist="variant"'), 'DRMSystemList/DRMSystem[1]/HLSSignalingData@playlist'],
     ['encrypted key delivery', () => mediaConvertRequest().replace('<cpix:ContentKeyList>', '<cpix:DeliveryDataList/><cpix:ContentKeyList>'), 'CPIX/DeliveryDataList', /not supported/],
     ['key rotation', () => mediaConvertRequest().replace('</cpix:ContentKeyPeriodList>', '<cpix:ContentKeyPeriod id="p2" index="1"/></cpix:ContentKeyPeriodList>'), 'ContentKeyPeriodList', /rotation/],
     ['no usage rule list', () => mediaConvertRequest().replace(/<cpix:ContentKeyUsageRuleList>[\s\S]*<\/cpix:ContentKeyUsageRuleList>/, ''), 'CPIX/ContentKeyUsageRuleList', /missing/],
-    ['an unknown element in a usage rule', () => mediaConvertRequest().replace('<cpix:AudioFilter/>', '<cpix:AudioFilter/><cpix:Surprise/>'), 'ContentKeyUsageRuleList/ContentKeyUsageRule[4]/cpix:Surprise'],
+    ['an unknown element in a usage rule', () => mediaConvertRequest().replace('<cpix:AudioFilter/>', '<cpix:AudioFilter/><cpix:Surprise/>'), 'ContentKeyUsageRuleList/ContentKeyUsageRule[5]/cpix:Surprise'],
   ];
 
   // Rows padded to four: jest takes a callback with more parameters than its row has values for `done`.
@@ -173,7 +175,7 @@ describe('rendering the response', () => {
   it('fills ClearKey: the common PSSH with the kid, ContentProtection with it and the license URL, HLS tags pointing at the license', () => {
     const drmSystems = cpix(only(root, 'DRMSystemList'), 'DRMSystem');
     const clearKey = drmSystems.filter((drm) => attributeOf(drm, 'systemId') === DRM_SYSTEMS.clearkey.systemId);
-    expect(clearKey.map((drm) => attributeOf(drm, 'kid'))).toEqual([KIDS.SD, KIDS.HD, KIDS.UHD, KIDS.AUDIO]);
+    expect(clearKey.map((drm) => attributeOf(drm, 'kid'))).toEqual([KIDS.SD, KIDS.HD1, KIDS.HD2, KIDS.UHD, KIDS.AUDIO]);
 
     const sd = clearKey[0];
     const pssh = b64(only(sd, 'PSSH').text);
@@ -202,10 +204,10 @@ describe('rendering the response', () => {
 
   it("fills Widevine with what the commercial provider's signaller supplies", () => {
     const drm = cpix(only(root, 'DRMSystemList'), 'DRMSystem').find(
-      (element) => attributeOf(element, 'systemId') === DRM_SYSTEMS.widevine.systemId && attributeOf(element, 'kid') === KIDS.HD,
+      (element) => attributeOf(element, 'systemId') === DRM_SYSTEMS.widevine.systemId && attributeOf(element, 'kid') === KIDS.HD2,
     )!;
 
-    expect(b64(only(drm, 'PSSH').text).toString()).toBe(`widevine-pssh-${hex(KIDS.HD)}`);
+    expect(b64(only(drm, 'PSSH').text).toString()).toBe(`widevine-pssh-${hex(KIDS.HD2)}`);
     expect(cpix(drm, 'HLSSignalingData').map((element) => b64(element.text).toString().split(':')[0])).toEqual(['#EXT-X-KEY', '#EXT-X-SESSION-KEY']);
   });
 
@@ -216,12 +218,17 @@ describe('rendering the response', () => {
     expect(cpix(periods, 'ContentKeyPeriod').map((period) => attributeOf(period, 'index'))).toEqual(['0']);
     expect(rules.map((rule) => [attributeOf(rule, 'kid'), attributeOf(rule, 'intendedTrackType'), rule.children.map((filter) => filter.localName)])).toEqual([
       [KIDS.SD, 'SD', ['KeyPeriodFilter', 'VideoFilter']],
-      [KIDS.HD, 'HD', ['KeyPeriodFilter', 'VideoFilter']],
+      [KIDS.HD1, 'HD1', ['KeyPeriodFilter', 'VideoFilter']],
+      [KIDS.HD2, 'HD2', ['KeyPeriodFilter', 'VideoFilter']],
       [KIDS.UHD, 'UHD', ['KeyPeriodFilter', 'VideoFilter']],
       [KIDS.AUDIO, 'AUDIO', ['KeyPeriodFilter', 'AudioFilter']],
     ]);
-    expect(attributeOf(rules[1].children[1], 'minPixels')).toBe('589825');
-    expect(attributeOf(rules[1].children[1], 'maxPixels')).toBe('2073600');
+    expect(rules.slice(0, 4).map((rule) => [attributeOf(rule.children[1], 'minPixels'), attributeOf(rule.children[1], 'maxPixels')])).toEqual([
+      [undefined, '589824'],
+      ['589825', '921600'],
+      ['921601', '2073600'],
+      ['2073601', undefined],
+    ]);
   });
 
   it('re-parses as a valid request shape: every requested element and attribute is still there', () => {
@@ -250,7 +257,7 @@ describe('rendering the response', () => {
   it('refuses Widevine when no commercial provider is configured, naming the first such DRMSystem', () => {
     expect(() => renderCpixResponse(request, keys, { licenseUrl: LICENSE_URL })).toThrow(
       new SpekeRequestError(
-        'DRMSystemList/DRMSystem[5]@systemId',
+        'DRMSystemList/DRMSystem[6]@systemId',
         `widevine signalling comes from a commercial DRM provider, and none is configured; encrypt for ClearKey (${DRM_SYSTEMS.clearkey.systemId}) only`,
       ),
     );
@@ -277,10 +284,10 @@ describe('rendering the response', () => {
 
 describe('commonPsshBox', () => {
   it('lists every kid given', () => {
-    const box = commonPsshBox([hex(KIDS.SD), hex(KIDS.HD)]);
+    const box = commonPsshBox([hex(KIDS.SD), hex(KIDS.HD2)]);
 
     expect(box.length).toBe(68);
     expect(box.readUInt32BE(28)).toBe(2);
-    expect(box.subarray(48, 64).toString('hex')).toBe(hex(KIDS.HD));
+    expect(box.subarray(48, 64).toString('hex')).toBe(hex(KIDS.HD2));
   });
 });

@@ -128,7 +128,7 @@ describe('the SPEKE v2.0 key provider endpoint, against DynamoDB Local and KMS',
 
     expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
     expect(keysIn(a)).toEqual(keysIn(b));
-    expect((await store.keysForTitle('title-race')).length).toBe(4);
+    expect((await store.keysForTitle('title-race')).length).toBe(5);
   });
 
   const hostile: [string, () => APIGatewayProxyEvent, string][] = [
@@ -143,8 +143,8 @@ describe('the SPEKE v2.0 key provider endpoint, against DynamoDB Local and KMS',
     ['a kid that is not a UUID', () => spekeEvent(mediaConvertRequest({ kids: { SD: 'not-a-uuid' } })), 'ContentKeyList/ContentKey[1]@kid: is not a UUID'],
     ['no contentId', () => spekeEvent(mediaConvertRequest().replace(/contentId="[^"]*" /, '')), 'CPIX@contentId: is missing or empty'],
     ['a contentId that is not a title id', () => spekeEvent(mediaConvertRequest({ contentId: 'title/../42' })), "CPIX@contentId: must be a title id: 1-64 letters, digits, '-' or '_'"],
-    ['Widevine with no commercial provider', () => spekeEvent(mediaConvertRequest({ contentId: 'title-widevine' })), 'DRMSystemList/DRMSystem[5]@systemId: widevine signalling comes from a commercial DRM provider, and none is configured'],
-    ['an unknown track type', () => spekeEvent(mediaConvertRequest().replace('intendedTrackType="UHD"', 'intendedTrackType="VIDEO"')), "ContentKeyUsageRuleList/ContentKeyUsageRule[3]@intendedTrackType: 'VIDEO' is not one of"],
+    ['Widevine with no commercial provider', () => spekeEvent(mediaConvertRequest({ contentId: 'title-widevine' })), 'DRMSystemList/DRMSystem[6]@systemId: widevine signalling comes from a commercial DRM provider, and none is configured'],
+    ['an unknown track type', () => spekeEvent(mediaConvertRequest().replace('intendedTrackType="UHD"', 'intendedTrackType="VIDEO"')), "ContentKeyUsageRuleList/ContentKeyUsageRule[4]@intendedTrackType: 'VIDEO' is not one of"],
   ];
 
   it.each(hostile)('answers %s with 400 naming the reason, stores nothing, and still serves the next request', async (_what, event, reason) => {
@@ -164,11 +164,11 @@ describe('the SPEKE v2.0 key provider endpoint, against DynamoDB Local and KMS',
     const before = await items();
     const newSd = '11111111-2222-4333-8444-555555555555';
 
-    const response = await handler(spekeEvent(mediaConvertRequest({ contentId: 'title-moved', systems: ['clearkey'], kids: { SD: newSd, HD: KIDS.SD } })));
+    const response = await handler(spekeEvent(mediaConvertRequest({ contentId: 'title-moved', systems: ['clearkey'], kids: { SD: newSd, HD1: KIDS.SD } })));
 
     expect(response.statusCode).toBe(400);
     expect(response.body).toBe(
-      `ContentKeyList/ContentKey[2]@kid: title title-moved holds ${KIDS.SD} as its SD key; a kid cannot change track type (asked for HD)\n`,
+      `ContentKeyList/ContentKey[2]@kid: title title-moved holds ${KIDS.SD} as its SD key; a kid cannot change track type (asked for HD1)\n`,
     );
     expect(await items()).toEqual(before);
   });

@@ -20,7 +20,8 @@ const ALIAS = 'alias/nearstream/content-keys';
 const KIDS: Record<KeyGroup, string> = {
   AUDIO: '0c54f2b0b43345a4ae73664438bb0b4e',
   SD: '93f5fb581df74752acb26cf1e75b4910',
-  HD: 'e1f85ce65c99442c8cdf5063550ca95b',
+  HD1: 'e1f85ce65c99442c8cdf5063550ca1a1',
+  HD2: 'e1f85ce65c99442c8cdf5063550ca95b',
   UHD: '03341606452b46dd89347e0720ba4f21',
 };
 const ALL = (Object.keys(KIDS) as KeyGroup[]).map((group) => ({ kid: KIDS[group], group }));

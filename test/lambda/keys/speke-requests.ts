@@ -4,7 +4,8 @@ import { DRM_SYSTEMS, DrmSystem, KeyGroup } from '../../../lambda/shared/content
 export const KIDS: Record<KeyGroup, string> = {
   AUDIO: '0c54f2b0-b433-45a4-ae73-664438bb0b4e',
   SD: '93f5fb58-1df7-4752-acb2-6cf1e75b4910',
-  HD: 'e1f85ce6-5c99-442c-8cdf-5063550ca95b',
+  HD1: '5d2b1a3e-7c44-4f0b-9e61-2a8d3c4b5e6f',
+  HD2: 'e1f85ce6-5c99-442c-8cdf-5063550ca95b',
   UHD: '03341606-452b-46dd-8934-7e0720ba4f21',
 };
 
@@ -21,7 +22,7 @@ export interface RequestOptions {
 }
 
 /**
- * A SPEKE v2.0 request as MediaConvert sends it for CMAF output under PRESET-VIDEO-3 and
+ * A SPEKE v2.0 request as MediaConvert sends it for CMAF output under PRESET-VIDEO-6 and
  * PRESET-AUDIO-1 (the shape of the SPEKE v2 specification's VOD example and of AWS's SPEKE v2
  * verification requests): one key per track type, a DRMSystem per key and system asking for PSSH,
  * ContentProtectionData and both HLS playlists, one key period, and usage rules with the preset's
@@ -32,11 +33,12 @@ export function mediaConvertRequest(options: RequestOptions = {}): string {
   const systems = options.systems ?? ['clearkey', 'widevine'];
   const scheme = options.scheme ?? 'cbcs';
   const kids = { ...KIDS, ...options.kids };
-  const groups = options.groups ?? (['SD', 'HD', 'UHD', 'AUDIO'] as const);
+  const groups = options.groups ?? (['SD', 'HD1', 'HD2', 'UHD', 'AUDIO'] as const);
   const period = 'keyPeriod_2e19ac38-22d3-4bb2-b290-95a72f4732ef';
   const filters: Record<KeyGroup, string> = {
     SD: '<cpix:VideoFilter maxPixels="589824"/>',
-    HD: '<cpix:VideoFilter minPixels="589825" maxPixels="2073600"/>',
+    HD1: '<cpix:VideoFilter minPixels="589825" maxPixels="921600"/>',
+    HD2: '<cpix:VideoFilter minPixels="921601" maxPixels="2073600"/>',
     UHD: '<cpix:VideoFilter minPixels="2073601"/>',
     AUDIO: '<cpix:AudioFilter/>',
   };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { CatalogStore } from '../../../lambda/catalog/catalog-store';
-import { ContentKeyStore, LocalKeyWrapper } from '../../../lambda/keys/content-key-store';
+import { contentKeyItemKeys, ContentKeyStore, LocalKeyWrapper } from '../../../lambda/keys/content-key-store';
 import { CommercialLicenseProxy } from '../../../lambda/license/commercial-license-proxy';
 import { createLicenseHandler, LicenseHandlerDependencies } from '../../../lambda/license/handler';
 import { ViewerStore } from '../../../lambda/playback/viewer-store';
@@ -69,20 +69,20 @@ describe('POST /license/clearkey against DynamoDB Local', () => {
     await dynamo?.stop();
   });
 
-  it('grants the audio, SD and HD keys of the session\'s title to a play capped at 1080p, as a W3C ClearKey JSON Web Key Set that is never cached', async () => {
+  it('grants the audio, SD, HD1 and HD2 keys of the session\'s title to a play capped at 1080p, as a W3C ClearKey JSON Web Key Set that is never cached', async () => {
     const session = await play('alice', 'locked-1', 1080);
 
-    const response = await requestLicense('alice', session, clearKeyRequest(movie.AUDIO, movie.SD, movie.HD));
+    const response = await requestLicense('alice', session, clearKeyRequest(movie.AUDIO, movie.SD, movie.HD1, movie.HD2));
 
     expect(response.statusCode).toBe(200);
     expect(response.headers).toMatchObject({ 'content-type': 'application/json', 'cache-control': 'no-store' });
-    expect(bodyOf(response)).toEqual({ keys: asJwk(movie.AUDIO, movie.SD, movie.HD).map((jwk) => ({ kty: 'oct', ...jwk })), type: 'temporary' });
+    expect(bodyOf(response)).toEqual({ keys: asJwk(movie.AUDIO, movie.SD, movie.HD1, movie.HD2).map((jwk) => ({ kty: 'oct', ...jwk })), type: 'temporary' });
     expect(metrics.values(LICENSE_METRICS.licensesGranted)).toEqual([1]);
   });
 
   it('grants the keys the content key store sealed for the title, opened from the control table', async () => {
     const store = new ContentKeyStore(dynamo.documentClient(), TABLE, new LocalKeyWrapper(randomBytes(32)));
-    const [audio, hd] = await store.getOrCreate('locked-1', [movie.AUDIO, movie.HD].map(({ kid, group }) => ({ kid, group })));
+    const [audio, hd] = await store.getOrCreate('locked-1', [movie.AUDIO, movie.HD2].map(({ kid, group }) => ({ kid, group })));
     const session = await play('alice', 'locked-1', 1080);
     const fromStore = createLicenseHandler({ ...dependencies(), titleKeys: store });
 
@@ -91,15 +91,48 @@ describe('POST /license/clearkey against DynamoDB Local', () => {
     expect(grantedKeys(response)).toEqual(asJwk(audio, hd));
   });
 
-  it('refuses the UHD key to a play capped at 1080p, naming the key id and not the key', async () => {
-    const session = await play('alice', 'locked-1', 1080);
+  it('opens only the keys the request names, so a sealed key it does not name is never decrypted', async () => {
+    const store = new ContentKeyStore(dynamo.documentClient(), TABLE, new LocalKeyWrapper(randomBytes(32)));
+    const sealedKeys = titleKeysOf('locked-3');
+    await new CatalogStore(dynamo.documentClient(), TABLE).put(protectedTitle('locked-3', sealedKeys));
+    const [audio, sd, hd1] = await store.getOrCreate('locked-3', Object.values(sealedKeys).map(({ kid, group }) => ({ kid, group })));
+    // HD2's sealed key no longer opens: a license that decrypted it would fail.
+    const hd2 = contentKeyItemKeys.contentKey('locked-3', sealedKeys.HD2.kid);
+    const { Item } = await dynamo.documentClient().send(new GetCommand({ TableName: TABLE, Key: hd2 }));
+    const ciphertext = Buffer.from(Item!.ciphertext);
+    ciphertext[0] ^= 0x01;
+    await dynamo.documentClient().send(new UpdateCommand({ TableName: TABLE, Key: hd2, UpdateExpression: 'SET ciphertext = :c', ExpressionAttributeValues: { ':c': ciphertext } }));
+    const session = await play('alice', 'locked-3', 1080);
+    const fromStore = createLicenseHandler({ ...dependencies(), titleKeys: store });
+    const request = (...keys: ContentKey[]) =>
+      fromStore(viewerEvent('POST /license/{system}', 'alice', { pathParameters: { system: 'clearkey' }, query: { session }, body: clearKeyRequest(...keys) }));
 
-    const response = await requestLicense('alice', session, clearKeyRequest(movie.HD, movie.UHD));
+    const response = await request(audio, sd, hd1);
+
+    expect(response.statusCode).toBe(200);
+    expect(grantedKeys(response)).toEqual(asJwk(audio, sd, hd1));
+    expect((await request(sealedKeys.HD2)).statusCode).toBe(500);
+  });
+
+  it('asks the key store for the requested key ids alone', async () => {
+    const session = await play('alice', 'locked-1', 2160);
+    titleKeys.opened.length = 0;
+
+    const response = await requestLicense('alice', session, clearKeyRequest(movie.SD, movie.AUDIO));
+
+    expect(grantedKeys(response)).toEqual(asJwk(movie.SD, movie.AUDIO));
+    expect(titleKeys.opened.map((kids) => [...kids].sort())).toEqual([[movie.SD.kid, movie.AUDIO.kid].sort()]);
+  });
+
+  it('refuses the UHD key to a play on a 1080p plan, naming the key id and not the key', async () => {
+    const session = await play('carol', 'locked-1', 2160);
+
+    const response = await requestLicense('carol', session, clearKeyRequest(movie.HD2, movie.UHD));
 
     expect([response.statusCode, bodyOf(response).error, bodyOf(response).kids]).toEqual([403, 'key-not-granted', [kidToBase64Url(movie.UHD.kid)]]);
     expect(bodyOf(response).message).toContain(kidToBase64Url(movie.UHD.kid));
     expect(response.body).not.toContain(movie.UHD.key.toString('base64url'));
-    expect(response.body).not.toContain(movie.HD.key.toString('base64url'));
+    expect(response.body).not.toContain(movie.HD2.key.toString('base64url'));
     expect(metrics.values(LICENSE_METRICS.licensesRefused)).toEqual([1]);
   });
 
@@ -111,25 +144,45 @@ describe('POST /license/clearkey against DynamoDB Local', () => {
     expect(grantedKeys(response)).toEqual(asJwk(movie.UHD));
   });
 
-  it.each<[string, number, KeyGroup[], KeyGroup[]]>([
-    ['a 480p device', 480, ['AUDIO', 'SD'], ['HD', 'UHD']],
-    ['a 1440p device (its 1440p rendition is UHD)', 1440, ['AUDIO', 'SD', 'HD', 'UHD'], []],
-  ])('unlocks for %s exactly the groups holding a rendition within its height', async (_device, maxHeight, granted, refused) => {
-    const session = await play('alice', 'locked-1', maxHeight);
+  it.each<[string, string, number, KeyGroup[], KeyGroup[]]>([
+    ['a basic plan (720p) on a 2160p device', 'bob', 2160, ['AUDIO', 'SD', 'HD1'], ['HD2', 'UHD']],
+    ['a basic plan (720p) on a 360p phone: keys follow the plan, the device\'s cap only limits its tokens', 'dave', 360, ['AUDIO', 'SD', 'HD1'], ['HD2', 'UHD']],
+    ['a standard plan (1080p)', 'carol', 2160, ['AUDIO', 'SD', 'HD1', 'HD2'], ['UHD']],
+    ['a premium plan (2160p) on a 1080p device', 'alice', 1080, ['AUDIO', 'SD', 'HD1', 'HD2', 'UHD'], []],
+  ])('unlocks for %s exactly the groups whose renditions all fit the plan\'s height', async (_what, account, maxHeight, granted, refused) => {
+    const session = await play(account, 'locked-1', maxHeight);
 
-    const allowed = await requestLicense('alice', session, clearKeyRequest(...granted.map((group) => movie[group])));
-    const refusals = await Promise.all(refused.map((group) => requestLicense('alice', session, clearKeyRequest(movie[group]))));
+    const allowed = await requestLicense(account, session, clearKeyRequest(...granted.map((group) => movie[group])));
+    const refusals = await Promise.all(refused.map((group) => requestLicense(account, session, clearKeyRequest(movie[group]))));
 
     expect(grantedKeys(allowed)).toEqual(asJwk(...granted.map((group) => movie[group])));
     expect(refusals.map((response) => response.statusCode)).toEqual(refused.map(() => 403));
   });
 
-  it('caps a basic plan at 720p whatever the device: HD (720p) is granted, UHD is not', async () => {
+  it('caps a basic plan at 720p whatever the device, on a title with 720p and 1080p: HD1 (720p) is granted, HD2 (1080p) and UHD are not', async () => {
     const session = await play('bob', 'locked-1', 2160);
 
-    const [hd, uhd] = [await requestLicense('bob', session, clearKeyRequest(movie.HD)), await requestLicense('bob', session, clearKeyRequest(movie.UHD))];
+    const [hd1, hd2, uhd] = [
+      await requestLicense('bob', session, clearKeyRequest(movie.HD1)),
+      await requestLicense('bob', session, clearKeyRequest(movie.HD2)),
+      await requestLicense('bob', session, clearKeyRequest(movie.UHD)),
+    ];
 
-    expect([hd.statusCode, uhd.statusCode]).toEqual([200, 403]);
+    expect([hd1.statusCode, hd2.statusCode, uhd.statusCode]).toEqual([200, 403, 403]);
+    expect(grantedKeys(hd1)).toEqual(asJwk(movie.HD1));
+    expect([bodyOf(hd2).error, bodyOf(hd2).kids]).toEqual(['key-not-granted', [kidToBase64Url(movie.HD2.kid)]]);
+    expect(bodyOf(hd2).message).toContain('up to 720p');
+    expect(hd2.body).not.toContain(movie.HD2.key.toString('base64url'));
+  });
+
+  it('refuses a whole request that mixes HD1 with HD2 on a 720p plan, granting neither', async () => {
+    const session = await play('bob', 'locked-1', 1080);
+
+    const response = await requestLicense('bob', session, clearKeyRequest(movie.AUDIO, movie.HD1, movie.HD2));
+
+    expect([response.statusCode, bodyOf(response).kids]).toEqual([403, [kidToBase64Url(movie.HD2.kid)]]);
+    expect(response.body).not.toContain(movie.HD1.key.toString('base64url'));
+    expect(response.body).not.toContain(movie.HD2.key.toString('base64url'));
   });
 
   it('refuses another title\'s key id, granting nothing of the request', async () => {

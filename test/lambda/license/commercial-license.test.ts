@@ -100,8 +100,8 @@ describe('POST /license/{widevine,playready} through a commercial license servic
     const client = dynamo.documentClient();
     await new CatalogStore(client, TABLE).put(protectedTitle('locked-1', movie));
     const viewers = new ViewerStore(client, TABLE);
-    await viewers.putPlan('alice', 'premium');
-    await viewers.putPlan('bob', 'premium');
+    await viewers.putPlan('alice', 'standard');
+    await viewers.putPlan('bob', 'basic');
     play = playerOf(client, TABLE, nowMs);
   });
 
@@ -120,8 +120,8 @@ describe('POST /license/{widevine,playready} through a commercial license servic
     await Promise.all([dynamo?.stop(), provider?.stop()]);
   });
 
-  it('forwards the challenge\'s bytes with the secret\'s headers and the entitlement, and passes the provider\'s license back unchanged', async () => {
-    const session = await play('alice', 'locked-1', 1080);
+  it('forwards the challenge\'s bytes with the secret\'s headers and the entitlement (a 1080p plan\'s key ids), and passes the provider\'s license back unchanged', async () => {
+    const session = await play('alice', 'locked-1', 2160);
 
     const response = await licenseHandler()(challengeEvent('widevine', 'alice', session));
 
@@ -133,10 +133,20 @@ describe('POST /license/{widevine,playready} through a commercial license servic
     expect(JSON.parse(forwarded.headers[ENTITLEMENT_HEADER] as string)).toEqual({
       titleId: 'locked-1',
       sessionId: session,
-      kids: [movie.AUDIO, movie.SD, movie.HD].map((key) => kidToUuid(key.kid)),
+      kids: [movie.AUDIO, movie.SD, movie.HD1, movie.HD2].map((key) => kidToUuid(key.kid)),
       expiresAt: new Date(clockMs + 4 * 3600 * 1000).toISOString(),
     });
     expect(metrics.values(LICENSE_METRICS.licensesGranted)).toEqual([1]);
+  });
+
+  it('entitles a play on a 720p plan to the audio, SD and HD1 key ids only, whatever the device: HD2 opens the 1080p rendition too', async () => {
+    const session = await play('bob', 'locked-1', 2160);
+
+    const response = await licenseHandler()(challengeEvent('widevine', 'bob', session));
+
+    expect(response.statusCode).toBe(200);
+    const [forwarded] = provider.requests;
+    expect(JSON.parse(forwarded.headers[ENTITLEMENT_HEADER] as string).kids).toEqual([movie.AUDIO, movie.SD, movie.HD1].map((key) => kidToUuid(key.kid)));
   });
 
   it('passes a provider\'s refusal on as it came, and counts it refused', async () => {

@@ -96,7 +96,7 @@ describe('hostile license requests against DynamoDB Local', () => {
         commercial: new CommercialLicenseProxy({}, { get: async () => '{"headers":{}}' }),
         metrics: new MetricRecorder(),
       }),
-      legitimate: withBody(clearKeyRequest(movie.AUDIO, movie.HD)),
+      legitimate: withBody(clearKeyRequest(movie.AUDIO, movie.HD2)),
       status: 200,
     };
   });

@@ -28,9 +28,11 @@ export function protectedTitle(titleId: string, keys: Record<KeyGroup, ContentKe
   return catalogTitle(titleId, { protection: { scheme: 'cbcs', keys: Object.values(keys).map(({ group, kid }) => ({ group, kid })) } });
 }
 
-/** The key store, in memory. */
+/** The key store, in memory: like `ContentKeyStore`, it opens only the kids asked for, and it records what it opened. */
 export class InMemoryTitleKeys implements TitleKeys {
   private readonly keys = new Map<string, ContentKey[]>();
+  /** The kids of every key handed out, one entry per call. */
+  readonly opened: string[][] = [];
 
   add(...keys: ContentKey[]): void {
     for (const key of keys) {
@@ -38,8 +40,10 @@ export class InMemoryTitleKeys implements TitleKeys {
     }
   }
 
-  async keysForTitle(titleId: string): Promise<readonly ContentKey[]> {
-    return this.keys.get(titleId) ?? [];
+  async keysForTitle(titleId: string, kids?: ReadonlySet<string>): Promise<readonly ContentKey[]> {
+    const keys = (this.keys.get(titleId) ?? []).filter((key) => !kids || kids.has(key.kid));
+    this.opened.push(keys.map((key) => key.kid));
+    return keys;
   }
 }
 

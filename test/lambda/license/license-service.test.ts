@@ -9,13 +9,44 @@ const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nearstream/wid
 describe('the key groups a session may unlock', () => {
   const title = catalogTitle('movie-1', {}, ['avc1', 'hvc1']);
 
+  // The fixtures' ladder: SD holds 240p-480p, HD1 720p, HD2 1080p, UHD 1440p and 2160p.
   it.each([
-    [240, ['AUDIO', 'SD']],
-    [720, ['AUDIO', 'SD', 'HD']],
-    [1080, ['AUDIO', 'SD', 'HD']],
-    [2160, ['AUDIO', 'SD', 'HD', 'UHD']],
-  ])('for a %ip cap: %j', (maxHeight, groups) => {
+    [240, ['AUDIO']],
+    [479, ['AUDIO']],
+    [480, ['AUDIO', 'SD']],
+    [720, ['AUDIO', 'SD', 'HD1']],
+    [1080, ['AUDIO', 'SD', 'HD1', 'HD2']],
+    [1440, ['AUDIO', 'SD', 'HD1', 'HD2']],
+    [2160, ['AUDIO', 'SD', 'HD1', 'HD2', 'UHD']],
+  ])('for a %ip cap: %j, each video group only when every rendition its key opens fits', (maxHeight, groups) => {
     expect([...grantableKeyGroups(title, 'avc1', maxHeight)].sort()).toEqual([...groups].sort());
+  });
+
+  it('grants a 720p plan HD1 and refuses it HD2 on a title with 720p and 1080p renditions, and no group the title has no rendition in', () => {
+    const hd = catalogTitle('movie-3', {
+      renditions: [
+        { codec: 'avc1', width: 1280, height: 720, bitrateKbps: 3000, bytes: 1 },
+        { codec: 'avc1', width: 1920, height: 1080, bitrateKbps: 5800, bytes: 1 },
+      ],
+    });
+
+    expect([...grantableKeyGroups(hd, 'avc1', 720)].sort()).toEqual(['AUDIO', 'HD1']);
+    expect([...grantableKeyGroups(hd, 'avc1', 1079)].sort()).toEqual(['AUDIO', 'HD1']);
+    expect([...grantableKeyGroups(hd, 'avc1', 1080)].sort()).toEqual(['AUDIO', 'HD1', 'HD2']);
+  });
+
+  it('keeps a group locked when any of its renditions is taller than the cap, even if others fit', () => {
+    // 1440x810 (1,166,400 pixels) is over HD1's 921,600, so HD2 holds it with 1080p: an 810p cap fits one of the two.
+    const mixed = catalogTitle('movie-4', {
+      renditions: [
+        { codec: 'avc1', width: 1280, height: 720, bitrateKbps: 3000, bytes: 1 },
+        { codec: 'avc1', width: 1440, height: 810, bitrateKbps: 4000, bytes: 1 },
+        { codec: 'avc1', width: 1920, height: 1080, bitrateKbps: 5800, bytes: 1 },
+      ],
+    });
+
+    expect([...grantableKeyGroups(mixed, 'avc1', 810)].sort()).toEqual(['AUDIO', 'HD1']);
+    expect([...grantableKeyGroups(mixed, 'avc1', 1080)].sort()).toEqual(['AUDIO', 'HD1', 'HD2']);
   });
 
   it('counts only renditions of the session\'s codec', () => {
@@ -58,7 +89,7 @@ describe('LICENSE_SERVICES', () => {
       new Error(
         'Environment variable LICENSE_SERVICES: ' +
           'widevine.url: must be an https URL (http only to a loopback address, for a local stand-in) without credentials or fragment; ' +
-          'widevine.secretArn: must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>); ' +
+          'widevine.secretArn: must be the complete ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>); ' +
           'playready.url: must be an https URL (http only to a loopback address, for a local stand-in) without credentials or fragment; ' +
           'playready.timeout: Unrecognized key: "timeout"; ' +
           'clearkey: only widevine, playready, fairplay take a license service; ClearKey licenses come from the platform itself',

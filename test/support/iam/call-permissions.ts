@@ -198,6 +198,34 @@ const MAPPERS: Readonly<Record<string, Mapper>> = {
     return [{ action: `sns:${call.operation}`, resource: arn, context: { 'aws:SecureTransport': 'true' }, resourcePolicy: policy }, ...kmsVia(encryption, call, model)];
   },
 
+  kms: (call, _names, model) => {
+    if (!KMS_KEY_OPERATIONS.includes(call.operation)) {
+      throw new Error(`no IAM mapping for KMS ${call.operation}: add it to test/support/iam/call-permissions.ts`);
+    }
+    const keyId = call.input.KeyId;
+    if (typeof keyId !== 'string' || keyId === '') {
+      // Without KeyId, KMS authorizes Decrypt on the key the blob names, which the check cannot read.
+      throw new Error(`KMS ${call.operation} without a KeyId: name the key, so the check (and KMS) knows which key's permissions apply`);
+    }
+    const { keyArn, requestAlias } = kmsKeyOf(keyId, call.region, model);
+    const encryptionContext = (call.input.EncryptionContext ?? {}) as Record<string, string>;
+    return [
+      {
+        action: `kms:${call.operation}`,
+        resource: keyArn,
+        context: {
+          'kms:CallerAccount': model.account,
+          // The aliases of the key the call reached, however the call named it: what KMS evaluates.
+          'kms:ResourceAliases': [...(model.keyAliases[keyArn] ?? [])],
+          ...(requestAlias ? { 'kms:RequestAlias': requestAlias } : {}),
+          'kms:EncryptionContextKeys': Object.keys(encryptionContext),
+          ...Object.fromEntries(Object.entries(encryptionContext).map(([key, value]) => [`kms:EncryptionContext:${key}`, value])),
+        },
+        resourcePolicy: model.keyPolicies[keyArn],
+      },
+    ];
+  },
+
   mediaconvert: (call, names, model) => {
     const { input, region } = call;
     const arnOf = (kind: string, nameOrArn: string): string =>
@@ -232,6 +260,35 @@ const MAPPERS: Readonly<Record<string, Mapper>> = {
     return [{ action: 'execute-api:Invoke', resource: `arn:aws:execute-api:${call.region}:${model.account}:${apiId}/$default/${method}${path}`, context: {} }];
   },
 };
+
+/** The KMS operations on a symmetric key the check maps: a caller's own cryptographic calls. */
+const KMS_KEY_OPERATIONS: readonly string[] = ['GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'Encrypt', 'Decrypt', 'ReEncrypt'];
+
+/**
+ * The key a KMS call's `KeyId` reaches in `region`: a key id or key ARN, or an alias name or alias
+ * ARN (then also the alias as KMS puts it in `kms:RequestAlias`), looked up among the keys and
+ * aliases the environment deploys there.
+ */
+function kmsKeyOf(keyId: string, region: string, model: PolicyModel): { keyArn: string; requestAlias?: string } {
+  const arn = /^arn:aws:kms:([^:]+):(\d{12}):((?:key|alias)\/.+)$/.exec(keyId);
+  if (arn && (arn[1] !== region || arn[2] !== model.account)) {
+    throw new Error(`KMS KeyId ${keyId} is not in ${region} of account ${model.account}: KMS answers only keys of the region and account it is called in`);
+  }
+  const local = arn ? arn[3] : keyId;
+  const keysInRegion = Object.keys(model.keyPolicies).filter((candidate) => candidate.startsWith(`arn:aws:kms:${region}:`));
+  if (local.startsWith('alias/')) {
+    const keyArn = keysInRegion.find((candidate) => (model.keyAliases[candidate] ?? []).includes(local));
+    if (!keyArn) {
+      throw new Error(`the KMS alias ${local} names no key the environment deploys in ${region}; aliases there: ${keysInRegion.flatMap((key) => model.keyAliases[key] ?? []).join(', ')}`);
+    }
+    return { keyArn, requestAlias: local };
+  }
+  const keyArn = `arn:aws:kms:${region}:${model.account}:${local.replace(/^(key\/)?/, 'key/')}`;
+  if (!keysInRegion.includes(keyArn)) {
+    throw new Error(`the KMS key ${keyId} is no key the environment deploys in ${region}`);
+  }
+  return { keyArn };
+}
 
 /** A customer managed key a service uses on the caller's behalf, and what it asks KMS for. */
 interface ServiceEncryption {

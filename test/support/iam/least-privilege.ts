@@ -1,5 +1,6 @@
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { AwsCall, iamRequestsFor, IamRequest, LocalNames } from './call-permissions';
+import { withEncryptionContextDecided } from './encryption-context';
 import { policyModel, PolicyModel } from './policy-model';
 import { describeCall, recordingAs } from './sdk-call-recorder';
 
@@ -15,6 +16,13 @@ export interface Principal {
   readonly role: CheckedRole;
   /** As `aws:PrincipalTag/<key>`, e.g. `{ 'x509Subject/OU': 'isp-a' }`. */
   readonly principalTags?: Readonly<Record<string, string>>;
+  /**
+   * The region the role is deployed in, for code that also calls another region (the key provider
+   * wraps each data key with the other region's KMS key too): every call is checked against that
+   * region's role.
+   * @default - the region each call goes to
+   */
+  readonly region?: string;
 }
 
 /** A client mocked with aws-sdk-client-mock (its `AwsStub`): the check reads what it was sent. */
@@ -140,8 +148,8 @@ export function leastPrivilege(options: LeastPrivilegeOptions = {}): LeastPrivil
 }
 
 async function evaluate(principal: Principal, call: AwsCall, options: LeastPrivilegeOptions, model: PolicyModel): Promise<Denial | undefined> {
-  const roleKey = `${principal.role}@${call.region}`;
-  const described = `${call.service} ${call.operation} ${JSON.stringify(call.input).slice(0, 300)}`;
+  const roleKey = `${principal.role}@${principal.region ?? call.region}`;
+  const described = `${call.service} ${call.operation} ${withoutBytes(call.input).slice(0, 300)}`;
   const refuse = (verdict: string, message: string, request?: IamRequest): Denial => ({ role: roleKey, call, request, verdict, message });
   const role = model.roles[roleKey];
   if (!role) {
@@ -158,21 +166,28 @@ async function evaluate(principal: Principal, call: AwsCall, options: LeastPrivi
   const session = role.arn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/') + '/least-privilege-test';
   const tags = Object.fromEntries(Object.entries(principal.principalTags ?? {}).map(([key, value]) => [`aws:PrincipalTag/${key}`, value]));
   for (const request of requests) {
-    const result = await runSimulation(
-      {
-        request: {
-          principal: session,
-          action: request.action,
-          resource: { resource: request.resource, accountId: model.account },
-          contextVariables: { 'aws:PrincipalArn': role.arn, 'aws:PrincipalAccount': model.account, ...tags, ...request.context },
+    // iam-simulate cannot evaluate kms:EncryptionContext:<key>: a KMS request's conditions on it are decided first.
+    const decided = <P>(policy: P) => (request.action.startsWith('kms:') ? withEncryptionContextDecided(policy, request.context) : policy);
+    let result: Awaited<ReturnType<typeof runSimulation>>;
+    try {
+      result = await runSimulation(
+        {
+          request: {
+            principal: session,
+            action: request.action,
+            resource: { resource: request.resource, accountId: model.account },
+            contextVariables: { 'aws:PrincipalArn': role.arn, 'aws:PrincipalAccount': model.account, ...tags, ...request.context },
+          },
+          identityPolicies: role.policies.map((policy) => ({ name: policy.name, policy: decided(policy.document) })),
+          resourcePolicy: decided(request.resourcePolicy),
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
         },
-        identityPolicies: role.policies.map((policy) => ({ name: policy.name, policy: policy.document })),
-        resourcePolicy: request.resourcePolicy,
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-      },
-      {},
-    );
+        {},
+      );
+    } catch (error) {
+      return refuse('NotEvaluable', `${roleKey}: ${described}: ${(error as Error).message}`, request);
+    }
     const verdict = result.resultType === 'error' ? `not evaluable (${result.errors.message})` : result.overallResult;
     if (verdict !== 'Allowed') {
       const remedy =
@@ -194,4 +209,12 @@ async function evaluate(principal: Principal, call: AwsCall, options: LeastPrivi
     }
   }
   return undefined;
+}
+
+/** The input as JSON with binary fields (a KMS plaintext, a sealed key) as their length only: a failure message never shows key bytes. */
+function withoutBytes(input: unknown): string {
+  return JSON.stringify(input, function (this: Record<string, unknown>, key: string, value: unknown) {
+    const original = this[key];
+    return original instanceof Uint8Array ? `<${original.length} bytes>` : value;
+  });
 }

@@ -46,6 +46,8 @@ export interface PolicyModel {
   readonly secretArns: Readonly<Record<string, string>>;
   /** Key policies, by key ARN. */
   readonly keyPolicies: Readonly<Record<string, unknown>>;
+  /** Each key's aliases (`alias/<name>`), by key ARN: what `kms:ResourceAliases` holds for a call to that key. */
+  readonly keyAliases: Readonly<Record<string, readonly string[]>>;
   /** Each region's HTTP API id. */
   readonly apiIds: Readonly<Record<string, string>>;
   /** Resources the tests stand in for by name: `encoding-failures` (topic ARN), `mediaconvert-jobs` (role ARN). */
@@ -208,12 +210,13 @@ function roleModel(resolver: TemplateResolver, stack: DeployedStack, logicalId: 
   return { arn: resolver.attribute(stack, logicalId, 'Arn'), constructPath, policies: [...inline, ...attached] };
 }
 
-/** Buckets, topics and secrets with their keys and resource policies, and every key's policy. */
-function encryptedResources(resolver: TemplateResolver): Pick<PolicyModel, 'buckets' | 'topics' | 'secrets' | 'keyPolicies'> {
+/** Buckets, topics and secrets with their keys and resource policies, and every key's policy and aliases. */
+function encryptedResources(resolver: TemplateResolver): Pick<PolicyModel, 'buckets' | 'topics' | 'secrets' | 'keyPolicies' | 'keyAliases'> {
   const buckets: Record<string, ResourceModel> = {};
   const topics: Record<string, ResourceModel> = {};
   const secrets: Record<string, ResourceModel> = {};
   const keyPolicies: Record<string, unknown> = {};
+  const keyAliases: Record<string, string[]> = {};
   /** A customer managed key's ARN; undefined for none or an AWS managed key (`alias/aws/...`), which needs no grant. */
   const customerKey = (stack: DeployedStack, value: unknown) => {
     const key = value === undefined ? undefined : resolver.resolveString(stack, value);
@@ -232,6 +235,11 @@ function encryptedResources(resolver: TemplateResolver): Pick<PolicyModel, 'buck
       const props = resource.Properties ?? {};
       if (resource.Type === 'AWS::KMS::Key') {
         keyPolicies[resolver.attribute(stack, logicalId, 'Arn')] = resolver.resolve(stack, props.KeyPolicy);
+      } else if (resource.Type === 'AWS::KMS::Alias') {
+        // TargetKeyId is a key id (Ref) or a key ARN (GetAtt); the alias lives in its stack's region.
+        const target = resolver.resolveString(stack, props.TargetKeyId);
+        const keyArn = target.startsWith('arn:') ? target : `arn:aws:kms:${stack.region}:${stack.account}:key/${target}`;
+        (keyAliases[keyArn] ??= []).push(resolver.resolveString(stack, props.AliasName));
       } else if (resource.Type === 'AWS::S3::Bucket') {
         const name = resolver.ref(stack, logicalId);
         const encryption = (props.BucketEncryption as { ServerSideEncryptionConfiguration?: { ServerSideEncryptionByDefault?: { KMSMasterKeyID?: unknown } }[] } | undefined)
@@ -249,5 +257,5 @@ function encryptedResources(resolver: TemplateResolver): Pick<PolicyModel, 'buck
       }
     }
   }
-  return { buckets, topics, secrets, keyPolicies };
+  return { buckets, topics, secrets, keyPolicies, keyAliases };
 }
