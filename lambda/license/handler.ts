@@ -100,7 +100,7 @@ async function commercial(
   sessionId: string,
 ): Promise<HttpResult> {
   const challenge = challengeOf(event);
-  const play = await checkLicensedPlay(deps, accountId, sessionId);
+  const play = await checkLicensedPlay(deps, accountId, sessionId, system);
   const answer = await deps.commercial.forward(system, challenge, contentTypeOf(event), entitlementOf(play));
   return {
     statusCode: answer.statusCode,

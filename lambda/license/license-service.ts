@@ -97,7 +97,7 @@ export interface LicensedPlay {
  * another account learn that it names a live play. The check comes before expiry and lease, so
  * nothing later tells the two apart either.
  */
-export async function checkLicensedPlay(deps: LicenseDependencies, accountId: string, sessionId: string): Promise<LicensedPlay> {
+export async function checkLicensedPlay(deps: LicenseDependencies, accountId: string, sessionId: string, system: DrmSystem): Promise<LicensedPlay> {
   const nowMs = deps.nowMs();
   const session = await deps.sessions.getSession(sessionId, { consistent: true });
   const unknown = `no play '${sessionId}' of this account; start one with POST /play`;
@@ -130,21 +130,28 @@ export async function checkLicensedPlay(deps: LicenseDependencies, accountId: st
   if (!title?.protection) {
     throw new LicenseRefusedError('not-protected', `title '${session.titleId}' is not encrypted: it plays without a license`);
   }
+  // Only the systems the title was packaged for: a title packaged for a commercial system alone
+  // must not hand its raw keys out through ClearKey.
+  const packaged = title.protection.systems ?? ['clearkey'];
+  if (!packaged.includes(system)) {
+    throw new LicenseRefusedError('unknown-key-system', `title '${session.titleId}' is packaged for ${packaged.join(', ')}, not ${system}`);
+  }
   // Keys follow the plan's cap, which is what the viewer pays for; the device's own cap limits what
   // its tokens fetch, not what it may decrypt (a 360p phone on a 720p plan still needs the SD key).
   const cap = session.planMaxHeight ?? maxHeight;
-  return { session: { ...session, codec, maxHeight: cap }, title, protection: title.protection, groups: grantableKeyGroups(title, codec, cap) };
+  return { session: { ...session, codec, maxHeight: cap }, title, protection: title.protection, groups: grantableKeyGroups(title, cap) };
 }
 
 /**
  * The key groups a session may unlock: audio, and each video group whose renditions of the title
- * in `codec` are all no taller than `maxHeight` (and that has one). A key opens every rendition of
- * its group, so a group holding anything taller than the cap stays locked even if some of its
- * renditions fit: a 720p plan gets SD and HD1, never HD2's 1080p.
+ * are all no taller than `maxHeight` (and that has one). A key opens every rendition of its group,
+ * so a group holding anything taller than the cap stays locked even if some of its renditions fit:
+ * a 720p plan gets SD and HD1, never HD2's 1080p. Every codec's renditions count: the catalog does
+ * not say which codec a key id encrypts, and codecs' ladders differ.
  */
-export function grantableKeyGroups(title: CatalogTitle, codec: Codec, maxHeight: number): Set<KeyGroup> {
+export function grantableKeyGroups(title: CatalogTitle, maxHeight: number): Set<KeyGroup> {
   const tallest = new Map<KeyGroup, number>();
-  for (const rendition of title.renditions.filter((candidate) => candidate.codec === codec)) {
+  for (const rendition of title.renditions) {
     const group = videoKeyGroup(rendition.width, rendition.height);
     tallest.set(group, Math.max(tallest.get(group) ?? 0, rendition.height));
   }
@@ -162,7 +169,7 @@ export async function issueClearKeyLicense(
   sessionId: string,
   request: ClearKeyRequest,
 ): Promise<ClearKeyLicense> {
-  const play = await checkLicensedPlay(deps, accountId, sessionId);
+  const play = await checkLicensedPlay(deps, accountId, sessionId, 'clearkey');
   const requested = [...new Set(request.kids)];
   // Decided from the catalog's key ids before any key is opened: a license never decrypts a key it
   // may not hand out, and only the keys asked for are opened.

@@ -25,22 +25,34 @@ export interface GlobalStartsDependencies {
   readonly publish: (datum: { namespace: string; metricName: string; dimensions: Record<string, string>; atMs: number; value: number }) => Promise<void>;
 }
 
+const MINUTE_MS = 60_000;
+
 /**
- * The minute a run scheduled at `scheduledMs` publishes: the whole minute that ended two minutes
- * before. Datapoints reach CloudWatch up to a minute late, so the minute before the last may still
- * be filling. Taken from the schedule's time, not the clock, so a late start neither skips a
- * minute nor repeats one.
+ * The minute a run scheduled at `scheduledMs` reads: the whole minute that ended two minutes
+ * before it, since datapoints reach CloudWatch up to a couple of minutes late. Taken from the
+ * schedule's time, not the clock, so a late start neither skips a minute nor repeats one.
  */
 export function minuteToCopy(scheduledMs: number): number {
-  const minuteMs = 60_000;
-  return Math.floor(scheduledMs / minuteMs) * minuteMs - 2 * minuteMs;
+  return Math.floor(scheduledMs / MINUTE_MS) * MINUTE_MS - 3 * MINUTE_MS;
+}
+
+/**
+ * Where that minute's sum is published: the minute that has just ended at the run. The series is
+ * two minutes late throughout, but every finished minute has its datapoint when the alarm looks, so
+ * the newest minutes never read as missing (which would breach) or as low.
+ */
+export function minuteStampedAt(scheduledMs: number): number {
+  return Math.floor(scheduledMs / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
 }
 
 /**
  * One run: reads each region's starts in `minuteToCopy(scheduledMs)` and publishes their sum
  * here. A region without a datapoint counted no start: 0.
  */
-export async function publishGlobalStarts(deps: GlobalStartsDependencies, scheduledMs: number): Promise<{ minuteStartMs: number; starts: Record<string, number> }> {
+export async function publishGlobalStarts(
+  deps: GlobalStartsDependencies,
+  scheduledMs: number,
+): Promise<{ minuteStartMs: number; publishedAtMs: number; starts: Record<string, number> }> {
   const { settings } = deps;
   const minuteStartMs = minuteToCopy(scheduledMs);
   const counted = await Promise.all(
@@ -58,8 +70,8 @@ export async function publishGlobalStarts(deps: GlobalStartsDependencies, schedu
     namespace: settings.namespace,
     metricName: STEADY_STATE_METRICS.globalStreamStarts,
     dimensions: { service: settings.copyService },
-    atMs: minuteStartMs,
+    atMs: minuteStampedAt(scheduledMs),
     value: counted.reduce((total, [, starts]) => total + starts, 0),
   });
-  return { minuteStartMs, starts: Object.fromEntries(counted) };
+  return { minuteStartMs, publishedAtMs: minuteStampedAt(scheduledMs), starts: Object.fromEntries(counted) };
 }

@@ -137,7 +137,9 @@ export const CHAOS_EXPERIMENTS: readonly ChaosExperiment[] = [
     hypothesis:
       'Route 53 fails the region\'s health check within a minute and players move to the other region, which serves them from its own table replica; the platform\'s SPS, both regions together, holds.',
     maxSpsDipPercent: 15,
-    fault: { kind: 'region-evacuation', statusCode: 503, settleMinutes: 1, drainMinutes: 5 },
+    // The drain covers Route 53's failover (about 30 s), the global sum's 2-minute delay and the
+    // alarm's 5-minute evaluation window, so the assertion judges minutes after the move.
+    fault: { kind: 'region-evacuation', statusCode: 503, settleMinutes: 1, drainMinutes: 8 },
     blastRadius: 'every viewer request and health check of one region, and replication to and from its table replica',
     durationMinutes: 15,
   },

@@ -79,7 +79,7 @@ export class GlobalSteadyState extends Construct {
         deadLetterQueue: this.deadLetters,
         input: ScheduleTargetInput.fromObject({ scheduledTime: ContextAttribute.scheduledTime }),
       }),
-      description: 'Publishes both regions\' stream starts of the minute that ended two minutes before the scheduled time',
+      description: 'Publishes both regions\' stream starts of the minute that ended two minutes before the scheduled time, stamped at the minute just ended',
     });
     const functionId = Stack.of(this).resolve((this.copier.function.node.defaultChild as CfnResource).logicalId);
     Validations.of(schedulerRole).acknowledge({

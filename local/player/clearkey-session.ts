@@ -86,13 +86,14 @@ export class ClearKeySession {
 
   /** What the play's protection came to; waits for the decryption check. */
   async report(): Promise<ProtectionReport> {
-    const check = await this.check?.catch((error: Error) => ({ decrypted: false, detail: `the check failed: ${error.name}` }));
+    const check: DecryptionCheck | undefined = await this.check?.catch((error: Error) => ({ decrypted: false, detail: `the check failed: ${error.name}` }));
     return {
       keySystem: DRM_SYSTEMS.clearkey.keySystem,
       scheme: this.options.grant.protection!.scheme,
       licenseRequests: this.licenseRequests,
       keysGranted: [...this.keys.keys()],
       firstSegmentDecrypted: check?.decrypted ?? false,
+      ...(check?.skipped ? { decryptionSkipped: true } : {}),
       decryption: check?.detail ?? 'not checked: no video segment was played, or the check was turned off',
     };
   }

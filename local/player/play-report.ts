@@ -70,6 +70,8 @@ export interface ProtectionReport {
   readonly keysGranted: readonly string[];
   /** The first video segment decoded cleanly with its licensed key, and not without it. */
   readonly firstSegmentDecrypted: boolean;
+  /** The check could not be made on this machine (its ffmpeg cannot read cbcs); `decryption` says why. */
+  readonly decryptionSkipped?: boolean;
   /** What the decodes did, in a line. */
   readonly decryption: string;
 }

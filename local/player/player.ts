@@ -204,7 +204,7 @@ export async function play(options: PlayOptions): Promise<PlayReport> {
   }
 
   const protection = await clearKey?.report();
-  if (protection && !protection.firstSegmentDecrypted && errors.length === 0 && options.verifyDecryption !== false) {
+  if (protection && !protection.firstSegmentDecrypted && !protection.decryptionSkipped && errors.length === 0 && options.verifyDecryption !== false) {
     errors.push(`the first video segment did not decrypt with its licensed key: ${protection.decryption}`);
   }
   const media = session.segments;

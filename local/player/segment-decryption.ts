@@ -19,6 +19,20 @@ export interface DecryptionCheck {
   readonly decrypted: boolean;
   /** One line on what the decodes did, naming no key. */
   readonly detail: string;
+  /** The check could not be made here (an ffmpeg that cannot read cbcs): no verdict either way. */
+  readonly skipped?: boolean;
+}
+
+/** ffmpeg's major version, read once; undefined when it cannot be run or read. */
+let ffmpegMajor: Promise<number | undefined> | undefined;
+function ffmpegMajorVersion(): Promise<number | undefined> {
+  ffmpegMajor ??= new Promise((resolve) => {
+    execFile('ffmpeg', ['-version'], { timeout: 5_000 }, (error, stdout) => {
+      const major = /ffmpeg version n?(\d+)\./.exec(stdout ?? '')?.[1];
+      resolve(error || major === undefined ? undefined : Number(major));
+    });
+  });
+  return ffmpegMajor;
 }
 
 interface Decode {
@@ -48,6 +62,10 @@ function decode(file: string, key: Buffer | undefined): Promise<Decode> {
 
 /** Decodes `init` + `segment` with and without `key`; see the module comment for what counts. */
 export async function checkDecryption(init: Buffer, segment: Buffer, key: Buffer): Promise<DecryptionCheck> {
+  const major = await ffmpegMajorVersion();
+  if (major !== undefined && major < 5) {
+    return { decrypted: false, skipped: true, detail: `not checked: ffmpeg ${major} cannot read cbcs (5.1 and later can)` };
+  }
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nearstream-decrypt-'));
   const file = path.join(dir, 'first-segment.mp4');
   try {

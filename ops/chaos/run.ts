@@ -1,10 +1,10 @@
-import { Experiment, StopExperimentCommand } from '@aws-sdk/client-fis';
+import { Experiment, GetExperimentTemplateCommand, StopExperimentCommand } from '@aws-sdk/client-fis';
 import { ChaosExperiment } from '../../lib/chaos/catalog';
 import { creatorTagValue } from '../../lib/config/lifetime';
 import { followExperiment, FollowDeps, FollowPolicy, FollowResult, isFinal, messageOf } from './follow';
 import { humanDuration } from './progress-lines';
 import { actionsModeOf, startExperimentCommand } from './start-experiment';
-import { stopAlarmNames } from './stop-alarms';
+import { readAlarmStates, stopAlarmNames } from './stop-alarms';
 import { findExperimentTemplate } from './templates';
 
 export interface RunRequest {
@@ -31,6 +31,17 @@ export function defaultFollowPolicy(experiment: ChaosExperiment): FollowPolicy {
   };
 }
 
+/** The template's stop alarms that are not OK now, with their states. */
+async function unguardedStopAlarms(templateId: string, deps: RunDeps): Promise<[string, string][]> {
+  const answer = await deps.fis.send(new GetExperimentTemplateCommand({ id: templateId }));
+  const names = stopAlarmNames(answer?.experimentTemplate?.stopConditions);
+  if (names.length === 0) {
+    return [];
+  }
+  const states = await readAlarmStates(deps.cloudWatch, names);
+  return [...states].filter(([, state]) => state !== 'OK');
+}
+
 /** The tag that names who started an experiment. */
 export const STARTED_BY_TAG = 'nearstream:started-by';
 
@@ -44,6 +55,16 @@ export async function runExperiment(request: RunRequest, deps: RunDeps, policy: 
   const templateId = await findExperimentTemplate(deps.fis, { experiment: experiment.name, environment, region });
   if (deps.interrupted.aborted) {
     deps.out(`${where}: interrupted before starting: nothing started`);
+    return 1;
+  }
+  // FIS stops an experiment only when a stop alarm is in ALARM: one in INSUFFICIENT_DATA (an
+  // anomaly band still learning, a metric not yet published) guards nothing, so harm waits for OK.
+  const unguarded = dryRun ? [] : await unguardedStopAlarms(templateId, deps);
+  if (unguarded.length > 0) {
+    deps.out(
+      `${where}: not started: its stop condition${unguarded.length > 1 ? 's' : ''} ${unguarded.map(([name, state]) => `${name} is ${state}`).join(', ')}, not OK; ` +
+        'FIS stops an experiment only on ALARM, so it would run unguarded. Wait until the alarm is OK (an anomaly band needs its metric\'s history first), or use --dry-run',
+    );
     return 1;
   }
   deps.out(

@@ -102,7 +102,7 @@ describe('chaos experiments', () => {
     const table = evacuation.Targets[evacuation.Actions.pauseReplication.Targets.Tables];
     expect(JSON.stringify(table.ResourceArns)).toContain(`:dynamodb:us-west-2:`);
     expect(JSON.stringify(table.ResourceArns)).toContain(':table/nearstream-staging-control');
-    expect(evacuation.Actions.drain).toMatchObject({ ActionId: 'aws:fis:wait', Parameters: { duration: 'PT5M' } });
+    expect(evacuation.Actions.drain).toMatchObject({ ActionId: 'aws:fis:wait', Parameters: { duration: 'PT8M' } });
     expect(evacuation.Actions.drain.StartAfter).toBeUndefined();
     expect(evacuation.Actions.assertServed).toEqual(
       expect.objectContaining({ ActionId: 'aws:cloudwatch:assert-alarm-state', StartAfter: ['drain'], Parameters: { alarmArns: { 'Fn::GetAtt': [globalAlarm, 'Arn'] }, alarmStates: 'OK' } }),

@@ -40,6 +40,7 @@ describe('POST /license/clearkey against DynamoDB Local', () => {
     const catalog = new CatalogStore(client, TABLE);
     await catalog.put(protectedTitle('locked-1', movie));
     await catalog.put(protectedTitle('locked-2', other));
+    await catalog.put(protectedTitle('widevine-only', movie, ['widevine']));
     await catalog.put(catalogTitle('open-1'));
     titleKeys.add(...Object.values(movie), ...Object.values(other));
     const viewers = new ViewerStore(client, TABLE);
@@ -183,6 +184,15 @@ describe('POST /license/clearkey against DynamoDB Local', () => {
     expect([response.statusCode, bodyOf(response).kids]).toEqual([403, [kidToBase64Url(movie.HD2.kid)]]);
     expect(response.body).not.toContain(movie.HD1.key.toString('base64url'));
     expect(response.body).not.toContain(movie.HD2.key.toString('base64url'));
+  });
+
+  it('refuses a ClearKey license for a title packaged for a commercial system alone: its raw keys never leave through ClearKey', async () => {
+    const session = await play('alice', 'widevine-only', 1080);
+
+    const response = await requestLicense('alice', session, clearKeyRequest(movie.AUDIO));
+
+    expect([response.statusCode, bodyOf(response).error]).toEqual([404, 'unknown-key-system']);
+    expect(response.body).not.toContain(movie.AUDIO.key.toString('base64url'));
   });
 
   it('refuses another title\'s key id, granting nothing of the request', async () => {

@@ -10,7 +10,7 @@ import { activeKeySigner } from '../../../lambda/playback/origin-signer';
 import { PlayDependencies } from '../../../lambda/playback/play-service';
 import { DEFAULT_STEERING_POLICY } from '../../../lambda/playback/steering';
 import { ViewerStore } from '../../../lambda/playback/viewer-store';
-import { ContentKey, KEY_GROUPS, KeyGroup, kidToBase64Url } from '../../../lambda/shared/content-protection';
+import { ContentKey, DRM_SYSTEM_NAMES, DrmSystem, KEY_GROUPS, KeyGroup, kidToBase64Url } from '../../../lambda/shared/content-protection';
 import { formatOriginSigningKey } from '../../../lambda/shared/origin-signing-key';
 import { bodyOf, viewerEvent } from '../../support/events';
 import { catalogTitle, cloudFrontKeyPair, TEST_KEYRING } from '../../support/fixtures';
@@ -23,9 +23,12 @@ export function titleKeysOf(titleId: string): Record<KeyGroup, ContentKey> {
   ) as Record<KeyGroup, ContentKey>;
 }
 
-/** A title packaged under `keys`, with the fixtures' full ladder (240p-2160p) in avc1 and hvc1. */
-export function protectedTitle(titleId: string, keys: Record<KeyGroup, ContentKey>): CatalogTitle {
-  return catalogTitle(titleId, { protection: { scheme: 'cbcs', keys: Object.values(keys).map(({ group, kid }) => ({ group, kid })) } });
+/**
+ * A title packaged under `keys` for `systems` (by default every one the platform knows), with the
+ * fixtures' full ladder (240p-2160p) in avc1 and hvc1.
+ */
+export function protectedTitle(titleId: string, keys: Record<KeyGroup, ContentKey>, systems: readonly DrmSystem[] = DRM_SYSTEM_NAMES): CatalogTitle {
+  return catalogTitle(titleId, { protection: { scheme: 'cbcs', keys: Object.values(keys).map(({ group, kid }) => ({ group, kid })), systems } });
 }
 
 /** The key store, in memory: like `ContentKeyStore`, it opens only the kids asked for, and it records what it opened. */

@@ -19,7 +19,7 @@ describe('the key groups a session may unlock', () => {
     [1440, ['AUDIO', 'SD', 'HD1', 'HD2']],
     [2160, ['AUDIO', 'SD', 'HD1', 'HD2', 'UHD']],
   ])('for a %ip cap: %j, each video group only when every rendition its key opens fits', (maxHeight, groups) => {
-    expect([...grantableKeyGroups(title, 'avc1', maxHeight)].sort()).toEqual([...groups].sort());
+    expect([...grantableKeyGroups(title, maxHeight)].sort()).toEqual([...groups].sort());
   });
 
   it('grants a 720p plan HD1 and refuses it HD2 on a title with 720p and 1080p renditions, and no group the title has no rendition in', () => {
@@ -30,9 +30,9 @@ describe('the key groups a session may unlock', () => {
       ],
     });
 
-    expect([...grantableKeyGroups(hd, 'avc1', 720)].sort()).toEqual(['AUDIO', 'HD1']);
-    expect([...grantableKeyGroups(hd, 'avc1', 1079)].sort()).toEqual(['AUDIO', 'HD1']);
-    expect([...grantableKeyGroups(hd, 'avc1', 1080)].sort()).toEqual(['AUDIO', 'HD1', 'HD2']);
+    expect([...grantableKeyGroups(hd, 720)].sort()).toEqual(['AUDIO', 'HD1']);
+    expect([...grantableKeyGroups(hd, 1079)].sort()).toEqual(['AUDIO', 'HD1']);
+    expect([...grantableKeyGroups(hd, 1080)].sort()).toEqual(['AUDIO', 'HD1', 'HD2']);
   });
 
   it('keeps a group locked when any of its renditions is taller than the cap, even if others fit', () => {
@@ -45,14 +45,22 @@ describe('the key groups a session may unlock', () => {
       ],
     });
 
-    expect([...grantableKeyGroups(mixed, 'avc1', 810)].sort()).toEqual(['AUDIO', 'HD1']);
-    expect([...grantableKeyGroups(mixed, 'avc1', 1080)].sort()).toEqual(['AUDIO', 'HD1', 'HD2']);
+    expect([...grantableKeyGroups(mixed, 810)].sort()).toEqual(['AUDIO', 'HD1']);
+    expect([...grantableKeyGroups(mixed, 1080)].sort()).toEqual(['AUDIO', 'HD1', 'HD2']);
   });
 
-  it('counts only renditions of the session\'s codec', () => {
-    const avcUpTo480 = catalogTitle('movie-2', { renditions: [...title.renditions.filter((r) => r.codec === 'hvc1'), { codec: 'avc1', width: 854, height: 480, bitrateKbps: 1750, bytes: 1 }] });
+  it('counts every codec\'s renditions: a group another codec fills with a taller picture stays locked', () => {
+    const oddLadders = catalogTitle('movie-2', {
+      renditions: [
+        { codec: 'avc1', width: 640, height: 360, bitrateKbps: 800, bytes: 1 },
+        { codec: 'avc1', width: 960, height: 720, bitrateKbps: 2500, bytes: 1 },
+        // 921,600 pixels, as many as 1280x720: HD1 too, but 800 lines tall.
+        { codec: 'hvc1', width: 1152, height: 800, bitrateKbps: 2000, bytes: 1 },
+      ],
+    });
 
-    expect([...grantableKeyGroups(avcUpTo480, 'avc1', 2160)].sort()).toEqual(['AUDIO', 'SD']);
+    expect([...grantableKeyGroups(oddLadders, 720)].sort()).toEqual(['AUDIO', 'SD']);
+    expect([...grantableKeyGroups(oddLadders, 800)].sort()).toEqual(['AUDIO', 'HD1', 'SD']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import { cloudWatchGlobalStarts, scheduledMsOf } from '../../../lambda/steady-state/handler';
-import { GlobalStartsSettings, minuteToCopy, publishGlobalStarts } from '../../../lambda/steady-state/peer-starts';
+import { GlobalStartsSettings, minuteStampedAt, minuteToCopy, publishGlobalStarts } from '../../../lambda/steady-state/peer-starts';
 
 const SETTINGS: GlobalStartsSettings = { namespace: 'Nearstream', regions: ['us-east-1', 'us-west-2'], telemetryService: 'telemetry', copyService: 'steady-state' };
 const east = mockClient(new CloudWatchClient({ region: 'us-east-1' }));
@@ -19,8 +19,9 @@ beforeEach(() => {
 });
 
 describe('the platform\'s stream starts, both regions summed in each', () => {
-  it('takes the whole minute that ended two minutes before the scheduled time, so a late run neither skips nor repeats a minute', () => {
-    expect(new Date(minuteToCopy(Date.parse('2026-11-29T21:07:00Z'))).toISOString()).toBe('2026-11-29T21:05:00.000Z');
+  it('reads the whole minute that ended two minutes before the scheduled time and stamps it at the minute just ended, so no finished minute is ever missing', () => {
+    expect(new Date(minuteToCopy(Date.parse('2026-11-29T21:07:00Z'))).toISOString()).toBe('2026-11-29T21:04:00.000Z');
+    expect(new Date(minuteStampedAt(Date.parse('2026-11-29T21:07:00Z'))).toISOString()).toBe('2026-11-29T21:06:00.000Z');
     expect(scheduledMsOf({ scheduledTime: '2026-11-29T21:07:00Z' }, Date.parse('2026-11-29T21:07:59.9Z'))).toBe(Date.parse('2026-11-29T21:07:00Z'));
     expect(scheduledMsOf({}, 1234)).toBe(1234);
     expect(scheduledMsOf({ scheduledTime: 'yesterday' }, 1234)).toBe(1234);
@@ -32,10 +33,10 @@ describe('the platform\'s stream starts, both regions summed in each', () => {
 
     const published = await publishGlobalStarts(cloudWatchGlobalStarts(SETTINGS, clients), Date.parse('2026-11-29T21:07:00Z'));
 
-    expect(published).toEqual({ minuteStartMs: Date.parse('2026-11-29T21:05:00Z'), starts: { 'us-east-1': 300, 'us-west-2': 120 } });
+    expect(published).toEqual({ minuteStartMs: Date.parse('2026-11-29T21:04:00Z'), publishedAtMs: Date.parse('2026-11-29T21:06:00Z'), starts: { 'us-east-1': 300, 'us-west-2': 120 } });
     for (const [mock, region] of [[east, 'us-east-1'], [west, 'us-west-2']] as const) {
       const query = mock.commandCalls(GetMetricDataCommand)[0].args[0].input;
-      expect([query.StartTime, query.EndTime]).toEqual([new Date('2026-11-29T21:05:00Z'), new Date('2026-11-29T21:06:00Z')]);
+      expect([query.StartTime, query.EndTime]).toEqual([new Date('2026-11-29T21:04:00Z'), new Date('2026-11-29T21:05:00Z')]);
       expect(query.MetricDataQueries![0].MetricStat).toEqual({
         Metric: { Namespace: 'Nearstream', MetricName: 'StreamStarts', Dimensions: [{ Name: 'service', Value: 'telemetry' }, { Name: 'region', Value: region }] },
         Period: 60,
@@ -45,7 +46,7 @@ describe('the platform\'s stream starts, both regions summed in each', () => {
     expect(west.commandCalls(PutMetricDataCommand)).toHaveLength(0);
     expect(east.commandCalls(PutMetricDataCommand)[0].args[0].input).toEqual({
       Namespace: 'Nearstream',
-      MetricData: [{ MetricName: 'GlobalStreamStarts', Dimensions: [{ Name: 'service', Value: 'steady-state' }], Timestamp: new Date('2026-11-29T21:05:00Z'), Value: 420, Unit: 'Count' }],
+      MetricData: [{ MetricName: 'GlobalStreamStarts', Dimensions: [{ Name: 'service', Value: 'steady-state' }], Timestamp: new Date('2026-11-29T21:06:00Z'), Value: 420, Unit: 'Count' }],
     });
   });
 

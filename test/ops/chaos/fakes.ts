@@ -6,6 +6,9 @@ import {
   GetExperimentCommand,
   GetExperimentCommandInput,
   GetExperimentCommandOutput,
+  GetExperimentTemplateCommand,
+  GetExperimentTemplateCommandInput,
+  GetExperimentTemplateCommandOutput,
   ListExperimentTemplatesCommand,
   ListExperimentTemplatesCommandInput,
   ListExperimentTemplatesCommandOutput,
@@ -39,6 +42,7 @@ export const FIS = {
   ListExperimentTemplates: ListExperimentTemplatesCommand as unknown as Mockable<ListExperimentTemplatesCommandInput, ListExperimentTemplatesCommandOutput>,
   StartExperiment: StartExperimentCommand as unknown as Mockable<StartExperimentCommandInput, StartExperimentCommandOutput>,
   GetExperiment: GetExperimentCommand as unknown as Mockable<GetExperimentCommandInput, GetExperimentCommandOutput>,
+  GetExperimentTemplate: GetExperimentTemplateCommand as unknown as Mockable<GetExperimentTemplateCommandInput, GetExperimentTemplateCommandOutput>,
   StopExperiment: StopExperimentCommand as unknown as Mockable<StopExperimentCommandInput, StopExperimentCommandOutput>,
 };
 

@@ -2,7 +2,7 @@ import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwa
 import { mockClient } from 'aws-sdk-client-mock';
 import { CHAOS_EXPERIMENTS } from '../../../lib/chaos/catalog';
 import { runChaos } from '../../../ops/chaos/main';
-import { ALARM_NAME, CALLER_ARN, experiment, fakeClock, fakeIo, FIS, mockFis, REGION, template } from './fakes';
+import { ALARM_ARN, ALARM_NAME, CALLER_ARN, experiment, fakeClock, fakeIo, FIS, mockFis, REGION, template } from './fakes';
 
 const fis = mockFis();
 const cloudWatch = mockClient(CloudWatchClient);
@@ -119,6 +119,17 @@ describe('npm run chaos -- run', () => {
     });
     expect(fis.commandCalls(FIS.GetExperiment).every((call) => call.args[0].input.id === 'EXP1')).toBe(true);
     expect(cloudWatch.commandCalls(DescribeAlarmsCommand)[0].args[0].input).toMatchObject({ AlarmNames: [ALARM_NAME] });
+  });
+
+  it.each(['INSUFFICIENT_DATA', 'ALARM'])('starts nothing while the template\'s stop alarm is %s: FIS stops only on ALARM, so the run would be unguarded', async (state) => {
+    fis.on(FIS.GetExperimentTemplate).resolves({ experimentTemplate: { id: 'EXT1', stopConditions: [{ source: 'aws:cloudwatch:alarm', value: ALARM_ARN }] } });
+    cloudWatch.on(DescribeAlarmsCommand).resolves(alarmIs(state));
+    const { io, out } = fakeIo();
+
+    await expect(runChaos(RUN, io)).resolves.toBe(1);
+
+    expect(out.join('\n')).toContain(`chaos-monkey in pr-7 (us-east-1): not started: its stop condition ${ALARM_NAME} is ${state}, not OK`);
+    expect(fis.commandCalls(FIS.StartExperiment)).toHaveLength(0);
   });
 
   it('runs a dry run with actionsMode skip-all', async () => {
