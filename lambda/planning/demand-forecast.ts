@@ -118,8 +118,11 @@ export function predictDemand(
   }
   const unobserved = new Set<string>();
   for (const title of titles) {
-    if (!predicted.has(title.titleId) && (title.releaseDay === day || title.releaseDay > firstObserved) && !observedSince(title, day, observed)) {
-      // New to this cluster: released today, or after its data began and with none since.
+    const justReleased = title.releaseDay >= day - 1;
+    if (!predicted.has(title.titleId) && (justReleased || title.releaseDay > firstObserved) && !observedSince(title, day, observed)) {
+      // New to this cluster: released on the planned day or the evening before it (the nightly run
+      // plans the day its fill window opens, two hours ahead, so a title out at 23:00 is a day
+      // "old" with no day of demand yet), or after its data began and with none since.
       unobserved.add(title.titleId);
     }
   }

@@ -15,6 +15,16 @@ const forecast = (demand: ClusterDemand, day: number, lost: readonly number[] = 
 const FULL_WEIGHT = (1 - DEFAULT_PLANNER_OPTIONS.decay ** DEFAULT_PLANNER_OPTIONS.historyDays) / (1 - DEFAULT_PLANNER_OPTIONS.decay);
 
 describe('predictDemand', () => {
+  it('counts a title released the evening before the planned day as new, even in a cluster with no demand yet', () => {
+    const fresh = [{ titleId: 'late-release', bytes: 1e9, releaseDay: 9 }];
+
+    const result = predictDemand(new Map(), fresh, 10, () => false, DEFAULT_PLANNER_OPTIONS);
+
+    expect([...result.unobserved]).toEqual(['late-release']);
+    // Not a title released two days before with no demand since, in a cluster with no data either.
+    expect([...predictDemand(new Map(), [{ ...fresh[0], releaseDay: 8 }], 10, () => false, DEFAULT_PLANNER_OPTIONS).unobserved]).toEqual([]);
+  });
+
   it('restarts the history on a day of another taste: tomorrow is predicted from that day alone', () => {
     const demand = plays(15, 600, 1, (day) => (day < 14 ? before : after));
     const result = forecast(demand, 15);
