@@ -49,6 +49,10 @@ export interface ProtectedSegment {
   readonly body: Buffer;
 }
 
+/** Rounds over the regions a license request gets before the play gives up, and the pause growing between them. */
+const LICENSE_ROUNDS = 3;
+const LICENSE_RETRY_PAUSE_MS = 250;
+
 export class ClearKeySession {
   private readonly keys = new Map<string, Buffer>();
   private readonly kidOfInit = new WeakMap<Buffer, string>();
@@ -119,31 +123,42 @@ export class ClearKeySession {
     return kid;
   }
 
+  /**
+   * Asks the regions in turn for `kid`'s license, and on a 5xx or no answer from all of them tries
+   * again, up to `LICENSE_ROUNDS` rounds with a short pause between: a license is one more
+   * control-plane call in a play's start, and a failing function must not end a play that a
+   * second try would save. A 4xx is final.
+   */
   private async license(kid: string, track: Track): Promise<void> {
     const failures: string[] = [];
-    for (const region of this.options.regions) {
-      this.licenseRequests++;
-      let body: Buffer;
-      try {
-        ({ body } = await fetchBody(endpoint(region, this.licenseUrl), {
-          method: 'POST',
-          timeoutMs: this.options.timeoutMs,
-          headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ kids: [kidToBase64Url(kid)], type: 'temporary' }),
-        }));
-      } catch (error) {
-        if (!(error instanceof FetchError)) {
-          throw error;
-        }
-        if (error.status !== undefined && error.status < 500) {
-          throw new ProtectionError(`region ${region.name} refused the ClearKey license for key ${kid}: ${refusalOf(error)}`);
-        }
-        failures.push(`${region.name}: ${error.message}`);
-        continue;
+    for (let round = 0; round < LICENSE_ROUNDS; round++) {
+      if (round > 0) {
+        await new Promise((resolve) => setTimeout(resolve, LICENSE_RETRY_PAUSE_MS * round));
       }
-      this.keys.set(kid, keyIn(body, kid, region.name));
-      this.options.onLicense?.({ region: region.name, kid, track });
-      return;
+      for (const region of this.options.regions) {
+        this.licenseRequests++;
+        let body: Buffer;
+        try {
+          ({ body } = await fetchBody(endpoint(region, this.licenseUrl), {
+            method: 'POST',
+            timeoutMs: this.options.timeoutMs,
+            headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ kids: [kidToBase64Url(kid)], type: 'temporary' }),
+          }));
+        } catch (error) {
+          if (!(error instanceof FetchError)) {
+            throw error;
+          }
+          if (error.status !== undefined && error.status < 500) {
+            throw new ProtectionError(`region ${region.name} refused the ClearKey license for key ${kid}: ${refusalOf(error)}`);
+          }
+          failures.push(`${region.name}: ${error.message}`);
+          continue;
+        }
+        this.keys.set(kid, keyIn(body, kid, region.name));
+        this.options.onLicense?.({ region: region.name, kid, track });
+        return;
+      }
     }
     throw new ProtectionError(`no region issued the ClearKey license for key ${kid}: ${failures.join('; ')}`);
   }
