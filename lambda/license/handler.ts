@@ -11,7 +11,7 @@ import { ViewerStore } from '../playback/viewer-store';
 import { DRM_SYSTEM_NAMES } from '../shared/content-protection';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
-import { HttpError, httpHandler, HttpResult, invalid, json, parseBody, parseParameters, viewerAccountId } from '../shared/http';
+import { bodyBytes, HttpError, httpHandler, HttpResult, json, parseBody, parseParameters, viewerAccountId } from '../shared/http';
 import { LICENSE_METRICS, MetricSink } from '../shared/metric-names';
 import { lambdaEntry } from '../shared/lambda-entry';
 import { logger, metrics, tracer } from '../shared/powertools';
@@ -112,17 +112,7 @@ async function commercial(
 
 /** The challenge's bytes: API Gateway hands a binary body over in base64. */
 function challengeOf(event: APIGatewayProxyEventV2): Buffer {
-  if (!event.body) {
-    throw invalid('body', 'the license challenge the player produced is required');
-  }
-  const challenge = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
-  if (challenge.byteLength > MAX_CHALLENGE_BYTES) {
-    throw new HttpError(413, 'body-too-large', `body: is ${challenge.byteLength} bytes; the limit is ${MAX_CHALLENGE_BYTES}`, {
-      field: 'body',
-      limitBytes: MAX_CHALLENGE_BYTES,
-    });
-  }
-  return challenge;
+  return bodyBytes(event, MAX_CHALLENGE_BYTES, 'the license challenge the player produced is required');
 }
 
 /** The player's content type, passed to the provider when it is a plausible one. */

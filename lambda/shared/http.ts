@@ -34,10 +34,13 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 /** Default request-body limit; routes with bigger bodies say so. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 
-/** Parses and validates a JSON body: 413 when too large, 400 naming the first bad field. */
-export function parseBody<T>(event: APIGatewayProxyEventV2, schema: ZodType<T>, maxBytes = DEFAULT_MAX_BODY_BYTES): T {
+/**
+ * The request body's bytes (API Gateway hands binary bodies over in base64): 400 with `missing`
+ * when there is none, 413 when over `maxBytes`.
+ */
+export function bodyBytes(event: APIGatewayProxyEventV2, maxBytes: number, missing: string): Buffer {
   if (event.body === undefined || event.body === null || event.body === '') {
-    throw invalid('body', 'a JSON body is required');
+    throw invalid('body', missing);
   }
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (raw.byteLength > maxBytes) {
@@ -46,6 +49,12 @@ export function parseBody<T>(event: APIGatewayProxyEventV2, schema: ZodType<T>, 
       limitBytes: maxBytes,
     });
   }
+  return raw;
+}
+
+/** Parses and validates a JSON body: 413 when too large, 400 naming the first bad field. */
+export function parseBody<T>(event: APIGatewayProxyEventV2, schema: ZodType<T>, maxBytes = DEFAULT_MAX_BODY_BYTES): T {
+  const raw = bodyBytes(event, maxBytes, 'a JSON body is required');
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
