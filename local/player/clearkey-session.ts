@@ -9,11 +9,13 @@ import { checkDecryption, DecryptionCheck } from './segment-decryption';
 
 /**
  * A protected play's keys, as a browser's ClearKey CDM gets them: each init segment names its key
- * id (the 'tenc' box); the first time a key id is met, a W3C ClearKey license request
- * (`{"kids":[...],"type":"temporary"}`) for it goes to the grant's license URL, with the viewer's
+ * id (the 'tenc' box). The key ids a play starts with (its first video and audio) go in one W3C
+ * ClearKey license request (`{"kids":[...],"type":"temporary"}`), and each later key id in one of
+ * its own the first time it is met. Requests go to the grant's license URL, with the viewer's
  * token, at the region that granted the play; a region that is down passes it to the next, as
  * `/play` does (sessions live in the global table), and a refusal (4xx) ends the play. Renditions
- * of one key group share a key, so a play asks once per group it plays (audio, SD, HD at most).
+ * of one key group share a key, so a play asks once at its start and once more for each other
+ * video group it switches to.
  *
  * The first video segment is then decrypted with its licensed key (`checkDecryption`), in the
  * background: the play goes on meanwhile, and the report says whether it opened.
@@ -74,17 +76,29 @@ export class ClearKeySession {
     return options.grant.protection ? new ClearKeySession(options) : undefined;
   }
 
-  /** Gets the segment's key (a license request when its key id is new), and checks the first video segment opens with it. */
-  async prepare(segment: ProtectedSegment): Promise<void> {
-    if (!segment.init) {
-      throw new ProtectionError(`the ${segment.track} rendition has no init segment to name its key id`);
+  /**
+   * Gets the segments' keys, every key id not yet licensed in one license request, and checks that
+   * the first video segment opens with its key.
+   */
+  async prepare(segments: readonly ProtectedSegment[]): Promise<void> {
+    const kids = segments.map((segment) => {
+      if (!segment.init) {
+        throw new ProtectionError(`the ${segment.track} rendition has no init segment to name its key id`);
+      }
+      return this.kidOf(segment.init, segment.track);
+    });
+    const wanted = new Map<string, Track>();
+    kids.forEach((kid, index) => {
+      if (!this.keys.has(kid) && !wanted.has(kid)) {
+        wanted.set(kid, segments[index].track);
+      }
+    });
+    if (wanted.size > 0) {
+      await this.license(wanted);
     }
-    const kid = this.kidOf(segment.init, segment.track);
-    if (!this.keys.has(kid)) {
-      await this.license(kid, segment.track);
-    }
-    if (segment.track === 'video' && !this.check && this.options.verifyDecryption !== false) {
-      this.check = checkDecryption(segment.init, segment.body, this.keys.get(kid)!);
+    const video = segments.findIndex((segment) => segment.track === 'video');
+    if (video >= 0 && !this.check && this.options.verifyDecryption !== false) {
+      this.check = checkDecryption(segments[video].init!, segments[video].body, this.keys.get(kids[video])!);
     }
   }
 
@@ -124,12 +138,15 @@ export class ClearKeySession {
   }
 
   /**
-   * Asks the regions in turn for `kid`'s license, and on a 5xx or no answer from all of them tries
-   * again, up to `LICENSE_ROUNDS` rounds with a short pause between: a license is one more
-   * control-plane call in a play's start, and a failing function must not end a play that a
-   * second try would save. A 4xx is final.
+   * Asks the regions in turn for one license holding every key id of `wanted` (each with the
+   * track it is for), and on a 5xx or no answer from all of them tries again, up to
+   * `LICENSE_ROUNDS` rounds with a short pause between: a license is one more control-plane call
+   * in a play's start, and a failing function must not end a play that a second try would save.
+   * A 4xx is final.
    */
-  private async license(kid: string, track: Track): Promise<void> {
+  private async license(wanted: ReadonlyMap<string, Track>): Promise<void> {
+    const kids = [...wanted.keys()];
+    const named = kids.length === 1 ? `key ${kids[0]}` : `keys ${kids.join(', ')}`;
     const failures: string[] = [];
     for (let round = 0; round < LICENSE_ROUNDS; round++) {
       if (round > 0) {
@@ -143,24 +160,28 @@ export class ClearKeySession {
             method: 'POST',
             timeoutMs: this.options.timeoutMs,
             headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ kids: [kidToBase64Url(kid)], type: 'temporary' }),
+            body: JSON.stringify({ kids: kids.map(kidToBase64Url), type: 'temporary' }),
           }));
         } catch (error) {
           if (!(error instanceof FetchError)) {
             throw error;
           }
           if (error.status !== undefined && error.status < 500) {
-            throw new ProtectionError(`region ${region.name} refused the ClearKey license for key ${kid}: ${refusalOf(error)}`);
+            throw new ProtectionError(`region ${region.name} refused the ClearKey license for ${named}: ${refusalOf(error)}`);
           }
           failures.push(`${region.name}: ${error.message}`);
           continue;
         }
-        this.keys.set(kid, keyIn(body, kid, region.name));
-        this.options.onLicense?.({ region: region.name, kid, track });
+        const license = parseLicense(body, region.name);
+        const granted = kids.map((kid) => [kid, keyIn(license, kid, region.name)] as const);
+        for (const [kid, key] of granted) {
+          this.keys.set(kid, key);
+          this.options.onLicense?.({ region: region.name, kid, track: wanted.get(kid)! });
+        }
         return;
       }
     }
-    throw new ProtectionError(`no region issued the ClearKey license for key ${kid}: ${failures.join('; ')}`);
+    throw new ProtectionError(`no region issued the ClearKey license for ${named}: ${failures.join('; ')}`);
   }
 }
 
@@ -181,15 +202,28 @@ function refusalOf(error: FetchError): string {
   return `HTTP ${error.status}${error.body ? ` ${error.body.slice(0, 200).trim()}` : ''}`;
 }
 
-/** The 16-byte key for `kid` in a W3C ClearKey license (a JSON Web Key Set). */
-function keyIn(body: Buffer, kid: string, region: string): Buffer {
-  let license: { keys?: { kty?: unknown; kid?: unknown; k?: unknown }[] };
+/** A W3C ClearKey license: a JSON Web Key Set. */
+interface ClearKeyLicense {
+  readonly keys?: unknown;
+}
+
+function parseLicense(body: Buffer, region: string): ClearKeyLicense {
+  let license: unknown;
   try {
     license = JSON.parse(body.toString('utf8'));
   } catch {
     throw new ProtectionError(`region ${region} answered the ClearKey license request with a body that is not JSON`);
   }
-  const entry = (Array.isArray(license.keys) ? license.keys : []).find((key) => typeof key.kid === 'string' && kidFromBase64Url(key.kid) === kid);
+  if (typeof license !== 'object' || license === null) {
+    throw new ProtectionError(`region ${region} answered the ClearKey license request with JSON that is not a key set`);
+  }
+  return license;
+}
+
+/** The 16-byte key for `kid` in a license. */
+function keyIn(license: ClearKeyLicense, kid: string, region: string): Buffer {
+  const entries = (Array.isArray(license.keys) ? license.keys : []) as { kty?: unknown; kid?: unknown; k?: unknown }[];
+  const entry = entries.find((key) => typeof key === 'object' && key !== null && typeof key.kid === 'string' && kidFromBase64Url(key.kid) === kid);
   const key = typeof entry?.k === 'string' && /^[A-Za-z0-9_-]{22}$/.test(entry.k) ? Buffer.from(entry.k, 'base64url') : undefined;
   if (entry?.kty !== 'oct' || key?.length !== 16) {
     throw new ProtectionError(`region ${region}'s ClearKey license has no 16-byte 'oct' key for key id ${kid}`);

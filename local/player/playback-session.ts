@@ -24,8 +24,12 @@ export interface StreamHooks {
   readonly telemetry: TelemetryClient;
   /** Wall milliseconds since the play began (before `/play`). */
   readonly sinceStartMs: () => number;
-  /** Runs on each segment before it counts as buffered: a protected play gets its key here. @default - none */
-  readonly prepareSegment?: (segment: ProtectedSegment) => Promise<void>;
+  /**
+   * Runs on segments before they count as buffered: a protected play gets their keys here. The
+   * segments a play starts with (its first video and audio) come together, so that their keys
+   * are asked for in one license request; later segments come one at a time. @default - none
+   */
+  readonly prepareSegments?: (segments: readonly ProtectedSegment[]) => Promise<void>;
 }
 
 function summarize(rendition: VideoRendition): RenditionSummary {
@@ -86,6 +90,8 @@ export class PlaybackSession {
     const next: Record<Track, number> = { video: 0, audio: 0 };
     const bufferedEnd: Record<Track, number> = { video: 0, audio: plan.audio.length > 0 ? 0 : Number.POSITIVE_INFINITY };
     const remaining = (track: Track) => next[track] < plan[track].length;
+    // Fetched before playback starts, and prepared together at the start.
+    const startingSegments: ProtectedSegment[] = [];
     while (remaining('video') || remaining('audio')) {
       const track: Track = remaining('video') && (!remaining('audio') || bufferedEnd.video <= bufferedEnd.audio) ? 'video' : 'audio';
       const planned = plan[track][next[track]];
@@ -94,7 +100,12 @@ export class PlaybackSession {
         this.adapt(next.video, planned);
       }
       const fetched = await this.sources.fetchSegment(track, next[track], track === 'video' ? this.ladder[this.currentIndex] : undefined);
-      await this.hooks.prepareSegment?.({ track, index: next[track], body: fetched.body, ...(fetched.init ? { init: fetched.init } : {}) });
+      const fetchedSegment: ProtectedSegment = { track, index: next[track], body: fetched.body, ...(fetched.init ? { init: fetched.init } : {}) };
+      if (clock.isStarted) {
+        await this.hooks.prepareSegments?.([fetchedSegment]);
+      } else {
+        startingSegments.push(fetchedSegment);
+      }
       const segment = this.record(track, next[track], fetched);
       next[track]++;
       bufferedEnd[track] = remaining(track) ? fetched.segment.startSeconds + fetched.segment.durationSeconds : Number.POSITIVE_INFINITY;
@@ -104,6 +115,7 @@ export class PlaybackSession {
         this.stalled({ atMediaSeconds: round(stall.atSeconds, 3), ms: Math.round(stall.stallMs) });
       }
       if (!clock.isStarted && next.video > 0 && (plan.audio.length === 0 || next.audio > 0)) {
+        await this.hooks.prepareSegments?.(startingSegments.splice(0));
         this.started(clock, fetched.source);
       }
     }

@@ -174,7 +174,7 @@ export async function play(options: PlayOptions): Promise<PlayReport> {
       segmentTimeoutMs,
       abr: { ...DEFAULT_ABR_SETTINGS, ...options.abr },
     },
-    { onEvent, telemetry, sinceStartMs, prepareSegment: (segment) => clearKey?.prepare(segment) ?? Promise.resolve() },
+    { onEvent, telemetry, sinceStartMs, prepareSegments: (segments) => clearKey?.prepare(segments) ?? Promise.resolve() },
   );
   const errors: string[] = [];
   const heartbeat = setInterval(
