@@ -41,8 +41,13 @@ export interface SteadyStateThresholds {
    * @default 0.2
    */
   readonly maxFailedFetchRatio?: number;
-  /** A baseline SPS below this is too few plays to judge a dip. @default 0.2 */
-  readonly minJudgedSps?: number;
+  /**
+   * Stream starts are counted one by one, so a window's SPS moves in steps of one start. A dip is
+   * judged only when the baseline counted enough starts that one is at most this share of the
+   * allowed dip: fewer, and a start landing a moment either side of the fault's edge would decide
+   * the verdict. @default 0.5
+   */
+  readonly maxStartShareOfDip?: number;
 }
 
 /** SPS before and during the fault, for one region or, as `ALL_REGIONS`, the whole platform. */
@@ -86,7 +91,7 @@ export function judgeSteadyState(
 ): SteadyStateVerdict {
   const maxRebufferRatio = thresholds.maxRebufferRatio ?? 0.05;
   const maxFailedFetchRatio = thresholds.maxFailedFetchRatio ?? 0.2;
-  const minJudgedSps = thresholds.minJudgedSps ?? 0.2;
+  const maxStartShareOfDip = thresholds.maxStartShareOfDip ?? 0.5;
   const failures: string[] = [];
 
   const incomplete = plays.filter((play) => !play.completed);
@@ -107,8 +112,13 @@ export function judgeSteadyState(
 
   const regions = [...new Set(samples.map((sample) => sample.region))].sort().map((region) => spsOf(region, samples.filter((sample) => sample.region === region), windows));
   const total = spsOf(ALL_REGIONS, samples, windows);
-  if (total.baselineSps < minJudgedSps) {
-    failures.push(`the platform started ${total.baselineSps.toFixed(2)} streams a second before the fault, under the ${minJudgedSps} needed to judge a dip (add --players)`);
+  const baselineStarts = Math.round(total.baselineSps * ((windows.faultStartMs - windows.startMs - windows.warmUpMs) / 1000));
+  const startsNeeded = Math.ceil(100 / (maxStartShareOfDip * thresholds.maxSpsDipPercent));
+  if (baselineStarts < startsNeeded) {
+    failures.push(
+      `the platform counted ${baselineStarts} stream starts before the fault, and judging a ${thresholds.maxSpsDipPercent}% dip takes ${startsNeeded}, ` +
+        'so that one start is at most half of it (add --players or --seconds)',
+    );
   } else if (total.dipPercent > thresholds.maxSpsDipPercent) {
     failures.push(`SPS fell ${total.dipPercent.toFixed(1)}% (${total.baselineSps.toFixed(2)} to ${total.faultSps.toFixed(2)}), over the ${thresholds.maxSpsDipPercent}% allowed`);
   }

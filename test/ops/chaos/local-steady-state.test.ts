@@ -10,28 +10,28 @@ function steady(region: string, fromMs: number, toMs: number, starts = 1): Start
 
 describe('a local drill\'s steady state', () => {
   it('passes when every play completes and SPS holds through the fault', () => {
-    const verdict = judgeSteadyState([GOOD_PLAY, GOOD_PLAY], steady('us-east-1', 0, 30_000, 2), WINDOWS, { maxSpsDipPercent: 5 });
+    const verdict = judgeSteadyState([GOOD_PLAY, GOOD_PLAY], steady('us-east-1', 0, 30_000, 10), WINDOWS, { maxSpsDipPercent: 5 });
 
     expect(verdict).toMatchObject({ passed: true, failures: [], plays: 2, incompletePlays: 0 });
-    expect(verdict.total).toEqual({ region: ALL_REGIONS, baselineSps: 2, faultSps: 2, dipPercent: 0 });
+    expect(verdict.total).toEqual({ region: ALL_REGIONS, baselineSps: 10, faultSps: 10, dipPercent: 0 });
   });
 
   it('fails when SPS during the fault dips more than the experiment allows, comparing window means', () => {
-    const samples = [...steady('us-east-1', 0, 10_000, 2), ...steady('us-east-1', 10_000, 20_000, 1.8), ...steady('us-east-1', 20_000, 30_000, 2)];
+    const samples = [...steady('us-east-1', 0, 10_000, 10), ...steady('us-east-1', 10_000, 20_000, 9), ...steady('us-east-1', 20_000, 30_000, 10)];
 
     expect(judgeSteadyState([GOOD_PLAY], samples, WINDOWS, { maxSpsDipPercent: 10 }).passed).toBe(true);
     const strict = judgeSteadyState([GOOD_PLAY], samples, WINDOWS, { maxSpsDipPercent: 5 });
     expect(strict.passed).toBe(false);
-    expect(strict.failures).toEqual(['SPS fell 10.0% (2.00 to 1.80), over the 5% allowed']);
+    expect(strict.failures).toEqual(['SPS fell 10.0% (10.00 to 9.00), over the 5% allowed']);
   });
 
   it('judges the platform\'s SPS, not one region\'s, when players fail over between regions', () => {
-    const samples = [...steady('us-east-1', 0, 30_000, 2), ...steady('us-east-1', 10_000, 20_000, -1), ...steady('us-west-2', 10_000, 20_000, 1)];
+    const samples = [...steady('us-east-1', 0, 30_000, 10), ...steady('us-east-1', 10_000, 20_000, -5), ...steady('us-west-2', 10_000, 20_000, 5)];
 
     const verdict = judgeSteadyState([GOOD_PLAY], samples, WINDOWS, { maxSpsDipPercent: 5 });
 
     expect(verdict.passed).toBe(true);
-    expect(verdict.regions.find((region) => region.region === 'us-east-1')).toMatchObject({ baselineSps: 2, faultSps: 1, dipPercent: 50 });
+    expect(verdict.regions.find((region) => region.region === 'us-east-1')).toMatchObject({ baselineSps: 10, faultSps: 5, dipPercent: 50 });
   });
 
   it('leaves the warm-up out of the baseline', () => {
@@ -43,7 +43,7 @@ describe('a local drill\'s steady state', () => {
   it('fails naming the incomplete plays, the rebuffering and the failed fetches over their thresholds', () => {
     const broken: DrillPlay = { completed: false, wallMs: 2_000, rebufferMs: 400, segments: 4, failedFetches: 2, errors: ['every source failed for segment 1'] };
 
-    const verdict = judgeSteadyState([GOOD_PLAY, broken], steady('us-east-1', 0, 30_000), WINDOWS, { maxSpsDipPercent: 5, maxFailedFetchRatio: 0.1 });
+    const verdict = judgeSteadyState([GOOD_PLAY, broken], steady('us-east-1', 0, 30_000, 10), WINDOWS, { maxSpsDipPercent: 5, maxFailedFetchRatio: 0.1 });
 
     expect(verdict.passed).toBe(false);
     expect(verdict.failures).toEqual([
@@ -53,9 +53,16 @@ describe('a local drill\'s steady state', () => {
     ]);
   });
 
-  it('fails when there was too little load before the fault to judge a dip', () => {
-    const verdict = judgeSteadyState([GOOD_PLAY], steady('us-east-1', 0, 30_000, 0.1), WINDOWS, { maxSpsDipPercent: 5 });
+  it('judges a dip only when one start is at most half of the allowed dip, and says what is missing', () => {
+    // 8 s of baseline at 2 starts a second: 16 starts, one of them 6.25%.
+    const samples = steady('us-east-1', 0, 30_000, 2);
 
-    expect(verdict.failures).toEqual(['the platform started 0.10 streams a second before the fault, under the 0.2 needed to judge a dip (add --players)']);
+    expect(judgeSteadyState([GOOD_PLAY], samples, WINDOWS, { maxSpsDipPercent: 15 }).passed).toBe(true);
+    expect(judgeSteadyState([GOOD_PLAY], samples, WINDOWS, { maxSpsDipPercent: 5 }).failures).toEqual([
+      'the platform counted 16 stream starts before the fault, and judging a 5% dip takes 40, so that one start is at most half of it (add --players or --seconds)',
+    ]);
+    expect(judgeSteadyState([GOOD_PLAY], steady('us-east-1', 0, 30_000, 0), WINDOWS, { maxSpsDipPercent: 50 }).failures).toEqual([
+      expect.stringMatching(/^the platform counted 0 stream starts before the fault, and judging a 50% dip takes 4,/),
+    ]);
   });
 });
