@@ -21,13 +21,13 @@ export const FIS_ACTIONS: Readonly<Record<string, DocumentedAction>> = {
   },
   'aws:lambda:invocation-error': {
     target: { key: 'Functions', resourceType: 'aws:lambda:function' },
-    required: ['duration'],
-    optional: ['invocationPercentage', 'preventExecution'],
+    required: ['duration', 'preventExecution'],
+    optional: ['invocationPercentage'],
   },
   'aws:lambda:invocation-http-integration-response': {
     target: { key: 'Functions', resourceType: 'aws:lambda:function' },
-    required: ['duration', 'statusCode'],
-    optional: ['invocationPercentage', 'preventExecution', 'contentTypeHeader'],
+    required: ['contentTypeHeader', 'duration', 'preventExecution', 'statusCode'],
+    optional: ['invocationPercentage'],
   },
   'aws:ebs:volume-io-latency': {
     target: { key: 'Volumes', resourceType: 'aws:ec2:ebs-volume' },
