@@ -2,7 +2,7 @@ import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@a
 import { requireEnv } from '../shared/env';
 import { lambdaEntry } from '../shared/lambda-entry';
 import { logger, tracer } from '../shared/powertools';
-import { GlobalStartsDependencies, GlobalStartsSettings, publishGlobalStarts } from './peer-starts';
+import { GlobalStartsDependencies, GlobalStartsSettings, publishGlobalStarts } from './global-starts';
 
 /** Reads each region's minute with `GetMetricData` in that region, and publishes the sum here. */
 export function cloudWatchGlobalStarts(settings: GlobalStartsSettings, clients: Readonly<Record<string, CloudWatchClient>>): GlobalStartsDependencies {
@@ -61,7 +61,7 @@ export const handler = lambdaEntry(
       namespace: requireEnv('METRICS_NAMESPACE'),
       regions: [here, requireEnv('PEER_REGION')],
       telemetryService: requireEnv('TELEMETRY_SERVICE'),
-      copyService: requireEnv('POWERTOOLS_SERVICE_NAME'),
+      publishingService: requireEnv('POWERTOOLS_SERVICE_NAME'),
     };
     const clients = Object.fromEntries(settings.regions.map((region) => [region, tracer.captureAWSv3Client(new CloudWatchClient({ region, maxAttempts: 3 }))]));
     const deps = cloudWatchGlobalStarts(settings, clients);

@@ -34,19 +34,19 @@ export interface GlobalSteadyStateProps {
  * have moved.
  */
 export class GlobalSteadyState extends Construct {
-  readonly copier: NearstreamFunction;
+  readonly publisher: NearstreamFunction;
   readonly schedule: Schedule;
-  /** Copy runs the scheduler could not start. */
+  /** Runs the scheduler could not start. */
   readonly deadLetters: Queue;
   /** Stream starts of both regions fell below their band. */
   readonly alarm: AnomalyDetectionAlarm;
-  /** The region whose stream starts are copied here. */
+  /** The other region, whose stream starts are added to this one's. */
   readonly peerRegion: string;
 
   constructor(scope: Construct, id: string, props: GlobalSteadyStateProps) {
     super(scope, id);
     this.peerRegion = props.peerRegion;
-    this.copier = new NearstreamFunction(this, 'PeerStarts', {
+    this.publisher = new NearstreamFunction(this, 'GlobalStarts', {
       ...props.functionDefaults,
       entry: path.join(__dirname, '..', '..', 'lambda', 'steady-state', 'handler.ts'),
       description: `Sums this region's and ${props.peerRegion}'s stream starts every minute, for the global steady-state alarm`,
@@ -54,12 +54,12 @@ export class GlobalSteadyState extends Construct {
       timeout: Duration.seconds(30),
       environment: { METRICS_NAMESPACE, PEER_REGION: props.peerRegion, TELEMETRY_SERVICE: props.telemetryService },
     });
-    // Neither action has resource-level permissions; the copy may publish only in Nearstream's namespace.
-    this.copier.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
-    this.copier.role.addToPrincipalPolicy(
+    // Neither action has resource-level permissions; the function may publish only in Nearstream's namespace.
+    this.publisher.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    this.publisher.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } } }),
     );
-    Validations.of(this.copier.role).acknowledge({
+    Validations.of(this.publisher.role).acknowledge({
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason: 'GetMetricData and PutMetricData have no resource-level permissions; PutMetricData is held to the Nearstream namespace by condition.',
     });
@@ -73,7 +73,7 @@ export class GlobalSteadyState extends Construct {
       schedule: ScheduleExpression.rate(Duration.minutes(1)),
       // Each run publishes the minute of its scheduled time; a repeat publishes the same value again,
       // which the alarm's Maximum counts once.
-      target: new LambdaInvoke(this.copier.handler, {
+      target: new LambdaInvoke(this.publisher.handler, {
         role: schedulerRole,
         retryAttempts: 2,
         deadLetterQueue: this.deadLetters,
@@ -81,10 +81,10 @@ export class GlobalSteadyState extends Construct {
       }),
       description: 'Publishes both regions\' stream starts of the minute that ended two minutes before the scheduled time, stamped at the minute just ended',
     });
-    const functionId = Stack.of(this).resolve((this.copier.function.node.defaultChild as CfnResource).logicalId);
+    const functionId = Stack.of(this).resolve((this.publisher.function.node.defaultChild as CfnResource).logicalId);
     Validations.of(schedulerRole).acknowledge({
       id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
-      reason: 'LambdaInvoke grants invoking the copy function and its versions (ARN:*); it is the only function this role may invoke.',
+      reason: 'LambdaInvoke grants invoking the publishing function and its versions (ARN:*); it is the only function this role may invoke.',
     });
 
     const t = props.thresholds;
@@ -108,6 +108,6 @@ export class GlobalSteadyState extends Construct {
 
   /** Stream starts of both regions per minute, as summed here (`Maximum`: a minute published twice counts once). */
   metricGlobalStreamStarts(options: MetricOptions = {}): Metric {
-    return this.copier.publishedMetric(STEADY_STATE_METRICS.globalStreamStarts, { statistic: Stats.MAXIMUM, label: 'Stream starts per minute, both regions', ...options });
+    return this.publisher.publishedMetric(STEADY_STATE_METRICS.globalStreamStarts, { statistic: Stats.MAXIMUM, label: 'Stream starts per minute, both regions', ...options });
   }
 }

@@ -167,7 +167,7 @@ export class ControlPlaneStack extends Stack {
         ...Object.values(this.playback.functions),
         this.steering.builder,
         this.fillPlanning.function,
-        ...(globalSteadyState ? [globalSteadyState.copier] : []),
+        ...(globalSteadyState ? [globalSteadyState.publisher] : []),
       ],
       controlTableName: naming.controlTableName,
       encoding: props.encoding,
@@ -196,7 +196,7 @@ export class ControlPlaneStack extends Stack {
       );
       this.monitoring.deadLetterAlarm(
         globalSteadyState.deadLetters,
-        'PeerStartsSchedule',
+        'GlobalStartsSchedule',
         'the peer stream-start copy',
         'The scheduler could not run the copy of the other region\'s stream starts: the global steady-state alarm now sees the other region as idle. Read the message for the cause.',
       );

@@ -120,7 +120,7 @@ describe('chaos experiments', () => {
       // Maximum: each minute's datapoint is the whole sum, so a minute published twice counts once.
       expect(metric).toMatchObject({ Metric: { Namespace: 'Nearstream', MetricName: 'GlobalStreamStarts', Dimensions: [{ Name: 'service', Value: 'steady-state' }] }, Stat: 'Maximum', Period: 60 });
       const schedules = (Object.values(template.findResources('AWS::Scheduler::Schedule')) as Resource[]).filter((schedule) =>
-        JSON.stringify(schedule.Properties.Target.Arn).includes('GlobalSteadyStatePeerStarts'),
+        JSON.stringify(schedule.Properties.Target.Arn).includes('GlobalSteadyStateGlobalStarts'),
       );
       expect(schedules.map((schedule) => [schedule.Properties.ScheduleExpression, JSON.parse(schedule.Properties.Target.Input)])).toEqual([
         ['rate(1 minute)', { scheduledTime: '<aws.scheduler.scheduled-time>' }],

@@ -14,7 +14,7 @@ export interface GlobalStartsSettings {
   /** The `service` dimension the telemetry function publishes stream starts under. */
   readonly telemetryService: string;
   /** The `service` dimension the sum is published under. */
-  readonly copyService: string;
+  readonly publishingService: string;
 }
 
 export interface GlobalStartsDependencies {
@@ -32,7 +32,7 @@ const MINUTE_MS = 60_000;
  * before it, since datapoints reach CloudWatch up to a couple of minutes late. Taken from the
  * schedule's time, not the clock, so a late start neither skips a minute nor repeats one.
  */
-export function minuteToCopy(scheduledMs: number): number {
+export function minuteToSum(scheduledMs: number): number {
   return Math.floor(scheduledMs / MINUTE_MS) * MINUTE_MS - 3 * MINUTE_MS;
 }
 
@@ -46,7 +46,7 @@ export function minuteStampedAt(scheduledMs: number): number {
 }
 
 /**
- * One run: reads each region's starts in `minuteToCopy(scheduledMs)` and publishes their sum
+ * One run: reads each region's starts in `minuteToSum(scheduledMs)` and publishes their sum
  * here. A region without a datapoint counted no start: 0.
  */
 export async function publishGlobalStarts(
@@ -54,7 +54,7 @@ export async function publishGlobalStarts(
   scheduledMs: number,
 ): Promise<{ minuteStartMs: number; publishedAtMs: number; starts: Record<string, number> }> {
   const { settings } = deps;
-  const minuteStartMs = minuteToCopy(scheduledMs);
+  const minuteStartMs = minuteToSum(scheduledMs);
   const counted = await Promise.all(
     settings.regions.map(async (region) => {
       const sum = await deps.readStarts(region, {
@@ -69,7 +69,7 @@ export async function publishGlobalStarts(
   await deps.publish({
     namespace: settings.namespace,
     metricName: STEADY_STATE_METRICS.globalStreamStarts,
-    dimensions: { service: settings.copyService },
+    dimensions: { service: settings.publishingService },
     atMs: minuteStampedAt(scheduledMs),
     value: counted.reduce((total, [, starts]) => total + starts, 0),
   });

@@ -1,9 +1,9 @@
 import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import { cloudWatchGlobalStarts, scheduledMsOf } from '../../../lambda/steady-state/handler';
-import { GlobalStartsSettings, minuteStampedAt, minuteToCopy, publishGlobalStarts } from '../../../lambda/steady-state/peer-starts';
+import { GlobalStartsSettings, minuteStampedAt, minuteToSum, publishGlobalStarts } from '../../../lambda/steady-state/global-starts';
 
-const SETTINGS: GlobalStartsSettings = { namespace: 'Nearstream', regions: ['us-east-1', 'us-west-2'], telemetryService: 'telemetry', copyService: 'steady-state' };
+const SETTINGS: GlobalStartsSettings = { namespace: 'Nearstream', regions: ['us-east-1', 'us-west-2'], telemetryService: 'telemetry', publishingService: 'steady-state' };
 const east = mockClient(new CloudWatchClient({ region: 'us-east-1' }));
 const west = mockClient(new CloudWatchClient({ region: 'us-west-2' }));
 const clients = { 'us-east-1': east as unknown as CloudWatchClient, 'us-west-2': west as unknown as CloudWatchClient };
@@ -20,7 +20,7 @@ beforeEach(() => {
 
 describe('the platform\'s stream starts, both regions summed in each', () => {
   it('reads the whole minute that ended two minutes before the scheduled time and stamps it at the minute just ended, so no finished minute is ever missing', () => {
-    expect(new Date(minuteToCopy(Date.parse('2026-11-29T21:07:00Z'))).toISOString()).toBe('2026-11-29T21:04:00.000Z');
+    expect(new Date(minuteToSum(Date.parse('2026-11-29T21:07:00Z'))).toISOString()).toBe('2026-11-29T21:04:00.000Z');
     expect(new Date(minuteStampedAt(Date.parse('2026-11-29T21:07:00Z'))).toISOString()).toBe('2026-11-29T21:06:00.000Z');
     expect(scheduledMsOf({ scheduledTime: '2026-11-29T21:07:00Z' }, Date.parse('2026-11-29T21:07:59.9Z'))).toBe(Date.parse('2026-11-29T21:07:00Z'));
     expect(scheduledMsOf({}, 1234)).toBe(1234);
