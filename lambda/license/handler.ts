@@ -4,6 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { CatalogStore } from '../catalog/catalog-store';
+import { CachingKeyWrapper } from '../keys/caching-key-wrapper';
 import { ContentKeyStore } from '../keys/content-key-store';
 import { RegionalKmsKeyWrapper } from '../keys/regional-key-wrapper';
 import { TitleCache } from '../playback/title-cache';
@@ -123,6 +124,8 @@ function contentTypeOf(event: APIGatewayProxyEventV2): string {
 
 /** How long a title read serves licenses: a title's protection changes only with a new encoding. */
 const TITLE_CACHE_MS = 5_000;
+/** Opened data keys kept per container: a title's licenses call KMS once per 5 minutes, not once each. */
+const DATA_KEY_CACHE = { maxAgeMs: 5 * 60_000, maxEntries: 1_000 } as const;
 
 /**
  * The handler's dependencies from the function's environment: `CONTROL_TABLE_NAME`,
@@ -155,7 +158,10 @@ export function dependenciesFromEnvironment(): LicenseHandlerDependencies {
     titleKeys: new ContentKeyStore(
       client,
       table,
-      new RegionalKmsKeyWrapper({ region: requireEnv('AWS_REGION'), client: tracer.captureAWSv3Client(new KMSClient({ maxAttempts: 2 })), keyId: kmsKeyId, replicas: [] }),
+      new CachingKeyWrapper(
+        new RegionalKmsKeyWrapper({ region: requireEnv('AWS_REGION'), client: tracer.captureAWSv3Client(new KMSClient({ maxAttempts: 2 })), keyId: kmsKeyId, replicas: [] }),
+        DATA_KEY_CACHE,
+      ),
     ),
     nowMs: Date.now,
     commercial: new CommercialLicenseProxy(services, secrets),
