@@ -25,9 +25,10 @@ export interface StreamHooks {
   /** Wall milliseconds since the play began (before `/play`). */
   readonly sinceStartMs: () => number;
   /**
-   * Runs on segments before they count as buffered: a protected play gets their keys here. The
-   * segments a play starts with (its first video and audio) come together, so that their keys
-   * are asked for in one license request; later segments come one at a time. @default - none
+   * Gets segments ready to play: a protected play gets their keys here. The segments a play starts
+   * with (its first video and audio) come together once both are fetched, just before playback
+   * starts, so that their keys are asked for in one license request; later segments come one at a
+   * time, before they count as buffered. @default - none
    */
   readonly prepareSegments?: (segments: readonly ProtectedSegment[]) => Promise<void>;
 }
