@@ -21,8 +21,9 @@ interface Entry {
  * already opened (one call per title and container every `maxAgeMs`, instead of one per license).
  *
  * A key is found again only for the same wrapped bytes and the same encryption context. Each
- * caller gets its own copy of the plaintext, since the store zeroes what it is handed; keys that
- * expire or are pushed out are zeroed. A failed unwrap is not kept, and callers asking for the
+ * caller gets its own copy of the plaintext, since the store zeroes what it is handed; KMS's own
+ * answer is zeroed once its callers have copied it, and kept keys are zeroed when they expire
+ * (swept on every call) or are pushed out. A failed unwrap is not kept, and callers asking for the
  * same key at once share one call. What this costs: a KMS key disabled or a grant revoked stops
  * licenses only once the kept keys expire.
  *
@@ -53,40 +54,52 @@ export class CachingKeyWrapper implements KeyWrapper {
   }
 
   async unwrap(wrapped: Buffer, context: EncryptionContext): Promise<Buffer> {
+    this.sweepExpired();
     const key = cacheKey(wrapped, context);
     const kept = this.entries.get(key);
     if (kept) {
+      // Re-inserted last: the map's order is least recently used first.
       this.entries.delete(key);
-      if (kept.expiresAtMs > this.nowMs()) {
-        // Re-inserted last: the map's order is least recently used first.
-        this.entries.set(key, kept);
-        return Buffer.from(kept.plaintext);
-      }
-      kept.plaintext.fill(0);
+      this.entries.set(key, kept);
+      return Buffer.from(kept.plaintext);
     }
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.open(key, wrapped, context);
-      this.inFlight.set(key, pending);
+      // Started after it is registered, so that even a wrapper throwing at once is forgotten.
+      const started: Promise<Buffer> = Promise.resolve().then(() => this.open(key, wrapped, context));
+      pending = started;
+      this.inFlight.set(key, started);
+      void started.then(
+        () => this.inFlight.delete(key),
+        () => this.inFlight.delete(key),
+      );
     }
+    // Copied in the continuation of the await, before the zeroing `open` scheduled runs.
     return Buffer.from(await pending);
   }
 
   private async open(key: string, wrapped: Buffer, context: EncryptionContext): Promise<Buffer> {
-    try {
-      const plaintext = await this.inner.unwrap(wrapped, context);
-      // The callers waiting on this call copy `plaintext`; the kept copy is the one zeroed later.
-      this.entries.set(key, { plaintext: Buffer.from(plaintext), expiresAtMs: this.nowMs() + this.options.maxAgeMs });
-      for (const [oldest, entry] of this.entries) {
-        if (this.entries.size <= this.options.maxEntries) {
-          break;
-        }
-        entry.plaintext.fill(0);
-        this.entries.delete(oldest);
+    const plaintext = await this.inner.unwrap(wrapped, context);
+    this.entries.set(key, { plaintext: Buffer.from(plaintext), expiresAtMs: this.nowMs() + this.options.maxAgeMs });
+    for (const [oldest, entry] of this.entries) {
+      if (this.entries.size <= this.options.maxEntries) {
+        break;
       }
-      return plaintext;
-    } finally {
-      this.inFlight.delete(key);
+      entry.plaintext.fill(0);
+      this.entries.delete(oldest);
+    }
+    // Every caller waiting on this call copies `plaintext` in a microtask; a macrotask runs after them all.
+    setImmediate(() => plaintext.fill(0));
+    return plaintext;
+  }
+
+  private sweepExpired(): void {
+    const now = this.nowMs();
+    for (const [key, entry] of this.entries) {
+      if (entry.expiresAtMs <= now) {
+        entry.plaintext.fill(0);
+        this.entries.delete(key);
+      }
     }
   }
 }

@@ -9,6 +9,8 @@ import { DataKey, EncryptionContext, KeyWrapper } from '../../../lambda/keys/con
 class CountingWrapper implements KeyWrapper {
   readonly name = 'counting';
   unwraps = 0;
+  /** What the last unwrap handed back: KMS's own answer, which the cache must zero once copied. */
+  lastAnswer?: Buffer;
   private readonly master = randomBytes(32);
   private failNext = false;
 
@@ -29,7 +31,8 @@ class CountingWrapper implements KeyWrapper {
     }
     const decipher = createDecipheriv('aes-256-gcm', this.master, wrapped.subarray(0, 12)).setAAD(Buffer.from(JSON.stringify(context)));
     decipher.setAuthTag(wrapped.subarray(12, 28));
-    return Buffer.concat([decipher.update(wrapped.subarray(28)), decipher.final()]);
+    this.lastAnswer = Buffer.concat([decipher.update(wrapped.subarray(28)), decipher.final()]);
+    return this.lastAnswer;
   }
 
   failOnce(): void {
@@ -56,10 +59,39 @@ describe('CachingKeyWrapper: opened data keys kept for a while', () => {
     const first = await cache.unwrap(wrapped, CONTEXT);
     first.fill(0);
     const second = await cache.unwrap(wrapped, CONTEXT);
-
     expect(second).toEqual(plaintext);
+    second.fill(0);
+    const third = await cache.unwrap(wrapped, CONTEXT);
+
+    expect(third).toEqual(plaintext);
     expect(inner.unwraps).toBe(1);
     expect(cache.name).toBe('counting');
+  });
+
+  it('zeroes KMS\'s own answer once every caller waiting on it has its copy', async () => {
+    const { plaintext, wrapped } = await inner.generate(CONTEXT);
+
+    const opened = await Promise.all([cache.unwrap(wrapped, CONTEXT), cache.unwrap(wrapped, CONTEXT)]);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(opened).toEqual([plaintext, plaintext]);
+    expect(inner.lastAnswer).toEqual(Buffer.alloc(32));
+  });
+
+  it('forgets a wrapper that throws at once, instead of answering every later call with its error', async () => {
+    const { plaintext, wrapped } = await inner.generate(CONTEXT);
+    const unwrap = inner.unwrap.bind(inner);
+    let throwNow = true;
+    inner.unwrap = (bytes, context) => {
+      if (throwNow) {
+        throwNow = false;
+        throw new Error('ThrottlingException');
+      }
+      return unwrap(bytes, context);
+    };
+
+    await expect(cache.unwrap(wrapped, CONTEXT)).rejects.toThrow('ThrottlingException');
+    expect(await cache.unwrap(wrapped, CONTEXT)).toEqual(plaintext);
   });
 
   it('shares one call among licenses asking at once', async () => {
