@@ -197,8 +197,8 @@ export class ControlPlaneStack extends Stack {
       this.monitoring.deadLetterAlarm(
         globalSteadyState.deadLetters,
         'GlobalStartsSchedule',
-        'the peer stream-start copy',
-        'The scheduler could not run the copy of the other region\'s stream starts: the global steady-state alarm now sees the other region as idle. Read the message for the cause.',
+        'the global stream-start sum',
+        'The scheduler could not run the function that sums both regions\' stream starts: minutes without a sum breach the global steady-state alarm, which pages and stops a running region evacuation. Read the message for the cause.',
       );
     }
 
