@@ -42,10 +42,10 @@ export interface SteadyStateThresholds {
    */
   readonly maxFailedFetchRatio?: number;
   /**
-   * Stream starts are counted one by one, so a window's SPS moves in steps of one start. A dip is
-   * judged only when the baseline counted enough starts that one is at most this share of the
-   * allowed dip: fewer, and a start landing a moment either side of the fault's edge would decide
-   * the verdict. @default 0.5
+   * Stream starts are counted one by one, so one start landing a moment before or after the
+   * fault's edge moves the dip by 1/B + 1/F (B and F the starts counted before and during the
+   * fault). A dip is judged only when the baseline's rate makes that step at most this share of the
+   * allowed dip: with fewer starts, where one start lands would decide the verdict. @default 0.5
    */
   readonly maxStartShareOfDip?: number;
 }
@@ -92,6 +92,9 @@ export function judgeSteadyState(
   const maxRebufferRatio = thresholds.maxRebufferRatio ?? 0.05;
   const maxFailedFetchRatio = thresholds.maxFailedFetchRatio ?? 0.2;
   const maxStartShareOfDip = thresholds.maxStartShareOfDip ?? 0.5;
+  if (!(thresholds.maxSpsDipPercent > 0) || !(maxStartShareOfDip > 0)) {
+    throw new Error(`judgeSteadyState: maxSpsDipPercent (${thresholds.maxSpsDipPercent}) and maxStartShareOfDip (${maxStartShareOfDip}) must be above 0: counted starts cannot judge a dip of 0`);
+  }
   const failures: string[] = [];
 
   const incomplete = plays.filter((play) => !play.completed);
@@ -112,12 +115,15 @@ export function judgeSteadyState(
 
   const regions = [...new Set(samples.map((sample) => sample.region))].sort().map((region) => spsOf(region, samples.filter((sample) => sample.region === region), windows));
   const total = spsOf(ALL_REGIONS, samples, windows);
-  const baselineStarts = Math.round(total.baselineSps * ((windows.faultStartMs - windows.startMs - windows.warmUpMs) / 1000));
-  const startsNeeded = Math.ceil(100 / (maxStartShareOfDip * thresholds.maxSpsDipPercent));
+  const baselineSeconds = (windows.faultStartMs - windows.startMs - windows.warmUpMs) / 1000;
+  const faultSeconds = (windows.faultEndMs - windows.faultStartMs) / 1000;
+  const baselineStarts = Math.round(total.baselineSps * baselineSeconds);
+  // 100 (1/B + 1/F) <= share x dip, with F the starts the fault window would count at the baseline's rate.
+  const startsNeeded = Math.ceil((100 * (1 + baselineSeconds / faultSeconds)) / (maxStartShareOfDip * thresholds.maxSpsDipPercent));
   if (baselineStarts < startsNeeded) {
     failures.push(
       `the platform counted ${baselineStarts} stream starts before the fault, and judging a ${thresholds.maxSpsDipPercent}% dip takes ${startsNeeded}, ` +
-        'so that one start is at most half of it (add --players or --seconds)',
+        `so that one start moved across the fault's edge is at most ${percent(maxStartShareOfDip)} of it (add --players or --seconds)`,
     );
   } else if (total.dipPercent > thresholds.maxSpsDipPercent) {
     failures.push(`SPS fell ${total.dipPercent.toFixed(1)}% (${total.baselineSps.toFixed(2)} to ${total.faultSps.toFixed(2)}), over the ${thresholds.maxSpsDipPercent}% allowed`);
