@@ -5,7 +5,7 @@ import { ConfigError } from '../../lib/config/config-error';
 import { DEFAULT_PRIMARY_REGION, DEFAULT_SECONDARY_REGION, resolveEnvironment } from '../../lib/config/environment';
 
 /** The local drills' defaults. */
-export const LOCAL_DEFAULTS = { players: 20, seconds: 60, workdir: '.nearstream-chaos', basePort: 24_000 } as const;
+export const LOCAL_DEFAULTS = { players: 20, seconds: 90, workdir: '.nearstream-chaos', basePort: 24_000 } as const;
 
 export const USAGE = `usage: npm run chaos -- <command> [options]
 

@@ -11,7 +11,12 @@ import { injectLocalFault } from './local-faults';
 import { DrillPlay, DrillWindows, judgeSteadyState, StartSample, SteadyStateVerdict } from './steady-state';
 
 export interface LocalDrillOptions {
-  /** The whole drill; the fault is on for its middle third. @default 60 */
+  /**
+   * The whole drill; the fault is on for its middle third. A fault that delays starts without
+   * losing them still moves the starts of its last moments past the window's end, a dip of about
+   * the delay over the window's length: 90 s (a 30 s window) keeps that to a few percent.
+   * @default 90
+   */
   readonly seconds?: number;
   /** Media seconds each play lasts: short plays make many stream starts to count. @default 8 */
   readonly playSeconds?: number;
@@ -20,7 +25,7 @@ export interface LocalDrillOptions {
   /**
    * How often each player presses play, whether or not its last play has ended.
    * @default - a healthy play's wall time (playSeconds / speed) plus 1 s: at the defaults, 20
-   * players start 6.7 streams a second, and the 15 s before the fault count about 100 starts
+   * players start 6.7 streams a second, and the 22.5 s before the fault count about 150 starts
    */
   readonly pacingSeconds?: number;
   /** Progress lines. @default - none */
@@ -60,7 +65,7 @@ export async function drillViewerTokens(platform: LocalPlatform, count: number):
  */
 export async function runLocalDrill(platform: LocalPlatform, experiment: ChaosExperiment, tokens: readonly string[], options: LocalDrillOptions = {}): Promise<LocalDrillResult> {
   const players = tokens.length;
-  const seconds = options.seconds ?? 60;
+  const seconds = options.seconds ?? 90;
   const log = options.log ?? (() => undefined);
   const startMs = Date.now();
   const windows: DrillWindows = {

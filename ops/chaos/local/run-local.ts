@@ -32,7 +32,7 @@ export async function runLocalDrills(
   const tokens = await drillViewerTokens(platform, options.players ?? 20);
   const results: LocalDrillResult[] = [];
   for (const experiment of experiments) {
-    options.out(`${experiment.name}: ${tokens.length} players for ${options.seconds ?? 60} s, the fault in the middle third`);
+    options.out(`${experiment.name}: ${tokens.length} players for ${options.seconds ?? 90} s, the fault in the middle third`);
     const result = await runLocalDrill(platform, experiment, tokens, { ...options, log: options.out });
     results.push(result);
     options.out(verdictLine(result));
