@@ -60,7 +60,7 @@ export function spsChart(result: LocalDrillResult): string {
     .map((entry, index) => {
       const points = entry.sps.map((sps, bucket) => `${x(windows.startMs + (bucket + 0.5) * BUCKET_MS).toFixed(1)},${y(sps).toFixed(1)}`).join(' ');
       const colour = COLOURS[index % COLOURS.length];
-      return `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/><text x="${WIDTH - PAD - 110}" y="${PAD + 14 * index}" fill="${colour}" font-size="12">${escape(entry.region)}</text>`;
+      return `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/><text x="${WIDTH - PAD - 90 * (series.length - 1 - index)}" y="${PAD - 8}" fill="${colour}" font-size="12" text-anchor="end">${escape(entry.region)}</text>`;
     })
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="SPS per region over time">
