@@ -12,39 +12,10 @@ import { logger } from '../../../lambda/shared/powertools';
 import { DynamoDbLocal } from '../../support/dynamodb-local';
 import { tableItems } from '../../support/hostile';
 import { KMS_KEY_ID, kmsModel } from './kms-model';
-import { hex, KIDS, mediaConvertRequest } from './speke-requests';
+import { hex, KIDS, mediaConvertRequest, spekeEvent } from './speke-requests';
 
 const TABLE = 'nearstream-key-provider';
 const LICENSE_BASE_URL = 'https://api.nearstream.example';
-const MEDIACONVERT_ROLE = 'arn:aws:sts::123456789012:assumed-role/nearstream-mediaconvert/job';
-
-interface EventOptions {
-  readonly headers?: Record<string, string | undefined>;
-  readonly base64?: boolean;
-  readonly method?: string;
-}
-
-/** A REST API (v1) proxy event as API Gateway passes MediaConvert's SigV4-signed SPEKE call on. */
-function spekeEvent(body: string | null, options: EventOptions = {}): APIGatewayProxyEvent {
-  const headers = Object.fromEntries(
-    Object.entries({ 'Content-Type': 'application/xml', 'X-Speke-Version': '2.0', ...options.headers }).filter(([, value]) => value !== undefined),
-  ) as Record<string, string>;
-  return {
-    resource: '/speke/v2/copyProtection',
-    path: '/speke/v2/copyProtection',
-    httpMethod: options.method ?? 'POST',
-    headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    requestContext: { requestId: 'request-7', identity: { userArn: MEDIACONVERT_ROLE } } as unknown as APIGatewayProxyEvent['requestContext'],
-    body: body === null ? null : options.base64 ? Buffer.from(body, 'utf8').toString('base64') : body,
-    isBase64Encoded: options.base64 ?? false,
-  };
-}
-
 const cpixChildren = (element: XmlElement, name: string) => element.children.filter((child) => child.namespace === CPIX_NAMESPACE && child.localName === name);
 
 /** kid (hex) to the key the response hands out for it. */

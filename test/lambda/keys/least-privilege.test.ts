@@ -1,7 +1,6 @@
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { CatalogStore } from '../../../lambda/catalog/catalog-store';
 import { contentKeyEncryptionContext, ContentKeyStore, KmsKeyWrapper } from '../../../lambda/keys/content-key-store';
 import { createKeyProviderHandler } from '../../../lambda/keys/handler';
@@ -21,7 +20,7 @@ import { Denial, leastPrivilege, LeastPrivilegeCheck } from '../../support/iam/l
 import { CHECKED_ENVIRONMENT, policyModel } from '../../support/iam/policy-model';
 import { MetricRecorder } from '../../support/metric-recorder';
 import { clearKeyRequest, playerOf } from '../license/license-fixtures';
-import { hex, KIDS, mediaConvertRequest } from './speke-requests';
+import { hex, KIDS, mediaConvertRequest, spekeEvent } from './speke-requests';
 
 /**
  * Least privilege of content protection, proven on real calls: the key provider, the license
@@ -55,24 +54,6 @@ function deployedKey(region: Region, alias: string): string {
   return keyArn;
 }
 
-/** MediaConvert's SPEKE v2 call as the REST API's proxy integration hands it over. */
-function spekeEvent(body: string): APIGatewayProxyEvent {
-  const headers = { 'Content-Type': 'application/xml', 'X-Speke-Version': '2.0' };
-  return {
-    resource: '/speke/v2',
-    path: '/speke/v2',
-    httpMethod: 'POST',
-    headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    requestContext: { requestId: 'speke-1' } as APIGatewayProxyEvent['requestContext'],
-    body,
-    isBase64Encoded: false,
-  };
-}
 
 /** MediaConvert's request for a ClearKey-protected title (commercial systems need their provider's signalling). */
 const spekeRequest = (contentId: string) => mediaConvertRequest({ contentId, systems: ['clearkey'] });

@@ -1,3 +1,4 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { DRM_SYSTEMS, DrmSystem, KeyGroup } from '../../../lambda/shared/content-protection';
 
 /** The kids of the request below, one per key group, in the UUID form CPIX writes. */
@@ -82,4 +83,33 @@ ${groups
   </cpix:ContentKeyUsageRuleList>
 </cpix:CPIX>
 `;
+}
+
+export const MEDIACONVERT_ROLE = 'arn:aws:sts::123456789012:assumed-role/nearstream-mediaconvert/job';
+
+export interface SpekeEventOptions {
+  readonly headers?: Record<string, string | undefined>;
+  readonly base64?: boolean;
+  readonly method?: string;
+}
+
+/** A REST API (v1) proxy event as API Gateway passes MediaConvert's SigV4-signed SPEKE call on (`POST /speke/v2`). */
+export function spekeEvent(body: string | null, options: SpekeEventOptions = {}): APIGatewayProxyEvent {
+  const headers = Object.fromEntries(
+    Object.entries({ 'Content-Type': 'application/xml', 'X-Speke-Version': '2.0', ...options.headers }).filter(([, value]) => value !== undefined),
+  ) as Record<string, string>;
+  return {
+    resource: '/speke/v2',
+    path: '/speke/v2',
+    httpMethod: options.method ?? 'POST',
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    requestContext: { requestId: 'request-7', identity: { userArn: MEDIACONVERT_ROLE } } as unknown as APIGatewayProxyEvent['requestContext'],
+    body: body === null ? null : options.base64 ? Buffer.from(body, 'utf8').toString('base64') : body,
+    isBase64Encoded: options.base64 ?? false,
+  };
 }
