@@ -5,9 +5,7 @@ import { CatalogStore } from '../catalog/catalog-store';
 import { sharedDocumentClient } from '../shared/dynamodb';
 import { requireEnv } from '../shared/env';
 import { lambdaEntry } from '../shared/lambda-entry';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { ContentKeyStore } from '../keys/content-key-store';
-import { RegionalKmsKeyWrapper } from '../keys/regional-key-wrapper';
+import { contentKeyIdsForTitle } from '../keys/content-key-store';
 import { CodecOutputs, inventoryDue, RateTable, withJobCompleted } from './catalog-entry';
 import { failTitle } from './failure-notice';
 import { JobKind } from './ladder';
@@ -153,11 +151,7 @@ export const handler = lambdaEntry(() =>
     sns: new SNSClient({}),
     topicArn: requireEnv('FAILURE_TOPIC_ARN'),
     rates: JSON.parse(requireEnv('ENCODING_RATES_JSON')),
-    // Lists key ids only: the store opens no key here, so its KMS key is never called.
-    contentKeys: new ContentKeyStore(
-      sharedDocumentClient(),
-      requireEnv('CONTROL_TABLE_NAME'),
-      new RegionalKmsKeyWrapper({ region: requireEnv('AWS_REGION'), client: new KMSClient({}), keyId: requireEnv('CONTENT_KEY_KMS_KEY_ID'), replicas: [] }),
-    ),
+    // Lists key ids only, and never opens a key: no key wrapper, no KMS.
+    contentKeys: { keyIdsForTitle: (titleId) => contentKeyIdsForTitle(sharedDocumentClient(), requireEnv('CONTROL_TABLE_NAME'), titleId) },
   }),
 );

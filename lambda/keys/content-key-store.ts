@@ -310,9 +310,8 @@ export class ContentKeyStore {
    * The key ids and groups a title's content is encrypted under, without opening any key: what the
    * catalog lists for the title once it is encoded.
    */
-  async keyIdsForTitle(titleId: string): Promise<{ group: ContentKey['group']; kid: string }[]> {
-    const items = await this.itemsOf(titleId, { ProjectionExpression: 'kid, #group', ExpressionAttributeNames: { '#group': 'group' } });
-    return items.map((item) => ({ group: item.group as ContentKey['group'], kid: String(item.kid) }));
+  keyIdsForTitle(titleId: string): Promise<{ group: ContentKey['group']; kid: string }[]> {
+    return contentKeyIdsForTitle(this.client, this.tableName, titleId);
   }
 
   /**
@@ -325,16 +324,8 @@ export class ContentKeyStore {
     return parsed.map((item) => opened.get(item.kid)!);
   }
 
-  /** The title's key items, all pages, with `projection` when only some attributes are wanted. */
-  private async itemsOf(titleId: string, projection: { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> } = {}) {
-    checkTitleId(titleId);
-    const key = contentKeyItemKeys.contentKey(titleId, '');
-    return queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': key.pk, ':prefix': contentKeyItemKeys.kidPrefix },
-      ...projection,
-    });
+  private itemsOf(titleId: string) {
+    return contentKeyItemsOf(this.client, this.tableName, titleId);
   }
 
   private async read(titleId: string, kid: string): Promise<ContentKeyItem | undefined> {
@@ -460,4 +451,30 @@ function checkTitleId(titleId: string): void {
 
 function errorName(error: unknown): string {
   return error instanceof Error ? error.name : 'unknown error';
+}
+
+/**
+ * The key ids and groups a title's content is encrypted under, read without a key wrapper and
+ * without opening any key: what a caller that only lists them (the encoding completion) needs.
+ */
+export async function contentKeyIdsForTitle(client: DynamoDBDocumentClient, tableName: string, titleId: string): Promise<{ group: ContentKey['group']; kid: string }[]> {
+  const items = await contentKeyItemsOf(client, tableName, titleId, { ProjectionExpression: 'kid, #group', ExpressionAttributeNames: { '#group': 'group' } });
+  return items.map((item) => ({ group: item.group as ContentKey['group'], kid: String(item.kid) }));
+}
+
+/** A title's key items, all pages, with `projection` when only some attributes are wanted. */
+function contentKeyItemsOf(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  titleId: string,
+  projection: { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> } = {},
+) {
+  checkTitleId(titleId);
+  const key = contentKeyItemKeys.contentKey(titleId, '');
+  return queryAll(client, {
+    TableName: tableName,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': key.pk, ':prefix': contentKeyItemKeys.kidPrefix },
+    ...projection,
+  });
 }

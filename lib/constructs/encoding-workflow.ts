@@ -34,7 +34,7 @@ export interface EncodingWorkflowProps {
    * protected unless their upload says otherwise, and the content keys' KMS alias (the completion
    * step lists a title's key ids; it opens no key).
    */
-  readonly protection: { readonly keyProviderUrl: string; readonly byDefault: boolean; readonly contentKeyAlias: string };
+  readonly protection: { readonly keyProviderUrl: string; readonly byDefault: boolean };
   readonly functionDefaults: Pick<NearstreamFunctionProps, 'logRetentionDays' | 'logRemovalPolicy' | 'logEncryptionKey'>;
 }
 
@@ -129,7 +129,6 @@ export class EncodingWorkflow extends Construct {
       environment: {
         FAILURE_TOPIC_ARN: this.failureTopic.topicArn,
         ENCODING_RATES_JSON: JSON.stringify(props.settings.ratesUsdPerMinute),
-        CONTENT_KEY_KMS_KEY_ID: `arn:aws:kms:${Stack.of(this).region}:${Stack.of(this).account}:${props.protection.contentKeyAlias}`,
       },
     })
       .bindTable(props.controlTable, tableAccess)

@@ -57,7 +57,7 @@ export class EncodingStack extends Stack {
       origin,
       controlTable,
       settings: config.encoding,
-      protection: { keyProviderUrl: this.keyProvider.spekeUrl, byDefault: config.contentProtection.byDefault, contentKeyAlias: naming.contentKeyAlias },
+      protection: { keyProviderUrl: this.keyProvider.spekeUrl, byDefault: config.contentProtection.byDefault },
       functionDefaults,
     });
   }

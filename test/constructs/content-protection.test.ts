@@ -342,7 +342,8 @@ describe('content protection', () => {
         Resource: `arn:aws:dynamodb:${PRIMARY}:${ACCOUNT}:table/nearstream-prod-control`,
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['contentkeys#*'] } },
       });
-      // Its only KMS access is its failure topic's key, named by reference: no key/* and no alias condition.
+      // It is given no content key, and its only KMS access is its failure topic's key, named by reference: no key/* and no alias condition.
+      expect(functionOf(template, 'encoding-complete').properties.Environment.Variables).not.toHaveProperty('CONTENT_KEY_KMS_KEY_ID');
       for (const statement of serviceStatements(statements, 'kms:')) {
         expect(statement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WorkflowFailureTopicKey/), 'Arn'] });
         expect(statement.Condition).toBeUndefined();
