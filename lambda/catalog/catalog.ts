@@ -73,6 +73,11 @@ export interface TitleProtection {
   readonly systems?: readonly DrmSystem[];
 }
 
+/** The DRM systems a protected title's manifests signal (`systems`, ClearKey when it names none). */
+export function packagedSystems(protection: TitleProtection): readonly DrmSystem[] {
+  return protection.systems ?? ['clearkey'];
+}
+
 export interface CatalogTitle {
   readonly titleId: string;
   readonly name: string;

@@ -138,11 +138,11 @@ export function dependenciesFromEnvironment(): LicenseHandlerDependencies {
   const services = parseLicenseServices(process.env.LICENSE_SERVICES);
   const client = sharedDocumentClient();
   // Secrets Manager answers by the client's region, not the ARN's: a provider's secret is read in
-  // the region its ARN names, wherever this function runs.
+  // the region its ARN names (the configuration requires one), wherever this function runs.
   const cachesByRegion = new Map<string, SecretCache>();
   const secrets = {
     get: (secretArn: string) => {
-      const region = secretArn.split(':')[3] || requireEnv('AWS_REGION');
+      const region = secretArn.split(':')[3];
       let cache = cachesByRegion.get(region);
       if (!cache) {
         cache = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClient({ region, maxAttempts: 2 })));

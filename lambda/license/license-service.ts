@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CatalogTitle, Codec, TitleProtection } from '../catalog/catalog';
+import { CatalogTitle, Codec, packagedSystems, TitleProtection } from '../catalog/catalog';
 import type { PlaybackSession, StreamSlotHolder } from '../playback/viewer-store';
 import { ContentKey, DrmSystem, KeyGroup, kidFromBase64Url, kidToBase64Url, kidToUuid, toBase64Url, videoKeyGroup } from '../shared/content-protection';
 
@@ -132,7 +132,7 @@ export async function checkLicensedPlay(deps: LicenseDependencies, accountId: st
   }
   // Only the systems the title was packaged for: a title packaged for a commercial system alone
   // must not hand its raw keys out through ClearKey.
-  const packaged = title.protection.systems ?? ['clearkey'];
+  const packaged = packagedSystems(title.protection);
   if (!packaged.includes(system)) {
     throw new LicenseRefusedError('unknown-key-system', `title '${session.titleId}' is packaged for ${packaged.join(', ')}, not ${system}`);
   }
@@ -171,27 +171,32 @@ export async function issueClearKeyLicense(
 ): Promise<ClearKeyLicense> {
   const play = await checkLicensedPlay(deps, accountId, sessionId, 'clearkey');
   const requested = [...new Set(request.kids)];
-  // Decided from the catalog's key ids before any key is opened: a license never decrypts a key it
-  // may not hand out, and only the keys asked for are opened.
-  const allowed = new Set(play.protection.keys.filter((key) => play.groups.has(key.group)).map((key) => key.kid));
-  const notAllowed = requested.filter((kid) => !allowed.has(kidFromBase64Url(kid)!));
-  const titleKeys = notAllowed.length > 0 ? [] : await deps.titleKeys.keysForTitle(play.title.titleId, new Set(requested.map((kid) => kidFromBase64Url(kid)!)));
-  const grantable = new Map(
-    titleKeys.filter((key) => key.titleId === play.title.titleId && play.groups.has(key.group) && allowed.has(key.kid)).map((key) => [key.kid, key]),
-  );
-  // Refused: what the play may not have, or (with none of that) what the store does not hold.
-  const refused = notAllowed.length > 0 ? notAllowed : requested.filter((kid) => !grantable.has(kidFromBase64Url(kid)!));
-  if (refused.length > 0) {
-    throw new LicenseRefusedError(
+  const requestedHex = new Map(requested.map((kid) => [kid, kidFromBase64Url(kid)!]));
+  const refuse = (refused: readonly string[]) =>
+    new LicenseRefusedError(
       'key-not-granted',
       `body.kids: ${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} not granted to play '${sessionId}': ` +
         `it unlocks the audio and the ${play.session.codec} renditions up to ${play.session.maxHeight}p of '${play.title.titleId}' only`,
       { field: 'body.kids', kids: refused },
     );
+  // Decided from the catalog's key ids before any key is opened: a license never decrypts a key it
+  // may not hand out, and only the keys asked for are opened.
+  const allowed = new Set(play.protection.keys.filter((key) => play.groups.has(key.group)).map((key) => key.kid));
+  const notAllowed = requested.filter((kid) => !allowed.has(requestedHex.get(kid)!));
+  if (notAllowed.length > 0) {
+    throw refuse(notAllowed);
+  }
+  const opened = new Map(
+    (await deps.titleKeys.keysForTitle(play.title.titleId, new Set(requestedHex.values()))).filter((key) => key.titleId === play.title.titleId && play.groups.has(key.group)).map((key) => [key.kid, key]),
+  );
+  // Listed by the catalog but not held by the store (or held under a group the play may not unlock).
+  const missing = requested.filter((kid) => !opened.has(requestedHex.get(kid)!));
+  if (missing.length > 0) {
+    throw refuse(missing);
   }
   return {
     keys: requested.map((kid) => {
-      const key = grantable.get(kidFromBase64Url(kid)!)!;
+      const key = opened.get(requestedHex.get(kid)!)!;
       return { kty: 'oct', kid: kidToBase64Url(key.kid), k: toBase64Url(key.key) };
     }),
     type: 'temporary',

@@ -1,4 +1,4 @@
-import { CatalogTitle, codecDirectory, CodecManifests, CODECS, isPlayable, TitleProtection } from '../catalog/catalog';
+import { CatalogTitle, codecDirectory, CodecManifests, CODECS, isPlayable, packagedSystems, TitleProtection } from '../catalog/catalog';
 import { DRM_SYSTEM_NAMES, DRM_SYSTEMS, DrmSystem } from '../shared/content-protection';
 import { cappedManifestPath } from '../shared/rendition-manifests';
 import { titleIdSchema } from '../fleet/fleet-protocol';
@@ -122,7 +122,7 @@ export async function authorizePlay(deps: PlayDependencies, accountId: string, r
   }
   const declared = request.device.keySystems ?? [];
   // A system is offered when a license service serves it and the title's manifests signal it.
-  const packaged = title.protection?.systems ?? ['clearkey'];
+  const packaged = title.protection ? packagedSystems(title.protection) : [];
   const offered = (deps.licenseSystems ?? ['clearkey']).filter((system) => packaged.includes(system));
   const keySystems = title.protection ? [...new Set(declared)].filter((system) => offered.includes(system)) : [];
   if (title.protection && keySystems.length === 0) {

@@ -40,12 +40,9 @@ export class GlobalSteadyState extends Construct {
   readonly deadLetters: Queue;
   /** Stream starts of both regions fell below their band. */
   readonly alarm: AnomalyDetectionAlarm;
-  /** The other region, whose stream starts are added to this one's. */
-  readonly peerRegion: string;
 
   constructor(scope: Construct, id: string, props: GlobalSteadyStateProps) {
     super(scope, id);
-    this.peerRegion = props.peerRegion;
     this.publisher = new NearstreamFunction(this, 'GlobalStarts', {
       ...props.functionDefaults,
       entry: path.join(__dirname, '..', '..', 'lambda', 'steady-state', 'handler.ts'),

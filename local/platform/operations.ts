@@ -15,6 +15,7 @@ import { RegionalKmsKeyWrapper } from '../../lambda/keys/regional-key-wrapper';
 import { titleIdFor } from '../../lambda/encoding/title-id';
 import { EnvironmentConfig } from '../../lib/config/environment';
 import { encodeTitleLocally } from '../encoder/ffmpeg-stand-in';
+import { PROTECTABLE_CODECS } from '../encoder/protected-outputs';
 import { LocalRegionProcess } from '../region/local-region';
 import { healthKeyOf } from '../../lambda/steering/snapshot-store';
 import { runFill } from './appliance';
@@ -99,7 +100,7 @@ export async function encodeUpload(state: PlatformState, config: EnvironmentConf
     // a changed file under the same name is a new title, and the same file is the same title.
     const versionId = await contentVersion(file);
     const existing = await catalog.get(titleIdFor(state.buckets.source, key, versionId));
-    if (existing?.status === 'available' && options.codecs.every((codec) => codec in existing.manifests || (existing.protection && codec === 'av01'))) {
+    if (existing?.status === 'available' && options.codecs.every((codec) => codec in existing.manifests || (existing.protection && !PROTECTABLE_CODECS.includes(codec)))) {
       if ((existing.protection !== undefined) !== protection) {
         options.log?.(`'${existing.name}' (${existing.titleId}) was encoded ${existing.protection ? 'protected' : 'in the clear'} before and stays so; start with --fresh to encode it again`);
       }

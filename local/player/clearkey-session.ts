@@ -1,7 +1,7 @@
 import { DRM_SYSTEMS, kidFromBase64Url, kidToBase64Url } from '../../lambda/shared/content-protection';
 import { describeTrack } from '../encoder/cmaf-encrypt';
 import { Mp4FormatError } from '../encoder/iso-bmff';
-import { endpoint, PlaybackGrant, RegionEndpoint } from './control-plane-client';
+import { endpoint, PlaybackGrant, REGION_RETRY_PAUSE_MS, REGION_ROUNDS, RegionEndpoint } from './control-plane-client';
 import { fetchBody, FetchError } from './http-fetch';
 import { ProtectionReport } from './play-report';
 import { Track } from './presentation';
@@ -50,10 +50,6 @@ export interface ProtectedSegment {
   readonly init?: Buffer;
   readonly body: Buffer;
 }
-
-/** Rounds over the regions a license request gets before the play gives up, and the pause growing between them. */
-const LICENSE_ROUNDS = 3;
-const LICENSE_RETRY_PAUSE_MS = 250;
 
 export class ClearKeySession {
   private readonly keys = new Map<string, Buffer>();
@@ -140,7 +136,7 @@ export class ClearKeySession {
   /**
    * Asks the regions in turn for one license holding every key id of `wanted` (each with the
    * track it is for), and on a 5xx or no answer from all of them tries again, up to
-   * `LICENSE_ROUNDS` rounds with a short pause between: a license is one more control-plane call
+   * `REGION_ROUNDS` rounds with a short pause between: a license is one more control-plane call
    * in a play's start, and a failing function must not end a play that a second try would save.
    * A 4xx is final.
    */
@@ -148,9 +144,9 @@ export class ClearKeySession {
     const kids = [...wanted.keys()];
     const named = kids.length === 1 ? `key ${kids[0]}` : `keys ${kids.join(', ')}`;
     const failures: string[] = [];
-    for (let round = 0; round < LICENSE_ROUNDS; round++) {
+    for (let round = 0; round < REGION_ROUNDS; round++) {
       if (round > 0) {
-        await new Promise((resolve) => setTimeout(resolve, LICENSE_RETRY_PAUSE_MS * round));
+        await new Promise((resolve) => setTimeout(resolve, REGION_RETRY_PAUSE_MS * round));
       }
       for (const region of this.options.regions) {
         this.licenseRequests++;

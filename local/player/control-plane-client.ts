@@ -75,22 +75,25 @@ function grantProblem(grant: Partial<PlaybackGrant>): string | undefined {
   return typeof grant.steering === 'object' && grant.steering !== null ? undefined : 'no steering';
 }
 
-/** Rounds over the regions `/play` gets before the play gives up, and the pause growing between them. */
-const PLAY_ROUNDS = 3;
-const PLAY_RETRY_PAUSE_MS = 250;
+/**
+ * Rounds over the regions a control-plane call of a play start (`/play`, a license) gets before
+ * the play gives up, and the pause growing between them.
+ */
+export const REGION_ROUNDS = 3;
+export const REGION_RETRY_PAUSE_MS = 250;
 
 /**
  * `POST /play` against each region in turn until one answers. A refusal (4xx) is final; a region
  * that is down (5xx, connection error, timeout, or a 200 that is not a grant) passes the request
- * on to the next. When every region failed, it tries again, up to `PLAY_ROUNDS` rounds with a
+ * on to the next. When every region failed, it tries again, up to `REGION_ROUNDS` rounds with a
  * short pause between: a function failing a share of its invocations must not end a play that a
  * second try would start.
  */
 export async function requestPlay(regions: readonly RegionEndpoint[], token: string, body: PlayRequestBody, timeoutMs: number): Promise<PlayRequestOutcome> {
   const attempts: RegionAttempt[] = [];
-  for (let round = 0; round < PLAY_ROUNDS; round++) {
+  for (let round = 0; round < REGION_ROUNDS; round++) {
     if (round > 0) {
-      await new Promise((resolve) => setTimeout(resolve, PLAY_RETRY_PAUSE_MS * round));
+      await new Promise((resolve) => setTimeout(resolve, REGION_RETRY_PAUSE_MS * round));
     }
     const outcome = await requestPlayRound(regions, token, body, timeoutMs, attempts);
     if (outcome) {

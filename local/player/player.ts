@@ -23,11 +23,6 @@ export interface PlayOptions {
   /** @default - the address the control plane sees */
   readonly clientIp?: string;
   /**
-   * The DRM systems the device declares to `/play`; a protected title plays with ClearKey only.
-   * @default ['clearkey']
-   */
-  readonly keySystems?: readonly string[];
-  /**
    * For a protected title, decode the first video segment with its licensed key (and without) to
    * report `protection.firstSegmentDecrypted`; ffmpeg does it beside the play.
    * @default true
@@ -112,7 +107,7 @@ export async function play(options: PlayOptions): Promise<PlayReport> {
     options.token,
     {
       titleId: options.titleId,
-      device: { codecs: options.codecs ?? ['av01', 'avc1'], maxHeight, keySystems: options.keySystems ?? ['clearkey'] },
+      device: { codecs: options.codecs ?? ['av01', 'avc1'], maxHeight, keySystems: ['clearkey'] },
       ...(options.clientIp ? { clientIp: options.clientIp } : {}),
     },
     playTimeoutMs,

@@ -100,7 +100,8 @@ describe('CachingKeyWrapper: opened data keys kept for a while', () => {
     const opened = await Promise.all([cache.unwrap(wrapped, CONTEXT), cache.unwrap(wrapped, CONTEXT), cache.unwrap(wrapped, CONTEXT)]);
 
     expect(opened).toEqual([plaintext, plaintext, plaintext]);
-    expect(new Set(opened).size).toBe(3);
+    opened[0].fill(0);
+    expect(opened.slice(1)).toEqual([plaintext, plaintext]);
     expect(inner.unwraps).toBe(1);
   });
 
